@@ -1,0 +1,454 @@
+//! The DataFlowKernel's logic: a state machine with no I/O.
+//!
+//! A front (the Python package, later the Rust crate) owns the payloads — functions,
+//! arguments, results, exceptions — and the executors. The kernel owns everything
+//! that decides *what happens next*: which tasks wait on which, when a task is ready,
+//! whether a failed try is retried, when a dependency failure propagates, when a join
+//! is complete, and which records can be forgotten.
+//!
+//! Every method is one event in, and returns the [`Command`]s the front must carry
+//! out, in order. Order matters: when a task fails, its own `Fail` comes before the
+//! `DependencyFail` of the tasks that needed it, so a front that sets futures in
+//! command order has always set a dependency's exception before it builds the
+//! `DependencyError` that quotes it.
+//!
+//! Because the kernel never blocks or touches a socket, tests drive it with plain
+//! calls, and a simulator can replay millions of tasks through the same code.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::KernelError;
+use crate::state::TaskState;
+
+/// A task's number, unique within one kernel, counting from 0 like Parsl's.
+pub type TaskId = u64;
+
+/// What the kernel needs to know about a task; everything else stays in the front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// The app's name, for logs and monitoring.
+    pub func_name: String,
+    /// The label of the executor chosen for it.
+    pub executor: String,
+    /// A join app: its body returns futures the task then waits for.
+    pub join: bool,
+}
+
+/// How a front refers to what a task waits for.
+///
+/// Futures of this kernel's own tasks are `tasks`; anything else the front waits on
+/// by itself (a plain `concurrent.futures.Future`, a future of another kernel) is
+/// counted in `external_pending`, and reported later with
+/// [`Kernel::external_resolved`]. An external dependency that had already failed
+/// when the task was submitted sets `external_failed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependencies {
+    pub tasks: Vec<TaskId>,
+    pub external_pending: u32,
+    pub external_failed: bool,
+}
+
+impl Dependencies {
+    /// Dependencies on this kernel's tasks only.
+    pub fn on(tasks: impl Into<Vec<TaskId>>) -> Self {
+        Dependencies { tasks: tasks.into(), ..Default::default() }
+    }
+}
+
+/// Why a task ended in failure; tells the front which exception to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailCause {
+    /// The last try raised: set that exception.
+    Try,
+    /// A dependency failed (state `dep_fail`): set a `DependencyError`.
+    Dependency,
+    /// A future returned by a join app failed: set a `JoinError`.
+    Join,
+}
+
+/// What the front must do, in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Every dependency succeeded: run try `try_id` of the task on its executor.
+    Launch { task: TaskId, try_id: u32 },
+    /// The task finished in `state` (`exec_done` or `memo_done`): set its result.
+    /// For a join task the result is made of the results of the futures it joined.
+    Complete { task: TaskId, state: TaskState },
+    /// The task finished in a failure state: set the exception `cause` names.
+    Fail { task: TaskId, state: TaskState, cause: FailCause },
+}
+
+/// Settings the kernel acts on (Parsl's `Config.retries`, `Config.garbage_collect`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelConfig {
+    /// The retry budget: a task is tried again while its accumulated failure cost
+    /// stays at or below this.
+    pub retries: f64,
+    /// Forget a task's record as soon as it is final.
+    pub garbage_collect: bool,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        KernelConfig { retries: 0.0, garbage_collect: true }
+    }
+}
+
+/// A read-only view of one live task record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    pub state: TaskState,
+    pub try_id: u32,
+    pub fail_count: u32,
+    pub fail_cost: f64,
+    pub executor: String,
+    pub func_name: String,
+}
+
+#[derive(Debug)]
+struct Task {
+    spec: TaskSpec,
+    state: TaskState,
+    try_id: u32,
+    fail_count: u32,
+    fail_cost: f64,
+    /// Unfinished things this task waits for: dependencies while pending, joined
+    /// futures while joining (a task never waits for both at once).
+    waiting: u32,
+    /// One of the things it waited for failed.
+    saw_failure: bool,
+    /// Tasks to notify when this one is final.
+    dependants: Vec<TaskId>,
+}
+
+/// How a referenced task stands, including tasks already forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Unfinished,
+    Succeeded,
+    Failed,
+}
+
+/// The DataFlowKernel's state: the task table and the graph between tasks.
+#[derive(Debug)]
+pub struct Kernel {
+    config: KernelConfig,
+    tasks: HashMap<TaskId, Task>,
+    next_id: TaskId,
+    /// Failed tasks whose records were forgotten: a later task may still name
+    /// them as dependencies and must then fail. Failures are rare, so this stays small;
+    /// a forgotten id not in this set succeeded.
+    forgotten_failures: HashSet<TaskId>,
+    /// How many tasks are in each state, indexed by state value.
+    counts: [u64; 12],
+    unfinished: usize,
+    closed: bool,
+}
+
+impl Kernel {
+    pub fn new(config: KernelConfig) -> Self {
+        Kernel {
+            config,
+            tasks: HashMap::new(),
+            next_id: 0,
+            forgotten_failures: HashSet::new(),
+            counts: [0; 12],
+            unfinished: 0,
+            closed: false,
+        }
+    }
+
+    pub fn config(&self) -> KernelConfig {
+        self.config
+    }
+
+    /// Adds a task. It is launched at once when nothing it depends on is unfinished.
+    pub fn submit(
+        &mut self,
+        spec: TaskSpec,
+        deps: Dependencies,
+    ) -> Result<(TaskId, Vec<Command>), KernelError> {
+        if self.closed {
+            return Err(KernelError::Closed);
+        }
+        let id = self.next_id;
+        // Look every dependency up before changing anything, so an error leaves no trace.
+        let mut live = Vec::new();
+        let mut saw_failure = deps.external_failed;
+        for &dep in &deps.tasks {
+            match self.standing(dep).ok_or(KernelError::UnknownDependency { task: id, dependency: dep })? {
+                Standing::Unfinished => live.push(dep),
+                Standing::Failed => saw_failure = true,
+                Standing::Succeeded => {}
+            }
+        }
+        self.next_id += 1;
+        for &dep in &live {
+            if let Some(parent) = self.tasks.get_mut(&dep) {
+                parent.dependants.push(id);
+            }
+        }
+        let waiting = deps.external_pending + live.len() as u32;
+        tracing::debug!(task = id, app = %spec.func_name, executor = %spec.executor, waiting, "submitted");
+        self.tasks.insert(
+            id,
+            Task {
+                spec,
+                state: TaskState::Pending,
+                try_id: 0,
+                fail_count: 0,
+                fail_cost: 0.0,
+                waiting,
+                saw_failure,
+                dependants: Vec::new(),
+            },
+        );
+        self.counts[TaskState::Pending as usize] += 1;
+        self.unfinished += 1;
+        let mut out = Vec::new();
+        if waiting == 0 {
+            self.settle(vec![id], &mut out);
+        }
+        Ok((id, out))
+    }
+
+    /// One external dependency (or joined external future) of `task` is done.
+    pub fn external_resolved(&mut self, task: TaskId, failed: bool) -> Result<Vec<Command>, KernelError> {
+        let t = self.live_mut(task)?;
+        if !matches!(t.state, TaskState::Pending | TaskState::Joining) || t.waiting == 0 {
+            return Err(KernelError::WrongState {
+                task,
+                state: t.state,
+                action: "be told that something it waits for is done",
+            });
+        }
+        t.waiting -= 1;
+        t.saw_failure |= failed;
+        let mut out = Vec::new();
+        if t.waiting == 0 {
+            self.settle(vec![task], &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Try `try_id` of `task` returned a value (or the memo table had one).
+    pub fn try_succeeded(&mut self, task: TaskId, try_id: u32, from_memo: bool) -> Result<Vec<Command>, KernelError> {
+        let t = self.current_try(task, try_id, "complete")?;
+        if t.spec.join && !from_memo {
+            return Err(KernelError::WrongState {
+                task,
+                state: t.state,
+                action: "complete without reporting the futures its join app returned",
+            });
+        }
+        let state = if from_memo { TaskState::MemoDone } else { TaskState::ExecDone };
+        let mut out = Vec::new();
+        self.finish_and_settle(task, state, FailCause::Try, &mut out);
+        Ok(out)
+    }
+
+    /// Try `try_id` of `task` raised. `cost` is what the retry handler charged for it
+    /// (1 without a handler; infinite when the failure must not be retried).
+    pub fn try_failed(&mut self, task: TaskId, try_id: u32, cost: f64) -> Result<Vec<Command>, KernelError> {
+        let retries = self.config.retries;
+        let t = self.current_try(task, try_id, "fail")?;
+        t.fail_count += 1;
+        t.fail_cost += if cost.is_nan() { f64::INFINITY } else { cost };
+        let mut out = Vec::new();
+        if t.fail_cost <= retries {
+            tracing::info!(task, try_id, fail_cost = t.fail_cost, retries, "try failed; retrying");
+            t.try_id += 1;
+            let next = t.try_id;
+            // Parsl passes through fail_retryable and pending on the way back to launched.
+            self.transition(task, TaskState::FailRetryable);
+            self.transition(task, TaskState::Pending);
+            self.transition(task, TaskState::Launched);
+            out.push(Command::Launch { task, try_id: next });
+        } else {
+            tracing::info!(task, try_id, fail_cost = t.fail_cost, retries, "try failed; no retry left");
+            self.finish_and_settle(task, TaskState::Failed, FailCause::Try, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// The body of join task `task` returned futures: wait for them.
+    pub fn join_returned(&mut self, task: TaskId, try_id: u32, inner: Dependencies) -> Result<Vec<Command>, KernelError> {
+        let t = self.current_try(task, try_id, "join")?;
+        if !t.spec.join {
+            return Err(KernelError::WrongState { task, state: t.state, action: "join (it is not a join app)" });
+        }
+        let mut live = Vec::new();
+        let mut saw_failure = inner.external_failed;
+        for &dep in &inner.tasks {
+            if dep == task {
+                return Err(KernelError::JoinsItself(task));
+            }
+            match self.standing(dep).ok_or(KernelError::UnknownDependency { task, dependency: dep })? {
+                Standing::Unfinished => live.push(dep),
+                Standing::Failed => saw_failure = true,
+                Standing::Succeeded => {}
+            }
+        }
+        for &dep in &live {
+            if let Some(joined) = self.tasks.get_mut(&dep) {
+                joined.dependants.push(task);
+            }
+        }
+        self.transition(task, TaskState::Joining);
+        let waiting = inner.external_pending + live.len() as u32;
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.waiting = waiting;
+            t.saw_failure = saw_failure;
+        }
+        let mut out = Vec::new();
+        if waiting == 0 {
+            self.settle(vec![task], &mut out);
+        }
+        Ok(out)
+    }
+
+    /// No more tasks are accepted; tasks already submitted go on.
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Tasks not yet in a final state.
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
+
+    /// Tasks ever submitted.
+    pub fn submitted(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Records held in memory (unfinished ones, plus finished ones when not
+    /// garbage-collecting).
+    pub fn records_held(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// How many tasks are in `state` now.
+    pub fn count(&self, state: TaskState) -> u64 {
+        self.counts[state as usize]
+    }
+
+    /// The live record of `task`; `None` once it is forgotten.
+    pub fn info(&self, task: TaskId) -> Option<TaskInfo> {
+        self.tasks.get(&task).map(|t| TaskInfo {
+            state: t.state,
+            try_id: t.try_id,
+            fail_count: t.fail_count,
+            fail_cost: t.fail_cost,
+            executor: t.spec.executor.clone(),
+            func_name: t.spec.func_name.clone(),
+        })
+    }
+
+    fn standing(&self, task: TaskId) -> Option<Standing> {
+        if task >= self.next_id {
+            return None;
+        }
+        Some(match self.tasks.get(&task) {
+            Some(t) if t.state.is_failure() => Standing::Failed,
+            Some(t) if t.state.is_final() => Standing::Succeeded,
+            Some(_) => Standing::Unfinished,
+            None if self.forgotten_failures.contains(&task) => Standing::Failed,
+            None => Standing::Succeeded,
+        })
+    }
+
+    fn live_mut(&mut self, task: TaskId) -> Result<&mut Task, KernelError> {
+        self.tasks.get_mut(&task).ok_or(KernelError::UnknownTask(task))
+    }
+
+    /// The record of a task whose try `try_id` is out on an executor.
+    fn current_try(&mut self, task: TaskId, try_id: u32, action: &'static str) -> Result<&mut Task, KernelError> {
+        let t = self.live_mut(task)?;
+        if t.state != TaskState::Launched {
+            return Err(KernelError::WrongState { task, state: t.state, action });
+        }
+        if t.try_id != try_id {
+            return Err(KernelError::StaleTry { task, reported: try_id, current: t.try_id });
+        }
+        Ok(t)
+    }
+
+    fn transition(&mut self, task: TaskId, to: TaskState) {
+        if let Some(t) = self.tasks.get_mut(&task) {
+            let from = t.state;
+            t.state = to;
+            self.counts[from as usize] -= 1;
+            self.counts[to as usize] += 1;
+            tracing::trace!(task, %from, %to, "state");
+        }
+    }
+
+    /// Acts on tasks that have nothing left to wait for. A worklist rather than
+    /// recursion, so a failure at the head of a chain of a million tasks is fine.
+    fn settle(&mut self, mut ready: Vec<TaskId>, out: &mut Vec<Command>) {
+        while let Some(id) = ready.pop() {
+            let Some(t) = self.tasks.get(&id) else { continue };
+            let try_id = t.try_id;
+            match (t.state, t.saw_failure) {
+                (TaskState::Pending, false) => {
+                    self.transition(id, TaskState::Launched);
+                    out.push(Command::Launch { task: id, try_id });
+                }
+                (TaskState::Pending, true) => {
+                    ready.extend(self.finish(id, TaskState::DepFail, FailCause::Dependency, out));
+                }
+                (TaskState::Joining, false) => {
+                    ready.extend(self.finish(id, TaskState::ExecDone, FailCause::Join, out));
+                }
+                (TaskState::Joining, true) => {
+                    ready.extend(self.finish(id, TaskState::Failed, FailCause::Join, out));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish_and_settle(&mut self, id: TaskId, state: TaskState, cause: FailCause, out: &mut Vec<Command>) {
+        let ready = self.finish(id, state, cause, out);
+        self.settle(ready, out);
+    }
+
+    /// Puts a task in a final state, tells its dependants, and forgets it when
+    /// garbage-collecting. Returns the dependants that now have nothing to wait for.
+    fn finish(&mut self, id: TaskId, state: TaskState, cause: FailCause, out: &mut Vec<Command>) -> Vec<TaskId> {
+        self.transition(id, state);
+        self.unfinished -= 1;
+        out.push(if state.is_failure() {
+            Command::Fail { task: id, state, cause }
+        } else {
+            Command::Complete { task: id, state }
+        });
+        let dependants = match self.tasks.get_mut(&id) {
+            Some(t) => std::mem::take(&mut t.dependants),
+            None => Vec::new(),
+        };
+        if self.config.garbage_collect {
+            self.tasks.remove(&id);
+            if state.is_failure() {
+                self.forgotten_failures.insert(id);
+            }
+        }
+        let failed = state.is_failure();
+        let mut ready = Vec::new();
+        for d in dependants {
+            if let Some(dt) = self.tasks.get_mut(&d) {
+                dt.waiting = dt.waiting.saturating_sub(1);
+                dt.saw_failure |= failed;
+                if dt.waiting == 0 {
+                    ready.push(d);
+                }
+            }
+        }
+        ready
+    }
+}

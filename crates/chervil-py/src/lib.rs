@@ -1,0 +1,213 @@
+//! `chervil._core`: the kernel as Python sees it.
+//!
+//! The only crate that knows both Rust and Python types. It turns Python calls into
+//! kernel events and the kernel's commands into small tuples the Python front acts on,
+//! and converts [`KernelError`] into Python exceptions in exactly one place.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+/// A command as the front reads it: `(kind, task, value, cause)`.
+/// kind: 0 launch (value = try id), 1 complete (value = state), 2 fail (value = state,
+/// cause: 0 the try's exception, 1 dependency, 2 join).
+type PyCommand = (u8, u64, u32, u8);
+
+const LAUNCH: u8 = 0;
+const COMPLETE: u8 = 1;
+const FAIL: u8 = 2;
+
+fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
+    commands
+        .into_iter()
+        .map(|c| match c {
+            Command::Launch { task, try_id } => (LAUNCH, task, try_id, 0),
+            Command::Complete { task, state } => (COMPLETE, task, u32::from(state.value()), 0),
+            Command::Fail { task, state, cause } => {
+                let cause = match cause {
+                    FailCause::Try => 0,
+                    FailCause::Dependency => 1,
+                    FailCause::Join => 2,
+                };
+                (FAIL, task, u32::from(state.value()), cause)
+            }
+        })
+        .collect()
+}
+
+/// The one conversion from engine errors to Python exceptions.
+fn to_py(err: KernelError) -> PyErr {
+    match err {
+        KernelError::Closed => PyRuntimeError::new_err(err.to_string()),
+        _ => PyValueError::new_err(err.to_string()),
+    }
+}
+
+/// The DataFlowKernel's state machine. Every method is one event; the returned list
+/// holds the commands to carry out, in order.
+#[pyclass(frozen, module = "chervil._core")]
+struct KernelHandle {
+    inner: Mutex<Kernel>,
+}
+
+impl KernelHandle {
+    fn lock(&self) -> MutexGuard<'_, Kernel> {
+        // A panic while holding the lock cannot leave the kernel half-updated in a way
+        // that matters more than stopping the run, so a poisoned lock is still used.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn deps(tasks: Vec<u64>, external_pending: u32, external_failed: bool) -> Dependencies {
+    Dependencies { tasks, external_pending, external_failed }
+}
+
+#[pymethods]
+impl KernelHandle {
+    #[new]
+    #[pyo3(signature = (retries = 0.0, garbage_collect = true))]
+    fn new(retries: f64, garbage_collect: bool) -> Self {
+        KernelHandle { inner: Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect })) }
+    }
+
+    /// Returns `(task_id, commands)`.
+    #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false))]
+    fn submit(
+        &self,
+        func_name: String,
+        executor: String,
+        join: bool,
+        deps_tasks: Vec<u64>,
+        external_pending: u32,
+        external_failed: bool,
+    ) -> PyResult<(u64, Vec<PyCommand>)> {
+        let spec = TaskSpec { func_name, executor, join };
+        let (id, commands) =
+            self.lock().submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
+        Ok((id, encode(commands)))
+    }
+
+    fn external_resolved(&self, task: u64, failed: bool) -> PyResult<Vec<PyCommand>> {
+        self.lock().external_resolved(task, failed).map(encode).map_err(to_py)
+    }
+
+    #[pyo3(signature = (task, try_id, from_memo = false))]
+    fn try_succeeded(&self, task: u64, try_id: u32, from_memo: bool) -> PyResult<Vec<PyCommand>> {
+        self.lock().try_succeeded(task, try_id, from_memo).map(encode).map_err(to_py)
+    }
+
+    fn try_failed(&self, task: u64, try_id: u32, cost: f64) -> PyResult<Vec<PyCommand>> {
+        self.lock().try_failed(task, try_id, cost).map(encode).map_err(to_py)
+    }
+
+    #[pyo3(signature = (task, try_id, inner_tasks, external_pending = 0, external_failed = false))]
+    fn join_returned(
+        &self,
+        task: u64,
+        try_id: u32,
+        inner_tasks: Vec<u64>,
+        external_pending: u32,
+        external_failed: bool,
+    ) -> PyResult<Vec<PyCommand>> {
+        self.lock()
+            .join_returned(task, try_id, deps(inner_tasks, external_pending, external_failed))
+            .map(encode)
+            .map_err(to_py)
+    }
+
+    fn close(&self) {
+        self.lock().close();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.lock().is_closed()
+    }
+
+    #[getter]
+    fn unfinished(&self) -> usize {
+        self.lock().unfinished()
+    }
+
+    #[getter]
+    fn submitted(&self) -> u64 {
+        self.lock().submitted()
+    }
+
+    #[getter]
+    fn records_held(&self) -> usize {
+        self.lock().records_held()
+    }
+
+    /// `{state value: count}` for every state.
+    fn state_counts(&self) -> Vec<(u8, u64)> {
+        let k = self.lock();
+        TaskState::ALL.iter().map(|s| (s.value(), k.count(*s))).collect()
+    }
+
+    /// `(state, try_id, fail_count, fail_cost)` of a live task, or None once forgotten.
+    fn info(&self, task: u64) -> Option<(u8, u32, u32, f64)> {
+        self.lock().info(task).map(|i| (i.state.value(), i.try_id, i.fail_count, i.fail_cost))
+    }
+}
+
+/// Where the engine's `tracing` events go: the current run's log file, switched at
+/// each `load()` (a process has one global subscriber, but many runs).
+static RUN_LOG: Mutex<Option<File>> = Mutex::new(None);
+static SUBSCRIBER: OnceLock<()> = OnceLock::new();
+
+struct RunLog;
+
+impl Write for RunLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match RUN_LOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match RUN_LOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Sends the engine's log to `path` (appending); `None` stops it. `debug` raises the
+/// level from info to debug; it takes effect the first time logging is set up.
+#[pyfunction]
+#[pyo3(signature = (path, debug = false))]
+fn set_log_file(path: Option<String>, debug: bool) -> PyResult<()> {
+    let file = match path {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot open the engine log {p}: {e}")))?,
+        ),
+        None => None,
+    };
+    *RUN_LOG.lock().unwrap_or_else(|p| p.into_inner()) = file;
+    SUBSCRIBER.get_or_init(|| {
+        let level = if debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(|| RunLog)
+            .try_init();
+    });
+    Ok(())
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<KernelHandle>()?;
+    m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
