@@ -1,0 +1,32 @@
+# The two commands of the README:  `make run` (the Monte Carlo example) and `make test`.
+# Both install what they need first (idempotently): maturin, pytest, and Chervil itself.
+PYTHON ?= python3
+PARSL_VENV ?= .venv-parsl
+export PIP_ROOT_USER_ACTION := ignore
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test test-rust test-python parsl-venv clean
+
+setup:
+	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2'
+	@$(PYTHON) -m pip install -q --no-build-isolation .
+
+run: setup
+	$(PYTHON) examples/monte_carlo.py
+
+# Parsl itself, in a venv of its own, so tests can compare Chervil with it side by side.
+parsl-venv:
+	@test -x $(PARSL_VENV)/bin/python && $(PARSL_VENV)/bin/python -c 'import parsl' 2>/dev/null || \
+		{ $(PYTHON) -m venv $(PARSL_VENV) && $(PARSL_VENV)/bin/pip install -q parsl; }
+
+test-rust:
+	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi
+
+test-python: setup parsl-venv
+	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) -m pytest -x -q
+
+test: test-rust test-python
+
+clean:
+	cargo clean
+	rm -rf $(PARSL_VENV) runinfo

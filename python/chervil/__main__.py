@@ -1,0 +1,39 @@
+"""``python -m chervil`` (also the ``chervil`` command).
+
+``run script.py [args…]`` runs a script written for Parsl on Chervil, unchanged.
+"""
+import argparse
+import os
+import runpy
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='chervil', description="Parsl's parallel scripting on a Rust engine")
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help="run a Parsl script on Chervil, unchanged (import parsl → chervil)")
+    run.add_argument('script', help="the Python script to run")
+    run.add_argument('args', nargs=argparse.REMAINDER, help="arguments passed to the script")
+    sub.add_parser('version', help="print Chervil's version")
+    ns = parser.parse_args(argv)
+
+    if ns.command == 'version':
+        from chervil import __version__
+        print(__version__)
+        return 0
+    if not os.path.isfile(ns.script):
+        parser.error(f"no such script: {ns.script}")
+    from chervil import compat
+    compat.install()
+    sys.argv = [ns.script, *ns.args]
+    # As `python script.py` would: the script's own folder comes first on the path.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(ns.script)))
+    try:
+        runpy.run_path(ns.script, run_name='__main__')
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""The DataFlowKernel's Python side: futures, payloads and executors.
+
+The decisions — what waits on what, when a task is ready, whether a failure is
+retried, when a failure propagates, when a join is done — are made by the Rust
+kernel (``chervil._core.KernelHandle``). This module feeds it events and carries out
+the commands it returns: launch a try on an executor, or complete a future.
+
+Commands are carried out in the order the kernel gives them, on the thread that
+caused them, through a per-thread queue (so a completion that triggers a launch that
+completes at once does not recurse).
+"""
+import atexit
+import collections
+import concurrent.futures as cf
+import datetime
+import logging
+import os
+import random
+import threading
+import uuid
+from functools import partial
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from chervil import _core
+from chervil.app.errors import RemoteExceptionWrapper
+from chervil.app.futures import DataFuture
+from chervil.config import Config
+from chervil.data_provider.files import File
+from chervil.dataflow.dependency_resolvers import SHALLOW_DEPENDENCY_RESOLVER
+from chervil.dataflow.errors import DataFlowException, DependencyError, JoinError
+from chervil.dataflow.futures import AppFuture
+from chervil.dataflow.rundirs import make_rundir
+from chervil.dataflow.states import States
+from chervil.errors import ConfigurationError, NoDataFlowKernelError
+from chervil.executors.threads import ThreadPoolExecutor
+from chervil.log_utils import set_file_logger
+
+logger = logging.getLogger(__name__)
+
+# Command kinds and failure causes, as chervil._core encodes them.
+_LAUNCH, _COMPLETE, _FAIL = 0, 1, 2
+_CAUSE_TRY, _CAUSE_DEPENDENCY, _CAUSE_JOIN = 0, 1, 2
+
+INTERNAL_EXECUTOR = '_parsl_internal'
+AUTO_LOGNAME = -1
+
+
+def _failed(f: cf.Future) -> bool:
+    return f.cancelled() or f.exception() is not None
+
+
+def _exception_of(f: cf.Future) -> BaseException:
+    return cf.CancelledError(f"{f!r} was cancelled") if f.cancelled() else f.exception()
+
+
+class DataFlowKernel:
+    """Runs a workflow: tracks every task from submission to its final state.
+
+    Usually made by ``chervil.load(config)``; usable as a context manager, whose exit
+    follows ``Config.exit_mode``.
+    """
+
+    def __init__(self, config: Optional[Config] = None) -> None:
+        if config is None:
+            config = Config()
+        if not isinstance(config, Config):
+            raise ConfigurationError(f"load() takes a chervil Config, not {type(config).__name__}")
+        self._config = config
+        self.run_dir = make_rundir(config.run_dir)
+        self.run_id = str(uuid.uuid4())
+        self._log_handler = None
+        if config.initialize_logging:
+            self._log_handler = set_file_logger(os.path.join(self.run_dir, 'parsl.log'), level=logging.DEBUG)
+            _core.set_log_file(os.path.join(self.run_dir, 'chervil.log'))
+        logger.info("Chervil run %s starting in %s", self.run_id, self.run_dir)
+
+        self._kernel = _core.KernelHandle(retries=float(config.retries), garbage_collect=config.garbage_collect)
+        # Records of unfinished tasks (of every task without garbage collection), by id.
+        self.tasks: Dict[int, Dict[str, Any]] = {}
+        self._submit_lock = threading.Lock()
+        self._local = threading.local()
+        self.dependency_resolver = config.dependency_resolver or SHALLOW_DEPENDENCY_RESOLVER
+        self.cleanup_called = False
+        self.executors: Dict[str, Any] = {}
+        internal = ThreadPoolExecutor(label=INTERNAL_EXECUTOR, max_threads=config.internal_tasks_max_threads)
+        self.add_executors([*config.executors, internal])
+        atexit.register(self.atexit_cleanup)
+
+    # ----- public API -----
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def task_count(self) -> int:
+        return self._kernel.submitted
+
+    @property
+    def task_state_counts(self) -> Dict[States, int]:
+        return {States(v): n for v, n in self._kernel.state_counts()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        mode = self._config.exit_mode
+        if mode == 'skip':
+            return
+        if mode == 'wait' and exc_type is None:
+            self.wait_for_current_tasks()
+        self.cleanup()
+
+    def add_executors(self, executors) -> None:
+        for executor in executors:
+            if executor.label in self.executors:
+                raise ConfigurationError(f"an executor labelled {executor.label!r} is already loaded")
+            executor.run_id = self.run_id
+            executor.run_dir = self.run_dir
+            self.executors[executor.label] = executor
+            executor.start()
+            logger.info("Executor %s (%s) started", executor.label, type(executor).__name__)
+
+    def submit(self, func, app_args: Sequence[Any], executors='all', cache: bool = False,
+               ignore_for_cache: Optional[Sequence[str]] = None, app_kwargs: Optional[Dict[str, Any]] = None,
+               join: bool = False) -> AppFuture:
+        """Adds a task; returns its AppFuture. Apps call this; scripts rarely do."""
+        if self.cleanup_called:
+            raise NoDataFlowKernelError("this DataFlowKernel has been cleaned up and takes no new tasks; "
+                                        "load a new config with chervil.load() first")
+        app_kwargs = dict(app_kwargs or {})
+        func_name = getattr(func, '__name__', type(func).__name__)
+        label = self._choose_executor(func_name, executors)
+        record: Dict[str, Any] = {
+            'id': None, 'func': func, 'func_name': func_name, 'args': tuple(app_args), 'kwargs': app_kwargs,
+            'executor': label, 'status': States.pending, 'depends': [], 'dfk': self,
+            'memoize': cache, 'hashsum': None, 'ignore_for_cache': list(ignore_for_cache or []),
+            'exec_fu': None, 'fail_count': 0, 'fail_cost': 0, 'fail_history': [], 'from_memo': None,
+            'join': join, 'joins': None, 'try_id': 0,
+            'time_invoked': datetime.datetime.now(), 'time_returned': None,
+            'try_time_launched': None, 'try_time_returned': None,
+            'resource_specification': app_kwargs.get('parsl_resource_specification', {}),
+        }
+        app_fu = AppFuture(record)
+        record['app_fu'] = app_fu
+        outputs = app_kwargs.get('outputs') or []
+        bad = [o for o in outputs if not isinstance(o, File)]
+        if bad:
+            raise TypeError(f"outputs= of app {func_name} takes File objects, not {bad!r}; "
+                            "wrap each path as File('path')")
+
+        depends = self._gather_deps(record['args'], app_kwargs)
+        record['depends'] = depends
+        own, external, external_failed = self._classify(depends)
+
+        with self._submit_lock:
+            tid = self._kernel.submitted
+            record['id'] = tid
+            self._std_autopath(record)
+            app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
+            for std in ('stdout', 'stderr'):
+                if isinstance(app_kwargs.get(std), File):
+                    setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
+            self.tasks[tid] = record
+            try:
+                got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
+            except Exception:
+                del self.tasks[tid]
+                raise
+        assert got == tid, "task ids are given out under the submit lock"
+        logger.debug("Task %s (%s) submitted to %s, waiting on %s", tid, func_name, label,
+                     ", ".join(self._describe(d) for d in depends) or "nothing")
+        for f in external:
+            f.add_done_callback(partial(self._external_done, tid))
+        self._act(commands)
+        return app_fu
+
+    def wait_for_current_tasks(self) -> None:
+        """Blocks until every task submitted so far (and any they submit) is final."""
+        logger.info("Waiting for all remaining tasks to complete")
+        while True:
+            pending = [r['app_fu'] for r in list(self.tasks.values()) if not r['app_fu'].done()]
+            if not pending:
+                break
+            cf.wait(pending)
+        logger.info("All remaining tasks completed")
+
+    def cleanup(self) -> None:
+        """Shuts the executors down and stops taking tasks. Tasks not yet finished are
+        not waited for (use ``wait_for_current_tasks()`` first, or ``exit_mode='wait'``)."""
+        if self.cleanup_called:
+            raise DataFlowException("attempt to clean up a DataFlowKernel that has already been cleaned up")
+        self.cleanup_called = True
+        self._kernel.close()
+        counts = {s.name: n for s, n in self.task_state_counts.items() if n}
+        logger.info("DFK cleanup: task states %s", counts)
+        for executor in self.executors.values():
+            try:
+                executor.shutdown()
+            except Exception:
+                logger.exception("Executor %s failed to shut down", executor.label)
+        atexit.unregister(self.atexit_cleanup)
+        if DataFlowKernelLoader._dfk is self:
+            DataFlowKernelLoader.clear()
+        logger.info("DFK cleanup complete")
+        if self._log_handler is not None:
+            logging.getLogger('chervil').removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    def atexit_cleanup(self) -> None:
+        if not self.cleanup_called:
+            logger.warning("Python is exiting with a DataFlowKernel still loaded; call "
+                           "chervil.dfk().cleanup() (or use `with chervil.load(config):`) to release it")
+
+    # ----- submission helpers -----
+
+    def _choose_executor(self, func_name: str, executors) -> str:
+        if executors == 'all':
+            choices = [lbl for lbl in self.executors if lbl != INTERNAL_EXECUTOR]
+        else:
+            unknown = [lbl for lbl in executors if lbl not in self.executors]
+            if unknown:
+                known = [lbl for lbl in self.executors if lbl != INTERNAL_EXECUTOR]
+                raise ValueError(f"app {func_name} asks for executor(s) {unknown}, but the loaded config has only "
+                                 f"{known}; change the app's executors= or add an executor with that label")
+            choices = list(executors)
+        return choices[0] if len(choices) == 1 else random.choice(choices)
+
+    def _gather_deps(self, args, kwargs) -> List[cf.Future]:
+        gather = self.dependency_resolver.traverse_to_gather
+        deps: List[cf.Future] = []
+        for a in args:
+            deps.extend(gather(a))
+        for v in kwargs.values():
+            deps.extend(gather(v))
+        for a in kwargs.get('inputs') or []:
+            deps.extend(gather(a))
+        return deps
+
+    def _classify(self, futures) -> Tuple[List[int], List[cf.Future], bool]:
+        """Splits futures into this kernel's tasks (by id), and others the front waits on."""
+        own, external, external_failed = [], [], False
+        for f in futures:
+            if isinstance(f, AppFuture) and f.task_record.get('dfk') is self:
+                own.append(f.tid)
+            elif f.done():
+                external_failed |= _failed(f)
+            else:
+                external.append(f)
+        return own, external, external_failed
+
+    def _std_autopath(self, record) -> None:
+        for kw in ('stdout', 'stderr'):
+            if record['kwargs'].get(kw) is AUTO_LOGNAME or record['kwargs'].get(kw) == AUTO_LOGNAME:
+                if kw not in record['ignore_for_cache']:
+                    record['ignore_for_cache'].append(kw)
+                if self._config.std_autopath is not None:
+                    record['kwargs'][kw] = self._config.std_autopath(record, kw)
+                else:
+                    tid = record['id']
+                    label = record['kwargs'].get('label')
+                    name = f"task_{tid:04d}_{record['func_name']}{'' if label is None else '_' + str(label)}.{kw}"
+                    record['kwargs'][kw] = os.path.join(self.run_dir, 'task_logs', f"{tid // 10000:04d}", name)
+
+    def _describe(self, f: cf.Future) -> str:
+        if isinstance(f, AppFuture) and f.task_record.get('dfk') is self:
+            return f"task {f.tid}"
+        if isinstance(f, DataFuture):
+            return f"DataFuture from task {f.tid}"
+        return repr(f)
+
+    # ----- carrying out the kernel's commands -----
+
+    def _act(self, commands) -> None:
+        if not commands:
+            return
+        queue = getattr(self._local, 'queue', None)
+        if queue is not None:
+            queue.extend(commands)
+            return
+        queue = self._local.queue = collections.deque(commands)
+        try:
+            while queue:
+                kind, tid, value, cause = queue.popleft()
+                try:
+                    if kind == _LAUNCH:
+                        self._launch(tid, value)
+                    elif kind == _COMPLETE:
+                        self._complete(tid, States(value))
+                    else:
+                        self._fail(tid, States(value), cause)
+                except Exception:
+                    logger.exception("Internal error acting on command %s for task %s", kind, tid)
+        finally:
+            self._local.queue = None
+
+    def _launch(self, tid: int, try_id: int) -> None:
+        record = self.tasks[tid]
+        record['try_id'] = try_id
+        record['status'] = States.launched
+        record['try_time_launched'] = datetime.datetime.now()
+        try:
+            if try_id == 0:
+                record['args'], record['kwargs'] = self._unwrap(record['args'], record['kwargs'])
+            executor = self.executors[record['executor']]
+            exec_fu = executor.submit(record['func'], record['resource_specification'],
+                                      *record['args'], **record['kwargs'])
+        except Exception as e:
+            logger.debug("Task %s try %s could not be launched", tid, try_id, exc_info=True)
+            exec_fu = cf.Future()
+            exec_fu.set_exception(e)
+        record['exec_fu'] = exec_fu
+        logger.debug("Task %s try %s launched on %s", tid, try_id, record['executor'])
+        exec_fu.add_done_callback(partial(self._try_done, tid, try_id))
+
+    def _unwrap(self, args, kwargs):
+        unwrap = self.dependency_resolver.traverse_to_unwrap
+        new_args = tuple(unwrap(a) for a in args)
+        new_kwargs = {k: unwrap(v) for k, v in kwargs.items()}
+        if 'inputs' in new_kwargs and new_kwargs['inputs']:
+            new_kwargs['inputs'] = [unwrap(a) for a in new_kwargs['inputs']]
+        return new_args, new_kwargs
+
+    def _try_done(self, tid: int, try_id: int, exec_fu: cf.Future) -> None:
+        record = self.tasks[tid]
+        record['try_time_returned'] = datetime.datetime.now()
+        try:
+            if exec_fu.cancelled():
+                raise cf.CancelledError(f"try {try_id} of task {tid} was cancelled by its executor")
+            result = exec_fu.result()
+            if isinstance(result, RemoteExceptionWrapper):
+                result.reraise()
+        except Exception as e:
+            commands = self._try_failed(record, try_id, e)
+        else:
+            if record['join']:
+                commands = self._join_returned(record, try_id, result)
+            else:
+                record['_result'] = result
+                commands = self._kernel.try_succeeded(tid, try_id)
+        self._act(commands)
+
+    def _try_failed(self, record, try_id: int, e: BaseException, cost: Optional[float] = None):
+        tid = record['id']
+        record['fail_history'].append(repr(e))
+        record['fail_count'] += 1
+        if cost is None:
+            cost = 1.0
+            handler = self._config.retry_handler
+            if handler is not None:
+                try:
+                    cost = float(handler(e, record))
+                except Exception as handler_error:
+                    logger.exception("retry_handler raised for task %s; it will not be retried", tid)
+                    cost, e = float('inf'), handler_error
+        record['fail_cost'] += cost
+        record['_exception'] = e
+        logger.info("Task %s try %s failed with %s", tid, try_id, type(e).__name__)
+        commands = self._kernel.try_failed(tid, try_id, cost)
+        if commands and commands[0][0] == _LAUNCH:
+            record['status'] = States.pending
+        return commands
+
+    def _join_returned(self, record, try_id: int, joinable):
+        if isinstance(joinable, cf.Future):
+            inner = [joinable]
+        elif isinstance(joinable, list) and all(isinstance(j, cf.Future) for j in joinable):
+            inner = joinable
+        else:
+            error = TypeError(f"join_app {record['func_name']} must return a Future or a list of Futures, "
+                              f"but returned {joinable!r} of type {type(joinable).__name__}")
+            return self._try_failed(record, try_id, error, cost=float('inf'))
+        record['joins'] = joinable
+        record['status'] = States.joining
+        own, external, external_failed = self._classify(inner)
+        commands = self._kernel.join_returned(record['id'], try_id, own, len(external), external_failed)
+        for f in external:
+            f.add_done_callback(partial(self._external_done, record['id']))
+        return commands
+
+    def _external_done(self, tid: int, f: cf.Future) -> None:
+        self._act(self._kernel.external_resolved(tid, _failed(f)))
+
+    def _finish(self, record, state: States) -> AppFuture:
+        record['status'] = state
+        record['time_returned'] = datetime.datetime.now()
+        if self._config.garbage_collect:
+            self.tasks.pop(record['id'], None)
+        return record['app_fu']
+
+    def _complete(self, tid: int, state: States) -> None:
+        record = self.tasks[tid]
+        if record['join'] and state == States.exec_done:
+            joins = record['joins']
+            result = joins.result() if isinstance(joins, cf.Future) else [f.result() for f in joins]
+        else:
+            result = record.pop('_result', None)
+        self._finish(record, state).set_result(result)
+
+    def _fail(self, tid: int, state: States, cause: int) -> None:
+        record = self.tasks[tid]
+        if cause == _CAUSE_DEPENDENCY:
+            failures = [(_exception_of(d), self._describe(d)) for d in record['depends'] if _failed(d)]
+            record['fail_count'] += 1
+            error: BaseException = DependencyError(failures, tid)
+            logger.info("Task %s failed because a dependency failed", tid)
+        elif cause == _CAUSE_JOIN:
+            joins = record['joins']
+            inner = [joins] if isinstance(joins, cf.Future) else joins
+            error = JoinError([(_exception_of(f), self._describe(f)) for f in inner if _failed(f)], tid)
+            record['fail_count'] += 1
+        else:
+            error = record.pop('_exception')
+            logger.info("Task %s failed after %s tries", tid, record['try_id'] + 1)
+        self._finish(record, state).set_exception(error)
+
+
+class DataFlowKernelLoader:
+    """Holds the DataFlowKernel that apps use when they name none."""
+
+    _dfk: Optional[DataFlowKernel] = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def clear(cls) -> None:
+        """Forget the loaded DataFlowKernel, so that another can be loaded."""
+        cls._dfk = None
+
+    @classmethod
+    def load(cls, config: Optional[Config] = None) -> DataFlowKernel:
+        """Start a DataFlowKernel for ``config`` (a local thread pool when None)."""
+        with cls._lock:
+            if cls._dfk is not None:
+                raise ConfigurationError("Config has already been loaded; call chervil.dfk().cleanup() "
+                                         "(or chervil.clear()) before loading another")
+            cls._dfk = DataFlowKernel(config)
+            return cls._dfk
+
+    @classmethod
+    def dfk(cls) -> DataFlowKernel:
+        """The loaded DataFlowKernel."""
+        if cls._dfk is None:
+            raise NoDataFlowKernelError("Must first load config: call chervil.load(config)")
+        return cls._dfk
+
+    @classmethod
+    def dfk_or_default(cls) -> DataFlowKernel:
+        """The loaded DataFlowKernel, loading a local thread-pool config if none is."""
+        with cls._lock:
+            if cls._dfk is None:
+                logger.warning("An app was called before any config was loaded; loading the default "
+                               "(a local ThreadPoolExecutor). Call chervil.load(config) to choose.")
+                cls._dfk = DataFlowKernel(Config())
+            return cls._dfk
+
+    @classmethod
+    def wait_for_current_tasks(cls) -> None:
+        cls.dfk().wait_for_current_tasks()

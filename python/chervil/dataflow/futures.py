@@ -1,0 +1,76 @@
+"""AppFuture: what calling an app returns (Parsl's ``parsl.dataflow.futures``)."""
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Optional, Sequence, Union
+
+from chervil.app.futures import DataFuture
+
+
+class AppFuture(Future):
+    """A ``concurrent.futures.Future`` for one app invocation.
+
+    It completes once, when the task reaches a final state: failed tries that will be
+    retried are never seen here. Beyond ``Future`` it has ``tid``, ``task_record``,
+    ``outputs`` (DataFutures of ``outputs=[File…]``), ``stdout``/``stderr`` and
+    ``task_status()``. ``fut[key]`` and ``fut.attr`` give futures of the result's item
+    or attribute.
+    """
+
+    def __init__(self, task_record) -> None:
+        super().__init__()
+        self.task_record = task_record
+        self._outputs: Sequence[DataFuture] = []
+        self._stdout_future: Optional[DataFuture] = None
+        self._stderr_future: Optional[DataFuture] = None
+
+    @property
+    def tid(self) -> int:
+        return self.task_record['id']
+
+    @property
+    def stdout(self) -> Union[None, str, DataFuture]:
+        return self._stdout_future or self.task_record['kwargs'].get('stdout')
+
+    @property
+    def stderr(self) -> Union[None, str, DataFuture]:
+        return self._stderr_future or self.task_record['kwargs'].get('stderr')
+
+    @property
+    def outputs(self) -> Sequence[DataFuture]:
+        return self._outputs
+
+    def task_status(self) -> str:
+        """The name of the task's state, e.g. ``'launched'`` or ``'exec_done'``."""
+        return self.task_record['status'].name
+
+    def cancel(self) -> bool:
+        raise NotImplementedError("an AppFuture cannot be cancelled")
+
+    def cancelled(self) -> bool:
+        return False
+
+    def __getitem__(self, key: Any) -> AppFuture:
+        return _deferred(self, _getitem, key)
+
+    def __getattr__(self, name: str) -> AppFuture:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _deferred(self, _getattr, name)
+
+    def __repr__(self) -> str:
+        return f"<AppFuture task {self.tid} {self._state.lower()}>"
+
+
+def _getitem(o: Any, k: Any) -> Any:
+    return o[k]
+
+
+def _getattr(o: Any, name: str) -> Any:
+    return getattr(o, name)
+
+
+def _deferred(fut: AppFuture, fn, key) -> AppFuture:
+    from chervil.app.app import python_app
+    app = python_app(fn, executors=['_parsl_internal'], data_flow_kernel=fut.task_record['dfk'])
+    return app(fut, key)

@@ -1,0 +1,5 @@
+"""Executors: where tasks run."""
+from chervil.executors.base import ParslExecutor
+from chervil.executors.threads import ThreadPoolExecutor
+
+__all__ = ['ParslExecutor', 'ThreadPoolExecutor']
