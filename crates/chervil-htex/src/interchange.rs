@@ -1,0 +1,285 @@
+//! The interchange's dispatch logic, without sockets.
+//!
+//! It keeps the queue of tasks waiting for a worker, the pools that have proved the
+//! run's secret, which tasks each pool holds, and when each was last heard from. The
+//! socket side (next: tokio tasks in the client process) turns frames into calls
+//! here and carries out the returned [`Action`]s; payloads stay there, by task id.
+//!
+//! Guarantees, each tested below with plain calls:
+//! - a task is held by at most one pool at a time, and a pool never holds more than
+//!   its workers plus `prefetch_capacity`;
+//! - when a pool is lost (disconnected, or silent past `heartbeat_threshold`), every
+//!   task it held is reported lost exactly once, and a late result for one of them
+//!   is refused, so no task completes twice;
+//! - a pool that is draining gets no new tasks.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use chervil_proto::{tokens_match, Hello, PROTOCOL_VERSION};
+
+pub type TaskId = u64;
+pub type PoolId = u32;
+
+#[derive(Debug, Clone)]
+pub struct InterchangeConfig {
+    /// Tasks a pool may hold beyond one per worker, to hide the round trip.
+    pub prefetch_capacity: u32,
+    /// Silence after which a pool is declared lost.
+    pub heartbeat_threshold: Duration,
+    /// How often a pool is sent a heartbeat when nothing else is sent to it.
+    pub heartbeat_period: Duration,
+    /// The run's secret, which a pool must present.
+    pub token: Vec<u8>,
+}
+
+/// What a pool told us about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolInfo {
+    pub hostname: String,
+    pub block_id: String,
+    pub workers: u32,
+    pub cores: u32,
+    pub memory_mb: u64,
+}
+
+/// Why a pool was refused; the text is sent to it, and logged on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the pool presented the wrong secret token; it was not started by this run")]
+    WrongToken,
+    #[error("protocol version mismatch: the pool speaks version {pool}, this interchange version {interchange}; install the same Chervil version on the workers as on the client")]
+    VersionMismatch { pool: u16, interchange: u16 },
+    #[error("the pool offers no workers; check max_workers_per_node, cores_per_worker and mem_per_worker against the node")]
+    NoWorkers,
+}
+
+/// Why tasks were lost with their pool (Parsl's `ManagerLost`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLoss {
+    pub pool: PoolId,
+    pub hostname: String,
+    pub why: String,
+}
+
+/// What the socket side must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send these tasks' payloads to the pool, in one frame.
+    Send { pool: PoolId, tasks: Vec<TaskId> },
+    /// Send the pool a heartbeat.
+    Heartbeat { pool: PoolId },
+    /// Close the pool's connection (its tasks, if any, are reported by `Lost`).
+    Close { pool: PoolId },
+    /// These tasks died with their pool: fail each with ManagerLost (retries apply).
+    Lost { tasks: Vec<TaskId>, loss: PoolLoss },
+}
+
+#[derive(Debug)]
+struct Pool {
+    info: PoolInfo,
+    capacity: u32,
+    held: HashSet<TaskId>,
+    last_heard: Instant,
+    last_sent: Instant,
+    draining: bool,
+}
+
+/// Capacity figures for the scaling strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Load {
+    pub pending: usize,
+    pub held: usize,
+    pub capacity: u64,
+    pub pools: usize,
+}
+
+#[derive(Debug)]
+pub struct Interchange {
+    config: InterchangeConfig,
+    pending: VecDeque<TaskId>,
+    pools: BTreeMap<PoolId, Pool>,
+    next_pool: PoolId,
+    /// Where the last dispatch round stopped, so rounds start at different pools.
+    cursor: PoolId,
+}
+
+impl Interchange {
+    pub fn new(config: InterchangeConfig) -> Self {
+        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), next_pool: 0, cursor: 0 }
+    }
+
+    /// A task is ready to run.
+    pub fn submit(&mut self, task: TaskId, now: Instant) -> Vec<Action> {
+        self.pending.push_back(task);
+        self.dispatch(now)
+    }
+
+    /// A pool's Hello arrived. On success it is given an id and, at once, tasks.
+    pub fn register(&mut self, hello: &Hello, now: Instant) -> Result<(PoolId, Vec<Action>), Rejection> {
+        if !tokens_match(&self.config.token, &hello.token) {
+            return Err(Rejection::WrongToken);
+        }
+        if hello.version != PROTOCOL_VERSION {
+            return Err(Rejection::VersionMismatch { pool: hello.version, interchange: PROTOCOL_VERSION });
+        }
+        if hello.workers == 0 {
+            return Err(Rejection::NoWorkers);
+        }
+        let id = self.next_pool;
+        self.next_pool += 1;
+        let info = PoolInfo {
+            hostname: hello.hostname.clone(),
+            block_id: hello.block_id.clone(),
+            workers: hello.workers,
+            cores: hello.cores,
+            memory_mb: hello.memory_mb,
+        };
+        tracing::info!(pool = id, host = %info.hostname, block = %info.block_id, workers = info.workers, "pool registered");
+        self.pools.insert(
+            id,
+            Pool {
+                capacity: hello.workers.saturating_add(self.config.prefetch_capacity),
+                info,
+                held: HashSet::new(),
+                last_heard: now,
+                last_sent: now,
+                draining: false,
+            },
+        );
+        Ok((id, self.dispatch(now)))
+    }
+
+    /// Results arrived from a pool. Returns the tasks whose results count (to be
+    /// forwarded to the client) and the actions that follow; results for tasks the
+    /// pool does not hold — stale, after the pool was declared lost — are dropped.
+    pub fn results(&mut self, pool: PoolId, tasks: &[TaskId], now: Instant) -> (Vec<TaskId>, Vec<Action>) {
+        let Some(p) = self.pools.get_mut(&pool) else {
+            tracing::warn!(pool, count = tasks.len(), "results from a pool that is no longer registered were dropped");
+            return (Vec::new(), Vec::new());
+        };
+        p.last_heard = now;
+        let mut accepted = Vec::with_capacity(tasks.len());
+        for &t in tasks {
+            if p.held.remove(&t) {
+                accepted.push(t);
+            } else {
+                tracing::warn!(pool, task = t, "a result for a task this pool does not hold was dropped");
+            }
+        }
+        (accepted, self.dispatch(now))
+    }
+
+    /// Any frame from the pool shows it is alive.
+    pub fn heard_from(&mut self, pool: PoolId, now: Instant) {
+        if let Some(p) = self.pools.get_mut(&pool) {
+            p.last_heard = now;
+        }
+    }
+
+    /// The pool will take no more tasks.
+    pub fn draining(&mut self, pool: PoolId, now: Instant) -> Vec<Action> {
+        if let Some(p) = self.pools.get_mut(&pool) {
+            p.draining = true;
+            p.last_heard = now;
+        }
+        Vec::new()
+    }
+
+    /// The pool's connection closed (or broke, or sent garbage).
+    pub fn disconnected(&mut self, pool: PoolId, why: &str, now: Instant) -> Vec<Action> {
+        let mut out = self.lose(pool, why);
+        out.extend(self.dispatch(now));
+        out
+    }
+
+    /// Time passed: pools silent too long are lost; quiet links get heartbeats.
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let threshold = self.config.heartbeat_threshold;
+        let silent: Vec<PoolId> = self
+            .pools
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_heard) > threshold)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in silent {
+            out.push(Action::Close { pool: id });
+            out.extend(self.lose(id, &format!("no message for more than {} s (heartbeat_threshold)", threshold.as_secs_f64())));
+        }
+        for (id, p) in self.pools.iter_mut() {
+            if now.saturating_duration_since(p.last_sent) >= self.config.heartbeat_period {
+                p.last_sent = now;
+                out.push(Action::Heartbeat { pool: *id });
+            }
+        }
+        out.extend(self.dispatch(now));
+        out
+    }
+
+    pub fn load(&self) -> Load {
+        Load {
+            pending: self.pending.len(),
+            held: self.pools.values().map(|p| p.held.len()).sum(),
+            capacity: self.pools.values().filter(|p| !p.draining).map(|p| u64::from(p.capacity)).sum(),
+            pools: self.pools.len(),
+        }
+    }
+
+    pub fn pool(&self, pool: PoolId) -> Option<&PoolInfo> {
+        self.pools.get(&pool).map(|p| &p.info)
+    }
+
+    /// Tasks a pool holds now (for tests and status).
+    pub fn held_by(&self, pool: PoolId) -> Vec<TaskId> {
+        let mut v: Vec<TaskId> = self.pools.get(&pool).map(|p| p.held.iter().copied().collect()).unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    fn lose(&mut self, pool: PoolId, why: &str) -> Vec<Action> {
+        let Some(p) = self.pools.remove(&pool) else { return Vec::new() };
+        let mut tasks: Vec<TaskId> = p.held.into_iter().collect();
+        tasks.sort_unstable();
+        tracing::warn!(pool, host = %p.info.hostname, lost = tasks.len(), why, "pool lost");
+        if tasks.is_empty() {
+            return Vec::new();
+        }
+        vec![Action::Lost { tasks, loss: PoolLoss { pool, hostname: p.info.hostname, why: why.to_string() } }]
+    }
+
+    /// Hands pending tasks to pools with free slots, one batch per pool, starting
+    /// after the pool where the previous round began so load spreads evenly.
+    fn dispatch(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.pending.is_empty() || self.pools.is_empty() {
+            return out;
+        }
+        let order: Vec<PoolId> = self
+            .pools
+            .range(self.cursor..)
+            .chain(self.pools.range(..self.cursor))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in order {
+            if self.pending.is_empty() {
+                break;
+            }
+            let Some(p) = self.pools.get_mut(&id) else { continue };
+            if p.draining {
+                continue;
+            }
+            let free = (p.capacity as usize).saturating_sub(p.held.len());
+            let n = free.min(self.pending.len());
+            if n == 0 {
+                continue;
+            }
+            let batch: Vec<TaskId> = self.pending.drain(..n).collect();
+            p.held.extend(batch.iter().copied());
+            p.last_sent = now;
+            self.cursor = id.wrapping_add(1);
+            out.push(Action::Send { pool: id, tasks: batch });
+        }
+        out
+    }
+}

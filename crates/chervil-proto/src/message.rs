@@ -1,0 +1,226 @@
+//! The messages, in both directions.
+
+use crate::codec::{DecodeError, Reader, Writer};
+
+/// Bumped whenever a message's layout changes. A pool of another version is refused
+/// with a message naming both versions (Parsl's `VersionMismatch`).
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The pool's first frame: who it is and what it offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u16,
+    /// The run's secret; a pool without it gets nothing.
+    pub token: Vec<u8>,
+    pub hostname: String,
+    /// The provider's block this pool was started in ("" when started by hand).
+    pub block_id: String,
+    /// Worker processes it runs, i.e. tasks it can run at once.
+    pub workers: u32,
+    pub cores: u32,
+    pub memory_mb: u64,
+}
+
+impl Hello {
+    /// The version of a Hello body, readable even when the rest of it is laid out
+    /// differently (the version always comes first, after the tag).
+    pub fn peek_version(body: &[u8]) -> Option<u16> {
+        match body {
+            [HELLO, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
+            _ => None,
+        }
+    }
+}
+
+/// One task for a pool: the interchange's id for it, and its pickled call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskMsg {
+    pub task: u64,
+    pub payload: Vec<u8>,
+}
+
+/// How a task's run ended on the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pickled return value.
+    Ok(Vec<u8>),
+    /// The pickled exception (a RemoteExceptionWrapper) the app raised.
+    Err(Vec<u8>),
+    /// The worker running it died (killed, segfault, out of memory); says how.
+    WorkerLost(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResult {
+    pub task: u64,
+    pub outcome: Outcome,
+}
+
+/// Pool → interchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToInterchange {
+    Hello(Hello),
+    Results(Vec<TaskResult>),
+    Heartbeat,
+    /// The pool takes no new tasks and will exit once its current ones are done.
+    Draining,
+}
+
+/// Interchange → pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToPool {
+    Welcome { pool: u32, heartbeat_period_ms: u32 },
+    Reject { reason: String },
+    Tasks(Vec<TaskMsg>),
+    Heartbeat,
+    /// Stop: kill the workers and exit.
+    Shutdown,
+}
+
+const HELLO: u8 = 1;
+const RESULTS: u8 = 2;
+const HEARTBEAT_UP: u8 = 3;
+const DRAINING: u8 = 4;
+
+const WELCOME: u8 = 1;
+const REJECT: u8 = 2;
+const TASKS: u8 = 3;
+const HEARTBEAT_DOWN: u8 = 4;
+const SHUTDOWN: u8 = 5;
+
+const OUTCOME_OK: u8 = 0;
+const OUTCOME_ERR: u8 = 1;
+const OUTCOME_LOST: u8 = 2;
+
+impl ToInterchange {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ToInterchange::Hello(h) => {
+                let mut w = Writer::new(HELLO);
+                w.u16(h.version);
+                w.bytes(&h.token);
+                w.str(&h.hostname);
+                w.str(&h.block_id);
+                w.u32(h.workers);
+                w.u32(h.cores);
+                w.u64(h.memory_mb);
+                w.buf
+            }
+            ToInterchange::Results(results) => {
+                let mut w = Writer::new(RESULTS);
+                w.u32(results.len() as u32);
+                for r in results {
+                    w.u64(r.task);
+                    match &r.outcome {
+                        Outcome::Ok(b) => {
+                            w.u8(OUTCOME_OK);
+                            w.bytes(b);
+                        }
+                        Outcome::Err(b) => {
+                            w.u8(OUTCOME_ERR);
+                            w.bytes(b);
+                        }
+                        Outcome::WorkerLost(why) => {
+                            w.u8(OUTCOME_LOST);
+                            w.str(why);
+                        }
+                    }
+                }
+                w.buf
+            }
+            ToInterchange::Heartbeat => Writer::new(HEARTBEAT_UP).buf,
+            ToInterchange::Draining => Writer::new(DRAINING).buf,
+        }
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let msg = match r.u8("message tag")? {
+            HELLO => {
+                let hello = Hello {
+                    version: r.u16("version")?,
+                    token: r.bytes("token")?,
+                    hostname: r.str("hostname")?,
+                    block_id: r.str("block_id")?,
+                    workers: r.u32("workers")?,
+                    cores: r.u32("cores")?,
+                    memory_mb: r.u64("memory_mb")?,
+                };
+                if hello.token.is_empty() {
+                    return Err(DecodeError::Empty { field: "token" });
+                }
+                ToInterchange::Hello(hello)
+            }
+            RESULTS => {
+                let n = r.count("results", 13)?;
+                let mut results = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let task = r.u64("task id")?;
+                    let outcome = match r.u8("outcome")? {
+                        OUTCOME_OK => Outcome::Ok(r.bytes("result")?),
+                        OUTCOME_ERR => Outcome::Err(r.bytes("exception")?),
+                        OUTCOME_LOST => Outcome::WorkerLost(r.str("worker loss")?),
+                        tag => return Err(DecodeError::UnknownTag { kind: "outcome", tag }),
+                    };
+                    results.push(TaskResult { task, outcome });
+                }
+                ToInterchange::Results(results)
+            }
+            HEARTBEAT_UP => ToInterchange::Heartbeat,
+            DRAINING => ToInterchange::Draining,
+            tag => return Err(DecodeError::UnknownTag { kind: "message to the interchange", tag }),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+impl ToPool {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ToPool::Welcome { pool, heartbeat_period_ms } => {
+                let mut w = Writer::new(WELCOME);
+                w.u32(*pool);
+                w.u32(*heartbeat_period_ms);
+                w.buf
+            }
+            ToPool::Reject { reason } => {
+                let mut w = Writer::new(REJECT);
+                w.str(reason);
+                w.buf
+            }
+            ToPool::Tasks(tasks) => {
+                let mut w = Writer::new(TASKS);
+                w.u32(tasks.len() as u32);
+                for t in tasks {
+                    w.u64(t.task);
+                    w.bytes(&t.payload);
+                }
+                w.buf
+            }
+            ToPool::Heartbeat => Writer::new(HEARTBEAT_DOWN).buf,
+            ToPool::Shutdown => Writer::new(SHUTDOWN).buf,
+        }
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let msg = match r.u8("message tag")? {
+            WELCOME => ToPool::Welcome { pool: r.u32("pool id")?, heartbeat_period_ms: r.u32("heartbeat period")? },
+            REJECT => ToPool::Reject { reason: r.str("reason")? },
+            TASKS => {
+                let n = r.count("tasks", 12)?;
+                let mut tasks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    tasks.push(TaskMsg { task: r.u64("task id")?, payload: r.bytes("payload")? });
+                }
+                ToPool::Tasks(tasks)
+            }
+            HEARTBEAT_DOWN => ToPool::Heartbeat,
+            SHUTDOWN => ToPool::Shutdown,
+            tag => return Err(DecodeError::UnknownTag { kind: "message to a pool", tag }),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}

@@ -1,0 +1,160 @@
+//! Round trips, and the promise that no byte sequence makes a decoder panic.
+
+use chervil_proto::*;
+
+fn samples_up() -> Vec<ToInterchange> {
+    vec![
+        ToInterchange::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            token: b"s3cret".to_vec(),
+            hostname: "node-1".into(),
+            block_id: "0".into(),
+            workers: 4,
+            cores: 8,
+            memory_mb: 16_000,
+        }),
+        ToInterchange::Results(vec![
+            TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2, 3]) },
+            TaskResult { task: 2, outcome: Outcome::Err(vec![]) },
+            TaskResult { task: u64::MAX, outcome: Outcome::WorkerLost("killed by signal 9".into()) },
+        ]),
+        ToInterchange::Results(vec![]),
+        ToInterchange::Heartbeat,
+        ToInterchange::Draining,
+    ]
+}
+
+fn samples_down() -> Vec<ToPool> {
+    vec![
+        ToPool::Welcome { pool: 7, heartbeat_period_ms: 30_000 },
+        ToPool::Reject { reason: "wrong token".into() },
+        ToPool::Tasks(vec![TaskMsg { task: 3, payload: vec![9; 1000] }, TaskMsg { task: 4, payload: vec![] }]),
+        ToPool::Heartbeat,
+        ToPool::Shutdown,
+    ]
+}
+
+#[test]
+fn round_trip() {
+    for m in samples_up() {
+        assert_eq!(ToInterchange::decode(&m.encode()).unwrap(), m);
+    }
+    for m in samples_down() {
+        assert_eq!(ToPool::decode(&m.encode()).unwrap(), m);
+    }
+}
+
+#[test]
+fn frames_survive_any_split() {
+    let mut stream = Vec::new();
+    let msgs = samples_down();
+    for m in &msgs {
+        encode_frame(&m.encode(), &mut stream);
+    }
+    for chunk in [1, 2, 3, 7, 64, stream.len()] {
+        let mut dec = FrameDecoder::default();
+        let mut got = Vec::new();
+        for piece in stream.chunks(chunk) {
+            dec.extend(piece);
+            while let Some(body) = dec.next_frame().unwrap() {
+                got.push(ToPool::decode(&body).unwrap());
+            }
+        }
+        assert_eq!(got, msgs, "chunk size {chunk}");
+        assert_eq!(dec.buffered(), 0);
+    }
+}
+
+#[test]
+fn oversized_frame_is_refused_before_reading_it() {
+    let mut dec = FrameDecoder::new(1024);
+    dec.extend(&(1u32 << 31).to_be_bytes());
+    assert_eq!(dec.next_frame(), Err(FrameError::TooLarge { len: 1 << 31, max: 1024 }));
+    // HTTP spoken at the port is refused the same way
+    let mut dec = FrameDecoder::default();
+    dec.extend(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(matches!(dec.next_frame(), Err(FrameError::TooLarge { .. })));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    for m in samples_up() {
+        let body = m.encode();
+        for cut in 0..body.len() {
+            assert!(ToInterchange::decode(&body[..cut]).is_err(), "{m:?} cut at {cut}");
+        }
+        let mut longer = body.clone();
+        longer.push(0);
+        assert_eq!(ToInterchange::decode(&longer), Err(DecodeError::Trailing { trailing: 1 }));
+    }
+    for m in samples_down() {
+        let body = m.encode();
+        for cut in 0..body.len() {
+            assert!(ToPool::decode(&body[..cut]).is_err(), "{m:?} cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn forged_counts_do_not_allocate() {
+    // a Results message claiming 4 billion entries in 5 bytes
+    let body = [2u8, 0xff, 0xff, 0xff, 0xff];
+    assert!(matches!(ToInterchange::decode(&body), Err(DecodeError::Truncated { .. })));
+    let body = [3u8, 0xff, 0xff, 0xff, 0xff];
+    assert!(matches!(ToPool::decode(&body), Err(DecodeError::Truncated { .. })));
+}
+
+#[test]
+fn unknown_tags_and_empty_token() {
+    assert!(matches!(ToInterchange::decode(&[99]), Err(DecodeError::UnknownTag { tag: 99, .. })));
+    assert!(matches!(ToPool::decode(&[0]), Err(DecodeError::UnknownTag { tag: 0, .. })));
+    let hello = ToInterchange::Hello(Hello {
+        version: 1, token: vec![], hostname: "h".into(), block_id: "".into(), workers: 1, cores: 1, memory_mb: 1,
+    });
+    assert_eq!(ToInterchange::decode(&hello.encode()), Err(DecodeError::Empty { field: "token" }));
+}
+
+#[test]
+fn version_is_readable_from_any_hello() {
+    let mut body = samples_up()[0].encode();
+    body[1..3].copy_from_slice(&99u16.to_be_bytes());
+    body.truncate(5); // a future layout we cannot decode
+    assert_eq!(Hello::peek_version(&body), Some(99));
+    assert_eq!(Hello::peek_version(&[2, 0, 1]), None);
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // a small deterministic fuzz: xorshift bytes, and mutations of valid messages
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let valid: Vec<Vec<u8>> = samples_up().iter().map(|m| m.encode()).chain(samples_down().iter().map(|m| m.encode())).collect();
+    for i in 0..50_000 {
+        let mut body = if i % 2 == 0 {
+            (0..(next() % 64)).map(|_| next() as u8).collect::<Vec<u8>>()
+        } else {
+            valid[(next() as usize) % valid.len()].clone()
+        };
+        if !body.is_empty() {
+            let at = (next() as usize) % body.len();
+            body[at] = next() as u8;
+        }
+        let _ = ToInterchange::decode(&body);
+        let _ = ToPool::decode(&body);
+        let mut dec = FrameDecoder::new(4096);
+        dec.extend(&body);
+        while let Ok(Some(_)) = dec.next_frame() {}
+    }
+}
+
+#[test]
+fn token_comparison() {
+    assert!(tokens_match(b"abc", b"abc"));
+    assert!(!tokens_match(b"abc", b"abd"));
+    assert!(!tokens_match(b"abc", b"abcd"));
+}
