@@ -17,6 +17,7 @@
 mod codec;
 mod frame;
 mod message;
+pub mod worker;
 
 pub use codec::DecodeError;
 pub use frame::{FrameDecoder, FrameError, encode_frame, MAX_FRAME_DEFAULT};

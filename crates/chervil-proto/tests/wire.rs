@@ -158,3 +158,17 @@ fn token_comparison() {
     assert!(!tokens_match(b"abc", b"abd"));
     assert!(!tokens_match(b"abc", b"abcd"));
 }
+
+#[test]
+fn worker_frames() {
+    use chervil_proto::worker::*;
+    let body = encode_request(42, b"call");
+    assert_eq!(&body[..8], &42u64.to_be_bytes());
+    let mut reply = 42u64.to_be_bytes().to_vec();
+    reply.push(1);
+    reply.extend_from_slice(b"exc");
+    assert_eq!(decode_reply(&reply).unwrap(), WorkerReply { task: 42, ok: false, value: b"exc".to_vec() });
+    reply[8] = 7;
+    assert!(decode_reply(&reply).is_err());
+    assert!(decode_reply(&reply[..5]).is_err());
+}

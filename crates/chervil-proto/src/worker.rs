@@ -1,0 +1,38 @@
+//! The pool ↔ worker pipe (`python -m chervil.worker`, or a Rust binary in worker mode).
+//!
+//! Frames as everywhere else. To a worker: the task id (8 bytes) and the packed call.
+//! From a worker: the task id, an outcome byte (0 result, 1 exception) and the
+//! pickled value. Kept minimal because a worker decodes it in Python on every task.
+
+use crate::codec::DecodeError;
+
+/// What a worker sent back for one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerReply {
+    pub task: u64,
+    /// False when the value is a pickled exception.
+    pub ok: bool,
+    pub value: Vec<u8>,
+}
+
+/// The body of a frame asking a worker to run `task`.
+pub fn encode_request(task: u64, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(8 + payload.len());
+    body.extend_from_slice(&task.to_be_bytes());
+    body.extend_from_slice(payload);
+    body
+}
+
+pub fn decode_reply(body: &[u8]) -> Result<WorkerReply, DecodeError> {
+    if body.len() < 9 {
+        return Err(DecodeError::Truncated { field: "worker reply header", needed: 9 - body.len() });
+    }
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&body[..8]);
+    let ok = match body[8] {
+        0 => true,
+        1 => false,
+        tag => return Err(DecodeError::UnknownTag { kind: "worker outcome", tag }),
+    };
+    Ok(WorkerReply { task: u64::from_be_bytes(id), ok, value: body[9..].to_vec() })
+}

@@ -1,0 +1,100 @@
+"""How calls and results travel to other processes.
+
+A call is pickled as ``(function key, function bytes, args, kwargs)``. Functions are
+serialized once per run with cloudpickle (so functions from ``__main__``, lambdas and
+closures work) and the bytes are reused for every call; a worker unpickles each
+function once and keeps it by key. Arguments and results use pickle, falling back to
+cloudpickle for what pickle cannot do. What neither can do is a
+:class:`SerializationError` that names the argument.
+"""
+import hashlib
+import pickle
+import threading
+import weakref
+from typing import Any, Callable, Dict, Tuple
+
+import cloudpickle
+
+from chervil.errors import ParslError
+
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class SerializationError(ParslError):
+    """Something could not be pickled (or unpickled) to cross to another process."""
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        super().__init__(what, cause)
+        self.what = what
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return (f"{self.what} cannot be sent to another process: {type(self.cause).__name__}: {self.cause}. "
+                "Pass data that pickle can copy (not open files, locks, sockets or generators), or run this "
+                "app on a ThreadPoolExecutor, which does not copy arguments")
+
+
+def dumps(obj: Any, what: str = "a value") -> bytes:
+    try:
+        return pickle.dumps(obj, protocol=PROTOCOL)
+    except Exception:
+        pass
+    try:
+        return cloudpickle.dumps(obj, protocol=PROTOCOL)
+    except Exception as e:
+        raise SerializationError(what, e) from e
+
+
+def loads(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+class FunctionCache:
+    """Serialized functions of this run, by function object: each is pickled once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: Dict[int, Tuple[bytes, bytes]] = {}
+        self._refs: Dict[int, Any] = {}
+
+    def get(self, fn: Callable) -> Tuple[bytes, bytes]:
+        key = id(fn)
+        hit = self._by_id.get(key)
+        if hit is not None:
+            return hit
+        name = getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))
+        try:
+            blob = cloudpickle.dumps(fn, protocol=PROTOCOL)
+        except Exception as e:
+            raise SerializationError(f"the function {name}", e) from e
+        entry = (hashlib.blake2b(blob, digest_size=16).digest(), blob)
+        with self._lock:
+            self._by_id[key] = entry
+            try:  # forget the entry if the function goes away, so a new one at the same id is not confused with it
+                self._refs[key] = weakref.ref(fn, lambda _r, k=key: self._forget(k))
+            except TypeError:
+                self._refs[key] = fn  # not weak-referenceable (e.g. a partial): keep it alive instead
+        return entry
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            self._by_id.pop(key, None)
+            self._refs.pop(key, None)
+
+
+def pack_call(cache: FunctionCache, fn: Callable, args: tuple, kwargs: dict) -> bytes:
+    """The bytes a worker needs to make the call ``fn(*args, **kwargs)``."""
+    key, blob = cache.get(fn)
+    name = getattr(fn, '__name__', 'the app')
+    for i, a in enumerate(args):
+        _check(a, f"argument {i} of {name}")
+    for k, v in kwargs.items():
+        _check(v, f"keyword argument {k!r} of {name}")
+    return dumps((key, blob, args, kwargs), what=f"the call to {name}")
+
+
+def _check(value: Any, what: str) -> None:
+    # cheap types need no trial; others are tried alone so the error names the culprit
+    if value is None or isinstance(value, (int, float, str, bytes, bool)):
+        return
+    dumps(value, what=what)

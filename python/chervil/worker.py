@@ -1,0 +1,75 @@
+"""``python -m chervil.worker``: one worker process, fed by its pool over pipes.
+
+stdin carries frames from the pool; the real stdout carries frames back. Each frame
+is a 4-byte big-endian length and a body (see ``chervil-proto``'s ``worker`` module):
+to the worker, an 8-byte task id and the packed call; from it, the task id, an
+outcome byte (0 result, 1 exception) and the pickled value. Whatever the app itself
+prints goes to stderr, so it can never corrupt the stream.
+"""
+import os
+import struct
+import sys
+import traceback
+
+OK, ERR = 0, 1
+_HEAD = struct.Struct(">I")
+_TASK = struct.Struct(">Q")
+
+
+def _read_exact(stream, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+    return bytes(data)
+
+
+def _run(body: bytes, functions: dict) -> bytes:
+    from chervil.app.errors import RemoteExceptionWrapper
+    from chervil.serialize import SerializationError, dumps, loads
+
+    task = body[:8]
+    try:
+        key, blob, args, kwargs = loads(body[8:])
+        fn = functions.get(key)
+        if fn is None:
+            fn = functions[key] = loads(blob)
+        result = fn(*args, **kwargs)
+        return task + bytes([OK]) + dumps(result, what=f"the result of {getattr(fn, '__name__', 'the app')}")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end
+        try:
+            payload = dumps(RemoteExceptionWrapper(type(e), e, e.__traceback__))
+        except SerializationError:
+            text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            payload = dumps(RemoteExceptionWrapper(RuntimeError, RuntimeError(
+                f"the app raised {type(e).__name__}, which cannot be pickled; its traceback:\n{text}")))
+        return task + bytes([ERR]) + payload
+
+
+def main() -> int:
+    # Keep the real stdout for frames; send fd 1 (the app's prints, its children's
+    # output) to stderr.
+    frames_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    frames_in = sys.stdin.buffer
+    functions: dict = {}
+    while True:
+        head = _read_exact(frames_in, 4)
+        if len(head) < 4:
+            return 0  # the pool closed the pipe: it is done with this worker
+        (length,) = _HEAD.unpack(head)
+        body = _read_exact(frames_in, length)
+        if len(body) < length or length < 8:
+            print("chervil.worker: the pool sent a truncated frame; exiting", file=sys.stderr)
+            return 2
+        reply = _run(body, functions)
+        frames_out.write(_HEAD.pack(len(reply)) + reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
