@@ -4,8 +4,6 @@ import importlib
 
 import pytest
 
-import chervil
-
 
 @pytest.mark.parametrize("module, names", [
     ("chervil", ["python_app", "bash_app", "join_app", "load", "dfk", "clear", "wait_for_current_tasks",

@@ -1,6 +1,5 @@
 """Python, bash and join apps on the thread pool: the semantics Parsl users rely on."""
 import concurrent.futures as cf
-import os
 import threading
 import time
 

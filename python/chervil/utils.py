@@ -2,7 +2,7 @@
 import os
 import threading
 from glob import glob
-from typing import List, Tuple, Union
+from typing import List, Tuple
 
 from chervil.app.errors import BadStdStreamFile
 

@@ -2,12 +2,11 @@
 runs it under Parsl and under `python -m chervil run` and compares the lines."""
 import concurrent.futures as cf
 import os
-import sys
 import tempfile
 
 import parsl
 from parsl import bash_app, join_app, python_app
-from parsl.app.errors import BashExitFailure, MissingOutputs
+from parsl.app.errors import BashExitFailure
 from parsl.config import Config
 from parsl.data_provider.files import File
 from parsl.dataflow.errors import DependencyError, JoinError

@@ -252,7 +252,8 @@ class DataFlowKernel:
 
     def _std_autopath(self, record) -> None:
         for kw in ('stdout', 'stderr'):
-            if record['kwargs'].get(kw) is AUTO_LOGNAME or record['kwargs'].get(kw) == AUTO_LOGNAME:
+            spec = record['kwargs'].get(kw)
+            if isinstance(spec, int) and not isinstance(spec, bool) and spec == AUTO_LOGNAME:
                 if kw not in record['ignore_for_cache']:
                     record['ignore_for_cache'].append(kw)
                 if self._config.std_autopath is not None:
