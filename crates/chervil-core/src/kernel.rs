@@ -172,23 +172,8 @@ impl Kernel {
             return Err(KernelError::Closed);
         }
         let id = self.next_id;
-        // Look every dependency up before changing anything, so an error leaves no trace.
-        let mut live = Vec::new();
-        let mut saw_failure = deps.external_failed;
-        for &dep in &deps.tasks {
-            match self.standing(dep).ok_or(KernelError::UnknownDependency { task: id, dependency: dep })? {
-                Standing::Unfinished => live.push(dep),
-                Standing::Failed => saw_failure = true,
-                Standing::Succeeded => {}
-            }
-        }
+        let (waiting, saw_failure) = self.wait_on(id, &deps)?;
         self.next_id += 1;
-        for &dep in &live {
-            if let Some(parent) = self.tasks.get_mut(&dep) {
-                parent.dependants.push(id);
-            }
-        }
-        let waiting = deps.external_pending + live.len() as u32;
         tracing::debug!(task = id, app = %spec.func_name, executor = %spec.executor, waiting, "submitted");
         self.tasks.insert(
             id,
@@ -277,25 +262,11 @@ impl Kernel {
         if !t.spec.join {
             return Err(KernelError::WrongState { task, state: t.state, action: "join (it is not a join app)" });
         }
-        let mut live = Vec::new();
-        let mut saw_failure = inner.external_failed;
-        for &dep in &inner.tasks {
-            if dep == task {
-                return Err(KernelError::JoinsItself(task));
-            }
-            match self.standing(dep).ok_or(KernelError::UnknownDependency { task, dependency: dep })? {
-                Standing::Unfinished => live.push(dep),
-                Standing::Failed => saw_failure = true,
-                Standing::Succeeded => {}
-            }
+        if inner.tasks.contains(&task) {
+            return Err(KernelError::JoinsItself(task));
         }
-        for &dep in &live {
-            if let Some(joined) = self.tasks.get_mut(&dep) {
-                joined.dependants.push(task);
-            }
-        }
+        let (waiting, saw_failure) = self.wait_on(task, &inner)?;
         self.transition(task, TaskState::Joining);
-        let waiting = inner.external_pending + live.len() as u32;
         if let Some(t) = self.tasks.get_mut(&task) {
             t.waiting = waiting;
             t.saw_failure = saw_failure;
@@ -360,6 +331,27 @@ impl Kernel {
             None if self.forgotten_failures.contains(&task) => Standing::Failed,
             None => Standing::Succeeded,
         })
+    }
+
+    /// Makes `waiter` a dependant of every unfinished task in `deps`. Returns how many
+    /// things it now waits for and whether any of them had already failed. Every
+    /// dependency is looked up before anything changes, so an error leaves no trace.
+    fn wait_on(&mut self, waiter: TaskId, deps: &Dependencies) -> Result<(u32, bool), KernelError> {
+        let mut live = Vec::new();
+        let mut saw_failure = deps.external_failed;
+        for &dep in &deps.tasks {
+            match self.standing(dep).ok_or(KernelError::UnknownDependency { task: waiter, dependency: dep })? {
+                Standing::Unfinished => live.push(dep),
+                Standing::Failed => saw_failure = true,
+                Standing::Succeeded => {}
+            }
+        }
+        for &dep in &live {
+            if let Some(parent) = self.tasks.get_mut(&dep) {
+                parent.dependants.push(waiter);
+            }
+        }
+        Ok((deps.external_pending + live.len() as u32, saw_failure))
     }
 
     fn live_mut(&mut self, task: TaskId) -> Result<&mut Task, KernelError> {

@@ -35,14 +35,15 @@ class AppBase:
         self.executors = _check_executors(executors)
         self.cache = cache
         self.ignore_for_cache = list(ignore_for_cache) if ignore_for_cache is not None else None
-        self.kwargs: Dict[str, Any] = {}
+        # Parsed once; BashApp reads every default from it.
         try:
-            params = signature(func).parameters
+            self.parameters = dict(signature(func).parameters)
         except (TypeError, ValueError):
-            params = {}
+            self.parameters = {}
+        self.kwargs: Dict[str, Any] = {}
         for name in ('stdout', 'stderr', 'walltime', 'parsl_resource_specification', 'outputs', 'inputs'):
-            if name in params:
-                self.kwargs[name] = params[name].default
+            if name in self.parameters:
+                self.kwargs[name] = self.parameters[name].default
 
     def _dfk(self):
         if self.data_flow_kernel is not None:

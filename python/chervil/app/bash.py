@@ -3,7 +3,7 @@ import os
 import signal
 import subprocess
 from functools import partial, update_wrapper
-from inspect import Parameter, signature
+from inspect import Parameter
 
 from chervil.app import errors as pe
 from chervil.app.app import AppBase
@@ -79,14 +79,7 @@ class BashApp(AppBase):
     def __init__(self, func, data_flow_kernel=None, cache=False, executors='all', ignore_for_cache=None):
         super().__init__(func, data_flow_kernel=data_flow_kernel, executors=executors, cache=cache,
                          ignore_for_cache=ignore_for_cache)
-        self.kwargs = {}
-        try:
-            params = signature(func).parameters
-        except (TypeError, ValueError):
-            params = {}
-        for name, p in params.items():
-            if p.default is not Parameter.empty:
-                self.kwargs[name] = p.default
+        self.kwargs = {name: p.default for name, p in self.parameters.items() if p.default is not Parameter.empty}
         self.wrapped_remote_function = update_wrapper(partial(remote_side_bash_executor, self.func), self.func)
 
     def __call__(self, *args, **kwargs):
