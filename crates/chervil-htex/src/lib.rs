@@ -1,10 +1,15 @@
 //! The HighThroughputExecutor's engine.
 //!
-//! [`interchange`] is the dispatch core: which pool gets which task, and what is lost
-//! when a pool goes silent. It is a state machine without I/O; the tokio edges that
-//! accept pools on a socket, and the `chervil-pool` process that runs workers, are
-//! built on it next (issue 3).
+//! - [`interchange`]: the dispatch core — which pool gets which task, and what is lost
+//!   when a pool goes silent. A state machine without I/O, tested with plain calls.
+//! - [`server`]: the interchange's sockets (tokio, in the client process) around that
+//!   core, and the queue the client drains results from in batches.
+//! - [`pool`]: the worker pool that runs on compute nodes (`chervil-pool`): registers,
+//!   supervises `python -m chervil.worker` processes, forwards tasks over pipes.
 
 pub mod interchange;
+pub mod pool;
+pub mod server;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
+pub use server::{ClientEvent, InterchangeHandle, PlainAcceptor, ServerConfig, ServerError};

@@ -12,6 +12,9 @@ use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, Kerne
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod htex;
+mod providers;
+
 /// A command as the front reads it: `(kind, task, value, cause)`.
 /// kind: 0 launch (value = try id), 1 complete (value = state), 2 fail (value = state,
 /// cause: 0 the try's exception, 1 dependency, 2 join).
@@ -207,6 +210,11 @@ fn set_log_file(path: Option<String>, debug: bool) -> PyResult<()> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KernelHandle>()?;
+    m.add_class::<htex::Interchange>()?;
+    m.add_class::<providers::LocalJobs>()?;
+    m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::single_node_launcher, m)?)?;
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

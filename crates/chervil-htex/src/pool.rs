@@ -1,0 +1,684 @@
+//! The worker pool (Parsl's `process_worker_pool`): one per node, or per launcher rank.
+//!
+//! It connects to the interchange, proves the run's secret, and runs tasks on worker
+//! processes it starts and supervises (`python -m chervil.worker`, fed over pipes).
+//! Everything happens on one thread: a current-thread tokio runtime whose main loop
+//! reacts to events (tasks from the interchange, replies and deaths of workers, the
+//! clock) and sends results back in batches — whatever finished while it was busy
+//! goes out in one frame.
+//!
+//! Loss, as the client sees it: a worker that dies while running a task sends back
+//! [`Outcome::WorkerLost`] for it and is replaced; if the pool itself dies, the
+//! interchange notices the closed connection (or the silence) and fails what the
+//! pool held. The pool exits by itself when the interchange goes away or stays
+//! silent past the heartbeat threshold, and its workers die with it (they get
+//! `SIGKILL` when the pool's thread exits, and EOF on their stdin in any case).
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chervil_proto::worker::{decode_reply, encode_request};
+use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// Turns a TCP connection to the interchange into the stream the protocol runs on.
+pub trait Connector: Send + Sync + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
+}
+
+/// The socket itself (loopback, or `encrypted=False`).
+pub struct PlainConnector;
+
+impl Connector for PlainConnector {
+    type Stream = TcpStream;
+    fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
+        Box::pin(async move { Ok(tcp) })
+    }
+}
+
+/// How many workers fit on this node (Parsl's rules: the smallest of
+/// `max_workers_per_node`, cores / `cores_per_worker`, memory / `mem_per_worker`,
+/// and the number of accelerators when any are listed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSlots {
+    pub max_workers_per_node: Option<u32>,
+    pub cores_per_worker: f64,
+    pub mem_per_worker_gb: Option<f64>,
+    pub accelerators: Vec<String>,
+}
+
+impl WorkerSlots {
+    pub fn count(&self, cores: usize, available_mem_gb: f64) -> u32 {
+        let mut n = self.max_workers_per_node.unwrap_or(u32::MAX);
+        if self.cores_per_worker > 0.0 {
+            n = n.min((cores as f64 / self.cores_per_worker).floor() as u32);
+        }
+        if let Some(m) = self.mem_per_worker_gb.filter(|m| *m > 0.0) {
+            n = n.min((available_mem_gb / m).floor() as u32);
+        }
+        if !self.accelerators.is_empty() {
+            n = n.min(self.accelerators.len() as u32);
+        }
+        n
+    }
+}
+
+/// Which cores each worker may run on (Parsl's `cpu_affinity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affinity {
+    None,
+    /// Consecutive cores per worker, from core 0.
+    Block,
+    /// Consecutive cores per worker, from the last core.
+    BlockReverse,
+    /// Worker i gets cores i, i + workers, i + 2·workers, …
+    Alternating,
+    /// An explicit core list per worker.
+    List(Vec<Vec<usize>>),
+}
+
+impl Affinity {
+    /// Parses Parsl's spellings: none, block, block-reverse, alternating, list:0,1:2,3.
+    pub fn parse(s: &str) -> Result<Affinity, String> {
+        Ok(match s {
+            "none" => Affinity::None,
+            "block" => Affinity::Block,
+            "block-reverse" => Affinity::BlockReverse,
+            "alternating" => Affinity::Alternating,
+            _ if s.starts_with("list:") => {
+                let mut lists = Vec::new();
+                for group in s["list:".len()..].split(':') {
+                    let cores: Result<Vec<usize>, _> = group.split(',').map(|c| c.trim().parse::<usize>()).collect();
+                    lists.push(cores.map_err(|_| format!("cpu_affinity {s:?}: {group:?} is not a comma-separated list of core numbers"))?);
+                }
+                Affinity::List(lists)
+            }
+            _ => {
+                return Err(format!(
+                    "cpu_affinity {s:?} is not one of none, block, block-reverse, alternating, list:<cores>:<cores>…"
+                ))
+            }
+        })
+    }
+
+    /// The cores for worker `rank` of `workers`, or None for no pinning.
+    pub fn cores_for(&self, rank: u32, workers: u32, cores: usize, per_worker: usize) -> Option<Vec<usize>> {
+        let (rank, workers, per) = (rank as usize, workers as usize, per_worker.max(1));
+        let v: Vec<usize> = match self {
+            Affinity::None => return None,
+            Affinity::Block => (rank * per..(rank + 1) * per).collect(),
+            Affinity::BlockReverse => (rank * per..(rank + 1) * per).map(|c| cores.saturating_sub(1 + c)).collect(),
+            Affinity::Alternating => (0..per).map(|k| rank + k * workers).collect(),
+            Affinity::List(lists) => lists.get(rank)?.clone(),
+        };
+        let v: Vec<usize> = v.into_iter().filter(|c| *c < cores.max(1)).collect();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Addresses of the interchange to try; the first that answers is used.
+    pub addresses: Vec<String>,
+    pub port: u16,
+    pub token: Vec<u8>,
+    pub block_id: String,
+    /// Program and arguments of one worker, e.g. `python -m chervil.worker`.
+    pub worker_command: Vec<String>,
+    pub slots: WorkerSlots,
+    pub affinity: Affinity,
+    pub heartbeat_period: Duration,
+    pub heartbeat_threshold: Duration,
+    /// After this long the pool takes no new tasks, finishes what it has, and exits.
+    pub drain_period: Option<Duration>,
+    /// Where worker logs go (`worker_<rank>.log`).
+    pub logdir: PathBuf,
+    /// How long to keep trying to reach the interchange.
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolExit {
+    /// The interchange said so.
+    Shutdown,
+    /// The drain period passed and the pool's tasks are done.
+    Drained,
+    /// The interchange closed the connection (the client ended).
+    InterchangeGone(String),
+    /// Nothing came from the interchange for longer than the heartbeat threshold.
+    InterchangeSilent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("cannot reach the interchange at port {port} of {addresses:?}: {last}. Check that the client is running and that this node can reach it (HighThroughputExecutor address=)")]
+    Connect { addresses: Vec<String>, port: u16, last: String },
+    #[error("the interchange refused this pool: {0}")]
+    Rejected(String),
+    #[error("the interchange did not answer the Hello: {0}")]
+    Handshake(String),
+    #[error("this node has room for no workers (cores {cores}, {mem_gb:.1} GB free, {slots:?}); lower cores_per_worker or mem_per_worker")]
+    NoWorkers { cores: usize, mem_gb: f64, slots: WorkerSlots },
+    #[error("cannot start worker {rank} ({command:?}): {error}")]
+    Spawn { rank: u32, command: Vec<String>, error: io::Error },
+    #[error("workers keep dying as they start ({deaths} in a row; the last {how}). The end of {log}:\n{tail}")]
+    WorkersCrashing { deaths: u32, how: String, log: String, tail: String },
+    #[error("cannot start the pool's runtime: {0}")]
+    Runtime(io::Error),
+}
+
+/// Runs a pool until it is told to stop or loses the interchange.
+pub fn run<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(PoolError::Runtime)?;
+    rt.block_on(run_async(opts, connector))
+}
+
+/// This machine's name, as the pool reports it.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
+    // or truncates, and we stop at the first NUL either way.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Free memory in GB, from /proc/meminfo's MemAvailable (infinite if unreadable).
+pub fn available_memory_gb() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("MemAvailable:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / (1024.0 * 1024.0))
+        .unwrap_or(f64::INFINITY)
+}
+
+async fn connect<C: Connector>(opts: &PoolOptions, connector: &C) -> Result<C::Stream, PoolError> {
+    let deadline = Instant::now() + opts.connect_timeout;
+    let mut last = String::from("no address to try");
+    let mut pause = Duration::from_millis(50);
+    loop {
+        // Try every address at once; the first that connects wins.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for addr in &opts.addresses {
+            let (tx, target) = (tx.clone(), format!("{}:{}", bracket(addr), opts.port));
+            tokio::spawn(async move {
+                let r = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&target)).await;
+                let r = match r {
+                    Ok(Ok(s)) => Ok(s),
+                    Ok(Err(e)) => Err(format!("{target}: {e}")),
+                    Err(_) => Err(format!("{target}: timed out")),
+                };
+                let _ = tx.send(r);
+            });
+        }
+        drop(tx);
+        while let Some(r) = rx.recv().await {
+            match r {
+                Ok(tcp) => {
+                    let _ = tcp.set_nodelay(true);
+                    return connector.connect(tcp).await.map_err(|e| PoolError::Connect {
+                        addresses: opts.addresses.clone(),
+                        port: opts.port,
+                        last: format!("TLS handshake failed: {e}"),
+                    });
+                }
+                Err(e) => last = e,
+            }
+        }
+        if Instant::now() + pause > deadline {
+            return Err(PoolError::Connect { addresses: opts.addresses.clone(), port: opts.port, last });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn bracket(addr: &str) -> String {
+    if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    }
+}
+
+fn frame_of(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    encode_frame(body, &mut out);
+    out
+}
+
+async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, dec: &mut FrameDecoder, buf: &mut [u8]) -> Result<Option<Vec<u8>>, String> {
+    loop {
+        match dec.next_frame() {
+            Ok(Some(body)) => return Ok(Some(body)),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        match rd.read(buf).await {
+            Ok(0) if dec.buffered() == 0 => return Ok(None),
+            Ok(0) => return Err("the stream ended in the middle of a frame".into()),
+            Ok(n) => dec.extend(&buf[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+enum Event {
+    FromInterchange(ToPool),
+    InterchangeGone(String),
+    Reply { rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8> },
+    Died { rank: u32, gen: u64, how: String },
+}
+
+struct Worker {
+    gen: u64,
+    pid: u32,
+    input: mpsc::UnboundedSender<Vec<u8>>,
+    task: Option<u64>,
+    started: Instant,
+    replied: bool,
+}
+
+struct Pool {
+    opts: PoolOptions,
+    workers: Vec<Worker>,
+    count: u32,
+    cores: usize,
+    next_gen: u64,
+    queue: VecDeque<TaskMsg>,
+    results: Vec<TaskResult>,
+    events: mpsc::UnboundedSender<Event>,
+    hostname: String,
+    /// Workers that died in a row without ever answering.
+    early_deaths: u32,
+}
+
+async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem = available_memory_gb();
+    let count = opts.slots.count(cores, mem);
+    if count == 0 {
+        return Err(PoolError::NoWorkers { cores, mem_gb: mem, slots: opts.slots.clone() });
+    }
+    let _ = std::fs::create_dir_all(&opts.logdir);
+    let hostname = hostname();
+
+    let stream = connect(&opts, &connector).await?;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        token: opts.token.clone(),
+        hostname: hostname.clone(),
+        block_id: opts.block_id.clone(),
+        workers: count,
+        cores: u32::try_from(cores).unwrap_or(u32::MAX),
+        memory_mb: if mem.is_finite() { (mem * 1024.0) as u64 } else { 0 },
+    };
+    wr.write_all(&frame_of(&ToInterchange::Hello(hello).encode())).await.map_err(|e| PoolError::Handshake(e.to_string()))?;
+    let mut dec = FrameDecoder::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let first = tokio::time::timeout(Duration::from_secs(30), read_frame(&mut rd, &mut dec, &mut buf))
+        .await
+        .map_err(|_| PoolError::Handshake("no answer within 30 s".into()))?
+        .map_err(PoolError::Handshake)?
+        .ok_or_else(|| PoolError::Handshake("the interchange closed the connection".into()))?;
+    let pool_id = match ToPool::decode(&first) {
+        Ok(ToPool::Welcome { pool, .. }) => pool,
+        Ok(ToPool::Reject { reason }) => return Err(PoolError::Rejected(reason)),
+        Ok(other) => return Err(PoolError::Handshake(format!("expected Welcome, got {other:?}"))),
+        Err(e) => return Err(PoolError::Handshake(e.to_string())),
+    };
+    tracing::info!(pool = pool_id, workers = count, host = %hostname, "registered with the interchange");
+
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<ToInterchange>();
+    tokio::spawn(write_to_interchange(wr, out_rx));
+    {
+        let events = events_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match read_frame(&mut rd, &mut dec, &mut buf).await {
+                    Ok(Some(body)) => match ToPool::decode(&body) {
+                        Ok(msg) => {
+                            if events.send(Event::FromInterchange(msg)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = events.send(Event::InterchangeGone(format!("it sent a malformed message: {e}")));
+                            return;
+                        }
+                    },
+                    Ok(None) => {
+                        let _ = events.send(Event::InterchangeGone("it closed the connection".into()));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = events.send(Event::InterchangeGone(e));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    let mut pool = Pool {
+        opts,
+        workers: Vec::new(),
+        count,
+        cores,
+        next_gen: 0,
+        queue: VecDeque::new(),
+        results: Vec::new(),
+        events: events_tx,
+        hostname,
+        early_deaths: 0,
+    };
+    for rank in 0..count {
+        let w = pool.spawn(rank)?;
+        pool.workers.push(w);
+    }
+
+    let started = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut last_sent = Instant::now();
+    let mut draining = false;
+    let period = pool.opts.heartbeat_period;
+    let mut tick = tokio::time::interval((period.min(pool.opts.heartbeat_threshold) / 4).max(Duration::from_millis(20)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let exit = 'run: loop {
+        let first = tokio::select! {
+            e = events_rx.recv() => e,
+            _ = tick.tick() => None,
+        };
+        let mut batch: Vec<Event> = first.into_iter().collect();
+        while let Ok(e) = events_rx.try_recv() {
+            batch.push(e);
+        }
+        for event in batch {
+            match event {
+                Event::FromInterchange(msg) => {
+                    last_heard = Instant::now();
+                    match msg {
+                        ToPool::Tasks(tasks) => pool.queue.extend(tasks),
+                        ToPool::Heartbeat => {}
+                        ToPool::Shutdown => break 'run PoolExit::Shutdown,
+                        ToPool::Welcome { .. } | ToPool::Reject { .. } => {
+                            tracing::warn!("the interchange sent a second Welcome or Reject; ignored")
+                        }
+                    }
+                }
+                Event::InterchangeGone(why) => break 'run PoolExit::InterchangeGone(why),
+                Event::Reply { rank, gen, task, ok, value } => pool.on_reply(rank, gen, task, ok, value),
+                Event::Died { rank, gen, how } => pool.on_death(rank, gen, how)?,
+            }
+        }
+        pool.assign();
+        let now = Instant::now();
+        if !pool.results.is_empty() {
+            let results = std::mem::take(&mut pool.results);
+            if out_tx.send(ToInterchange::Results(results)).is_err() {
+                break PoolExit::InterchangeGone("the connection broke".into());
+            }
+            last_sent = now;
+        }
+        if now.duration_since(last_heard) > pool.opts.heartbeat_threshold {
+            break PoolExit::InterchangeSilent;
+        }
+        if now.duration_since(last_sent) >= period {
+            let _ = out_tx.send(ToInterchange::Heartbeat);
+            last_sent = now;
+        }
+        if let Some(drain) = pool.opts.drain_period {
+            if !draining && now.duration_since(started) >= drain {
+                tracing::info!("drain period reached: taking no new tasks");
+                draining = true;
+                let _ = out_tx.send(ToInterchange::Draining);
+            }
+            if draining && pool.queue.is_empty() && pool.workers.iter().all(|w| w.task.is_none()) {
+                break PoolExit::Drained;
+            }
+        }
+    };
+    tracing::info!(?exit, "pool stopping");
+    pool.kill_all();
+    drop(out_tx);
+    // Give the writer a moment to send what is queued (e.g. the last results).
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(exit)
+}
+
+async fn write_to_interchange<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<ToInterchange>) {
+    while let Some(first) = rx.recv().await {
+        let mut buf = Vec::new();
+        let mut results: Vec<TaskResult> = Vec::new();
+        let mut others = Vec::new();
+        let mut push = |msg: ToInterchange, results: &mut Vec<TaskResult>| match msg {
+            ToInterchange::Results(mut r) => results.append(&mut r),
+            other => others.push(other),
+        };
+        push(first, &mut results);
+        while let Ok(more) = rx.try_recv() {
+            push(more, &mut results);
+        }
+        if !results.is_empty() {
+            encode_frame(&ToInterchange::Results(results).encode(), &mut buf);
+        }
+        for m in others {
+            encode_frame(&m.encode(), &mut buf);
+        }
+        if let Err(e) = wr.write_all(&buf).await {
+            tracing::warn!(error = %e, "writing to the interchange failed");
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+impl Pool {
+    fn spawn(&mut self, rank: u32) -> Result<Worker, PoolError> {
+        let gen = self.next_gen;
+        self.next_gen += 1;
+        let opts = &self.opts;
+        let spawn_err = |error: io::Error| PoolError::Spawn { rank, command: opts.worker_command.clone(), error };
+        let (program, args) = opts
+            .worker_command
+            .split_first()
+            .ok_or_else(|| spawn_err(io::Error::new(io::ErrorKind::InvalidInput, "the worker command is empty")))?;
+        let log = OpenOptions::new().create(true).append(true).open(worker_log(&opts.logdir, rank)).map_err(spawn_err)?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .env("PARSL_WORKER_RANK", rank.to_string())
+            .env("PARSL_WORKER_COUNT", self.count.to_string())
+            .env("PARSL_WORKER_BLOCK_ID", &opts.block_id)
+            .env("PARSL_WORKER_POOL_ID", format!("{}-{}", self.hostname, std::process::id()))
+            .kill_on_drop(true);
+        if let Some(acc) = opts.slots.accelerators.get(rank as usize) {
+            cmd.env("CUDA_VISIBLE_DEVICES", acc).env("ROCR_VISIBLE_DEVICES", acc).env("ZE_AFFINITY_MASK", acc);
+        }
+        let per_worker = opts.slots.cores_per_worker.floor().max(1.0) as usize;
+        let cpus = opts.affinity.cores_for(rank, self.count, self.cores, per_worker);
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // async-signal-safe functions (prctl, sched_setaffinity) on stack data.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                if let Some(cpus) = &cpus {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    for c in cpus {
+                        libc::CPU_SET(*c, &mut set);
+                    }
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        let pid = child.id().unwrap_or(0);
+        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(spawn_err(io::Error::other("the worker's pipes were not created")));
+        };
+        let (input, mut input_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(frame) = input_rx.recv().await {
+                if stdin.write_all(&frame).await.is_err() {
+                    break; // the worker is gone; its reader reports how
+                }
+            }
+        });
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let mut dec = FrameDecoder::default();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut broke = None;
+            loop {
+                match read_frame(&mut stdout, &mut dec, &mut buf).await {
+                    Ok(Some(body)) => match decode_reply(&body) {
+                        Ok(r) => {
+                            let _ = events.send(Event::Reply { rank, gen, task: r.task, ok: r.ok, value: r.value });
+                        }
+                        Err(e) => {
+                            broke = Some(format!("sent a malformed reply ({e}) and was killed"));
+                            let _ = child.start_kill();
+                            break;
+                        }
+                    },
+                    Ok(None) => break,
+                    Err(e) => {
+                        broke = Some(format!("broke its output stream ({e}) and was killed"));
+                        let _ = child.start_kill();
+                        break;
+                    }
+                }
+            }
+            let how = match (broke, child.wait().await) {
+                (Some(b), _) => b,
+                (None, Ok(status)) => describe_exit(status),
+                (None, Err(e)) => format!("ended, and its status could not be read: {e}"),
+            };
+            let _ = events.send(Event::Died { rank, gen, how });
+        });
+        tracing::debug!(rank, pid, "worker started");
+        Ok(Worker { gen, pid, input, task: None, started: Instant::now(), replied: false })
+    }
+
+    fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
+        let Some(w) = self.workers.get_mut(rank as usize).filter(|w| w.gen == gen) else { return };
+        if w.task != Some(task) {
+            tracing::warn!(rank, task, "a worker answered for a task it was not given; ignored");
+            return;
+        }
+        w.task = None;
+        w.replied = true;
+        self.early_deaths = 0;
+        self.results.push(TaskResult { task, outcome: if ok { Outcome::Ok(value) } else { Outcome::Err(value) } });
+    }
+
+    fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
+        let Some(w) = self.workers.get_mut(rank as usize).filter(|w| w.gen == gen) else { return Ok(()) };
+        let pid = w.pid;
+        tracing::warn!(rank, pid, how, task = ?w.task, "worker died");
+        if let Some(task) = w.task.take() {
+            self.results.push(TaskResult {
+                task,
+                outcome: Outcome::WorkerLost(format!("worker {rank} (pid {pid}) on {} {how}", self.hostname)),
+            });
+        }
+        if !w.replied && w.started.elapsed() < Duration::from_secs(10) {
+            self.early_deaths += 1;
+            if self.early_deaths >= 3 {
+                let log = worker_log(&self.opts.logdir, rank);
+                return Err(PoolError::WorkersCrashing {
+                    deaths: self.early_deaths,
+                    how,
+                    log: log.display().to_string(),
+                    tail: tail(&log, 20),
+                });
+            }
+        }
+        let fresh = self.spawn(rank)?;
+        self.workers[rank as usize] = fresh;
+        Ok(())
+    }
+
+    /// Gives queued tasks to idle workers, one each.
+    fn assign(&mut self) {
+        for w in self.workers.iter_mut() {
+            if self.queue.is_empty() {
+                break;
+            }
+            if w.task.is_some() {
+                continue;
+            }
+            let Some(t) = self.queue.pop_front() else { break };
+            let mut frame = Vec::with_capacity(t.payload.len() + 12);
+            encode_frame(&encode_request(t.task, &t.payload), &mut frame);
+            if w.input.send(frame).is_ok() {
+                w.task = Some(t.task);
+            } else {
+                // The worker's pipe is closed: it is dying, and its death will be
+                // reported; run the task on another worker.
+                self.queue.push_front(t);
+            }
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for w in &self.workers {
+            if w.pid != 0 {
+                // SAFETY: kill(2) on a pid we started and have not reaped (its reader
+                // task reaps it); at worst the signal goes to a finished child.
+                unsafe {
+                    libc::kill(w.pid as libc::pid_t, libc::SIGKILL);
+                }
+            }
+        }
+        // Tasks that were queued but not started are reported by the interchange as
+        // lost with the pool, so nothing is dropped silently.
+    }
+}
+
+fn worker_log(dir: &Path, rank: u32) -> PathBuf {
+    dir.join(format!("worker_{rank}.log"))
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let v: Vec<&str> = text.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            libc::SIGKILL => " (SIGKILL: killed, e.g. by the out-of-memory killer)",
+            libc::SIGSEGV => " (SIGSEGV: segmentation fault)",
+            libc::SIGTERM => " (SIGTERM)",
+            libc::SIGABRT => " (SIGABRT: aborted)",
+            libc::SIGBUS => " (SIGBUS)",
+            _ => "",
+        };
+        format!("was killed by signal {sig}{name}")
+    } else {
+        format!("exited with code {}", status.code().unwrap_or(-1))
+    }
+}

@@ -1,0 +1,543 @@
+//! The interchange's sockets: tokio tasks that move frames between pools and the
+//! dispatch core ([`Interchange`]), and a queue the client drains in batches.
+//!
+//! Threads: the runtime runs on one thread of its own. The client calls
+//! [`InterchangeHandle::submit`] from its own threads; that call takes the core's lock,
+//! runs the dispatch logic and hands finished frames to the pools' writer tasks, so a
+//! task goes out without waiting for the runtime to be scheduled. Results flow the
+//! other way into [`Events`], which the client drains with one blocking call per batch.
+//!
+//! Per pool connection there are two tasks: a reader (frames → core) and a writer
+//! (queued frames → socket, coalesced into one write when several are waiting). The
+//! [`Link`] in the core owns the writer's queue and a close signal; dropping it ends
+//! both tasks, which is how the core closes a connection.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, Rejection, TaskId};
+
+/// How long a new connection may take to present its Hello (and finish TLS).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Turns an accepted TCP connection into the stream the protocol runs on (TLS, or
+/// the socket itself on loopback).
+pub trait Acceptor: Send + Sync + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
+}
+
+/// No encryption: for loopback, where every process able to listen in could also
+/// read the run's files.
+pub struct PlainAcceptor;
+
+impl Acceptor for PlainAcceptor {
+    type Stream = TcpStream;
+    fn accept(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
+        Box::pin(async move { Ok(tcp) })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: IpAddr,
+    /// Ports to try, inclusive; the first free one is used. `(0, 0)` lets the OS choose.
+    pub port_range: (u16, u16),
+    pub interchange: InterchangeConfig,
+    /// Largest frame a pool may send.
+    pub max_frame: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("no free port for the interchange on {bind} in {lo}..={hi}: {last}; widen interchange_port_range")]
+    NoPort { bind: IpAddr, lo: u16, hi: u16, last: io::Error },
+    #[error("cannot start the interchange's runtime: {0}")]
+    Runtime(io::Error),
+}
+
+/// What the client learns, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A try finished on a worker (or its worker died: [`Outcome::WorkerLost`]).
+    Done { task: TaskId, outcome: Outcome, hostname: Arc<str> },
+    /// The pool holding this task was lost (Parsl's ManagerLost).
+    PoolLost { task: TaskId, hostname: Arc<str>, why: Arc<str> },
+}
+
+/// Events waiting for the client, and whether more can come.
+#[derive(Default)]
+struct Events {
+    queue: Mutex<(Vec<ClientEvent>, bool)>,
+    ready: Condvar,
+}
+
+impl Events {
+    fn push(&self, mut items: Vec<ClientEvent>) {
+        if items.is_empty() {
+            return;
+        }
+        let mut q = lock(&self.queue);
+        if q.0.is_empty() {
+            std::mem::swap(&mut q.0, &mut items);
+        } else {
+            q.0.append(&mut items);
+        }
+        drop(q);
+        self.ready.notify_all();
+    }
+
+    fn close(&self) {
+        lock(&self.queue).1 = true;
+        self.ready.notify_all();
+    }
+}
+
+/// The core's connection to one pool: dropping it closes the connection.
+struct Link {
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    _close: oneshot::Sender<()>,
+}
+
+struct Core {
+    ix: Interchange,
+    /// Payloads of tasks not yet sent to a pool. A payload leaves with its task; a
+    /// retry is a new submission, so the client's memory stays flat.
+    payloads: HashMap<TaskId, Vec<u8>>,
+    links: HashMap<PoolId, Link>,
+    closed: bool,
+}
+
+struct Shared {
+    core: Mutex<Core>,
+    events: Events,
+    writers: AtomicUsize,
+    writers_done: Notify,
+    stop: Notify,
+    max_frame: usize,
+    heartbeat_period_ms: u32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is complete before anything can panic, so a
+    // poisoned lock still holds consistent state.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn framed(msg: &ToPool) -> Vec<u8> {
+    let body = msg.encode();
+    let mut out = Vec::with_capacity(body.len() + 4);
+    encode_frame(&body, &mut out);
+    out
+}
+
+impl Core {
+    /// Carries out the dispatch core's actions; returns what the client must learn.
+    fn apply(&mut self, actions: Vec<Action>, events: &mut Vec<ClientEvent>) {
+        for action in actions {
+            match action {
+                Action::Send { pool, tasks } => {
+                    let msgs: Vec<TaskMsg> = tasks
+                        .iter()
+                        .map(|t| TaskMsg { task: *t, payload: self.payloads.remove(t).unwrap_or_default() })
+                        .collect();
+                    let sent = self.links.get(&pool).map(|l| l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok());
+                    if sent != Some(true) {
+                        // The writer is gone: the reader will report the disconnect and
+                        // the dispatch core will give these tasks back as lost.
+                        tracing::debug!(pool, "tasks queued for a pool whose connection is closing");
+                    }
+                }
+                Action::Heartbeat { pool } => {
+                    if let Some(l) = self.links.get(&pool) {
+                        let _ = l.frames.send(framed(&ToPool::Heartbeat));
+                    }
+                }
+                Action::Close { pool } => {
+                    self.links.remove(&pool);
+                }
+                Action::Lost { tasks, loss } => {
+                    let hostname: Arc<str> = Arc::from(loss.hostname.as_str());
+                    let why: Arc<str> = Arc::from(loss.why.as_str());
+                    for task in tasks {
+                        self.payloads.remove(&task);
+                        events.push(ClientEvent::PoolLost { task, hostname: hostname.clone(), why: why.clone() });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the core, carries out its actions and publishes the events.
+    fn with_core<R>(&self, f: impl FnOnce(&mut Core, &mut Vec<ClientEvent>) -> (R, Vec<Action>)) -> R {
+        let mut events = Vec::new();
+        let r = {
+            let mut core = lock(&self.core);
+            let (r, actions) = f(&mut core, &mut events);
+            core.apply(actions, &mut events);
+            r
+        };
+        self.events.push(events);
+        r
+    }
+}
+
+/// The running interchange, as the client holds it.
+pub struct InterchangeHandle {
+    shared: Arc<Shared>,
+    port: u16,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl InterchangeHandle {
+    /// Binds the listening socket and starts the runtime thread.
+    pub fn start<A: Acceptor>(config: ServerConfig, acceptor: A) -> Result<InterchangeHandle, ServerError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServerError::Runtime)?;
+        let listener = rt.block_on(bind(config.bind, config.port_range))?;
+        let port = listener.local_addr().map_err(ServerError::Runtime)?.port();
+        let heartbeat_period = config.interchange.heartbeat_period;
+        let threshold = config.interchange.heartbeat_threshold;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core {
+                ix: Interchange::new(config.interchange),
+                payloads: HashMap::new(),
+                links: HashMap::new(),
+                closed: false,
+            }),
+            events: Events::default(),
+            writers: AtomicUsize::new(0),
+            writers_done: Notify::new(),
+            stop: Notify::new(),
+            max_frame: config.max_frame,
+            heartbeat_period_ms: u32::try_from(heartbeat_period.as_millis()).unwrap_or(u32::MAX),
+        });
+        let tick = (heartbeat_period.min(threshold) / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("chervil-interchange".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let acceptor = Arc::new(acceptor);
+                    tokio::select! {
+                        _ = accept_loop(s.clone(), listener, acceptor) => {}
+                        _ = ticker(s.clone(), tick) => {}
+                        _ = s.stop.notified() => {}
+                    }
+                    // Let the writers flush the Shutdown frames queued by `shutdown`.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        loop {
+                            let done = s.writers_done.notified();
+                            if s.writers.load(Ordering::Acquire) == 0 {
+                                break;
+                            }
+                            done.await;
+                        }
+                    })
+                    .await;
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })
+            .map_err(ServerError::Runtime)?;
+        tracing::info!(port, "interchange listening");
+        Ok(InterchangeHandle { shared, port, thread: Mutex::new(Some(thread)) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Queues tasks (id, pickled call) for the pools. Tasks submitted after
+    /// `shutdown` are returned as lost at once.
+    pub fn submit(&self, tasks: Vec<(TaskId, Vec<u8>)>) {
+        let now = Instant::now();
+        self.shared.with_core(|core, events| {
+            if core.closed {
+                for (task, _) in tasks {
+                    events.push(ClientEvent::PoolLost {
+                        task,
+                        hostname: Arc::from("-"),
+                        why: Arc::from("the executor was shut down before the task could be sent"),
+                    });
+                }
+                return ((), Vec::new());
+            }
+            let mut actions = Vec::new();
+            for (task, payload) in tasks {
+                core.payloads.insert(task, payload);
+                actions.extend(core.ix.submit(task, now));
+            }
+            ((), actions)
+        })
+    }
+
+    /// Waits up to `timeout` for events and takes them all. `None` once the
+    /// interchange is shut down and every event has been taken.
+    pub fn wait(&self, timeout: Duration) -> Option<Vec<ClientEvent>> {
+        let events = &self.shared.events;
+        let mut q = lock(&events.queue);
+        if q.0.is_empty() && !q.1 {
+            q = events.ready.wait_timeout(q, timeout).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        if q.0.is_empty() && q.1 {
+            return None;
+        }
+        Some(std::mem::take(&mut q.0))
+    }
+
+    pub fn load(&self) -> Load {
+        lock(&self.shared.core).ix.load()
+    }
+
+    /// The pools connected now, with the tasks each holds.
+    pub fn pools(&self) -> Vec<(PoolId, PoolInfo, usize)> {
+        let core = lock(&self.shared.core);
+        let ids: Vec<PoolId> = core.links.keys().copied().collect();
+        ids.into_iter()
+            .filter_map(|id| core.ix.pool(id).map(|info| (id, info.clone(), core.ix.held_by(id).len())))
+            .collect()
+    }
+
+    /// Tells every pool to stop, closes the connections and the listener. Events
+    /// already queued can still be taken with `wait`.
+    pub fn shutdown(&self) {
+        {
+            let mut core = lock(&self.shared.core);
+            core.closed = true;
+            for link in core.links.values() {
+                let _ = link.frames.send(framed(&ToPool::Shutdown));
+            }
+            core.links.clear();
+        }
+        self.shared.stop.notify_one();
+        if let Some(t) = lock(&self.thread).take() {
+            let _ = t.join();
+        }
+        self.shared.events.close();
+    }
+}
+
+impl Drop for InterchangeHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn bind(ip: IpAddr, (lo, hi): (u16, u16)) -> Result<TcpListener, ServerError> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "the port range is empty");
+    for port in lo..=hi.max(lo) {
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(ServerError::NoPort { bind: ip, lo, hi, last })
+}
+
+async fn ticker(shared: Arc<Shared>, period: Duration) {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let now = Instant::now();
+        shared.with_core(|core, _| ((), core.ix.tick(now)));
+    }
+}
+
+async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                tracing::warn!(error = %e, "accepting a pool connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => serve_pool(shared, stream, peer).await,
+                Ok(Err(e)) => tracing::warn!(%peer, error = %e, "connection refused: TLS handshake failed"),
+                Err(_) => tracing::warn!(%peer, "connection refused: no TLS handshake within the time allowed"),
+            }
+        });
+    }
+}
+
+/// Reads whole frames from `rd`, `None` at a clean end of stream.
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    dec: &mut FrameDecoder,
+    buf: &mut [u8],
+) -> Result<Option<Vec<u8>>, String> {
+    loop {
+        match dec.next_frame() {
+            Ok(Some(body)) => return Ok(Some(body)),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        match rd.read(buf).await {
+            Ok(0) if dec.buffered() == 0 => return Ok(None),
+            Ok(0) => return Err("closed the connection in the middle of a frame".into()),
+            Ok(n) => dec.extend(&buf[..n]),
+            Err(e) => return Err(format!("connection error: {e}")),
+        }
+    }
+}
+
+async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S, peer: SocketAddr) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut dec = FrameDecoder::new(shared.max_frame);
+    let mut buf = vec![0u8; 64 * 1024];
+
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut rd, &mut dec, &mut buf)).await {
+        Ok(Ok(Some(body))) => body,
+        Ok(Ok(None)) => return,
+        Ok(Err(why)) => {
+            tracing::warn!(%peer, why, "connection refused before registering");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "connection refused: no Hello within the time allowed");
+            return;
+        }
+    };
+    let hello = match ToInterchange::decode(&first) {
+        Ok(ToInterchange::Hello(h)) => h,
+        other => {
+            let reason = match Hello::peek_version(&first) {
+                Some(v) if v != PROTOCOL_VERSION => {
+                    Rejection::VersionMismatch { pool: v, interchange: PROTOCOL_VERSION }.to_string()
+                }
+                _ => format!("the first message must be a Hello, got {other:?}"),
+            };
+            tracing::warn!(%peer, reason, "connection refused");
+            let _ = wr.write_all(&framed(&ToPool::Reject { reason })).await;
+            return;
+        }
+    };
+
+    let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+    let (close_tx, mut close_rx) = oneshot::channel();
+    let hostname: Arc<str> = Arc::from(hello.hostname.as_str());
+    let registered = shared.with_core(|core, _| {
+        if core.closed {
+            return (Err("the interchange is shutting down".to_string()), Vec::new());
+        }
+        match core.ix.register(&hello, Instant::now()) {
+            Ok((pool, actions)) => {
+                let welcome = ToPool::Welcome { pool, heartbeat_period_ms: shared.heartbeat_period_ms };
+                let _ = frames_tx.send(framed(&welcome));
+                core.links.insert(pool, Link { frames: frames_tx, _close: close_tx });
+                (Ok(pool), actions)
+            }
+            Err(rejection) => (Err(rejection.to_string()), Vec::new()),
+        }
+    });
+    let pool = match registered {
+        Ok(pool) => pool,
+        Err(reason) => {
+            tracing::warn!(%peer, host = %hello.hostname, reason, "pool refused");
+            let _ = wr.write_all(&framed(&ToPool::Reject { reason })).await;
+            return;
+        }
+    };
+    tracing::info!(pool, %peer, "pool connected");
+
+    shared.writers.fetch_add(1, Ordering::AcqRel);
+    tokio::spawn(write_frames(shared.clone(), wr, frames_rx));
+
+    let why = loop {
+        let frame = tokio::select! {
+            f = read_frame(&mut rd, &mut dec, &mut buf) => f,
+            _ = &mut close_rx => return, // the core closed this link and has dealt with its tasks
+        };
+        let body = match frame {
+            Ok(Some(body)) => body,
+            Ok(None) => break "the pool closed its connection".to_string(),
+            Err(why) => break why,
+        };
+        match ToInterchange::decode(&body) {
+            Ok(msg) => on_message(&shared, pool, &hostname, msg),
+            Err(e) => break format!("the pool sent a malformed message: {e}"),
+        }
+    };
+    let now = Instant::now();
+    shared.with_core(|core, _| {
+        core.links.remove(&pool);
+        ((), core.ix.disconnected(pool, &why, now))
+    });
+}
+
+fn on_message(shared: &Shared, pool: PoolId, hostname: &Arc<str>, msg: ToInterchange) {
+    let now = Instant::now();
+    match msg {
+        ToInterchange::Results(results) => {
+            let ids: Vec<TaskId> = results.iter().map(|r| r.task).collect();
+            shared.with_core(|core, events| {
+                let (accepted, actions) = core.ix.results(pool, &ids, now);
+                if accepted.len() == results.len() {
+                    events.extend(
+                        results.into_iter().map(|r| ClientEvent::Done { task: r.task, outcome: r.outcome, hostname: hostname.clone() }),
+                    );
+                } else {
+                    let keep: std::collections::HashSet<TaskId> = accepted.into_iter().collect();
+                    events.extend(results.into_iter().filter(|r| keep.contains(&r.task)).map(|r| ClientEvent::Done {
+                        task: r.task,
+                        outcome: r.outcome,
+                        hostname: hostname.clone(),
+                    }));
+                }
+                ((), actions)
+            });
+        }
+        ToInterchange::Heartbeat => shared.with_core(|core, _| {
+            core.ix.heard_from(pool, now);
+            ((), Vec::new())
+        }),
+        ToInterchange::Draining => shared.with_core(|core, _| ((), core.ix.draining(pool, now))),
+        ToInterchange::Hello(_) => {
+            tracing::warn!(pool, "a registered pool sent a second Hello; ignored");
+        }
+    }
+}
+
+async fn write_frames<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(mut batch) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend_from_slice(&more);
+            if batch.len() > 4 * 1024 * 1024 {
+                break;
+            }
+        }
+        if let Err(e) = wr.write_all(&batch).await {
+            tracing::debug!(error = %e, "writing to a pool failed; its reader reports the loss");
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    shared.writers.fetch_sub(1, Ordering::AcqRel);
+    shared.writers_done.notify_waiters();
+}
+
+impl std::fmt::Debug for InterchangeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterchangeHandle").field("port", &self.port).finish()
+    }
+}

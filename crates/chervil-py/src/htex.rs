@@ -1,0 +1,171 @@
+//! The HighThroughputExecutor's engine as Python sees it: the interchange (in the
+//! client) and the pool's entry point (on compute nodes).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, ServerError};
+use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+/// Event kinds as `Interchange.wait` reports them.
+const DONE_OK: u8 = 0;
+const DONE_ERR: u8 = 1;
+const WORKER_LOST: u8 = 2;
+const POOL_LOST: u8 = 3;
+
+fn secs(s: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
+}
+
+fn server_err(e: ServerError) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
+/// The interchange: listens for pools, hands them tasks, collects results.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct Interchange {
+    inner: InterchangeHandle,
+}
+
+#[pymethods]
+impl Interchange {
+    #[new]
+    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        bind: &str,
+        port_min: u16,
+        port_max: u16,
+        token: Vec<u8>,
+        prefetch_capacity: u32,
+        heartbeat_period: f64,
+        heartbeat_threshold: f64,
+        max_frame: usize,
+    ) -> PyResult<Self> {
+        let bind = bind.parse().map_err(|_| PyValueError::new_err(format!("{bind:?} is not an IP address to listen on")))?;
+        let config = ServerConfig {
+            bind,
+            port_range: (port_min, port_max),
+            interchange: InterchangeConfig {
+                prefetch_capacity,
+                heartbeat_threshold: secs(heartbeat_threshold, "heartbeat_threshold")?,
+                heartbeat_period: secs(heartbeat_period, "heartbeat_period")?,
+                token,
+            },
+            max_frame,
+        };
+        let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
+        Ok(Interchange { inner })
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.inner.port()
+    }
+
+    /// Queues one task (id, pickled call).
+    fn submit(&self, task: u64, payload: &[u8]) {
+        self.inner.submit(vec![(task, payload.to_vec())]);
+    }
+
+    /// Waits up to `timeout` seconds; returns every event that arrived as
+    /// `(task, kind, value, hostname)`: kind 0 result (value: pickled), 1 exception
+    /// (pickled), 2 worker lost (why), 3 pool lost (why). `None` after shutdown.
+    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Vec<(u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>)>>> {
+        let t = secs(timeout, "timeout")?;
+        let Some(events) = py.detach(|| self.inner.wait(t)) else { return Ok(None) };
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            out.push(match e {
+                ClientEvent::Done { task, outcome, hostname } => {
+                    let host = PyString::new(py, &hostname);
+                    match outcome {
+                        Outcome::Ok(v) => (task, DONE_OK, PyBytes::new(py, &v).into_any(), host),
+                        Outcome::Err(v) => (task, DONE_ERR, PyBytes::new(py, &v).into_any(), host),
+                        Outcome::WorkerLost(why) => (task, WORKER_LOST, PyString::new(py, &why).into_any(), host),
+                    }
+                }
+                ClientEvent::PoolLost { task, hostname, why } => {
+                    (task, POOL_LOST, PyString::new(py, &why).into_any(), PyString::new(py, &hostname))
+                }
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// `(pending, held by pools, capacity, pools)`.
+    fn load(&self) -> (usize, usize, u64, usize) {
+        let l = self.inner.load();
+        (l.pending, l.held, l.capacity, l.pools)
+    }
+
+    /// `[(pool id, hostname, block id, workers, tasks held)]`.
+    fn pools(&self) -> Vec<(u32, String, String, u32, usize)> {
+        self.inner.pools().into_iter().map(|(id, info, held)| (id, info.hostname, info.block_id, info.workers, held)).collect()
+    }
+
+    fn shutdown(&self, py: Python<'_>) {
+        py.detach(|| self.inner.shutdown());
+    }
+}
+
+fn pool_err(e: PoolError) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
+/// Runs a worker pool until the interchange stops it or goes away; returns why it
+/// stopped. The GIL is released the whole time.
+#[pyfunction]
+#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0))]
+#[allow(clippy::too_many_arguments)]
+pub fn run_pool(
+    py: Python<'_>,
+    addresses: Vec<String>,
+    port: u16,
+    token: Vec<u8>,
+    block_id: String,
+    worker_command: Vec<String>,
+    logdir: PathBuf,
+    max_workers_per_node: Option<u32>,
+    cores_per_worker: f64,
+    mem_per_worker: Option<f64>,
+    accelerators: Vec<String>,
+    cpu_affinity: &str,
+    heartbeat_period: f64,
+    heartbeat_threshold: f64,
+    drain_period: Option<f64>,
+    connect_timeout: f64,
+) -> PyResult<String> {
+    let opts = PoolOptions {
+        addresses,
+        port,
+        token,
+        block_id,
+        worker_command,
+        slots: WorkerSlots { max_workers_per_node, cores_per_worker, mem_per_worker_gb: mem_per_worker, accelerators },
+        affinity: Affinity::parse(cpu_affinity).map_err(PyValueError::new_err)?,
+        heartbeat_period: secs(heartbeat_period, "heartbeat_period")?,
+        heartbeat_threshold: secs(heartbeat_threshold, "heartbeat_threshold")?,
+        drain_period: drain_period.map(|d| secs(d, "drain_period")).transpose()?,
+        logdir,
+        connect_timeout: secs(connect_timeout, "connect_timeout")?,
+    };
+    let exit = py.detach(|| pool::run(opts, PlainConnector)).map_err(pool_err)?;
+    Ok(match exit {
+        PoolExit::Shutdown => "shutdown".into(),
+        PoolExit::Drained => "drained".into(),
+        PoolExit::InterchangeGone(why) => format!("interchange gone: {why}"),
+        PoolExit::InterchangeSilent => "interchange silent past heartbeat_threshold".into(),
+    })
+}
+
+/// This machine's name, as pools report it.
+#[pyfunction]
+pub fn hostname() -> String {
+    pool::hostname()
+}

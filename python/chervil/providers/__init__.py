@@ -1,0 +1,5 @@
+"""Providers: where blocks of compute come from (``parsl.providers``)."""
+from chervil.providers.base import ExecutionProvider
+from chervil.providers.local.local import LocalProvider
+
+__all__ = ['ExecutionProvider', 'LocalProvider']

@@ -1,0 +1,3 @@
+from chervil.providers.local.local import LocalProvider
+
+__all__ = ['LocalProvider']
