@@ -34,6 +34,19 @@ class SerializationError(ParslError):
                 "app on a ThreadPoolExecutor, which does not copy arguments")
 
 
+class DeserializationError(ParslError):
+    """Bytes from another process could not be unpickled here."""
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        super().__init__(what, cause)
+        self.what = what
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return (f"{self.what} could not be unpickled: {type(self.cause).__name__}: {self.cause}. "
+                "Is the module that defines its type importable here, at the same version as on the workers?")
+
+
 def dumps(obj: Any, what: str = "a value") -> bytes:
     try:
         return pickle.dumps(obj, protocol=PROTOCOL)

@@ -164,6 +164,12 @@ pub fn run_pool(
     })
 }
 
+/// Checks a `cpu_affinity` setting the way pools will read it.
+#[pyfunction]
+pub fn check_cpu_affinity(value: &str) -> PyResult<()> {
+    Affinity::parse(value).map(|_| ()).map_err(PyValueError::new_err)
+}
+
 /// This machine's name, as pools report it.
 #[pyfunction]
 pub fn hostname() -> String {

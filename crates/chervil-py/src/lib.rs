@@ -214,6 +214,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<providers::LocalJobs>()?;
     m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
     m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
+    m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;
     m.add_function(wrap_pyfunction!(providers::single_node_launcher, m)?)?;
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,0 +1,391 @@
+"""The HighThroughputExecutor (``parsl.executors.HighThroughputExecutor``).
+
+The interchange runs inside this process, in Rust (``chervil._core.Interchange``):
+it listens for worker pools, keeps the queue and hands tasks to pools by free
+capacity. Pools are started by the provider's blocks (``python -m chervil.pool``)
+and must prove the run's secret before they get any task. This module only turns
+calls into bytes, bytes back into results, and keeps the blocks.
+"""
+import itertools
+import logging
+import os
+import secrets
+import shlex
+import sys
+import threading
+import concurrent.futures as cf
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from chervil import _core
+from chervil.addresses import get_all_addresses
+from chervil.errors import ConfigurationError
+from chervil.executors.base import ParslExecutor
+from chervil.executors.errors import BadStateException, InvalidResourceSpecification, ScalingFailed
+from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
+from chervil.jobs.states import JobState, JobStatus
+from chervil.providers.base import ExecutionProvider
+from chervil.providers.local.local import LocalProvider
+from chervil.serialize import DeserializationError, FunctionCache, loads, pack_call
+
+logger = logging.getLogger(__name__)
+
+_OK, _ERR, _WORKER_LOST, _POOL_LOST = 0, 1, 2, 3
+
+#: Placeholders a custom ``launch_cmd`` may use; ``{block_id}`` is filled per block.
+DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} --addresses={addresses} "
+                      "--port={worker_port} -c {cores_per_worker} {mem_per_worker} --logdir={logdir} "
+                      "--block-id={{block_id}} --hb-period={heartbeat_period} --hb-threshold={heartbeat_threshold} "
+                      "{drain_period} --cpu-affinity={cpu_affinity} {accelerators} "
+                      "--connect-timeout={address_probe_timeout}")
+
+
+def _positive(owner: str, name: str, value, allow_none: bool = False, integer: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        what = "a whole number" if integer else "a number"
+        raise ConfigurationError(f"{owner}({name}={value!r}): give {what} greater than 0"
+                                 + (" (or None)" if allow_none else ""))
+
+
+class HighThroughputExecutor(ParslExecutor):
+    """Runs tasks on pools of worker processes, one pool per node of each block.
+
+    The parameters are Parsl's. ``encrypted`` keeps its meaning (TLS between the
+    interchange and pools); ``poll_period`` and ``manager_selector`` are accepted for
+    compatibility and have nothing to tune here.
+    """
+
+    def __init__(self,
+                 label: str = 'HighThroughputExecutor',
+                 provider: Optional[ExecutionProvider] = None,
+                 launch_cmd: Optional[str] = None,
+                 interchange_launch_cmd: Optional[Sequence[str]] = None,
+                 address: Optional[str] = None,
+                 loopback_address: str = '127.0.0.1',
+                 worker_ports: Optional[Tuple[int, int]] = None,
+                 worker_port: Optional[int] = None,
+                 worker_port_range: Optional[Tuple[int, int]] = (54000, 55000),
+                 interchange_port_range: Optional[Tuple[int, int]] = (55000, 56000),
+                 storage_access=None,
+                 working_dir: Optional[str] = None,
+                 worker_debug: bool = False,
+                 cores_per_worker: float = 1.0,
+                 mem_per_worker: Optional[float] = None,
+                 max_workers_per_node: Optional[int] = None,
+                 cpu_affinity: str = 'none',
+                 available_accelerators=(),
+                 prefetch_capacity: int = 0,
+                 heartbeat_threshold: int = 120,
+                 heartbeat_period: int = 30,
+                 drain_period: Optional[int] = None,
+                 poll_period: int = 10,
+                 address_probe_timeout: Optional[int] = None,
+                 worker_logdir_root: Optional[str] = None,
+                 manager_selector=None,
+                 block_error_handler=True,
+                 encrypted: bool = True,
+                 remote_monitoring_radio=None,
+                 max_workers: Optional[int] = None) -> None:
+        super().__init__()
+        owner = 'HighThroughputExecutor'
+        if not isinstance(label, str) or not label:
+            raise ConfigurationError(f"{owner} label must be a non-empty string, not {label!r}")
+        if max_workers is not None:  # Parsl's old name
+            max_workers_per_node = max_workers_per_node or max_workers
+        _positive(owner, 'cores_per_worker', cores_per_worker)
+        _positive(owner, 'mem_per_worker', mem_per_worker, allow_none=True)
+        _positive(owner, 'max_workers_per_node', max_workers_per_node, allow_none=True, integer=True)
+        _positive(owner, 'heartbeat_period', heartbeat_period)
+        _positive(owner, 'heartbeat_threshold', heartbeat_threshold)
+        _positive(owner, 'drain_period', drain_period, allow_none=True)
+        if heartbeat_threshold <= heartbeat_period:
+            raise ConfigurationError(
+                f"{owner}(heartbeat_threshold={heartbeat_threshold}, heartbeat_period={heartbeat_period}): the "
+                "threshold must be longer than the period, or every pool would be declared lost between heartbeats")
+        if isinstance(prefetch_capacity, bool) or not isinstance(prefetch_capacity, int) or prefetch_capacity < 0:
+            raise ConfigurationError(f"{owner}(prefetch_capacity={prefetch_capacity!r}): give a whole number, 0 or more")
+        try:
+            _core.check_cpu_affinity(cpu_affinity)
+        except ValueError as e:
+            raise ConfigurationError(f"{owner}(cpu_affinity={cpu_affinity!r}): {e}") from None
+        if isinstance(available_accelerators, int):
+            available_accelerators = [str(i) for i in range(available_accelerators)]
+        if worker_port is not None and worker_ports is not None:
+            raise ConfigurationError(f"{owner}: give worker_port or worker_ports, not both")
+        for name, rng in (('worker_port_range', worker_port_range), ('interchange_port_range', interchange_port_range)):
+            if rng is not None and not (len(rng) == 2 and 0 < rng[0] <= rng[1] < 65536):
+                raise ConfigurationError(f"{owner}({name}={rng!r}): give (lowest, highest) ports between 1 and 65535")
+        self.label = label
+        self.provider = provider if provider is not None else LocalProvider()
+        self.launch_cmd = launch_cmd
+        self.interchange_launch_cmd = interchange_launch_cmd
+        self.address = address
+        self.loopback_address = loopback_address
+        self.worker_port = worker_port if worker_port is not None else (worker_ports[0] if worker_ports else None)
+        self.worker_port_range = worker_port_range
+        self.interchange_port_range = interchange_port_range
+        self.storage_access = storage_access
+        self.working_dir = working_dir
+        self.worker_debug = worker_debug
+        self.cores_per_worker = cores_per_worker
+        self.mem_per_worker = mem_per_worker
+        self.max_workers_per_node = max_workers_per_node
+        self.cpu_affinity = cpu_affinity
+        self.available_accelerators = [str(a) for a in available_accelerators]
+        self.prefetch_capacity = prefetch_capacity
+        self.heartbeat_threshold = heartbeat_threshold
+        self.heartbeat_period = heartbeat_period
+        self.drain_period = drain_period
+        self.poll_period = poll_period
+        self.address_probe_timeout = address_probe_timeout
+        self.worker_logdir_root = worker_logdir_root
+        self.manager_selector = manager_selector
+        self.block_error_handler = block_error_handler
+        self.encrypted = encrypted
+        self.remote_monitoring_radio = remote_monitoring_radio
+
+        self.blocks_to_job_id: Dict[str, str] = {}
+        self.job_ids_to_block: Dict[str, str] = {}
+        self._block_ids = itertools.count()
+        self._task_ids = itertools.count()
+        self._tasks: Dict[int, cf.Future] = {}
+        self._functions = FunctionCache()
+        self._ix = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: List[threading.Thread] = []
+        self._bad_state: Optional[BaseException] = None
+        self._token_hex = ''
+        self._launch_template = ''
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def _local(self) -> bool:
+        return isinstance(self.provider, LocalProvider) and self.address is None
+
+    def start(self) -> None:
+        token = secrets.token_bytes(32)
+        self._token_hex = token.hex()
+        bind = self.loopback_address if self._local else '0.0.0.0'
+        if self.worker_port is not None:
+            lo = hi = self.worker_port
+        else:
+            lo, hi = self.worker_port_range or (54000, 55000)
+        self._ix = _core.Interchange(bind, lo, hi, token, prefetch_capacity=self.prefetch_capacity,
+                                     heartbeat_period=float(self.heartbeat_period),
+                                     heartbeat_threshold=float(self.heartbeat_threshold))
+        addresses = self.address or (self.loopback_address if self._local else ','.join(get_all_addresses()))
+        self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
+        logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s)",
+                    self.label, bind, self._ix.port, addresses)
+        results = threading.Thread(target=self._collect_results, name=f"{self.label}-results", daemon=True)
+        results.start()
+        self._threads.append(results)
+        self.provider.script_dir = os.path.join(self.run_dir, 'submit_scripts')
+        os.makedirs(self.provider.script_dir, exist_ok=True)
+        init = max(getattr(self.provider, 'init_blocks', 1), getattr(self.provider, 'min_blocks', 0))
+        if init:
+            self.scale_out(init)
+        poller = threading.Thread(target=self._watch_blocks, name=f"{self.label}-blocks", daemon=True)
+        poller.start()
+        self._threads.append(poller)
+
+    def _make_launch_cmd(self, addresses: str, port: int) -> str:
+        logdir = self.worker_logdir_root or os.path.join(os.path.abspath(self.run_dir), self.label)
+        fields = {
+            'python': shlex.quote(sys.executable),
+            'debug': '--debug' if self.worker_debug else '',
+            'max_workers_per_node': (f'--max-workers-per-node={self.max_workers_per_node}'
+                                     if self.max_workers_per_node else ''),
+            'addresses': addresses,
+            'worker_port': port,
+            'cores_per_worker': self.cores_per_worker,
+            'mem_per_worker': f'-m {self.mem_per_worker}' if self.mem_per_worker else '',
+            'logdir': shlex.quote(logdir),
+            'heartbeat_period': self.heartbeat_period,
+            'heartbeat_threshold': self.heartbeat_threshold,
+            'drain_period': f'--drain-period={self.drain_period}' if self.drain_period else '',
+            'cpu_affinity': self.cpu_affinity,
+            'accelerators': ('--available-accelerators ' + ' '.join(map(shlex.quote, self.available_accelerators))
+                             if self.available_accelerators else ''),
+            'address_probe_timeout': self.address_probe_timeout or 60,
+            'prefetch_capacity': self.prefetch_capacity,
+            'poll_period': self.poll_period,
+        }
+        template = self.launch_cmd or DEFAULT_LAUNCH_CMD
+        try:
+            cmd = template.format(**fields)
+        except (KeyError, IndexError) as e:
+            raise ConfigurationError(
+                f"HighThroughputExecutor(launch_cmd={template!r}) uses the placeholder {e}, which is not one of "
+                f"{sorted(fields) + ['block_id']}; write {{{{ and }}}} for literal braces") from None
+        env = [f'CHERVIL_POOL_TOKEN={self._token_hex}']
+        if self._local:
+            # Pools on this machine see the client's import path, so functions from any module the
+            # client imported (a test file, a package beside the script) can be unpickled there.
+            path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+            env.append(f'PYTHONPATH={shlex.quote(path)}')
+        if self.working_dir:
+            return f"cd {shlex.quote(self.working_dir)} && {' '.join(env)} {' '.join(cmd.split())}"
+        return f"{' '.join(env)} {' '.join(cmd.split())}"
+
+    def shutdown(self, block: bool = True) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._ix is not None:
+            self._ix.shutdown()
+        jobs = list(self.blocks_to_job_id.values())
+        if jobs:
+            try:
+                self.provider.cancel(jobs)
+            except Exception:
+                logger.exception("%s: cancelling blocks %s failed", self.label, jobs)
+        if block:
+            for t in self._threads:
+                if t is not threading.current_thread():
+                    t.join(timeout=5)
+        self._fail_all(BadStateException(self, f"executor {self.label} was shut down before the task finished"))
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def submit(self, func, resource_specification, *args: Any, **kwargs: Any) -> cf.Future:
+        if resource_specification:
+            raise InvalidResourceSpecification(
+                set(resource_specification),
+                "this HighThroughputExecutor takes no per-task resource specification (that is for MPI mode); "
+                "drop parsl_resource_specification")
+        if self._bad_state is not None:
+            raise self._bad_state
+        if self._ix is None or self._stopping.is_set():
+            raise RuntimeError(f"executor {self.label} is not running; load a config that contains it")
+        payload = pack_call(self._functions, func, args, kwargs)
+        fut: cf.Future = cf.Future()
+        tid = next(self._task_ids)
+        fut.parsl_executor_task_id = tid
+        self._tasks[tid] = fut
+        self._ix.submit(tid, payload)
+        return fut
+
+    def _collect_results(self) -> None:
+        ix = self._ix
+        while True:
+            events = ix.wait(0.5)
+            if events is None:
+                return
+            for tid, kind, value, host in events:
+                fut = self._tasks.pop(tid, None)
+                if fut is None:
+                    logger.warning("%s: result for unknown task %s from %s ignored", self.label, tid, host)
+                    continue
+                try:
+                    if kind == _OK:
+                        fut.set_result(loads(value))
+                    elif kind == _ERR:
+                        fut.set_result(loads(value))  # a RemoteExceptionWrapper: the DFK re-raises it
+                    elif kind == _WORKER_LOST:
+                        fut.set_exception(WorkerLost(None, host, value))
+                    else:
+                        fut.set_exception(ManagerLost(None, host, value))
+                except cf.InvalidStateError:
+                    pass
+                except Exception as e:
+                    fut.set_exception(DeserializationError(f"the result of task {tid} (from {host})", e))
+
+    def _fail_all(self, error: BaseException) -> None:
+        with self._lock:
+            tasks, self._tasks = self._tasks, {}
+        for fut in tasks.values():
+            if not fut.done():
+                try:
+                    fut.set_exception(error)
+                except cf.InvalidStateError:
+                    pass
+
+    # -- blocks ------------------------------------------------------------------------
+
+    @property
+    def workers_per_node(self) -> float:
+        if self.max_workers_per_node:
+            return self.max_workers_per_node
+        return max(1, int((os.cpu_count() or 1) // self.cores_per_worker))
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def connected_workers(self) -> int:
+        return sum(p[3] for p in self._ix.pools()) if self._ix else 0
+
+    def connected_managers(self) -> List[Dict[str, Any]]:
+        if self._ix is None:
+            return []
+        return [{'manager': str(pid), 'hostname': host, 'block_id': block, 'worker_count': workers,
+                 'tasks': held, 'active': True} for pid, host, block, workers, held in self._ix.pools()]
+
+    def scale_out(self, blocks: int = 1) -> List[str]:
+        """Starts ``blocks`` more blocks through the provider; returns their ids."""
+        new = []
+        for _ in range(blocks):
+            block_id = str(next(self._block_ids))
+            cmd = self._launch_template.format(block_id=block_id)
+            try:
+                job_id = self.provider.submit(cmd, 1, job_name=f"chervil.{self.label}.block-{block_id}")
+            except Exception as e:
+                raise ScalingFailed(self, f"the provider could not start block {block_id}: {e}") from e
+            logger.info("%s: started block %s as job %s", self.label, block_id, job_id)
+            self.blocks_to_job_id[block_id] = job_id
+            self.job_ids_to_block[job_id] = block_id
+            new.append(block_id)
+        return new
+
+    scale_out_facade = scale_out
+
+    def scale_in(self, blocks: int = 1, max_idletime: Optional[float] = None) -> List[str]:
+        """Cancels the ``blocks`` newest blocks; returns their ids."""
+        victims = list(self.blocks_to_job_id)[-blocks:] if blocks else []
+        if victims:
+            self.provider.cancel([self.blocks_to_job_id[b] for b in victims])
+        return victims
+
+    def status(self) -> Dict[str, JobStatus]:
+        if not self.blocks_to_job_id:
+            return {}
+        blocks = list(self.blocks_to_job_id)
+        statuses = self.provider.status([self.blocks_to_job_id[b] for b in blocks])
+        return dict(zip(blocks, statuses))
+
+    def _watch_blocks(self) -> None:
+        """Notices when every block has failed before any pool connected: then nothing
+        would ever run the tasks, so they fail with the blocks' own error output."""
+        period = max(0.2, float(getattr(self.provider, 'status_polling_interval', 5.0)))
+        while not self._stopping.wait(period):
+            if not self.block_error_handler or not self.blocks_to_job_id:
+                continue
+            try:
+                statuses = self.status()
+            except Exception:
+                logger.exception("%s: polling block status failed", self.label)
+                continue
+            failed = {b: s for b, s in statuses.items() if s.state in (JobState.FAILED, JobState.MISSING)}
+            if len(failed) < len(statuses) or self._ix.pools():
+                continue
+            details = []
+            for block, s in failed.items():
+                text = f"block {block}: {s.message or s.state}"
+                tail = s.stderr_summary
+                if tail:
+                    text += "\n  its stderr ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
+                details.append(text)
+            self._bad_state = BadStateException(self, "every block failed before a pool connected:\n"
+                                                + "\n".join(details))
+            logger.error("%s", self._bad_state)
+            self._fail_all(self._bad_state)
+            return
+
+    def __repr__(self) -> str:
+        return f"HighThroughputExecutor(label={self.label!r}, provider={self.provider!r})"
