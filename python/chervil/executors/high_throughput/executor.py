@@ -39,6 +39,21 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
                       "--connect-timeout={address_probe_timeout}")
 
 
+#: Placeholders a custom ``launch_cmd`` may use.
+LAUNCH_FIELDS = ('python', 'debug', 'max_workers_per_node', 'addresses', 'worker_port', 'cores_per_worker',
+                 'mem_per_worker', 'logdir', 'heartbeat_period', 'heartbeat_threshold', 'drain_period',
+                 'cpu_affinity', 'accelerators', 'address_probe_timeout', 'prefetch_capacity', 'poll_period')
+
+
+def _check_launch_cmd(template: str) -> None:
+    try:
+        template.format(**{k: '' for k in LAUNCH_FIELDS}).format(block_id='')
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigurationError(
+            f"HighThroughputExecutor(launch_cmd={template!r}): {type(e).__name__} {e}; the placeholders are "
+            f"{', '.join(LAUNCH_FIELDS)} and {{{{block_id}}}} (doubled braces: it is filled per block)") from None
+
+
 def _positive(owner: str, name: str, value, allow_none: bool = False, integer: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -117,6 +132,8 @@ class HighThroughputExecutor(ParslExecutor):
         for name, rng in (('worker_port_range', worker_port_range), ('interchange_port_range', interchange_port_range)):
             if rng is not None and not (len(rng) == 2 and 0 < rng[0] <= rng[1] < 65536):
                 raise ConfigurationError(f"{owner}({name}={rng!r}): give (lowest, highest) ports between 1 and 65535")
+        if launch_cmd is not None:
+            _check_launch_cmd(launch_cmd)
         self.label = label
         self.provider = provider if provider is not None else LocalProvider()
         self.launch_cmd = launch_cmd
@@ -215,13 +232,7 @@ class HighThroughputExecutor(ParslExecutor):
             'prefetch_capacity': self.prefetch_capacity,
             'poll_period': self.poll_period,
         }
-        template = self.launch_cmd or DEFAULT_LAUNCH_CMD
-        try:
-            cmd = template.format(**fields)
-        except (KeyError, IndexError) as e:
-            raise ConfigurationError(
-                f"HighThroughputExecutor(launch_cmd={template!r}) uses the placeholder {e}, which is not one of "
-                f"{sorted(fields) + ['block_id']}; write {{{{ and }}}} for literal braces") from None
+        cmd = (self.launch_cmd or DEFAULT_LAUNCH_CMD).format(**fields)
         env = [f'CHERVIL_POOL_TOKEN={self._token_hex}']
         if self._local:
             # Pools on this machine see the client's import path, so functions from any module the

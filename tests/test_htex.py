@@ -1,0 +1,277 @@
+"""The HighThroughputExecutor for real: the interchange in this process, pools started
+by LocalProvider blocks, Python worker processes, and every way one of them can die."""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import chervil
+from chervil import python_app
+from chervil.config import Config
+from chervil.errors import ConfigurationError
+from chervil.executors import HighThroughputExecutor
+from chervil.executors.errors import BadStateException
+from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
+from chervil.providers import LocalProvider
+from chervil.serialize import SerializationError
+
+
+def htex_config(tmp_path, retries=0, **kw):
+    provider = kw.pop('provider', None) or LocalProvider()
+    kw.setdefault('max_workers_per_node', 2)
+    return Config(executors=[HighThroughputExecutor(label='htex', provider=provider, **kw)],
+                  run_dir=str(tmp_path / 'runinfo'), retries=retries, strategy='none')
+
+
+def wait_until(predicate, timeout, what):
+    """Polls a condition that has no event to wait on (another process's exit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(') ', 1)[1][0] != 'Z'
+    except OSError:
+        return False
+
+
+@python_app
+def double(x):
+    return 2 * x
+
+
+@python_app
+def fails(x):
+    raise KeyError(f"no such thing: {x}")
+
+
+@python_app
+def pids():
+    import os
+    return os.getpid(), os.getppid()
+
+
+@python_app
+def sleep_then(seconds, value=None):
+    import time
+    time.sleep(seconds)
+    return value
+
+
+@python_app
+def exits_first_time(marker):
+    import os
+    if not os.path.exists(marker):
+        open(marker, 'w').close()
+        os._exit(7)
+    return 'second try'
+
+
+@python_app
+def segfaults():
+    import os
+    import signal
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@python_app
+def returns_unpicklable():
+    import threading
+    return threading.Lock()
+
+
+@python_app
+def takes(x):
+    return 'ran'
+
+
+def test_many_tasks_all_correct_and_exceptions_keep_their_type(tmp_path):
+    with chervil.load(htex_config(tmp_path)):
+        futures = [double(i) for i in range(3000)]
+        assert [f.result(timeout=60) for f in futures] == [2 * i for i in range(3000)]
+        with pytest.raises(KeyError, match='no such thing: 5'):
+            fails(5).result(timeout=30)
+        # a chain of dependencies through the executor
+        f = double(1)
+        for _ in range(50):
+            f = double(f)
+        assert f.result(timeout=30) == 2 ** 51
+
+
+def test_worker_that_dies_is_replaced_and_retries_run_the_task_again(tmp_path):
+    with chervil.load(htex_config(tmp_path, retries=1)):
+        assert exits_first_time(str(tmp_path / 'marker')).result(timeout=60) == 'second try'
+    with chervil.load(htex_config(tmp_path, retries=0)):
+        with pytest.raises(WorkerLost, match='SIGSEGV'):
+            segfaults().result(timeout=60)
+        # the pool replaced the dead worker and goes on
+        assert [double(i).result(timeout=60) for i in range(4)] == [0, 2, 4, 6]
+
+
+def test_killed_pool_fails_its_tasks_with_manager_lost_and_retries_go_elsewhere(tmp_path):
+    for retries in (0, 1):
+        provider = LocalProvider(init_blocks=2, max_blocks=2)
+        with chervil.load(htex_config(tmp_path, provider=provider, max_workers_per_node=1, retries=retries)) as dfk:
+            htex = dfk.executors['htex']
+            wait_until(lambda: len(htex.connected_managers()) == 2, 30, "two pools to connect")
+            marker = tmp_path / f'started-{retries}'
+            slow = sleep_then_mark(str(marker), 'survived')
+            wait_until(marker.exists, 30, "the task to start")
+            wait_until(lambda: marker.read_text(), 30, "the task to write its pool's pid")
+            os.kill(int(marker.read_text()), signal.SIGKILL)
+            if retries:
+                assert slow.result(timeout=60) == 'survived'  # the retry ran on the other pool
+            else:
+                with pytest.raises(ManagerLost):
+                    slow.result(timeout=60)
+            assert len(htex.connected_managers()) == 1
+
+
+@python_app
+def sleep_then_mark(marker, value):
+    import os
+    import time
+    if not os.path.exists(marker):
+        with open(marker, 'w') as f:
+            f.write(str(os.getppid()))
+        time.sleep(60)
+    return value
+
+
+def test_silent_pool_is_declared_lost_after_heartbeat_threshold(tmp_path):
+    with chervil.load(htex_config(tmp_path, heartbeat_period=1, heartbeat_threshold=3,
+                                  max_workers_per_node=1)):
+        _, pool_pid = pids().result(timeout=30)
+        stuck = sleep_then(0.5, 'never seen')
+        os.kill(pool_pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(ManagerLost):
+                stuck.result(timeout=30)
+            assert time.monotonic() - started < 10
+        finally:
+            os.kill(pool_pid, signal.SIGKILL)
+
+
+CLIENT = textwrap.dedent('''
+    import os, sys, time
+    import chervil
+    from chervil import python_app
+    from chervil.config import Config
+    from chervil.executors import HighThroughputExecutor
+
+    @python_app
+    def pids():
+        import os
+        return os.getpid(), os.getppid()
+
+    @python_app
+    def forever():
+        import time
+        time.sleep(600)
+
+    chervil.load(Config(executors=[HighThroughputExecutor(max_workers_per_node=2, heartbeat_period=1,
+                                                          heartbeat_threshold=3)], strategy='none'))
+    worker, pool = pids().result()
+    busy = forever()
+    print(worker, pool, flush=True)
+    time.sleep(600)
+''')
+
+
+def test_client_killed_leaves_no_pool_or_worker_behind(tmp_path):
+    script = tmp_path / 'client.py'
+    script.write_text(CLIENT)
+    client = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        worker, pool = map(int, client.stdout.readline().split())
+        with open(f'/proc/{pool}/task/{pool}/children') as f:
+            workers = [int(p) for p in f.read().split()]
+        assert worker in workers and len(workers) == 2
+        os.kill(client.pid, signal.SIGKILL)
+        client.wait()
+        # the pool sees its connection close; heartbeat_threshold is the upper bound
+        wait_until(lambda: not any(alive(p) for p in [pool, *workers]), 3 + 2, "the pool and workers to exit")
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+
+
+def test_unpicklable_argument_and_result_are_clear_errors(tmp_path):
+    import threading
+    with chervil.load(htex_config(tmp_path)):
+        with pytest.raises(SerializationError, match="argument 0 of takes"):
+            takes(threading.Lock()).result(timeout=30)
+        with pytest.raises(Exception, match="result of returns_unpicklable"):
+            returns_unpicklable().result(timeout=30)
+        assert takes(1).result(timeout=30) == 'ran'
+
+
+def _interchange_port(dfk) -> int:
+    return dfk.executors['htex']._ix.port
+
+
+def test_pool_with_the_wrong_secret_is_turned_away(tmp_path):
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        port = _interchange_port(dfk)
+        env = dict(os.environ, CHERVIL_POOL_TOKEN='00' * 32)
+        out = subprocess.run([sys.executable, '-m', 'chervil.pool', '--addresses=127.0.0.1', f'--port={port}',
+                              '--logdir', str(tmp_path / 'intruder'), '--connect-timeout=5'],
+                             env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1
+        assert 'secret' in out.stderr.lower(), out.stderr
+        assert len(dfk.executors['htex'].connected_managers()) == 1
+        assert double(4).result(timeout=30) == 8
+
+
+def test_garbage_on_the_port_closes_only_that_connection(tmp_path):
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        port = _interchange_port(dfk)
+        for junk in (b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', struct.pack('>I', 0xFFFFFFF0) + b'x' * 64,
+                     os.urandom(4096)):
+            with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+                s.sendall(junk)
+                s.settimeout(10)
+                try:
+                    while s.recv(4096):
+                        pass  # whatever it says, it must close the connection
+                except ConnectionResetError:
+                    pass
+        assert [double(i).result(timeout=30) for i in range(3)] == [0, 2, 4]
+
+
+def test_a_block_that_cannot_start_fails_tasks_with_its_own_error(tmp_path):
+    provider = LocalProvider(worker_init='echo "module load python: not found" >&2; exit 3')
+    with chervil.load(htex_config(tmp_path, provider=provider)):
+        with pytest.raises(BadStateException, match='module load python: not found'):
+            double(1).result(timeout=30)
+
+
+def test_configuration_mistakes_are_named():
+    with pytest.raises(ConfigurationError, match='heartbeat_threshold'):
+        HighThroughputExecutor(heartbeat_period=30, heartbeat_threshold=10)
+    with pytest.raises(ConfigurationError, match='cpu_affinity'):
+        HighThroughputExecutor(cpu_affinity='sideways')
+    with pytest.raises(ConfigurationError, match='cores_per_worker'):
+        HighThroughputExecutor(cores_per_worker=0)
+
+
+    with pytest.raises(ConfigurationError, match='frobnicate'):
+        HighThroughputExecutor(launch_cmd='chervil-pool --frobnicate={frobnicate} --block={{block_id}}')
