@@ -5,12 +5,19 @@ estimates through `inputs=[...]`, so it runs once all of them are done. The exac
 value is 0.36358 (to five places).
 
     python examples/monte_carlo.py [tasks] [samples-per-task]
+
+It runs on a HighThroughputExecutor whose one block is a pool of worker processes on
+this machine (LocalProvider), one worker per core: the same config, with another
+provider, runs it on a cluster.
 """
 import sys
 import time
 
 import chervil
 from chervil import python_app
+from chervil.config import Config
+from chervil.executors import HighThroughputExecutor
+from chervil.providers import LocalProvider
 
 EXACT = 0.36358
 
@@ -32,7 +39,12 @@ def mean(inputs=()):
     return sum(inputs) / len(inputs)
 
 
+def local_config() -> Config:
+    return Config(executors=[HighThroughputExecutor(label='local_htex', provider=LocalProvider())])
+
+
 def main(tasks: int = 100, samples: int = 20_000, config=None) -> float:
+    config = config or local_config()
     start = time.perf_counter()
     with chervil.load(config):
         parts = [estimate(samples, seed) for seed in range(tasks)]

@@ -275,3 +275,12 @@ def test_configuration_mistakes_are_named():
 
     with pytest.raises(ConfigurationError, match='frobnicate'):
         HighThroughputExecutor(launch_cmd='chervil-pool --frobnicate={frobnicate} --block={{block_id}}')
+
+
+def test_monte_carlo_example_runs_on_htex_by_default(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), '..', 'examples', 'monte_carlo.py')
+    out = subprocess.run([sys.executable, example, '20', '2000'], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert 'estimate 0.36' in out.stdout
+    assert list((tmp_path / 'runinfo' / '000' / 'local_htex').glob('block-0/*/pool.log'))
