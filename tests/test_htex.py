@@ -284,3 +284,34 @@ def test_monte_carlo_example_runs_on_htex_by_default(tmp_path):
     assert out.returncode == 0, out.stderr
     assert 'estimate 0.36' in out.stdout
     assert list((tmp_path / 'runinfo' / '000' / 'local_htex').glob('block-0/*/pool.log'))
+
+
+class CountsUnpickling:
+    """Appends a line to a file each time it is unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (_unpickled, (self.path,))
+
+
+def _unpickled(path):
+    with open(path, 'a') as f:
+        f.write('x\n')
+    return CountsUnpickling(path)
+
+
+def test_a_function_is_sent_to_each_worker_once_not_with_every_task(tmp_path):
+    counter = tmp_path / 'unpickled'
+    marker = CountsUnpickling(str(counter))
+    ballast = os.urandom(1 << 20)  # a closure with a megabyte in it: costly to send per task
+
+    def closure(x):
+        return (x, marker.path, len(ballast))
+
+    app = python_app(closure, executors=['htex'])
+    with chervil.load(htex_config(tmp_path)):
+        results = [f.result(timeout=60) for f in [app(i) for i in range(200)]]
+    assert results == [(i, str(counter), 1 << 20) for i in range(200)]
+    assert 1 <= len(counter.read_text().split()) <= 2  # once per worker that ran any

@@ -24,10 +24,17 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, '-m', 'chervil.worker'], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.cache = FunctionCache()
+        self.sent = set()
+
+    def send(self, body):
+        self.proc.stdin.write(HEAD.pack(len(body)) + body)
 
     def call(self, task, fn, *args, **kwargs):
-        body = struct.pack(">Q", task) + pack_call(self.cache, fn, args, kwargs)
-        self.proc.stdin.write(HEAD.pack(len(body)) + body)
+        fid, blob, payload = pack_call(self.cache, fn, args, kwargs)
+        if fid not in self.sent:  # a function goes to a worker once, before its first call
+            self.send(struct.pack(">QQ", 2 ** 64 - 1, fid) + blob)
+            self.sent.add(fid)
+        self.send(struct.pack(">QQ", task, fid) + payload)
         self.proc.stdin.flush()
         return self.reply()
 

@@ -1,9 +1,9 @@
 """How calls and results travel to other processes.
 
-A call is pickled as ``(function key, function bytes, args, kwargs)``. Functions are
+A call travels as a function id and the pickled ``(args, kwargs)``. Functions are
 serialized once per run with cloudpickle (so functions from ``__main__``, lambdas and
-closures work) and the bytes are reused for every call; a worker unpickles each
-function once and keeps it by key. Arguments and results use pickle, falling back to
+closures work); the engine sends those bytes to each pool and each worker once,
+before the first call, and a worker unpickles each function once and keeps it by id. Arguments and results use pickle, falling back to
 cloudpickle for what pickle cannot do. What neither can do is a
 :class:`SerializationError` that names the argument.
 """
@@ -67,10 +67,11 @@ class FunctionCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: Dict[int, Tuple[bytes, bytes]] = {}
+        self._by_id: Dict[int, Tuple[int, bytes]] = {}
         self._refs: Dict[int, Any] = {}
 
-    def get(self, fn: Callable) -> Tuple[bytes, bytes]:
+    def get(self, fn: Callable) -> Tuple[int, bytes]:
+        """``(function id, pickled function)``; the id is a hash of the bytes."""
         key = id(fn)
         hit = self._by_id.get(key)
         if hit is not None:
@@ -80,7 +81,8 @@ class FunctionCache:
             blob = cloudpickle.dumps(fn, protocol=PROTOCOL)
         except Exception as e:
             raise SerializationError(f"the function {name}", e) from e
-        entry = (hashlib.blake2b(blob, digest_size=16).digest(), blob)
+        # 63 bits: the id must never be the pipe protocol's "function definition" marker (2**64 - 1)
+        entry = (int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), 'big') >> 1, blob)
         with self._lock:
             self._by_id[key] = entry
             try:  # forget the entry if the function goes away, so a new one at the same id is not confused with it
@@ -95,15 +97,15 @@ class FunctionCache:
             self._refs.pop(key, None)
 
 
-def pack_call(cache: FunctionCache, fn: Callable, args: tuple, kwargs: dict) -> bytes:
-    """The bytes a worker needs to make the call ``fn(*args, **kwargs)``."""
+def pack_call(cache: FunctionCache, fn: Callable, args: tuple, kwargs: dict) -> Tuple[int, bytes, bytes]:
+    """``(function id, pickled function, pickled arguments)`` for the call ``fn(*args, **kwargs)``."""
     key, blob = cache.get(fn)
     name = getattr(fn, '__name__', 'the app')
     for i, a in enumerate(args):
         _check(a, f"argument {i} of {name}")
     for k, v in kwargs.items():
         _check(v, f"keyword argument {k!r} of {name}")
-    return dumps((key, blob, args, kwargs), what=f"the call to {name}")
+    return key, blob, dumps((args, kwargs), what=f"the call to {name}")
 
 
 def _check(value: Any, what: str) -> None:

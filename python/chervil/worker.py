@@ -2,8 +2,10 @@
 
 stdin carries frames from the pool; the real stdout carries frames back. Each frame
 is a 4-byte big-endian length and a body (see ``chervil-proto``'s ``worker`` module):
-to the worker, an 8-byte task id and the packed call; from it, the task id, an
-outcome byte (0 result, 1 exception) and the pickled value. Whatever the app itself
+to the worker, an 8-byte task id, the 8-byte id of the function to call and the
+pickled ``(args, kwargs)`` (or, with the task id 2**64-1, a function id and the
+pickled function, sent once before its first call); from the worker, the task id,
+an outcome byte (0 result, 1 exception) and the pickled value. Whatever the app itself
 prints goes to stderr, so it can never corrupt the stream.
 """
 import os
@@ -13,7 +15,8 @@ import traceback
 
 OK, ERR = 0, 1
 _HEAD = struct.Struct(">I")
-_TASK = struct.Struct(">Q")
+_IDS = struct.Struct(">QQ")
+FUNCTION_DEF = 2 ** 64 - 1
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -26,16 +29,17 @@ def _read_exact(stream, n: int) -> bytes:
     return bytes(data)
 
 
-def _run(body: bytes, functions: dict) -> bytes:
+def _run(body: bytes, functions: dict, blobs: dict) -> bytes:
     from chervil.app.errors import RemoteExceptionWrapper
     from chervil.serialize import SerializationError, dumps, loads
 
     task = body[:8]
     try:
-        key, blob, args, kwargs = loads(body[8:])
+        _, key = _IDS.unpack_from(body)
         fn = functions.get(key)
         if fn is None:
-            fn = functions[key] = loads(blob)
+            fn = functions[key] = loads(blobs.pop(key))
+        args, kwargs = loads(body[16:])
         result = fn(*args, **kwargs)
         return task + bytes([OK]) + dumps(result, what=f"the result of {getattr(fn, '__name__', 'the app')}")
     except KeyboardInterrupt:
@@ -57,17 +61,22 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     frames_in = sys.stdin.buffer
-    functions: dict = {}
+    functions: dict = {}  # function id -> function
+    blobs: dict = {}  # function id -> pickled function, until its first call
     while True:
         head = _read_exact(frames_in, 4)
         if len(head) < 4:
             return 0  # the pool closed the pipe: it is done with this worker
         (length,) = _HEAD.unpack(head)
         body = _read_exact(frames_in, length)
-        if len(body) < length or length < 8:
+        if len(body) < length or length < 16:
             print("chervil.worker: the pool sent a truncated frame; exiting", file=sys.stderr)
             return 2
-        reply = _run(body, functions)
+        task, key = _IDS.unpack_from(body)
+        if task == FUNCTION_DEF:
+            blobs[key] = body[16:]
+            continue
+        reply = _run(body, functions, blobs)
         frames_out.write(_HEAD.pack(len(reply)) + reply)
 
 

@@ -376,7 +376,7 @@ impl Kernel {
             t.state = to;
             self.counts[from as usize] -= 1;
             self.counts[to as usize] += 1;
-            tracing::trace!(task, %from, %to, "state");
+            tracing::debug!(task, %from, %to, "state");
         }
     }
 

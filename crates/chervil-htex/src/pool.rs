@@ -14,7 +14,7 @@
 //! silent past the heartbeat threshold, and its workers die with it (they get
 //! `SIGKILL` when the pool's thread exits, and EOF on their stdin in any case).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::OpenOptions;
 use std::future::Future;
 use std::io;
@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chervil_proto::worker::{decode_reply, encode_request};
+use chervil_proto::worker::{decode_reply, encode_function, encode_request};
 use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -291,6 +291,8 @@ struct Worker {
     task: Option<u64>,
     started: Instant,
     replied: bool,
+    /// Functions this worker has been sent (a replacement worker starts with none).
+    functions: HashSet<u64>,
 }
 
 struct Pool {
@@ -300,6 +302,8 @@ struct Pool {
     cores: usize,
     next_gen: u64,
     queue: VecDeque<TaskMsg>,
+    /// Functions from the interchange, by id, to hand to each worker once.
+    functions: HashMap<u64, Vec<u8>>,
     results: Vec<TaskResult>,
     events: mpsc::UnboundedSender<Event>,
     hostname: String,
@@ -383,6 +387,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         cores,
         next_gen: 0,
         queue: VecDeque::new(),
+        functions: HashMap::new(),
         results: Vec::new(),
         events: events_tx,
         hostname,
@@ -416,6 +421,9 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                     last_heard = Instant::now();
                     match msg {
                         ToPool::Tasks(tasks) => pool.queue.extend(tasks),
+                        ToPool::Functions(functions) => {
+                            pool.functions.extend(functions.into_iter().map(|f| (f.function, f.blob)))
+                        }
                         ToPool::Heartbeat => {}
                         ToPool::Shutdown => break 'run PoolExit::Shutdown,
                         ToPool::Welcome { .. } | ToPool::Reject { .. } => {
@@ -577,7 +585,7 @@ impl Pool {
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
-        Ok(Worker { gen, pid, input, task: None, started: Instant::now(), replied: false })
+        Ok(Worker { gen, pid, input, task: None, started: Instant::now(), replied: false, functions: HashSet::new() })
     }
 
     fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
@@ -629,8 +637,21 @@ impl Pool {
                 continue;
             }
             let Some(t) = self.queue.pop_front() else { break };
-            let mut frame = Vec::with_capacity(t.payload.len() + 12);
-            encode_frame(&encode_request(t.task, &t.payload), &mut frame);
+            let mut frame = Vec::with_capacity(t.payload.len() + 20);
+            if !w.functions.contains(&t.function) {
+                let Some(blob) = self.functions.get(&t.function) else {
+                    // The interchange sends a function before any task calling it, so
+                    // this is a bug; fail the task rather than the pool.
+                    self.results.push(TaskResult {
+                        task: t.task,
+                        outcome: Outcome::WorkerLost(format!("the pool was never sent function {:#x}", t.function)),
+                    });
+                    continue;
+                };
+                encode_frame(&encode_function(t.function, blob), &mut frame);
+                w.functions.insert(t.function);
+            }
+            encode_frame(&encode_request(t.task, t.function, &t.payload), &mut frame);
             if w.input.send(frame).is_ok() {
                 w.task = Some(t.task);
             } else {

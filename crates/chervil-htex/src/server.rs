@@ -12,7 +12,7 @@
 //! [`Link`] in the core owns the writer's queue and a close signal; dropping it ends
 //! both tasks, which is how the core closes a connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -107,14 +107,19 @@ impl Events {
 /// The core's connection to one pool: dropping it closes the connection.
 struct Link {
     frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// Functions this pool has been sent.
+    functions: HashSet<u64>,
     _close: oneshot::Sender<()>,
 }
 
 struct Core {
     ix: Interchange,
-    /// Payloads of tasks not yet sent to a pool. A payload leaves with its task; a
-    /// retry is a new submission, so the client's memory stays flat.
-    payloads: HashMap<TaskId, Vec<u8>>,
+    /// Tasks not yet sent to a pool: (function, pickled arguments). A payload leaves
+    /// with its task; a retry is a new submission, so the client's memory stays flat.
+    payloads: HashMap<TaskId, (u64, Vec<u8>)>,
+    /// Every function of the run, by id: sent to each pool once, before its first
+    /// task that calls it.
+    functions: HashMap<u64, Arc<[u8]>>,
     links: HashMap<PoolId, Link>,
     closed: bool,
 }
@@ -150,9 +155,22 @@ impl Core {
                 Action::Send { pool, tasks } => {
                     let msgs: Vec<TaskMsg> = tasks
                         .iter()
-                        .map(|t| TaskMsg { task: *t, payload: self.payloads.remove(t).unwrap_or_default() })
+                        .map(|t| {
+                            let (function, payload) = self.payloads.remove(t).unwrap_or_default();
+                            TaskMsg { task: *t, function, payload }
+                        })
                         .collect();
-                    let sent = self.links.get(&pool).map(|l| l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok());
+                    let sent = self.links.get_mut(&pool).map(|l| {
+                        let mut new = Vec::new();
+                        for m in &msgs {
+                            if l.functions.insert(m.function) {
+                                let blob = self.functions.get(&m.function).map(|b| b.to_vec()).unwrap_or_default();
+                                new.push(FunctionMsg { function: m.function, blob });
+                            }
+                        }
+                        (new.is_empty() || l.frames.send(framed(&ToPool::Functions(new))).is_ok())
+                            && l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok()
+                    });
                     if sent != Some(true) {
                         // The writer is gone: the reader will report the disconnect and
                         // the dispatch core will give these tasks back as lost.
@@ -214,6 +232,7 @@ impl InterchangeHandle {
             core: Mutex::new(Core {
                 ix: Interchange::new(config.interchange),
                 payloads: HashMap::new(),
+                functions: HashMap::new(),
                 links: HashMap::new(),
                 closed: false,
             }),
@@ -259,13 +278,18 @@ impl InterchangeHandle {
         self.port
     }
 
-    /// Queues tasks (id, pickled call) for the pools. Tasks submitted after
-    /// `shutdown` are returned as lost at once.
-    pub fn submit(&self, tasks: Vec<(TaskId, Vec<u8>)>) {
+    /// Makes a function known to the run, before the first task that calls it.
+    pub fn register_function(&self, function: u64, blob: Vec<u8>) {
+        lock(&self.shared.core).functions.insert(function, Arc::from(blob));
+    }
+
+    /// Queues tasks (id, function id, pickled arguments) for the pools. Tasks
+    /// submitted after `shutdown` are returned as lost at once.
+    pub fn submit(&self, tasks: Vec<(TaskId, u64, Vec<u8>)>) {
         let now = Instant::now();
         self.shared.with_core(|core, events| {
             if core.closed {
-                for (task, _) in tasks {
+                for (task, _, _) in tasks {
                     events.push(ClientEvent::PoolLost {
                         task,
                         hostname: Arc::from("-"),
@@ -275,8 +299,8 @@ impl InterchangeHandle {
                 return ((), Vec::new());
             }
             let mut actions = Vec::new();
-            for (task, payload) in tasks {
-                core.payloads.insert(task, payload);
+            for (task, function, payload) in tasks {
+                core.payloads.insert(task, (function, payload));
                 actions.extend(core.ix.submit(task, now));
             }
             ((), actions)
@@ -444,7 +468,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
             Ok((pool, actions)) => {
                 let welcome = ToPool::Welcome { pool, heartbeat_period_ms: shared.heartbeat_period_ms };
                 let _ = frames_tx.send(framed(&welcome));
-                core.links.insert(pool, Link { frames: frames_tx, _close: close_tx });
+                core.links.insert(pool, Link { frames: frames_tx, functions: HashSet::new(), _close: close_tx });
                 (Ok(pool), actions)
             }
             Err(rejection) => (Err(rejection.to_string()), Vec::new()),

@@ -4,7 +4,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 
 /// Bumped whenever a message's layout changes. A pool of another version is refused
 /// with a message naming both versions (Parsl's `VersionMismatch`).
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The pool's first frame: who it is and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,21 @@ impl Hello {
     }
 }
 
-/// One task for a pool: the interchange's id for it, and its pickled call.
+/// One task for a pool: the interchange's id for it, the function it calls (sent
+/// before, once per pool, as a [`FunctionMsg`]) and its pickled arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskMsg {
     pub task: u64,
+    pub function: u64,
     pub payload: Vec<u8>,
+}
+
+/// A serialized function, sent to a pool before the first task that calls it, so
+/// a large closure crosses the network once per pool rather than once per task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionMsg {
+    pub function: u64,
+    pub blob: Vec<u8>,
 }
 
 /// How a task's run ended on the pool.
@@ -71,6 +81,8 @@ pub enum ToInterchange {
 pub enum ToPool {
     Welcome { pool: u32, heartbeat_period_ms: u32 },
     Reject { reason: String },
+    /// Functions the next tasks call that this pool has not been sent yet.
+    Functions(Vec<FunctionMsg>),
     Tasks(Vec<TaskMsg>),
     Heartbeat,
     /// Stop: kill the workers and exit.
@@ -87,6 +99,7 @@ const REJECT: u8 = 2;
 const TASKS: u8 = 3;
 const HEARTBEAT_DOWN: u8 = 4;
 const SHUTDOWN: u8 = 5;
+const FUNCTIONS: u8 = 6;
 
 const OUTCOME_OK: u8 = 0;
 const OUTCOME_ERR: u8 = 1;
@@ -194,7 +207,17 @@ impl ToPool {
                 w.u32(tasks.len() as u32);
                 for t in tasks {
                     w.u64(t.task);
+                    w.u64(t.function);
                     w.bytes(&t.payload);
+                }
+                w.buf
+            }
+            ToPool::Functions(functions) => {
+                let mut w = Writer::new(FUNCTIONS);
+                w.u32(functions.len() as u32);
+                for f in functions {
+                    w.u64(f.function);
+                    w.bytes(&f.blob);
                 }
                 w.buf
             }
@@ -209,12 +232,20 @@ impl ToPool {
             WELCOME => ToPool::Welcome { pool: r.u32("pool id")?, heartbeat_period_ms: r.u32("heartbeat period")? },
             REJECT => ToPool::Reject { reason: r.str("reason")? },
             TASKS => {
-                let n = r.count("tasks", 12)?;
+                let n = r.count("tasks", 20)?;
                 let mut tasks = Vec::with_capacity(n);
                 for _ in 0..n {
-                    tasks.push(TaskMsg { task: r.u64("task id")?, payload: r.bytes("payload")? });
+                    tasks.push(TaskMsg { task: r.u64("task id")?, function: r.u64("function id")?, payload: r.bytes("payload")? });
                 }
                 ToPool::Tasks(tasks)
+            }
+            FUNCTIONS => {
+                let n = r.count("functions", 12)?;
+                let mut functions = Vec::with_capacity(n);
+                for _ in 0..n {
+                    functions.push(FunctionMsg { function: r.u64("function id")?, blob: r.bytes("function")? });
+                }
+                ToPool::Functions(functions)
             }
             HEARTBEAT_DOWN => ToPool::Heartbeat,
             SHUTDOWN => ToPool::Shutdown,

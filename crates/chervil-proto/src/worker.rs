@@ -1,7 +1,9 @@
 //! The pool ↔ worker pipe (`python -m chervil.worker`, or a Rust binary in worker mode).
 //!
-//! Frames as everywhere else. To a worker: the task id (8 bytes) and the packed call.
-//! From a worker: the task id, an outcome byte (0 result, 1 exception) and the
+//! Frames as everywhere else. To a worker, either a task: its id (8 bytes), the id
+//! of the function it calls (8 bytes) and the pickled `(args, kwargs)`; or, before
+//! the first task calling a function, the function: [`FUNCTION_DEF`] in place of a
+//! task id, then the function id and the pickled function. From a worker: the task id, an outcome byte (0 result, 1 exception) and the
 //! pickled value. Kept minimal because a worker decodes it in Python on every task.
 
 use crate::codec::DecodeError;
@@ -15,12 +17,21 @@ pub struct WorkerReply {
     pub value: Vec<u8>,
 }
 
-/// The body of a frame asking a worker to run `task`.
-pub fn encode_request(task: u64, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(8 + payload.len());
+/// In a frame to a worker, the task id that means "this is a function definition".
+pub const FUNCTION_DEF: u64 = u64::MAX;
+
+/// The body of a frame asking a worker to run `task`, which calls `function`.
+pub fn encode_request(task: u64, function: u64, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(16 + payload.len());
     body.extend_from_slice(&task.to_be_bytes());
+    body.extend_from_slice(&function.to_be_bytes());
     body.extend_from_slice(payload);
     body
+}
+
+/// The body of a frame giving a worker `function`'s pickled bytes.
+pub fn encode_function(function: u64, blob: &[u8]) -> Vec<u8> {
+    encode_request(FUNCTION_DEF, function, blob)
 }
 
 pub fn decode_reply(body: &[u8]) -> Result<WorkerReply, DecodeError> {

@@ -28,7 +28,8 @@ fn samples_down() -> Vec<ToPool> {
     vec![
         ToPool::Welcome { pool: 7, heartbeat_period_ms: 30_000 },
         ToPool::Reject { reason: "wrong token".into() },
-        ToPool::Tasks(vec![TaskMsg { task: 3, payload: vec![9; 1000] }, TaskMsg { task: 4, payload: vec![] }]),
+        ToPool::Functions(vec![FunctionMsg { function: 11, blob: vec![1; 300] }]),
+        ToPool::Tasks(vec![TaskMsg { task: 3, function: 11, payload: vec![9; 1000] }, TaskMsg { task: 4, function: 12, payload: vec![] }]),
         ToPool::Heartbeat,
         ToPool::Shutdown,
     ]
@@ -162,8 +163,12 @@ fn token_comparison() {
 #[test]
 fn worker_frames() {
     use chervil_proto::worker::*;
-    let body = encode_request(42, b"call");
+    let body = encode_request(42, 5, b"call");
     assert_eq!(&body[..8], &42u64.to_be_bytes());
+    assert_eq!(&body[8..16], &5u64.to_be_bytes());
+    assert_eq!(&body[16..], b"call");
+    let def = encode_function(5, b"fn");
+    assert_eq!(&def[..8], &FUNCTION_DEF.to_be_bytes());
     let mut reply = 42u64.to_be_bytes().to_vec();
     reply.push(1);
     reply.extend_from_slice(b"exc");

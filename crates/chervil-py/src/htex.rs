@@ -68,9 +68,14 @@ impl Interchange {
         self.inner.port()
     }
 
-    /// Queues one task (id, pickled call).
-    fn submit(&self, task: u64, payload: &[u8]) {
-        self.inner.submit(vec![(task, payload.to_vec())]);
+    /// Makes a function (id, pickled) known before the first task that calls it.
+    fn register_function(&self, function: u64, blob: &[u8]) {
+        self.inner.register_function(function, blob.to_vec());
+    }
+
+    /// Queues one task: its id, its function's id and its pickled arguments.
+    fn submit(&self, task: u64, function: u64, payload: &[u8]) {
+        self.inner.submit(vec![(task, function, payload.to_vec())]);
     }
 
     /// Waits up to `timeout` seconds; returns every event that arrived as

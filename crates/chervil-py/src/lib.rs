@@ -5,7 +5,7 @@
 //! and converts [`KernelError`] into Python exceptions in exactly one place.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState};
@@ -159,11 +159,16 @@ impl KernelHandle {
 }
 
 /// Where the engine's `tracing` events go: the current run's log file, switched at
-/// each `load()` (a process has one global subscriber, but many runs).
-static RUN_LOG: Mutex<Option<File>> = Mutex::new(None);
+/// each `load()` (a process has one global subscriber, but many runs). Buffered:
+/// debug lines (a few per task) are written in blocks, and anything at info or above
+/// flushes the buffer, so what matters is on disk at once and a crash loses at most
+/// the last few debug lines.
+static RUN_LOG: Mutex<Option<BufWriter<File>>> = Mutex::new(None);
 static SUBSCRIBER: OnceLock<()> = OnceLock::new();
 
-struct RunLog;
+struct RunLog {
+    flush_after: bool,
+}
 
 impl Write for RunLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -180,28 +185,64 @@ impl Write for RunLog {
     }
 }
 
+impl Drop for RunLog {
+    fn drop(&mut self) {
+        if self.flush_after {
+            let _ = self.flush();
+        }
+    }
+}
+
+struct MakeRunLog;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MakeRunLog {
+    type Writer = RunLog;
+    fn make_writer(&'a self) -> RunLog {
+        RunLog { flush_after: true }
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> RunLog {
+        RunLog { flush_after: *meta.level() <= tracing::Level::INFO }
+    }
+}
+
+/// Writes out buffered engine log lines (the DataFlowKernel calls it at cleanup).
+#[pyfunction]
+fn flush_log() {
+    let _ = RunLog { flush_after: false }.flush();
+}
+
 /// Sends the engine's log to `path` (appending); `None` stops it. `debug` raises the
-/// level from info to debug; it takes effect the first time logging is set up.
+/// level from info to debug (every task's state changes), as does the environment
+/// variable `CHERVIL_LOG_LEVEL=debug` (or `trace`); the level is fixed the first time
+/// logging is set up.
 #[pyfunction]
 #[pyo3(signature = (path, debug = false))]
 fn set_log_file(path: Option<String>, debug: bool) -> PyResult<()> {
     let file = match path {
-        Some(p) => Some(
+        Some(p) => Some(BufWriter::with_capacity(
+            64 * 1024,
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&p)
                 .map_err(|e| PyRuntimeError::new_err(format!("cannot open the engine log {p}: {e}")))?,
-        ),
+        )),
         None => None,
     };
     *RUN_LOG.lock().unwrap_or_else(|p| p.into_inner()) = file;
     SUBSCRIBER.get_or_init(|| {
-        let level = if debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+        let level = match std::env::var("CHERVIL_LOG_LEVEL").map(|v| v.to_ascii_lowercase()).as_deref() {
+            Ok("trace") => tracing::Level::TRACE,
+            Ok("debug") => tracing::Level::DEBUG,
+            Ok("warn") | Ok("warning") => tracing::Level::WARN,
+            Ok("error") => tracing::Level::ERROR,
+            _ if debug => tracing::Level::DEBUG,
+            _ => tracing::Level::INFO,
+        };
         let _ = tracing_subscriber::fmt()
             .with_max_level(level)
             .with_ansi(false)
-            .with_writer(|| RunLog)
+            .with_writer(MakeRunLog)
             .try_init();
     });
     Ok(())
@@ -217,6 +258,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;
     m.add_function(wrap_pyfunction!(providers::single_node_launcher, m)?)?;
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_log, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -169,6 +169,7 @@ class HighThroughputExecutor(ParslExecutor):
         self._task_ids = itertools.count()
         self._tasks: Dict[int, cf.Future] = {}
         self._functions = FunctionCache()
+        self._registered: set = set()
         self._ix = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -273,12 +274,15 @@ class HighThroughputExecutor(ParslExecutor):
             raise self._bad_state
         if self._ix is None or self._stopping.is_set():
             raise RuntimeError(f"executor {self.label} is not running; load a config that contains it")
-        payload = pack_call(self._functions, func, args, kwargs)
+        fid, blob, payload = pack_call(self._functions, func, args, kwargs)
+        if fid not in self._registered:
+            self._ix.register_function(fid, blob)
+            self._registered.add(fid)
         fut: cf.Future = cf.Future()
         tid = next(self._task_ids)
         fut.parsl_executor_task_id = tid
         self._tasks[tid] = fut
-        self._ix.submit(tid, payload)
+        self._ix.submit(tid, fid, payload)
         return fut
 
     def _collect_results(self) -> None:

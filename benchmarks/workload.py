@@ -1,0 +1,123 @@
+"""One benchmark workload, written against Parsl's API, in a process of its own.
+
+    python workload.py BENCH TASKS                      # on Parsl
+    python -m chervil run workload.py BENCH TASKS       # the same file on Chervil
+
+Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory.
+The executor is the same for both: a HighThroughputExecutor with one LocalProvider
+block of ``--workers`` worker processes.
+"""
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+t_import = time.perf_counter()
+import parsl  # noqa: E402  (under `chervil run`, this is Chervil)
+from parsl import bash_app, python_app  # noqa: E402
+from parsl.config import Config  # noqa: E402
+from parsl.executors import HighThroughputExecutor  # noqa: E402
+from parsl.providers import LocalProvider  # noqa: E402
+
+
+@python_app
+def noop():
+    return None
+
+
+@python_app
+def echo(x):
+    return x
+
+
+@python_app
+def total(inputs=()):
+    return len(inputs)
+
+
+@bash_app
+def true_cmd():
+    return 'true'
+
+
+def rss_mib() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def run(bench: str, n: int) -> dict:
+    out: dict = {}
+    start = time.perf_counter()
+    if bench == 'noop':
+        futures = [noop() for _ in range(n)]
+        for f in futures:
+            f.result()
+    elif bench == 'fanin':
+        assert total(inputs=[noop() for _ in range(n)]).result() == n
+    elif bench == 'chain':
+        f = echo(0)
+        for _ in range(n - 1):
+            f = echo(f)
+        f.result()
+    elif bench == 'bash':
+        futures = [true_cmd() for _ in range(n)]
+        for f in futures:
+            assert f.result() == 0
+    elif bench == 'latency':
+        times = []
+        for i in range(n):
+            t = time.perf_counter()
+            echo(i).result()
+            times.append(time.perf_counter() - t)
+        out['latency_ms_median'] = round(statistics.median(times) * 1000, 3)
+        out['latency_ms_p95'] = round(sorted(times)[int(0.95 * n)] * 1000, 3)
+    elif bench == 'memory':
+        # the same batch five times: what the client keeps per finished task
+        rss = []
+        for _ in range(5):
+            futures = [echo(i) for i in range(n)]
+            for f in futures:
+                f.result()
+            del futures, f
+            rss.append(rss_mib())
+        out['rss_mib_per_round'] = [round(r, 1) for r in rss]
+        out['bytes_kept_per_task'] = round((rss[-1] - rss[1]) * 2 ** 20 / (3 * n), 1)
+    else:
+        raise SystemExit(f"unknown benchmark {bench!r}")
+    elapsed = time.perf_counter() - start
+    tasks = 5 * n if bench == 'memory' else n + (1 if bench == 'fanin' else 0)
+    out.update(seconds=round(elapsed, 3), tasks_per_s=round(tasks / elapsed, 1))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument('bench')
+    p.add_argument('tasks', type=int)
+    p.add_argument('--workers', type=int, default=2)
+    a = p.parse_args()
+    engine = 'chervil' if 'chervil' in (parsl.__file__ or '') else 'parsl'
+    config = Config(executors=[HighThroughputExecutor(label='htex', max_workers_per_node=a.workers,
+                                                      provider=LocalProvider(init_blocks=1, max_blocks=1))],
+                    strategy='none')
+    t0 = time.perf_counter()
+    dfk = parsl.load(config)
+    echo(0).result()
+    startup = time.perf_counter() - t0
+    try:
+        result = run(a.bench, a.tasks)
+    finally:
+        t_cleanup = time.perf_counter()
+        dfk.cleanup()
+        cleanup = time.perf_counter() - t_cleanup
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'engine': engine, 'version': parsl.__version__, 'bench': a.bench, 'n': a.tasks,
+                      'workers': a.workers, **result, 'startup_s': round(startup, 3),
+                      'cleanup_s': round(cleanup, 3), 'import_s': round(t0 - t_import, 3),
+                      'peak_rss_mib': round(peak, 1)}), flush=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
