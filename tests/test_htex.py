@@ -315,3 +315,67 @@ def test_a_function_is_sent_to_each_worker_once_not_with_every_task(tmp_path):
         results = [f.result(timeout=60) for f in [app(i) for i in range(200)]]
     assert results == [(i, str(counter), 1 << 20) for i in range(200)]
     assert 1 <= len(counter.read_text().split()) <= 2  # once per worker that ran any
+
+
+def _need(condition: bool, why: str) -> None:
+    """Skips here when the machine lacks what the test needs, but fails in CI, where it must run."""
+    if not condition:
+        if os.environ.get('CI'):
+            pytest.fail(f"cannot run in CI: {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture
+def netns():
+    """A network namespace joined to this one by a veth pair: a real non-loopback link."""
+    import shutil
+    _need(os.geteuid() == 0 and shutil.which('ip') is not None, "needs root and iproute2 for ip netns")
+    n = os.getpid() % 250 + 1
+    ns, host_if, ns_if = f'chervil{n}', f'chvh{n}', f'chvn{n}'
+    host_ip, ns_ip = f'10.77.{n}.1', f'10.77.{n}.2'
+
+    def ip(*args, check=True):
+        return subprocess.run(['ip', *args], check=check, capture_output=True, text=True)
+
+    ip('link', 'del', host_if, check=False)
+    ip('netns', 'del', ns, check=False)
+    try:
+        ip('netns', 'add', ns)
+        ip('link', 'add', host_if, 'type', 'veth', 'peer', 'name', ns_if)
+        ip('link', 'set', ns_if, 'netns', ns)
+        ip('addr', 'add', f'{host_ip}/24', 'dev', host_if)
+        ip('link', 'set', host_if, 'up')
+        ip('netns', 'exec', ns, 'ip', 'addr', 'add', f'{ns_ip}/24', 'dev', ns_if)
+        ip('netns', 'exec', ns, 'ip', 'link', 'set', ns_if, 'up')
+        ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
+    except subprocess.CalledProcessError as e:
+        _need(False, f"could not make a network namespace: {e.stderr.strip()}")
+    yield ns, host_ip, ns_ip
+    ip('link', 'del', host_if, check=False)
+    ip('netns', 'del', ns, check=False)
+
+
+def test_pool_in_another_network_namespace_talks_tls(tmp_path, netns):
+    from chervil.executors.high_throughput.executor import DEFAULT_LAUNCH_CMD
+    ns, host_ip, ns_ip = netns
+
+    def where(x):  # defined here, so it travels by value
+        import socket
+        return x, socket.gethostname()
+
+    htex = HighThroughputExecutor(label='htex', address=host_ip, max_workers_per_node=1,
+                                  launch_cmd=f'ip netns exec {ns} ' + DEFAULT_LAUNCH_CMD)
+    app = python_app(where, executors=['htex'])
+    with chervil.load(Config(executors=[htex], run_dir=str(tmp_path / 'runinfo'), strategy='none')) as dfk:
+        assert htex._ix.cert_sha256, "a non-loopback interchange must use TLS"
+        assert [app(i).result(timeout=60)[0] for i in range(20)] == list(range(20))
+        log = open(os.path.join(dfk.run_dir, 'chervil.log')).read()
+        assert f'peer={ns_ip}:' in log, "the pool connected over the veth link"
+        # a pool given another certificate's fingerprint refuses to talk to this interchange
+        env = dict(os.environ, CHERVIL_POOL_TOKEN=htex._token_hex, CHERVIL_POOL_CERT_SHA256='ab' * 32)
+        out = subprocess.run(['ip', 'netns', 'exec', ns, sys.executable, '-m', 'chervil.pool',
+                              f'--addresses={host_ip}', f'--port={htex._ix.port}', '--connect-timeout=5',
+                              '--logdir', str(tmp_path / 'impostor')],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1 and 'fingerprint mismatch' in out.stderr, out.stderr
+        assert len(htex.connected_managers()) == 1

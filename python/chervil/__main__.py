@@ -1,6 +1,7 @@
 """``python -m chervil`` (also the ``chervil`` command).
 
-``run script.py [args…]`` runs a script written for Parsl on Chervil, unchanged.
+``run script.py [args…]`` runs a script written for Parsl on Chervil, unchanged;
+``perf [options]`` measures tasks per second, like ``parsl-perf``.
 """
 import argparse
 import os
@@ -15,7 +16,13 @@ def main(argv=None) -> int:
     run.add_argument('script', help="the Python script to run")
     run.add_argument('args', nargs=argparse.REMAINDER, help="arguments passed to the script")
     sub.add_parser('version', help="print Chervil's version")
+    perf = sub.add_parser('perf', help="measure tasks per second of a config (like parsl-perf)", add_help=False)
+    perf.add_argument('args', nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
+
+    if ns.command == 'perf':
+        from chervil.benchmark.perf import main as perf_main
+        return perf_main(ns.args)
 
     if ns.command == 'version':
         from chervil import __version__

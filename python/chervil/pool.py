@@ -1,7 +1,8 @@
 """``chervil-pool`` (or ``python -m chervil.pool``): the worker pool on a compute node.
 
 Started by a provider's block through its launcher; connects to the interchange,
-proves the run's secret (from ``CHERVIL_POOL_TOKEN``), and runs tasks on worker
+proves the run's secret (from ``CHERVIL_POOL_TOKEN``; over TLS pinned to the
+certificate in ``CHERVIL_POOL_CERT_SHA256`` when the executor set one), and runs tasks on worker
 processes until the interchange stops it or goes away. The pool itself is Rust
 (``chervil._core.run_pool``); this module reads the command line.
 """
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     token = os.environ.pop('CHERVIL_POOL_TOKEN', '')
+    cert = os.environ.pop('CHERVIL_POOL_CERT_SHA256', None) or None  # set when the link uses TLS
     if not token:
         print("chervil-pool: no secret in CHERVIL_POOL_TOKEN; pools are started by the executor's blocks, "
               "which set it", file=sys.stderr)
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
             max_workers_per_node=args.max_workers_per_node, cores_per_worker=args.cores_per_worker,
             mem_per_worker=args.mem_per_worker, accelerators=args.available_accelerators,
             cpu_affinity=args.cpu_affinity, heartbeat_period=args.hb_period, heartbeat_threshold=args.hb_threshold,
-            drain_period=args.drain_period, connect_timeout=args.connect_timeout)
+            drain_period=args.drain_period, connect_timeout=args.connect_timeout, cert_sha256=cert)
     except (RuntimeError, ValueError) as e:
         print(f"chervil-pool: {e}", file=sys.stderr)
         return 1

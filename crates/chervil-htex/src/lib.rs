@@ -6,10 +6,14 @@
 //!   core, and the queue the client drains results from in batches.
 //! - [`pool`]: the worker pool that runs on compute nodes (`chervil-pool`): registers,
 //!   supervises `python -m chervil.worker` processes, forwards tasks over pipes.
+//! - [`tls`]: TLS for links that leave the machine, with a per-run certificate that
+//!   pools pin by fingerprint.
 
 pub mod interchange;
 pub mod pool;
 pub mod server;
+pub mod tls;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
 pub use server::{ClientEvent, InterchangeHandle, PlainAcceptor, ServerConfig, ServerError};
+pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

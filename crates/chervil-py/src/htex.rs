@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
+use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
 use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -21,6 +22,10 @@ fn secs(s: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
 }
 
+fn tls_err(e: TlsError) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
 fn server_err(e: ServerError) -> PyErr {
     PyRuntimeError::new_err(e.to_string())
 }
@@ -29,12 +34,13 @@ fn server_err(e: ServerError) -> PyErr {
 #[pyclass(frozen, module = "chervil._core")]
 pub struct Interchange {
     inner: InterchangeHandle,
+    cert_sha256: Option<String>,
 }
 
 #[pymethods]
 impl Interchange {
     #[new]
-    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT))]
+    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -46,6 +52,7 @@ impl Interchange {
         heartbeat_period: f64,
         heartbeat_threshold: f64,
         max_frame: usize,
+        tls: bool,
     ) -> PyResult<Self> {
         let bind = bind.parse().map_err(|_| PyValueError::new_err(format!("{bind:?} is not an IP address to listen on")))?;
         let config = ServerConfig {
@@ -59,8 +66,20 @@ impl Interchange {
             },
             max_frame,
         };
-        let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
-        Ok(Interchange { inner })
+        if !tls {
+            let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
+            return Ok(Interchange { inner, cert_sha256: None });
+        }
+        let identity = TlsIdentity::generate().map_err(tls_err)?;
+        let acceptor = identity.acceptor().map_err(tls_err)?;
+        let inner = py.detach(|| InterchangeHandle::start(config, acceptor)).map_err(server_err)?;
+        Ok(Interchange { inner, cert_sha256: Some(tls::to_hex(&identity.fingerprint())) })
+    }
+
+    /// The SHA-256 of this run's TLS certificate (hex) that pools must pin; None without TLS.
+    #[getter]
+    fn cert_sha256(&self) -> Option<String> {
+        self.cert_sha256.clone()
     }
 
     #[getter]
@@ -126,7 +145,7 @@ fn pool_err(e: PoolError) -> PyErr {
 /// Runs a worker pool until the interchange stops it or goes away; returns why it
 /// stopped. The GIL is released the whole time.
 #[pyfunction]
-#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0))]
+#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_pool(
     py: Python<'_>,
@@ -145,6 +164,7 @@ pub fn run_pool(
     heartbeat_threshold: f64,
     drain_period: Option<f64>,
     connect_timeout: f64,
+    cert_sha256: Option<String>,
 ) -> PyResult<String> {
     let opts = PoolOptions {
         addresses,
@@ -160,7 +180,15 @@ pub fn run_pool(
         logdir,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,
     };
-    let exit = py.detach(|| pool::run(opts, PlainConnector)).map_err(pool_err)?;
+    let exit = match cert_sha256 {
+        None => py.detach(|| pool::run(opts, PlainConnector)),
+        Some(hex) => {
+            let pin = tls::parse_fingerprint(&hex).map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let connector = PinnedTlsConnector::new(pin).map_err(tls_err)?;
+            py.detach(|| pool::run(opts, connector))
+        }
+    }
+    .map_err(pool_err)?;
     Ok(match exit {
         PoolExit::Shutdown => "shutdown".into(),
         PoolExit::Drained => "drained".into(),

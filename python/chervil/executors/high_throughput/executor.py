@@ -54,6 +54,14 @@ def _check_launch_cmd(template: str) -> None:
             f"{', '.join(LAUNCH_FIELDS)} and {{{{block_id}}}} (doubled braces: it is filled per block)") from None
 
 
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _positive(owner: str, name: str, value, allow_none: bool = False, integer: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -67,9 +75,10 @@ def _positive(owner: str, name: str, value, allow_none: bool = False, integer: b
 class HighThroughputExecutor(ParslExecutor):
     """Runs tasks on pools of worker processes, one pool per node of each block.
 
-    The parameters are Parsl's. ``encrypted`` keeps its meaning (TLS between the
-    interchange and pools); ``poll_period`` and ``manager_selector`` are accepted for
-    compatibility and have nothing to tune here.
+    The parameters are Parsl's. ``encrypted`` (TLS between the interchange and pools)
+    is on by default and applies whenever the interchange listens beyond loopback;
+    ``poll_period`` and ``manager_selector`` are accepted for compatibility and have
+    nothing to tune here.
     """
 
     def __init__(self,
@@ -192,13 +201,16 @@ class HighThroughputExecutor(ParslExecutor):
             lo = hi = self.worker_port
         else:
             lo, hi = self.worker_port_range or (54000, 55000)
+        # TLS on any link that can leave the machine; on loopback only local processes
+        # could listen, and they can read the run's files anyway.
+        tls = self.encrypted and not _is_loopback(bind)
         self._ix = _core.Interchange(bind, lo, hi, token, prefetch_capacity=self.prefetch_capacity,
                                      heartbeat_period=float(self.heartbeat_period),
-                                     heartbeat_threshold=float(self.heartbeat_threshold))
+                                     heartbeat_threshold=float(self.heartbeat_threshold), tls=tls)
         addresses = self.address or (self.loopback_address if self._local else ','.join(get_all_addresses()))
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
-        logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s)",
-                    self.label, bind, self._ix.port, addresses)
+        logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
+                    self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
         results = threading.Thread(target=self._collect_results, name=f"{self.label}-results", daemon=True)
         results.start()
         self._threads.append(results)
@@ -235,6 +247,8 @@ class HighThroughputExecutor(ParslExecutor):
         }
         cmd = (self.launch_cmd or DEFAULT_LAUNCH_CMD).format(**fields)
         env = [f'CHERVIL_POOL_TOKEN={self._token_hex}']
+        if self._ix.cert_sha256:
+            env.append(f'CHERVIL_POOL_CERT_SHA256={self._ix.cert_sha256}')
         if self._local:
             # Pools on this machine see the client's import path, so functions from any module the
             # client imported (a test file, a package beside the script) can be unpickled there.

@@ -1,0 +1,102 @@
+"""Runs every workload on Chervil and, when Parsl is installed, on Parsl, on this
+machine, in the same run; prints JSON lines and then a Markdown table.
+
+    python benchmarks/run.py [--tasks 10000] [--parsl-python PATH] [--only noop,chain]
+
+Parsl is looked for in $CHERVIL_PARSL_PYTHON, then .venv-parsl/bin/python (``make
+parsl-venv`` makes it). Each workload runs in a fresh process, so start-up time and
+peak memory are the workload's own.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOAD = os.path.join(HERE, 'workload.py')
+BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory')
+
+
+def find_parsl(given):
+    for candidate in (given, os.environ.get('CHERVIL_PARSL_PYTHON'),
+                      os.path.join(HERE, '..', '.venv-parsl', 'bin', 'python')):
+        if candidate and os.access(candidate, os.X_OK):
+            ok = subprocess.run([candidate, '-c', 'import parsl'], capture_output=True).returncode == 0
+            if ok:
+                return candidate
+    return None
+
+
+def run_one(cmd, cwd):
+    # each engine's own bin folder first: Parsl starts interchange.py and process_worker_pool.py from PATH
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(cmd[0]), os.environ.get('PATH', '')]))
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=1800, env=env)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith('{')]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--tasks', type=int, default=10000)
+    p.add_argument('--latency-tasks', type=int, default=500)
+    p.add_argument('--memory-tasks', type=int, default=2000, help="tasks per round of the memory workload (5 rounds)")
+    p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--parsl-python')
+    p.add_argument('--no-parsl', action='store_true')
+    p.add_argument('--only', help="comma-separated workloads to run")
+    a = p.parse_args()
+    parsl = None if a.no_parsl else find_parsl(a.parsl_python)
+    engines = [('chervil', [sys.executable, '-m', 'chervil', 'run', WORKLOAD])]
+    if parsl:
+        engines.append(('parsl', [parsl, WORKLOAD]))
+    else:
+        print("# Parsl not found: run `make parsl-venv` or pass --parsl-python to compare", file=sys.stderr)
+    benches = a.only.split(',') if a.only else BENCHES
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='chervil-bench-') as cwd:
+        for bench in benches:
+            n = {'latency': a.latency_tasks, 'memory': a.memory_tasks}.get(bench, a.tasks)
+            for _, cmd in engines:
+                r = run_one([*cmd, bench, str(n), '--workers', str(a.workers)], cwd)
+                print(json.dumps(r), flush=True)
+                rows.append(r)
+    print_table(rows)
+
+
+def metric(r):
+    if r['bench'] == 'latency':
+        return f"{r['latency_ms_median']} ms"
+    if r['bench'] == 'memory':
+        return f"{r['bytes_kept_per_task']} B/task"
+    return f"{r['tasks_per_s']:,.0f}/s"
+
+
+def print_table(rows):
+    by = {(r['bench'], r['engine']): r for r in rows}
+    benches = list(dict.fromkeys(r['bench'] for r in rows))
+    has_parsl = any(r['engine'] == 'parsl' for r in rows)
+    print()
+    print("| workload | Chervil | Parsl | × | Chervil start-up | Parsl start-up | Chervil peak RSS | Parsl peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    for b in benches:
+        c, q = by.get((b, 'chervil')), by.get((b, 'parsl')) if has_parsl else None
+        if c is None:
+            continue
+        if q is None:
+            ratio = ''
+        elif b == 'latency':
+            ratio = f"{q['latency_ms_median'] / c['latency_ms_median']:.0f}×"
+        elif b == 'memory':
+            ratio = ''
+        else:
+            ratio = f"{c['tasks_per_s'] / q['tasks_per_s']:.0f}×"
+        print(f"| {b} ({c['n']}) | {metric(c)} | {metric(q) if q else '-'} | {ratio} | {c['startup_s']} s | "
+              f"{q['startup_s'] if q else '-'} s | {c['peak_rss_mib']} MiB | {q['peak_rss_mib'] if q else '-'} MiB |")
+
+
+if __name__ == '__main__':
+    main()

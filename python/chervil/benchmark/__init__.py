@@ -1,0 +1,1 @@
+"""``chervil perf``: measure task throughput of a configuration (like ``parsl-perf``)."""
