@@ -226,7 +226,7 @@ mod tests {
             tls.read_exact(&mut buf).await.expect("read echo");
             assert_eq!(&buf, b"hello");
             let wrong = PinnedTlsConnector::new([7u8; 32]).expect("connector");
-            let err = wrong.connect(TcpStream::connect(addr).await.expect("connect")).await.err().expect("refused");
+            let err = wrong.connect(TcpStream::connect(addr).await.expect("connect")).await.expect_err("refused");
             assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
             assert_eq!(server.await.expect("server task"), vec![true, false]);
         });
