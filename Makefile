@@ -5,11 +5,16 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-rust test-python parsl-venv clean
+.PHONY: setup system-deps run test test-rust test-python parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2'
 	@$(PYTHON) -m pip install -q --no-build-isolation .
+
+# iproute2 for the HTEX network-namespace test (installed only when missing, as root).
+system-deps:
+	@command -v ip >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2 >/dev/null; }; } || true
 
 run: setup
 	$(PYTHON) examples/monte_carlo.py
@@ -22,10 +27,14 @@ parsl-venv:
 test-rust:
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi
 
-test-python: setup parsl-venv
+test-python: setup parsl-venv system-deps
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) -m pytest -x -q
 
 test: test-rust test-python
+
+# Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
+bench: setup parsl-venv
+	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) benchmarks/run.py
 
 clean:
 	cargo clean
