@@ -379,3 +379,12 @@ def test_pool_in_another_network_namespace_talks_tls(tmp_path, netns):
                              env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 1 and 'fingerprint mismatch' in out.stderr, out.stderr
         assert len(htex.connected_managers()) == 1
+
+
+def test_pool_drains_after_drain_period_and_leaves(tmp_path):
+    with chervil.load(htex_config(tmp_path, drain_period=2, heartbeat_period=1, heartbeat_threshold=5)) as dfk:
+        htex = dfk.executors['htex']
+        assert sleep_then(0.2, 'done before the drain').result(timeout=30) == 'done before the drain'
+        wait_until(lambda: not htex.connected_managers(), 20, "the pool to drain and disconnect")
+        job = htex.blocks_to_job_id['0']
+        wait_until(lambda: htex.provider.status([job])[0].terminal, 10, "the block to end")
