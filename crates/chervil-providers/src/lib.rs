@@ -8,12 +8,15 @@
 //! Job states carry Parsl's `JobState` names and values, which user code and the
 //! monitoring database rely on.
 
+pub mod cli;
 pub mod launchers;
 pub mod local;
+pub mod slurm;
 
 use std::path::PathBuf;
 
 pub use local::LocalProvider;
+pub use slurm::{SlurmProvider, SlurmSpec};
 
 /// Parsl's `JobState`, with its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,4 +58,12 @@ pub enum ProviderError {
     Script { path: PathBuf, error: std::io::Error },
     #[error("cannot start block {job_name}: {error}")]
     Submit { job_name: String, error: String },
+    #[error("`{command}` could not run: {error}")]
+    Command { command: String, error: String },
+    #[error("`{command}` did not finish within {seconds} s (cmd_timeout); is the scheduler responding?")]
+    Timeout { command: String, seconds: f64 },
+    #[error("`{command}` failed (exit code {code}): {stderr}")]
+    Scheduler { command: String, code: i32, stderr: String },
+    #[error("{0}")]
+    Config(String),
 }
