@@ -32,6 +32,31 @@ done
     )
 }
 
+/// Runs `tasks_per_node × nodes_per_block` copies of `command` through `srun`, as
+/// tasks of the job's own allocation (Parsl's `SrunLauncher`). The command goes to a
+/// file only its owner can read, since it carries the run's secret.
+pub fn srun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, debug: bool) -> String {
+    let copies = tasks_per_node.max(1) * nodes_per_block.max(1);
+    let say = |what: &str| if debug { format!("echo \"{what}\"\n") } else { String::new() };
+    format!(
+        r#"export CORES=$SLURM_CPUS_ON_NODE
+export NODES=$SLURM_JOB_NUM_NODES
+{found}WORKERCOUNT={copies}
+CHERVIL_CMD_FILE="$PWD/cmd_$SLURM_JOB_ID.sh"
+(umask 077; cat > "$CHERVIL_CMD_FILE" <<'CHERVIL_CMD_EOF'
+{command}
+CHERVIL_CMD_EOF
+)
+srun --ntasks=$WORKERCOUNT -l {overrides} bash "$CHERVIL_CMD_FILE"
+STATUS=$?
+rm -f "$CHERVIL_CMD_FILE"
+{done_}exit $STATUS
+"#,
+        found = say("Found cores : $CORES, nodes : $NODES"),
+        done_ = say("All workers done"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -253,6 +253,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KernelHandle>()?;
     m.add_class::<htex::Interchange>()?;
     m.add_class::<providers::LocalJobs>()?;
+    m.add_class::<providers::SlurmJobs>()?;
+    m.add_function(wrap_pyfunction!(providers::srun_launcher, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
     m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
     m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;

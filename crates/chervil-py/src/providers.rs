@@ -2,8 +2,10 @@
 
 use std::sync::Mutex;
 
-use chervil_providers::{launchers, JobStatus, LocalProvider};
-use pyo3::exceptions::PyRuntimeError;
+use std::time::Duration;
+
+use chervil_providers::{launchers, JobStatus, LocalProvider, ProviderError, SlurmProvider, SlurmSpec};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 /// `(state value, message, exit code, stdout path, stderr path)`.
@@ -50,4 +52,92 @@ impl LocalJobs {
 #[pyo3(signature = (command, tasks_per_node, nodes_per_block, fail_on_any = false, debug = true))]
 pub fn single_node_launcher(command: &str, tasks_per_node: u32, nodes_per_block: u32, fail_on_any: bool, debug: bool) -> String {
     launchers::single_node(command, tasks_per_node, nodes_per_block, fail_on_any, debug)
+}
+
+#[pyfunction]
+#[pyo3(signature = (command, tasks_per_node, nodes_per_block, overrides = "", debug = true))]
+pub fn srun_launcher(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, debug: bool) -> String {
+    launchers::srun(command, tasks_per_node, nodes_per_block, overrides, debug)
+}
+
+fn provider_err(e: ProviderError) -> PyErr {
+    match e {
+        ProviderError::Config(m) => PyValueError::new_err(m),
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// Blocks as Slurm batch jobs.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct SlurmJobs {
+    inner: Mutex<SlurmProvider>,
+}
+
+impl SlurmJobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlurmProvider> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl SlurmJobs {
+    #[new]
+    #[pyo3(signature = (script_dir, nodes_per_block, walltime, cmd_timeout, exclusive = true, scheduler_options = String::new(), worker_init = String::new(), partition = None, account = None, qos = None, constraint = None, clusters = None, cores_per_node = None, mem_per_node = None, gpus_per_node = None, gres = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        script_dir: String,
+        nodes_per_block: u32,
+        walltime: String,
+        cmd_timeout: f64,
+        exclusive: bool,
+        scheduler_options: String,
+        worker_init: String,
+        partition: Option<String>,
+        account: Option<String>,
+        qos: Option<String>,
+        constraint: Option<String>,
+        clusters: Option<String>,
+        cores_per_node: Option<u32>,
+        mem_per_node: Option<u32>,
+        gpus_per_node: Option<u32>,
+        gres: Option<String>,
+    ) -> PyResult<Self> {
+        let cmd_timeout = Duration::try_from_secs_f64(cmd_timeout).map_err(|_| PyValueError::new_err(format!("cmd_timeout must be a positive number of seconds, not {cmd_timeout}")))?;
+        let spec = SlurmSpec {
+            partition,
+            account,
+            qos,
+            constraint,
+            clusters,
+            nodes_per_block,
+            cores_per_node,
+            mem_per_node_gb: mem_per_node,
+            gpus_per_node,
+            gres,
+            walltime,
+            exclusive,
+            scheduler_options,
+            worker_init,
+            cmd_timeout,
+        };
+        Ok(SlurmJobs { inner: Mutex::new(SlurmProvider::new(spec, script_dir).map_err(provider_err)?) })
+    }
+
+    fn submit(&self, py: Python<'_>, command: &str, tasks_per_node: u32, job_name: &str) -> PyResult<String> {
+        py.detach(|| self.lock().submit(command, tasks_per_node, job_name)).map_err(provider_err)
+    }
+
+    fn status(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<PyJobStatus>> {
+        Ok(py.detach(|| self.lock().status(&ids)).map_err(provider_err)?.into_iter().map(encode).collect())
+    }
+
+    fn cancel(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<bool>> {
+        py.detach(|| self.lock().cancel(&ids)).map_err(provider_err)
+    }
+}
+
+/// Checks a Slurm walltime (`HH:MM:SS`) at configuration time.
+#[pyfunction]
+pub fn check_walltime(walltime: &str) -> PyResult<()> {
+    chervil_providers::slurm::check_walltime(walltime).map_err(provider_err)
 }

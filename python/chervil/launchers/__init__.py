@@ -1,4 +1,4 @@
 """Launchers: how a block's job starts the pool command (``parsl.launchers``)."""
-from chervil.launchers.launchers import Launcher, SimpleLauncher, SingleNodeLauncher
+from chervil.launchers.launchers import Launcher, SimpleLauncher, SingleNodeLauncher, SrunLauncher
 
-__all__ = ['Launcher', 'SimpleLauncher', 'SingleNodeLauncher']
+__all__ = ['Launcher', 'SimpleLauncher', 'SingleNodeLauncher', 'SrunLauncher']

@@ -35,3 +35,16 @@ class SingleNodeLauncher(Launcher):
     def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
         return _core.single_node_launcher(command, int(tasks_per_node), int(nodes_per_block),
                                           fail_on_any=self.fail_on_any, debug=self.debug)
+
+
+class SrunLauncher(Launcher):
+    """Runs ``tasks_per_node × nodes_per_block`` copies of the command with ``srun``
+    inside the block's Slurm allocation; ``overrides`` are extra ``srun`` options."""
+
+    def __init__(self, debug: bool = True, overrides: str = '') -> None:
+        super().__init__(debug=debug)
+        self.overrides = overrides
+
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+        return _core.srun_launcher(command, int(tasks_per_node), int(nodes_per_block),
+                                   overrides=self.overrides, debug=self.debug)

@@ -1,0 +1,3 @@
+from chervil.providers.slurm.slurm import SlurmProvider
+
+__all__ = ['SlurmProvider']

@@ -1,0 +1,86 @@
+"""HTEX blocks on a real Slurm (scripts/slurm-up.sh starts a one-node cluster):
+sbatch, squeue, scancel, srun — nothing mocked."""
+import os
+import subprocess
+
+import pytest
+
+import chervil
+from chervil import python_app
+from chervil.config import Config
+from chervil.executors import HighThroughputExecutor
+from chervil.launchers import SingleNodeLauncher, SrunLauncher
+from chervil.providers import SlurmProvider
+from test_htex import _need, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope='module')
+def slurm():
+    _need(os.geteuid() == 0, "starting Slurm needs root")
+    up = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'slurm-up.sh')], capture_output=True, text=True,
+                        timeout=600)
+    _need(up.returncode == 0, f"scripts/slurm-up.sh failed: {up.stderr[-2000:]}")
+    yield
+
+
+def our_jobs(prefix='chervil.'):
+    out = subprocess.run(['squeue', '--noheader', '--format=%i %j %t'], capture_output=True, text=True, check=True)
+    return [line.split() for line in out.stdout.splitlines() if prefix in line]
+
+
+def slurm_config(tmp_path, launcher, blocks=1, retries=0):
+    provider = SlurmProvider(launcher=launcher, init_blocks=blocks, max_blocks=blocks, exclusive=False,
+                             walltime='00:05:00', worker_init=f'export PYTHONPATH={TESTS}')
+    htex = HighThroughputExecutor(label='slurm_htex', provider=provider, max_workers_per_node=1,
+                                  heartbeat_period=2, heartbeat_threshold=10)
+    return Config(executors=[htex], run_dir=str(tmp_path / 'runinfo'), retries=retries, strategy='none')
+
+
+@python_app
+def job_env(x):
+    import os
+    return x, os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID')
+
+
+@python_app
+def park_in_block(marker):
+    import os
+    import time
+    if not os.path.exists(marker):
+        with open(marker, 'w') as f:
+            f.write(os.environ['SLURM_JOB_ID'])
+        time.sleep(300)
+    return os.environ['SLURM_JOB_ID']
+
+
+@pytest.mark.parametrize('launcher', [SingleNodeLauncher(), SrunLauncher()], ids=['single-node', 'srun'])
+def test_tasks_run_inside_slurm_jobs_and_nothing_is_left_queued(tmp_path, slurm, launcher):
+    with chervil.load(slurm_config(tmp_path, launcher)) as dfk:
+        htex = dfk.executors['slurm_htex']
+        results = [f.result(timeout=120) for f in [job_env(i) for i in range(20)]]
+        job = htex.blocks_to_job_id['0']
+        assert [r[0] for r in results] == list(range(20))
+        assert {r[1] for r in results} == {job}, "every task ran inside the block's Slurm job"
+        if isinstance(launcher, SrunLauncher):
+            assert all(r[2] is not None for r in results), "the pool was started by srun, as a job step"
+        assert htex.status()['0'].state.name == 'RUNNING'
+    wait_until(lambda: not [j for j in our_jobs() if j[0] == job], 30, "the block to leave squeue after cleanup")
+
+
+def test_scancel_of_a_block_retries_its_task_on_the_other_block(tmp_path, slurm):
+    with chervil.load(slurm_config(tmp_path, SingleNodeLauncher(), blocks=2, retries=1)) as dfk:
+        htex = dfk.executors['slurm_htex']
+        wait_until(lambda: len(htex.connected_managers()) == 2, 120, "both Slurm blocks' pools to connect")
+        marker = tmp_path / 'parked'
+        fut = park_in_block(str(marker))
+        wait_until(lambda: marker.exists() and marker.read_text(), 60, "the task to start")
+        victim = marker.read_text()
+        subprocess.run(['scancel', victim], check=True, timeout=30)
+        survivor = fut.result(timeout=120)
+        assert survivor != victim and survivor in htex.blocks_to_job_id.values()
+        wait_until(lambda: not [j for j in our_jobs() if j[0] == victim], 30, "the cancelled block to leave squeue")
+    jobs = set(htex.blocks_to_job_id.values())
+    wait_until(lambda: not [j for j in our_jobs() if j[0] in jobs], 30, "every block to leave squeue")
