@@ -231,6 +231,7 @@ def _interchange_port(dfk) -> int:
 def test_pool_with_the_wrong_secret_is_turned_away(tmp_path):
     with chervil.load(htex_config(tmp_path)) as dfk:
         port = _interchange_port(dfk)
+        wait_until(lambda: len(dfk.executors['htex'].connected_managers()) == 1, 30, "the block's own pool to connect")
         env = dict(os.environ, CHERVIL_POOL_TOKEN='00' * 32)
         out = subprocess.run([sys.executable, '-m', 'chervil.pool', '--addresses=127.0.0.1', f'--port={port}',
                               '--logdir', str(tmp_path / 'intruder'), '--connect-timeout=5'],
