@@ -29,13 +29,12 @@ def _read_exact(stream, n: int) -> bytes:
     return bytes(data)
 
 
-def _run(body: bytes, functions: dict, blobs: dict) -> bytes:
+def _run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
     from chervil.app.errors import RemoteExceptionWrapper
     from chervil.serialize import SerializationError, dumps, loads
 
     task = body[:8]
     try:
-        _, key = _IDS.unpack_from(body)
         fn = functions.get(key)
         if fn is None:
             fn = functions[key] = loads(blobs.pop(key))
@@ -76,7 +75,7 @@ def main() -> int:
         if task == FUNCTION_DEF:
             blobs[key] = body[16:]
             continue
-        reply = _run(body, functions, blobs)
+        reply = _run(body, key, functions, blobs)
         frames_out.write(_HEAD.pack(len(reply)) + reply)
 
 

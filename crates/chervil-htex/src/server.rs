@@ -119,7 +119,7 @@ struct Core {
     payloads: HashMap<TaskId, (u64, Vec<u8>)>,
     /// Every function of the run, by id: sent to each pool once, before its first
     /// task that calls it.
-    functions: HashMap<u64, Arc<[u8]>>,
+    functions: HashMap<u64, Vec<u8>>,
     links: HashMap<PoolId, Link>,
     closed: bool,
 }
@@ -164,7 +164,7 @@ impl Core {
                         let mut new = Vec::new();
                         for m in &msgs {
                             if l.functions.insert(m.function) {
-                                let blob = self.functions.get(&m.function).map(|b| b.to_vec()).unwrap_or_default();
+                                let blob = self.functions.get(&m.function).cloned().unwrap_or_default();
                                 new.push(FunctionMsg { function: m.function, blob });
                             }
                         }
@@ -280,7 +280,7 @@ impl InterchangeHandle {
 
     /// Makes a function known to the run, before the first task that calls it.
     pub fn register_function(&self, function: u64, blob: Vec<u8>) {
-        lock(&self.shared.core).functions.insert(function, Arc::from(blob));
+        lock(&self.shared.core).functions.insert(function, blob);
     }
 
     /// Queues tasks (id, function id, pickled arguments) for the pools. Tasks

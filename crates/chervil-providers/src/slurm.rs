@@ -85,8 +85,10 @@ pub fn batch_script(spec: &SlurmSpec, job_name: &str, stdout: &Path, stderr: &Pa
     if let Some(m) = spec.mem_per_node_gb {
         opt(format!("--mem={m}g"));
     }
-    if let Some(c) = spec.cores_per_node {
-        opt(format!("--cpus-per-task={}", (c / tasks_per_node.max(1)).max(1)));
+    // Parsl's split: the node's cores shared out among its tasks.
+    let cpus_per_task = spec.cores_per_node.map(|c| (c / tasks_per_node.max(1)).max(1));
+    if let Some(c) = cpus_per_task {
+        opt(format!("--cpus-per-task={c}"));
     }
     let mut out = s;
     if !spec.scheduler_options.trim().is_empty() {
@@ -97,8 +99,8 @@ pub fn batch_script(spec: &SlurmSpec, job_name: &str, stdout: &Path, stderr: &Pa
     if let Some(m) = spec.mem_per_node_gb {
         out.push_str(&format!("export PARSL_MEMORY_GB={m}\n"));
     }
-    if let Some(c) = spec.cores_per_node {
-        out.push_str(&format!("export PARSL_CORES={}\n", (c / tasks_per_node.max(1)).max(1)));
+    if let Some(c) = cpus_per_task {
+        out.push_str(&format!("export PARSL_CORES={c}\n"));
     }
     out.push_str(&spec.worker_init);
     out.push_str(&format!("\nexport JOBNAME=\"{job_name}\"\n\n{command}\n"));

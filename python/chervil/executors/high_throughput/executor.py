@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 _OK, _ERR, _WORKER_LOST, _POOL_LOST = 0, 1, 2, 3
 
-#: Placeholders a custom ``launch_cmd`` may use; ``{block_id}`` is filled per block.
+#: What each block runs (once per node); ``{block_id}`` is filled per block, the
+#: other placeholders (``HighThroughputExecutor._launch_fields``) at start.
 DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} --addresses={addresses} "
                       "--port={worker_port} -c {cores_per_worker} {mem_per_worker} --logdir={logdir} "
                       "--block-id={{block_id}} --hb-period={heartbeat_period} --hb-threshold={heartbeat_threshold} "
@@ -39,19 +40,13 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
                       "--connect-timeout={address_probe_timeout}")
 
 
-#: Placeholders a custom ``launch_cmd`` may use.
-LAUNCH_FIELDS = ('python', 'debug', 'max_workers_per_node', 'addresses', 'worker_port', 'cores_per_worker',
-                 'mem_per_worker', 'logdir', 'heartbeat_period', 'heartbeat_threshold', 'drain_period',
-                 'cpu_affinity', 'accelerators', 'address_probe_timeout', 'prefetch_capacity', 'poll_period')
-
-
-def _check_launch_cmd(template: str) -> None:
+def _check_launch_cmd(template: str, fields: Dict[str, Any]) -> None:
     try:
-        template.format(**{k: '' for k in LAUNCH_FIELDS}).format(block_id='')
+        template.format(**fields).format(block_id='')
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigurationError(
             f"HighThroughputExecutor(launch_cmd={template!r}): {type(e).__name__} {e}; the placeholders are "
-            f"{', '.join(LAUNCH_FIELDS)} and {{{{block_id}}}} (doubled braces: it is filled per block)") from None
+            f"{', '.join(fields)} and {{{{block_id}}}} (doubled braces: it is filled per block)") from None
 
 
 def _is_loopback(address: str) -> bool:
@@ -141,8 +136,6 @@ class HighThroughputExecutor(ParslExecutor):
         for name, rng in (('worker_port_range', worker_port_range), ('interchange_port_range', interchange_port_range)):
             if rng is not None and not (len(rng) == 2 and 0 < rng[0] <= rng[1] < 65536):
                 raise ConfigurationError(f"{owner}({name}={rng!r}): give (lowest, highest) ports between 1 and 65535")
-        if launch_cmd is not None:
-            _check_launch_cmd(launch_cmd)
         self.label = label
         self.provider = provider if provider is not None else LocalProvider()
         self.launch_cmd = launch_cmd
@@ -180,12 +173,13 @@ class HighThroughputExecutor(ParslExecutor):
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
         self._bad_state: Optional[BaseException] = None
         self._token_hex = ''
         self._launch_template = ''
+        if launch_cmd is not None:
+            _check_launch_cmd(launch_cmd, self._launch_fields('', 0))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -223,9 +217,10 @@ class HighThroughputExecutor(ParslExecutor):
         poller.start()
         self._threads.append(poller)
 
-    def _make_launch_cmd(self, addresses: str, port: int) -> str:
+    def _launch_fields(self, addresses: str, port: int) -> Dict[str, Any]:
+        """The values of the placeholders a ``launch_cmd`` may use."""
         logdir = self.worker_logdir_root or os.path.join(os.path.abspath(self.run_dir), self.label)
-        fields = {
+        return {
             'python': shlex.quote(sys.executable),
             'debug': '--debug' if self.worker_debug else '',
             'max_workers_per_node': (f'--max-workers-per-node={self.max_workers_per_node}'
@@ -245,7 +240,9 @@ class HighThroughputExecutor(ParslExecutor):
             'prefetch_capacity': self.prefetch_capacity,
             'poll_period': self.poll_period,
         }
-        cmd = (self.launch_cmd or DEFAULT_LAUNCH_CMD).format(**fields)
+
+    def _make_launch_cmd(self, addresses: str, port: int) -> str:
+        cmd = ' '.join((self.launch_cmd or DEFAULT_LAUNCH_CMD).format(**self._launch_fields(addresses, port)).split())
         env = [f'CHERVIL_POOL_TOKEN={self._token_hex}']
         if self._ix.cert_sha256:
             env.append(f'CHERVIL_POOL_CERT_SHA256={self._ix.cert_sha256}')
@@ -254,9 +251,8 @@ class HighThroughputExecutor(ParslExecutor):
             # client imported (a test file, a package beside the script) can be unpickled there.
             path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             env.append(f'PYTHONPATH={shlex.quote(path)}')
-        if self.working_dir:
-            return f"cd {shlex.quote(self.working_dir)} && {' '.join(env)} {' '.join(cmd.split())}"
-        return f"{' '.join(env)} {' '.join(cmd.split())}"
+        line = f"{' '.join(env)} {cmd}"
+        return f"cd {shlex.quote(self.working_dir)} && {line}" if self.working_dir else line
 
     def shutdown(self, block: bool = True) -> None:
         if self._stopping.is_set():
@@ -311,10 +307,8 @@ class HighThroughputExecutor(ParslExecutor):
                     logger.warning("%s: result for unknown task %s from %s ignored", self.label, tid, host)
                     continue
                 try:
-                    if kind == _OK:
-                        fut.set_result(loads(value))
-                    elif kind == _ERR:
-                        fut.set_result(loads(value))  # a RemoteExceptionWrapper: the DFK re-raises it
+                    if kind in (_OK, _ERR):
+                        fut.set_result(loads(value))  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
                     elif kind == _WORKER_LOST:
                         fut.set_exception(WorkerLost(None, host, value))
                     else:
@@ -325,9 +319,8 @@ class HighThroughputExecutor(ParslExecutor):
                     fut.set_exception(DeserializationError(f"the result of task {tid} (from {host})", e))
 
     def _fail_all(self, error: BaseException) -> None:
-        with self._lock:
-            tasks, self._tasks = self._tasks, {}
-        for fut in tasks.values():
+        tasks, self._tasks = self._tasks, {}
+        for fut in list(tasks.values()):  # a submit racing with this may still add to the old dict
             if not fut.done():
                 try:
                     fut.set_exception(error)

@@ -3,16 +3,14 @@
 The configuration lives here; starting, watching and cancelling the blocks (process
 groups, so cancelling takes the pools and workers with them) is done by the engine.
 """
-import os
 import time
-from typing import List, Optional
+from typing import Optional
 
 from chervil import _core
 from chervil.errors import ConfigurationError
-from chervil.jobs.states import JobState, JobStatus
+from chervil.jobs.states import JobState
 from chervil.launchers.launchers import Launcher, SingleNodeLauncher
-from chervil.providers.base import ExecutionProvider
-from chervil.providers.errors import SubmitException
+from chervil.providers.base import EngineProvider
 
 
 def _check_blocks(owner: str, init_blocks, min_blocks, max_blocks, parallelism) -> None:
@@ -26,7 +24,7 @@ def _check_blocks(owner: str, init_blocks, min_blocks, max_blocks, parallelism) 
         raise ConfigurationError(f"{owner}(parallelism={parallelism!r}): give a number from 0 to 1")
 
 
-class LocalProvider(ExecutionProvider):
+class LocalProvider(EngineProvider):
     """Runs each block as a process group on the machine running the workflow."""
 
     def __init__(self, nodes_per_block: int = 1, launcher: Optional[Launcher] = None, init_blocks: int = 1,
@@ -49,35 +47,14 @@ class LocalProvider(ExecutionProvider):
         self._jobs = None
 
     @property
-    def label(self) -> str:
-        return self._label
-
-    @property
     def status_polling_interval(self) -> float:
         return 1.0
 
-    def _engine(self):
-        if self._jobs is None:
-            self._jobs = _core.LocalJobs(os.path.abspath(self.script_dir or '.'))
-        return self._jobs
+    def _make_engine(self, script_dir: str):
+        return _core.LocalJobs(script_dir)
 
     def submit(self, command: str, tasks_per_node: int, job_name: str = "chervil.localprovider") -> str:
         job_name = f"{job_name}.{time.time()}"
         script = (f"{self.worker_init}\nexport JOBNAME={job_name}\n"
                   f"{self.launcher(command, tasks_per_node, self.nodes_per_block)}")
-        try:
-            job_id = self._engine().submit(script, job_name)
-        except RuntimeError as e:
-            raise SubmitException(job_name, str(e)) from e
-        self.resources[job_id] = {'job_id': job_id, 'status': JobStatus(JobState.RUNNING)}
-        return job_id
-
-    def status(self, job_ids: List[str]) -> List[JobStatus]:
-        out = [JobStatus(JobState(s), m, c, o, e) for s, m, c, o, e in self._engine().status(list(job_ids))]
-        for j, s in zip(job_ids, out):
-            if j in self.resources:
-                self.resources[j]['status'] = s
-        return out
-
-    def cancel(self, job_ids: List[str]) -> List[bool]:
-        return self._engine().cancel(list(job_ids))
+        return self._submitted(job_name, JobState.RUNNING, script, job_name)

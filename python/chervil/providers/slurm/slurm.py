@@ -5,20 +5,18 @@ the ``sbatch`` script, asks ``squeue`` about every block in one call and cancels
 with ``scancel``; each call is limited by ``cmd_timeout`` and a failure quotes
 Slurm's own message.
 """
-import os
 import time
-from typing import List, Optional
+from typing import Optional
 
 from chervil import _core
 from chervil.errors import ConfigurationError
-from chervil.jobs.states import JobState, JobStatus
+from chervil.jobs.states import JobState
 from chervil.launchers.launchers import Launcher, SingleNodeLauncher
-from chervil.providers.base import ExecutionProvider
-from chervil.providers.errors import ExecutionProviderException, SubmitException
+from chervil.providers.base import EngineProvider
 from chervil.providers.local.local import _check_blocks
 
 
-class SlurmProvider(ExecutionProvider):
+class SlurmProvider(EngineProvider):
     """Each block is one ``sbatch`` job of ``nodes_per_block`` nodes."""
 
     def __init__(self, partition: Optional[str] = None, account: Optional[str] = None,
@@ -60,46 +58,18 @@ class SlurmProvider(ExecutionProvider):
         self._jobs = None
 
     @property
-    def label(self) -> str:
-        return self._label
-
-    @property
     def status_polling_interval(self) -> float:
         return 60.0
 
-    def _engine(self):
-        if self._jobs is None:
-            self._jobs = _core.SlurmJobs(
-                os.path.abspath(self.script_dir or '.'), self.nodes_per_block, self.walltime, float(self.cmd_timeout),
-                exclusive=self.exclusive, scheduler_options=self.scheduler_options, worker_init=self.worker_init,
-                partition=self.partition, account=self.account, qos=self.qos, constraint=self.constraint,
-                clusters=self.clusters, cores_per_node=self.cores_per_node, mem_per_node=self.mem_per_node,
-                gpus_per_node=self.gpus_per_node, gres=self.gres)
-        return self._jobs
+    def _make_engine(self, script_dir: str):
+        return _core.SlurmJobs(
+            script_dir, self.nodes_per_block, self.walltime, float(self.cmd_timeout),
+            exclusive=self.exclusive, scheduler_options=self.scheduler_options, worker_init=self.worker_init,
+            partition=self.partition, account=self.account, qos=self.qos, constraint=self.constraint,
+            clusters=self.clusters, cores_per_node=self.cores_per_node, mem_per_node=self.mem_per_node,
+            gpus_per_node=self.gpus_per_node, gres=self.gres)
 
     def submit(self, command: str, tasks_per_node: int, job_name: str = "chervil.slurm") -> str:
         job_name = f"{job_name}.{time.time()}"
         wrapped = self.launcher(command, tasks_per_node, self.nodes_per_block)
-        try:
-            job_id = self._engine().submit(wrapped, int(tasks_per_node), job_name)
-        except RuntimeError as e:
-            raise SubmitException(job_name, str(e)) from e
-        self.resources[job_id] = {'job_id': job_id, 'status': JobStatus(JobState.PENDING)}
-        return job_id
-
-    def status(self, job_ids: List[str]) -> List[JobStatus]:
-        try:
-            raw = self._engine().status(list(job_ids))
-        except RuntimeError as e:
-            raise ExecutionProviderException(str(e)) from e
-        out = [JobStatus(JobState(s), m, c, o, e) for s, m, c, o, e in raw]
-        for j, s in zip(job_ids, out):
-            if j in self.resources:
-                self.resources[j]['status'] = s
-        return out
-
-    def cancel(self, job_ids: List[str]) -> List[bool]:
-        try:
-            return self._engine().cancel(list(job_ids))
-        except RuntimeError as e:
-            raise ExecutionProviderException(str(e)) from e
+        return self._submitted(job_name, JobState.PENDING, wrapped, int(tasks_per_node), job_name)
