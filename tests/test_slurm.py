@@ -84,3 +84,34 @@ def test_scancel_of_a_block_retries_its_task_on_the_other_block(tmp_path, slurm)
         wait_until(lambda: not [j for j in our_jobs() if j[0] == victim], 30, "the cancelled block to leave squeue")
     jobs = set(htex.blocks_to_job_id.values())
     wait_until(lambda: not [j for j in our_jobs() if j[0] in jobs], 30, "every block to leave squeue")
+
+
+@python_app
+def hold_until(gate, value):
+    import os
+    import time
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    return value, os.environ['SLURM_JOB_ID']
+
+
+def test_blocks_scale_out_for_waiting_tasks_and_in_when_idle(tmp_path, slurm):
+    provider = SlurmProvider(init_blocks=0, min_blocks=0, max_blocks=2, exclusive=False, walltime='00:05:00',
+                             worker_init=f'export PYTHONPATH={TESTS}')
+    provider.status_polling_interval = 0.5
+    htex = HighThroughputExecutor(label='slurm_htex', provider=provider, max_workers_per_node=1,
+                                  heartbeat_period=2, heartbeat_threshold=10)
+    config = Config(executors=[htex], run_dir=str(tmp_path / 'runinfo'), strategy='simple',
+                    strategy_period=0.2, max_idletime=1)
+    gate = tmp_path / 'gate'
+    with chervil.load(config):
+        assert our_jobs() == [], "init_blocks=0: nothing queued before there is work"
+        futs = [hold_until(str(gate), i) for i in range(4)]
+        wait_until(lambda: len([j for j in our_jobs() if j[2] == 'R']) == 2, 120,
+                   "two running Slurm jobs (max_blocks) for four tasks")
+        gate.touch()
+        results = [f.result(timeout=120) for f in futs]
+        assert sorted(v for v, _ in results) == [0, 1, 2, 3]
+        assert {j for _, j in results} == set(htex.blocks_to_job_id.values())
+        wait_until(lambda: our_jobs() == [], 60, "squeue to show no block once idle past max_idletime")
+        assert {s.state.name for s in htex.status_facade.values()} == {'SCALED_IN'}

@@ -64,6 +64,10 @@ class Config:
             raise ConfigurationError("Config(retry_handler=...) must be a function (exception, task_record) -> cost")
         if strategy not in _STRATEGIES:
             raise ConfigurationError(f"Config(strategy={strategy!r}): choose 'simple', 'htex_auto_scale' or 'none'")
+        for name, v, low in (('strategy_period', strategy_period, 0), ("max_idletime", max_idletime, -1e-9)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= low:
+                raise ConfigurationError(f"Config({name}={v!r}): give a number of seconds"
+                                         + (" greater than 0" if low == 0 else ", 0 or more"))
         if not isinstance(usage_tracking, int) or not 0 <= usage_tracking <= 3:
             raise ConfigurationError(f"Usage Tracking values must be 0, 1, 2, or 3 and not {usage_tracking}")
         if checkpoint_mode not in _CHECKPOINT_MODES:

@@ -52,6 +52,8 @@ pub enum Rejection {
     VersionMismatch { pool: u16, interchange: u16 },
     #[error("the pool offers no workers; check max_workers_per_node, cores_per_worker and mem_per_worker against the node")]
     NoWorkers,
+    #[error("block {0} was scaled in; its pools take no more tasks")]
+    Retired(String),
 }
 
 /// Why tasks were lost with their pool (Parsl's `ManagerLost`).
@@ -71,6 +73,8 @@ pub enum Action {
     Heartbeat { pool: PoolId },
     /// Close the pool's connection (its tasks, if any, are reported by `Lost`).
     Close { pool: PoolId },
+    /// Tell the pool to finish and exit: its block is being scaled in.
+    Retire { pool: PoolId },
     /// These tasks died with their pool: fail each with ManagerLost (retries apply).
     Lost { tasks: Vec<TaskId>, loss: PoolLoss },
 }
@@ -83,6 +87,8 @@ struct Pool {
     last_heard: Instant,
     last_sent: Instant,
     draining: bool,
+    /// Since when the pool has held no task (None while it holds some).
+    idle_since: Option<Instant>,
 }
 
 /// Capacity figures for the scaling strategy.
@@ -102,11 +108,13 @@ pub struct Interchange {
     next_pool: PoolId,
     /// Where the last dispatch round stopped, so rounds start at different pools.
     cursor: PoolId,
+    /// Blocks being scaled in: their pools get no tasks, and late pools are refused.
+    retired: HashSet<String>,
 }
 
 impl Interchange {
     pub fn new(config: InterchangeConfig) -> Self {
-        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), next_pool: 0, cursor: 0 }
+        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), next_pool: 0, cursor: 0, retired: HashSet::new() }
     }
 
     /// A task is ready to run.
@@ -125,6 +133,9 @@ impl Interchange {
         }
         if hello.workers == 0 {
             return Err(Rejection::NoWorkers);
+        }
+        if self.retired.contains(&hello.block_id) {
+            return Err(Rejection::Retired(hello.block_id.clone()));
         }
         let id = self.next_pool;
         self.next_pool += 1;
@@ -145,6 +156,7 @@ impl Interchange {
                 last_heard: now,
                 last_sent: now,
                 draining: false,
+                idle_since: Some(now),
             },
         );
         Ok((id, self.dispatch(now)))
@@ -166,6 +178,9 @@ impl Interchange {
             } else {
                 tracing::warn!(pool, task = t, "a result for a task this pool does not hold was dropped");
             }
+        }
+        if p.held.is_empty() && p.idle_since.is_none() {
+            p.idle_since = Some(now);
         }
         (accepted, self.dispatch(now))
     }
@@ -226,6 +241,32 @@ impl Interchange {
         }
     }
 
+    /// Scales in `block`: its pools get no more tasks and are told to exit, and
+    /// pools of it that connect later are refused. With `only_if_idle`, nothing
+    /// changes when the block's pools hold tasks: `Err` gives how many.
+    pub fn retire_block(&mut self, block: &str, only_if_idle: bool) -> Result<Vec<Action>, usize> {
+        let ids: Vec<PoolId> = self.pools.iter().filter(|(_, p)| p.info.block_id == block).map(|(id, _)| *id).collect();
+        let held: usize = ids.iter().filter_map(|id| self.pools.get(id)).map(|p| p.held.len()).sum();
+        if only_if_idle && held > 0 {
+            return Err(held);
+        }
+        self.retired.insert(block.to_string());
+        tracing::info!(block, pools = ids.len(), held, "block retired");
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                let p = self.pools.get_mut(&id)?;
+                p.draining = true;
+                Some(Action::Retire { pool: id })
+            })
+            .collect())
+    }
+
+    /// How long the pool has held no task (None while it holds some).
+    pub fn idle_for(&self, pool: PoolId, now: Instant) -> Option<Duration> {
+        self.pools.get(&pool)?.idle_since.map(|t| now.saturating_duration_since(t))
+    }
+
     pub fn pool(&self, pool: PoolId) -> Option<&PoolInfo> {
         self.pools.get(&pool).map(|p| &p.info)
     }
@@ -277,6 +318,7 @@ impl Interchange {
             let batch: Vec<TaskId> = self.pending.drain(..n).collect();
             p.held.extend(batch.iter().copied());
             p.last_sent = now;
+            p.idle_since = None;
             self.cursor = id.wrapping_add(1);
             out.push(Action::Send { pool: id, tasks: batch });
         }

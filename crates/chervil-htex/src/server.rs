@@ -185,6 +185,11 @@ impl Core {
                 Action::Close { pool } => {
                     self.links.remove(&pool);
                 }
+                Action::Retire { pool } => {
+                    if let Some(l) = self.links.get(&pool) {
+                        let _ = l.frames.send(framed(&ToPool::Shutdown));
+                    }
+                }
                 Action::Lost { tasks, loss } => {
                     let hostname: Arc<str> = Arc::from(loss.hostname.as_str());
                     let why: Arc<str> = Arc::from(loss.why.as_str());
@@ -325,13 +330,24 @@ impl InterchangeHandle {
         lock(&self.shared.core).ix.load()
     }
 
-    /// The pools connected now, with the tasks each holds.
-    pub fn pools(&self) -> Vec<(PoolId, PoolInfo, usize)> {
+    /// The pools connected now, with the tasks each holds and how long it has
+    /// held none.
+    pub fn pools(&self) -> Vec<(PoolId, PoolInfo, usize, Option<Duration>)> {
+        let now = Instant::now();
         let core = lock(&self.shared.core);
         let ids: Vec<PoolId> = core.links.keys().copied().collect();
         ids.into_iter()
-            .filter_map(|id| core.ix.pool(id).map(|info| (id, info.clone(), core.ix.held_by(id).len())))
+            .filter_map(|id| core.ix.pool(id).map(|info| (id, info.clone(), core.ix.held_by(id).len(), core.ix.idle_for(id, now))))
             .collect()
+    }
+
+    /// Scales in a block: see [`Interchange::retire_block`]. `Err(n)`: with
+    /// `only_if_idle`, the block's pools hold `n` tasks, and nothing changed.
+    pub fn retire_block(&self, block: &str, only_if_idle: bool) -> Result<(), usize> {
+        self.shared.with_core(|core, _| match core.ix.retire_block(block, only_if_idle) {
+            Ok(actions) => (Ok(()), actions),
+            Err(held) => (Err(held), Vec::new()),
+        })
     }
 
     /// Tells every pool to stop, closes the connections and the listener. Events

@@ -215,3 +215,29 @@ fn churn_never_double_assigns_or_loses_tasks() {
     }
     assert_eq!(done.len() + lost.len() + held + x.load().pending, next_task as usize);
 }
+
+#[test]
+fn a_retired_block_gets_no_tasks_and_only_when_idle() {
+    let mut x = ic(0);
+    let t0 = Instant::now();
+    let (busy, _) = x.register(&hello(1), t0).unwrap();
+    let mut other = hello(1);
+    other.block_id = "1".into();
+    let (idle, _) = x.register(&other, t0).unwrap();
+    x.submit(7, t0);
+    let holder = if x.held_by(busy) == [7] { busy } else { idle };
+    let block = x.pool(holder).unwrap().block_id.clone();
+    assert_eq!(x.idle_for(holder, t0 + Duration::from_secs(5)), None, "busy pools are not idle");
+    assert_eq!(x.retire_block(&block, true), Err(1), "busy block left alone");
+    let (accepted, _) = x.results(holder, &[7], t0 + Duration::from_secs(1));
+    assert_eq!(accepted, [7]);
+    assert_eq!(x.idle_for(holder, t0 + Duration::from_secs(4)), Some(Duration::from_secs(3)));
+    assert_eq!(x.retire_block(&block, true), Ok(vec![Action::Retire { pool: holder }]));
+    // new work goes to the other block only, and a late pool of the retired block is refused
+    let actions = x.submit(8, t0 + Duration::from_secs(5));
+    assert_eq!(sent(&actions).len(), 1);
+    assert_ne!(sent(&actions)[0].0, holder);
+    let mut late = hello(1);
+    late.block_id = block.clone();
+    assert_eq!(x.register(&late, t0).unwrap_err(), Rejection::Retired(block));
+}

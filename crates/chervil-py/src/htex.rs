@@ -37,6 +37,9 @@ pub struct Interchange {
     cert_sha256: Option<String>,
 }
 
+/// `(task id, kind, value, hostname)` as `Interchange.wait` hands them out.
+type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>);
+
 #[pymethods]
 impl Interchange {
     #[new]
@@ -100,7 +103,7 @@ impl Interchange {
     /// Waits up to `timeout` seconds; returns every event that arrived as
     /// `(task, kind, value, hostname)`: kind 0 result (value: pickled), 1 exception
     /// (pickled), 2 worker lost (why), 3 pool lost (why). `None` after shutdown.
-    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Vec<(u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>)>>> {
+    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Vec<PyEvent<'py>>>> {
         let t = secs(timeout, "timeout")?;
         let Some(events) = py.detach(|| self.inner.wait(t)) else { return Ok(None) };
         let mut out = Vec::with_capacity(events.len());
@@ -128,9 +131,20 @@ impl Interchange {
         (l.pending, l.held, l.capacity, l.pools)
     }
 
-    /// `[(pool id, hostname, block id, workers, tasks held)]`.
-    fn pools(&self) -> Vec<(u32, String, String, u32, usize)> {
-        self.inner.pools().into_iter().map(|(id, info, held)| (id, info.hostname, info.block_id, info.workers, held)).collect()
+    /// `[(pool id, hostname, block id, workers, tasks held, seconds idle or None)]`.
+    fn pools(&self) -> Vec<(u32, String, String, u32, usize, Option<f64>)> {
+        self.inner
+            .pools()
+            .into_iter()
+            .map(|(id, info, held, idle)| (id, info.hostname, info.block_id, info.workers, held, idle.map(|d| d.as_secs_f64())))
+            .collect()
+    }
+
+    /// Scales in a block: its pools get no more tasks and are told to exit. With
+    /// `only_if_idle`, a block whose pools hold tasks is left alone (returns False).
+    #[pyo3(signature = (block, only_if_idle=true))]
+    fn retire_block(&self, block: &str, only_if_idle: bool) -> bool {
+        self.inner.retire_block(block, only_if_idle).is_ok()
     }
 
     fn shutdown(&self, py: Python<'_>) {

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 
 mod htex;
 mod providers;
+mod scaling;
 
 /// A command as the front reads it: `(kind, task, value, cause)`.
 /// kind: 0 launch (value = try id), 1 complete (value = state), 2 fail (value = state,
@@ -254,6 +255,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<htex::Interchange>()?;
     m.add_class::<providers::LocalJobs>()?;
     m.add_class::<providers::SlurmJobs>()?;
+    m.add_class::<scaling::Scaler>()?;
+    m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(providers::srun_launcher, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;

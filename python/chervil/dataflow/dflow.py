@@ -33,6 +33,7 @@ from chervil.dataflow.rundirs import make_rundir
 from chervil.dataflow.states import States
 from chervil.errors import ConfigurationError, NoDataFlowKernelError
 from chervil.executors.threads import ThreadPoolExecutor
+from chervil.jobs.job_status_poller import JobStatusPoller
 from chervil.log_utils import set_file_logger
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class DataFlowKernel:
         self.dependency_resolver = config.dependency_resolver or SHALLOW_DEPENDENCY_RESOLVER
         self.cleanup_called = False
         self.executors: Dict[str, Any] = {}
+        self.job_status_poller = JobStatusPoller(config.strategy, config.strategy_period, config.max_idletime)
         internal = ThreadPoolExecutor(label=INTERNAL_EXECUTOR, max_threads=config.internal_tasks_max_threads)
         self.add_executors([*config.executors, internal])
         atexit.register(self.atexit_cleanup)
@@ -120,6 +122,7 @@ class DataFlowKernel:
             self.executors[executor.label] = executor
             executor.start()
             logger.info("Executor %s (%s) started", executor.label, type(executor).__name__)
+        self.job_status_poller.add_executors(executors)
 
     def submit(self, func, app_args: Sequence[Any], executors='all', cache: bool = False,
                ignore_for_cache: Optional[Sequence[str]] = None, app_kwargs: Optional[Dict[str, Any]] = None,
@@ -194,6 +197,7 @@ class DataFlowKernel:
         self._kernel.close()
         counts = {s.name: n for s, n in self.task_state_counts.items() if n}
         logger.info("DFK cleanup: task states %s", counts)
+        self.job_status_poller.close()
         for executor in self.executors.values():
             try:
                 executor.shutdown()

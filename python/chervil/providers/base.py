@@ -29,9 +29,8 @@ class ExecutionProvider(metaclass=ABCMeta):
     def cancel(self, job_ids: List[str]) -> List[bool]:
         ...
 
-    @property
-    def status_polling_interval(self) -> float:
-        return 5.0
+    #: Seconds between status polls of the blocks (set it on an instance to change it).
+    status_polling_interval: float = 5.0
 
     def __repr__(self) -> str:
         shown = ('nodes_per_block', 'init_blocks', 'min_blocks', 'max_blocks', 'parallelism', 'launcher')

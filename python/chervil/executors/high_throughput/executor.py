@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from chervil import _core
 from chervil.addresses import get_all_addresses
 from chervil.errors import ConfigurationError
-from chervil.executors.base import ParslExecutor
-from chervil.executors.errors import BadStateException, InvalidResourceSpecification, ScalingFailed
+from chervil.executors.errors import BadStateException, InvalidResourceSpecification
+from chervil.executors.status_handling import BlockProviderExecutor
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.jobs.states import JobState, JobStatus
 from chervil.providers.base import ExecutionProvider
@@ -67,7 +67,7 @@ def _positive(owner: str, name: str, value, allow_none: bool = False, integer: b
                                  + (" (or None)" if allow_none else ""))
 
 
-class HighThroughputExecutor(ParslExecutor):
+class HighThroughputExecutor(BlockProviderExecutor):
     """Runs tasks on pools of worker processes, one pool per node of each block.
 
     The parameters are Parsl's. ``encrypted`` (TLS between the interchange and pools)
@@ -107,7 +107,8 @@ class HighThroughputExecutor(ParslExecutor):
                  encrypted: bool = True,
                  remote_monitoring_radio=None,
                  max_workers: Optional[int] = None) -> None:
-        super().__init__()
+        super().__init__(provider=provider if provider is not None else LocalProvider(),
+                         block_error_handler=block_error_handler)
         owner = 'HighThroughputExecutor'
         if not isinstance(label, str) or not label:
             raise ConfigurationError(f"{owner} label must be a non-empty string, not {label!r}")
@@ -137,7 +138,6 @@ class HighThroughputExecutor(ParslExecutor):
             if rng is not None and not (len(rng) == 2 and 0 < rng[0] <= rng[1] < 65536):
                 raise ConfigurationError(f"{owner}({name}={rng!r}): give (lowest, highest) ports between 1 and 65535")
         self.label = label
-        self.provider = provider if provider is not None else LocalProvider()
         self.launch_cmd = launch_cmd
         self.interchange_launch_cmd = interchange_launch_cmd
         self.address = address
@@ -161,13 +161,9 @@ class HighThroughputExecutor(ParslExecutor):
         self.address_probe_timeout = address_probe_timeout
         self.worker_logdir_root = worker_logdir_root
         self.manager_selector = manager_selector
-        self.block_error_handler = block_error_handler
         self.encrypted = encrypted
         self.remote_monitoring_radio = remote_monitoring_radio
 
-        self.blocks_to_job_id: Dict[str, str] = {}
-        self.job_ids_to_block: Dict[str, str] = {}
-        self._block_ids = itertools.count()
         self._task_ids = itertools.count()
         self._tasks: Dict[int, cf.Future] = {}
         self._functions = FunctionCache()
@@ -175,7 +171,6 @@ class HighThroughputExecutor(ParslExecutor):
         self._ix = None
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
-        self._bad_state: Optional[BaseException] = None
         self._token_hex = ''
         self._launch_template = ''
         if launch_cmd is not None:
@@ -210,12 +205,7 @@ class HighThroughputExecutor(ParslExecutor):
         self._threads.append(results)
         self.provider.script_dir = os.path.join(self.run_dir, 'submit_scripts')
         os.makedirs(self.provider.script_dir, exist_ok=True)
-        init = max(getattr(self.provider, 'init_blocks', 1), getattr(self.provider, 'min_blocks', 0))
-        if init:
-            self.scale_out(init)
-        poller = threading.Thread(target=self._watch_blocks, name=f"{self.label}-blocks", daemon=True)
-        poller.start()
-        self._threads.append(poller)
+        self._start_blocks()
 
     def _launch_fields(self, addresses: str, port: int) -> Dict[str, Any]:
         """The values of the placeholders a ``launch_cmd`` may use."""
@@ -280,8 +270,7 @@ class HighThroughputExecutor(ParslExecutor):
                 set(resource_specification),
                 "this HighThroughputExecutor takes no per-task resource specification (that is for MPI mode); "
                 "drop parsl_resource_specification")
-        if self._bad_state is not None:
-            raise self._bad_state
+        self._check_bad_state()
         if self._ix is None or self._stopping.is_set():
             raise RuntimeError(f"executor {self.label} is not running; load a config that contains it")
         fid, blob, payload = pack_call(self._functions, func, args, kwargs)
@@ -347,67 +336,23 @@ class HighThroughputExecutor(ParslExecutor):
         if self._ix is None:
             return []
         return [{'manager': str(pid), 'hostname': host, 'block_id': block, 'worker_count': workers,
-                 'tasks': held, 'active': True} for pid, host, block, workers, held in self._ix.pools()]
+                 'tasks': held, 'idle_duration': idle or 0.0,
+                 'active': self._status.get(block, JobStatus(JobState.UNKNOWN)).state != JobState.SCALED_IN}
+                for pid, host, block, workers, held, idle in self._ix.pools()]
 
-    def scale_out(self, blocks: int = 1) -> List[str]:
-        """Starts ``blocks`` more blocks through the provider; returns their ids."""
-        new = []
-        for _ in range(blocks):
-            block_id = str(next(self._block_ids))
-            cmd = self._launch_template.format(block_id=block_id)
-            try:
-                job_id = self.provider.submit(cmd, 1, job_name=f"chervil.{self.label}.block-{block_id}")
-            except Exception as e:
-                raise ScalingFailed(self, f"the provider could not start block {block_id}: {e}") from e
-            logger.info("%s: started block %s as job %s", self.label, block_id, job_id)
-            self.blocks_to_job_id[block_id] = job_id
-            self.job_ids_to_block[job_id] = block_id
-            new.append(block_id)
-        return new
+    def _block_command(self, block_id: str) -> str:
+        return self._launch_template.format(block_id=block_id)
 
-    scale_out_facade = scale_out
+    def _block_load(self) -> Dict[str, Tuple[int, int, Optional[float]]]:
+        load: Dict[str, Tuple[int, int, Optional[float]]] = {}
+        for _pid, _host, block, _workers, held, idle in (self._ix.pools() if self._ix else ()):
+            pools, total, since = load.get(block, (0, 0, float('inf')))
+            idle_now = None if since is None or idle is None else min(since, idle)
+            load[block] = (pools + 1, total + held, idle_now)
+        return load
 
-    def scale_in(self, blocks: int = 1, max_idletime: Optional[float] = None) -> List[str]:
-        """Cancels the ``blocks`` newest blocks; returns their ids."""
-        victims = list(self.blocks_to_job_id)[-blocks:] if blocks else []
-        if victims:
-            self.provider.cancel([self.blocks_to_job_id[b] for b in victims])
-        return victims
-
-    def status(self) -> Dict[str, JobStatus]:
-        if not self.blocks_to_job_id:
-            return {}
-        blocks = list(self.blocks_to_job_id)
-        statuses = self.provider.status([self.blocks_to_job_id[b] for b in blocks])
-        return dict(zip(blocks, statuses))
-
-    def _watch_blocks(self) -> None:
-        """Notices when every block has failed before any pool connected: then nothing
-        would ever run the tasks, so they fail with the blocks' own error output."""
-        period = max(0.2, float(getattr(self.provider, 'status_polling_interval', 5.0)))
-        while not self._stopping.wait(period):
-            if not self.block_error_handler or not self.blocks_to_job_id:
-                continue
-            try:
-                statuses = self.status()
-            except Exception:
-                logger.exception("%s: polling block status failed", self.label)
-                continue
-            failed = {b: s for b, s in statuses.items() if s.state in (JobState.FAILED, JobState.MISSING)}
-            if len(failed) < len(statuses) or self._ix.pools():
-                continue
-            details = []
-            for block, s in failed.items():
-                text = f"block {block}: {s.message or s.state}"
-                tail = s.stderr_summary
-                if tail:
-                    text += "\n  its stderr ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
-                details.append(text)
-            self._bad_state = BadStateException(self, "every block failed before a pool connected:\n"
-                                                + "\n".join(details))
-            logger.error("%s", self._bad_state)
-            self._fail_all(self._bad_state)
-            return
+    def _retire(self, block_id: str, only_if_idle: bool) -> bool:
+        return self._ix is None or self._ix.retire_block(block_id, only_if_idle)
 
     def __repr__(self) -> str:
         return f"HighThroughputExecutor(label={self.label!r}, provider={self.provider!r})"

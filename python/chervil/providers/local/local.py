@@ -46,9 +46,8 @@ class LocalProvider(EngineProvider):
         self.resources = {}
         self._jobs = None
 
-    @property
-    def status_polling_interval(self) -> float:
-        return 1.0
+    #: Seconds between status polls of the blocks (set it on an instance to change it).
+    status_polling_interval: float = 1.0
 
     def _make_engine(self, script_dir: str):
         return _core.LocalJobs(script_dir)

@@ -57,9 +57,8 @@ class SlurmProvider(EngineProvider):
         self.resources = {}
         self._jobs = None
 
-    @property
-    def status_polling_interval(self) -> float:
-        return 60.0
+    #: Seconds between status polls of the blocks (set it on an instance to change it).
+    status_polling_interval: float = 60.0
 
     def _make_engine(self, script_dir: str):
         return _core.SlurmJobs(

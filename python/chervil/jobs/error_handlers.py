@@ -1,0 +1,56 @@
+"""What to do when blocks fail (``parsl.jobs.error_handlers``).
+
+An executor's ``block_error_handler`` is called with the executor and the status
+of every block it has started, after each status poll. ``True`` means
+:func:`simple_error_handler`, ``False`` :func:`noop_error_handler`; any function
+with the same arguments may be given. The counting is the engine's
+(``chervil-scaling``).
+"""
+from typing import Dict
+
+from chervil import _core
+from chervil.jobs.errors import TooManyJobFailuresError
+from chervil.jobs.states import JobStatus
+
+
+def noop_error_handler(executor, status: Dict[str, JobStatus], threshold: int = 3) -> None:
+    """Never stops the executor; failed blocks are only replaced."""
+
+
+def simple_error_handler(executor, status: Dict[str, JobStatus], threshold: int = 3) -> None:
+    """Stops the executor when every block so far has failed, once there have been
+    at least ``max(1, init_blocks)`` of them."""
+    threshold = max(1, getattr(executor.provider, 'init_blocks', threshold))
+    if _core.blocks_failed([int(s.state) for s in status.values()], threshold, windowed=False):
+        executor.set_bad_state_and_fail_all(block_failures(status, "every block failed"))
+
+
+def windowed_error_handler(executor, status: Dict[str, JobStatus], threshold: int = 3) -> None:
+    """Stops the executor when the last ``threshold`` blocks started all failed."""
+    ordered = [status[b] for b in sorted(status, key=_block_order)]
+    if _core.blocks_failed([int(s.state) for s in ordered], threshold, windowed=True):
+        executor.set_bad_state_and_fail_all(block_failures(status, f"the last {threshold} blocks failed"))
+
+
+def _block_order(block_id: str):
+    return (0, int(block_id), '') if block_id.isdigit() else (1, 0, block_id)
+
+
+def block_failures(status: Dict[str, JobStatus], header: str) -> TooManyJobFailuresError:
+    """One error naming each failed block, its scheduler message, exit code and the
+    end of its stdout/stderr files (and where those files are)."""
+    parts = []
+    for block, s in status.items():
+        if not s.terminal or s.state.name not in ('FAILED', 'MISSING'):
+            continue
+        text = f"block {block}: {s.state.name.lower()}"
+        if s.message:
+            text += f": {s.message}"
+        if s.exit_code is not None:
+            text += f" (exit code {s.exit_code})"
+        for name, path, tail in (('stdout', s.stdout_path, s.stdout_summary), ('stderr', s.stderr_path, s.stderr_summary)):
+            if tail and tail.strip():
+                where = '' if path in (s.message or '') else f" ({path})"
+                text += f"\n  its {name}{where} ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
+        parts.append(text)
+    return TooManyJobFailuresError(f"{header}:\n" + "\n".join(parts) if parts else f"{header}, without a message")
