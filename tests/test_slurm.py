@@ -9,7 +9,7 @@ import chervil
 from chervil import python_app
 from chervil.config import Config
 from chervil.executors import HighThroughputExecutor
-from chervil.launchers import SingleNodeLauncher, SrunLauncher
+from chervil.launchers import SingleNodeLauncher, SrunLauncher, SrunMPILauncher
 from chervil.providers import SlurmProvider
 from test_htex import _need, wait_until
 
@@ -56,7 +56,8 @@ def park_in_block(marker):
     return os.environ['SLURM_JOB_ID']
 
 
-@pytest.mark.parametrize('launcher', [SingleNodeLauncher(), SrunLauncher()], ids=['single-node', 'srun'])
+@pytest.mark.parametrize('launcher', [SingleNodeLauncher(), SrunLauncher(), SrunMPILauncher()],
+                         ids=['single-node', 'srun', 'srun-mpi'])
 def test_tasks_run_inside_slurm_jobs_and_nothing_is_left_queued(tmp_path, slurm, launcher):
     with chervil.load(slurm_config(tmp_path, launcher)) as dfk:
         htex = dfk.executors['slurm_htex']
@@ -64,7 +65,7 @@ def test_tasks_run_inside_slurm_jobs_and_nothing_is_left_queued(tmp_path, slurm,
         job = htex.blocks_to_job_id['0']
         assert [r[0] for r in results] == list(range(20))
         assert {r[1] for r in results} == {job}, "every task ran inside the block's Slurm job"
-        if isinstance(launcher, SrunLauncher):
+        if isinstance(launcher, (SrunLauncher, SrunMPILauncher)):
             assert all(r[2] is not None for r in results), "the pool was started by srun, as a job step"
         assert htex.status()['0'].state.name == 'RUNNING'
     wait_until(lambda: not [j for j in our_jobs() if j[0] == job], 30, "the block to leave squeue after cleanup")

@@ -32,49 +32,230 @@ done
     )
 }
 
-/// Runs `tasks_per_node × nodes_per_block` copies of `command` through `srun`, as
-/// tasks of the job's own allocation (Parsl's `SrunLauncher`). The command goes to a
-/// file only its owner can read, since it carries the run's secret.
-pub fn srun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, debug: bool) -> String {
-    let copies = tasks_per_node.max(1) * nodes_per_block.max(1);
+/// The parts every "hand the command to a parallel runner" launcher shares: the
+/// pool command goes to a file only its owner can read (it carries the run's
+/// secret), in `dir` (shared with the other nodes; the job's working directory
+/// when empty), `run` starts the copies (it names the file `$CHERVIL_CMD_FILE`),
+/// and the file is removed when they are done. The job's exit status is the
+/// runner's.
+fn via_cmd_file(command: &str, dir: &str, preamble: &str, run: &str, debug: bool) -> String {
     let say = |what: &str| if debug { format!("echo \"{what}\"\n") } else { String::new() };
+    let dir = if dir.is_empty() { "$PWD".to_string() } else { shell_quote(dir) };
     format!(
-        r#"export CORES=$SLURM_CPUS_ON_NODE
-export NODES=$SLURM_JOB_NUM_NODES
-{found}WORKERCOUNT={copies}
-CHERVIL_CMD_FILE="$PWD/cmd_$SLURM_JOB_ID.sh"
-(umask 077; cat > "$CHERVIL_CMD_FILE" <<'CHERVIL_CMD_EOF'
+        r#"{preamble}CHERVIL_CMD_FILE=$(umask 077 && mktemp {dir}/cmd_"${{JOBNAME:-block}}".XXXXXX)
+cat > "$CHERVIL_CMD_FILE" <<'CHERVIL_CMD_EOF'
 {command}
 CHERVIL_CMD_EOF
-)
-srun --ntasks=$WORKERCOUNT -l {overrides} bash "$CHERVIL_CMD_FILE"
+{run}
 STATUS=$?
 rm -f "$CHERVIL_CMD_FILE"
 {done_}exit $STATUS
 "#,
-        found = say("Found cores : $CORES, nodes : $NODES"),
         done_ = say("All workers done"),
     )
+}
+
+/// Quotes a path for bash (single quotes; a single quote inside is closed,
+/// escaped and reopened).
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The job's distinct nodes, one per line, into `$CHERVIL_HOSTFILE`: from PBS's
+/// node file, else Slurm's node list, else this host (`local` is how the runner
+/// names it: `localhost` for MPI, `:` for GNU parallel).
+fn hostfile(local: &str) -> String {
+    format!(
+        r#"CHERVIL_HOSTFILE=$(umask 077 && mktemp "${{TMPDIR:-/tmp}}/hosts_${{JOBNAME:-block}}.XXXXXX")
+if [ -n "$PBS_NODEFILE" ]; then sort -u "$PBS_NODEFILE" > "$CHERVIL_HOSTFILE"
+elif [ -n "$SLURM_JOB_NODELIST" ] && command -v scontrol >/dev/null; then scontrol show hostnames "$SLURM_JOB_NODELIST" > "$CHERVIL_HOSTFILE"
+else echo "{local}" > "$CHERVIL_HOSTFILE"; fi
+"#
+    )
+}
+
+fn copies(tasks_per_node: u32, nodes_per_block: u32) -> u32 {
+    tasks_per_node.max(1) * nodes_per_block.max(1)
+}
+
+fn cores(debug: bool, from: &str) -> String {
+    let mut s = format!("export CORES={from}\n");
+    if debug {
+        s.push_str("echo \"Found cores : $CORES\"\n");
+    }
+    s
+}
+
+/// `srun` runs the copies as tasks of the job's own allocation (Parsl's `SrunLauncher`).
+pub fn srun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    let pre = cores(debug, "$SLURM_CPUS_ON_NODE") + "export NODES=$SLURM_JOB_NUM_NODES\n";
+    via_cmd_file(command, dir, &pre, &format!(r#"srun --ntasks={n} -l {overrides} bash "$CHERVIL_CMD_FILE""#), debug)
+}
+
+/// One `srun` per copy, each with its share of the allocation, so each pool can
+/// start MPI applications of its own (Parsl's `SrunMPILauncher`): more copies
+/// than nodes share the cores; fewer get whole nodes each.
+pub fn srun_mpi(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    let pre = cores(debug, "$SLURM_CPUS_ON_NODE") + "export NODES=$SLURM_JOB_NUM_NODES\n";
+    let run = format!(
+        r#"COPIES={n}
+if [ "$COPIES" -gt "$NODES" ]; then
+    PER_COPY=$(( NODES * CORES / COPIES )); [ "$PER_COPY" -ge 1 ] || PER_COPY=1
+    for i in $(seq 1 $COPIES); do srun --ntasks=1 --cpus-per-task=$PER_COPY -l {overrides} bash "$CHERVIL_CMD_FILE" & done
+else
+    PER_COPY=$(( NODES / COPIES ))
+    for i in $(seq 1 $COPIES); do srun --exclusive --nodes=$PER_COPY -l {overrides} bash "$CHERVIL_CMD_FILE" & done
+fi
+FAILED=0
+for job in $(jobs -p); do wait $job || FAILED=1; done
+[ $FAILED = 0 ]"#
+    );
+    via_cmd_file(command, dir, &pre, &run, debug)
+}
+
+/// Cray's `aprun` (Parsl's `AprunLauncher`).
+pub fn aprun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    via_cmd_file(command, dir, "", &format!(r#"aprun -n {n} -N {tasks_per_node} {overrides} /bin/bash "$CHERVIL_CMD_FILE""#), debug)
+}
+
+/// IBM LSF's `jsrun` (Parsl's `JsrunLauncher`).
+pub fn jsrun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    via_cmd_file(command, dir, "", &format!(r#"jsrun -n {n} -r {tasks_per_node} {overrides} /bin/bash "$CHERVIL_CMD_FILE""#), debug)
+}
+
+/// `mpiexec` over the job's nodes (Parsl's `MpiExecLauncher`): `bind_cmd none`
+/// keeps each pool free to place its own workers.
+pub fn mpiexec(command: &str, tasks_per_node: u32, nodes_per_block: u32, bind_cmd: &str, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)") + &hostfile("localhost");
+    let run = format!(r#"mpiexec {bind_cmd} none {overrides} -n {n} --hostfile "$CHERVIL_HOSTFILE" /bin/bash "$CHERVIL_CMD_FILE"; MPI_STATUS=$?; rm -f "$CHERVIL_HOSTFILE"; [ $MPI_STATUS = 0 ]"#);
+    via_cmd_file(command, dir, &pre, &run, debug)
+}
+
+/// `mpirun -np` (Parsl's `MpiRunLauncher`).
+pub fn mpirun(command: &str, tasks_per_node: u32, nodes_per_block: u32, bash_location: &str, overrides: &str, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)");
+    via_cmd_file(command, dir, &pre, &format!(r#"mpirun -np {n} {overrides} {bash_location} "$CHERVIL_CMD_FILE""#), debug)
+}
+
+/// GNU parallel over ssh to the job's nodes, all copies at once spread evenly
+/// (`tasks_per_node` on each when every node is listed; Parsl's
+/// `GnuParallelLauncher`); on a single node it needs no ssh. The job's
+/// PATH, PYTHONPATH and VIRTUAL_ENV travel to the other nodes (`worker_init` ran
+/// only on the first).
+pub fn gnu_parallel(command: &str, tasks_per_node: u32, nodes_per_block: u32, dir: &str, debug: bool) -> String {
+    let n = copies(tasks_per_node, nodes_per_block);
+    let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)") + &hostfile(":");
+    let run = format!(
+        r#"HOSTS=$(wc -l < "$CHERVIL_HOSTFILE"); PER_HOST=$(( ({n} + HOSTS - 1) / HOSTS ))
+for i in $(seq 1 {n}); do echo "bash $CHERVIL_CMD_FILE"; done | parallel --will-cite --env PATH --env PYTHONPATH --env VIRTUAL_ENV --halt never --jobs $PER_HOST --sshloginfile "$CHERVIL_HOSTFILE" --joblog "$CHERVIL_CMD_FILE.joblog"; PAR_STATUS=$?; rm -f "$CHERVIL_HOSTFILE" "$CHERVIL_CMD_FILE.joblog"; [ $PAR_STATUS = 0 ]"#
+    );
+    via_cmd_file(command, dir, &pre, &run, debug)
+}
+
+/// `prepend command`, once (Parsl's `WrappedLauncher`: for `time`, a container
+/// runner, `numactl`, …).
+pub fn wrapped(command: &str, prepend: &str) -> String {
+    if prepend.trim().is_empty() {
+        command.to_string()
+    } else {
+        format!("{} {command}", prepend.trim())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run(script: &str) -> std::process::Output {
+        std::process::Command::new("bash").arg("-c").arg(script).env("JOBNAME", "t").output().expect("bash runs")
+    }
+
+    fn lines(out: &std::process::Output) -> Vec<String> {
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+        v.sort();
+        v
+    }
+
+    /// A tool these tests run for real: present here, or the test says why it is
+    /// skipped; in CI (`CI` set) its absence fails the test, since .ci/run installs it.
+    fn have(tool: &str) -> bool {
+        let found = std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(std::env::var_os("CI").is_none(), "{tool} is not installed; `make system-deps` installs it");
+            eprintln!("skipped: {tool} is not installed (make system-deps)");
+        }
+        found
+    }
+
     #[test]
     fn single_node_runs_each_copy_and_reports_failure() {
-        let run = |script: String| {
-            std::process::Command::new("bash").arg("-c").arg(script).output().expect("bash runs")
-        };
-        let out = run(single_node("echo copy $1", 3, 1, false, false));
+        let out = run(&single_node("echo copy $1", 3, 1, false, false));
         assert!(out.status.success());
-        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
-        lines.sort();
-        assert_eq!(lines, ["copy 1", "copy 2", "copy 3"]);
+        assert_eq!(lines(&out), ["copy 1", "copy 2", "copy 3"]);
         // all fail → the job fails; one fails → only with fail_on_any
-        assert!(!run(single_node("false", 2, 1, false, false)).status.success());
+        assert!(!run(&single_node("false", 2, 1, false, false)).status.success());
         let one_fails = "[ \"$1\" != 1 ]";
-        assert!(run(single_node(one_fails, 2, 1, false, false)).status.success());
-        assert!(!run(single_node(one_fails, 2, 1, true, false)).status.success());
+        assert!(run(&single_node(one_fails, 2, 1, false, false)).status.success());
+        assert!(!run(&single_node(one_fails, 2, 1, true, false)).status.success());
+    }
+
+    #[test]
+    fn the_command_file_is_private_and_removed() {
+        let dir = std::env::temp_dir().join(format!("chervil-launch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // a stand-in runner: runs the file once, as the real ones do per copy
+        let script = via_cmd_file("echo secret-$((6*7))", &dir.display().to_string(), "", r#"stat -c %a "$CHERVIL_CMD_FILE"; bash "$CHERVIL_CMD_FILE""#, false);
+        let out = run(&script);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines(&out), ["600", "secret-42"]);
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0, "the command file was removed");
+        let failing = via_cmd_file("true", &dir.display().to_string(), "", "exit 7", false);
+        assert_eq!(run(&failing).status.code(), Some(7), "the runner's status is the job's");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn gnu_parallel_really_runs_every_copy() {
+        if !have("parallel") {
+            return;
+        }
+        let out = run(&gnu_parallel("echo copy", 2, 2, "", false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines(&out), ["copy", "copy", "copy", "copy"]);
+        assert!(!run(&gnu_parallel("exit 3", 1, 1, "", false)).status.success());
+    }
+
+    #[test]
+    fn mpiexec_and_mpirun_really_run_every_rank() {
+        if !have("mpiexec") {
+            return;
+        }
+        let out = run(&mpiexec("echo rank ${PMI_RANK:-$OMPI_COMM_WORLD_RANK}", 3, 1, "--bind-to", "", "", false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines(&out), ["rank 0", "rank 1", "rank 2"]);
+        let out = run(&mpirun("echo rank ${PMI_RANK:-$OMPI_COMM_WORLD_RANK}", 2, 1, "/bin/bash", "", "", false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines(&out), ["rank 0", "rank 1"]);
+        assert!(!run(&mpiexec("exit 3", 1, 1, "--bind-to", "", "", false)).status.success());
+    }
+
+    #[test]
+    fn cray_and_lsf_runners_get_their_counts() {
+        // aprun and jsrun exist only on those machines: the script must call them
+        // with the copies and per-node counts, as Parsl's launchers do.
+        let a = aprun("pool", 4, 2, "--cc none", "/shared/run", false);
+        assert!(a.contains(r#"aprun -n 8 -N 4 --cc none /bin/bash "$CHERVIL_CMD_FILE""#), "{a}");
+        assert!(a.contains("mktemp '/shared/run'/cmd_"), "{a}");
+        let j = jsrun("pool", 2, 3, "", "", false);
+        assert!(j.contains(r#"jsrun -n 6 -r 2  /bin/bash "$CHERVIL_CMD_FILE""#), "{j}");
+        assert!(srun_mpi("pool", 2, 1, "", "", false).contains("--cpus-per-task=$PER_COPY"));
+        assert_eq!(wrapped("pool --x", "time"), "time pool --x");
+        assert_eq!(wrapped("pool", " "), "pool");
     }
 }

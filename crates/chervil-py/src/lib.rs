@@ -257,12 +257,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<providers::SlurmJobs>()?;
     m.add_class::<scaling::Scaler>()?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::srun_launcher, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
     m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
     m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::single_node_launcher, m)?)?;
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
     m.add_function(wrap_pyfunction!(flush_log, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -48,16 +48,39 @@ impl LocalJobs {
     }
 }
 
+/// The script a launcher makes of the pool command; `kind` is the launcher
+/// (`single_node`, `srun`, `srun_mpi`, `aprun`, `jsrun`, `mpiexec`, `mpirun`,
+/// `gnu_parallel`, `wrapped`), the keywords its options.
 #[pyfunction]
-#[pyo3(signature = (command, tasks_per_node, nodes_per_block, fail_on_any = false, debug = true))]
-pub fn single_node_launcher(command: &str, tasks_per_node: u32, nodes_per_block: u32, fail_on_any: bool, debug: bool) -> String {
-    launchers::single_node(command, tasks_per_node, nodes_per_block, fail_on_any, debug)
-}
-
-#[pyfunction]
-#[pyo3(signature = (command, tasks_per_node, nodes_per_block, overrides = "", debug = true))]
-pub fn srun_launcher(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides: &str, debug: bool) -> String {
-    launchers::srun(command, tasks_per_node, nodes_per_block, overrides, debug)
+#[pyo3(signature = (kind, command, tasks_per_node, nodes_per_block, script_dir = "", debug = true, overrides = "",
+                    fail_on_any = false, bind_cmd = "--bind-to", bash_location = "/bin/bash", prepend = ""))]
+#[allow(clippy::too_many_arguments)]
+pub fn launcher_script(
+    kind: &str,
+    command: &str,
+    tasks_per_node: u32,
+    nodes_per_block: u32,
+    script_dir: &str,
+    debug: bool,
+    overrides: &str,
+    fail_on_any: bool,
+    bind_cmd: &str,
+    bash_location: &str,
+    prepend: &str,
+) -> PyResult<String> {
+    let (c, t, n, d) = (command, tasks_per_node, nodes_per_block, script_dir);
+    Ok(match kind {
+        "single_node" => launchers::single_node(c, t, n, fail_on_any, debug),
+        "srun" => launchers::srun(c, t, n, overrides, d, debug),
+        "srun_mpi" => launchers::srun_mpi(c, t, n, overrides, d, debug),
+        "aprun" => launchers::aprun(c, t, n, overrides, d, debug),
+        "jsrun" => launchers::jsrun(c, t, n, overrides, d, debug),
+        "mpiexec" => launchers::mpiexec(c, t, n, bind_cmd, overrides, d, debug),
+        "mpirun" => launchers::mpirun(c, t, n, bash_location, overrides, d, debug),
+        "gnu_parallel" => launchers::gnu_parallel(c, t, n, d, debug),
+        "wrapped" => launchers::wrapped(c, prepend),
+        other => return Err(PyValueError::new_err(format!("no launcher called {other:?}"))),
+    })
 }
 
 fn provider_err(e: ProviderError) -> PyErr {

@@ -1,4 +1,8 @@
 """Launchers: how a block's job starts the pool command (``parsl.launchers``)."""
-from chervil.launchers.launchers import Launcher, SimpleLauncher, SingleNodeLauncher, SrunLauncher
+from chervil.launchers.launchers import (AprunLauncher, GnuParallelLauncher, JsrunLauncher, Launcher,
+                                         MpiExecLauncher, MpiRunLauncher, SimpleLauncher, SingleNodeLauncher,
+                                         SrunLauncher, SrunMPILauncher, WrappedLauncher)
 
-__all__ = ['Launcher', 'SimpleLauncher', 'SingleNodeLauncher', 'SrunLauncher']
+__all__ = ['AprunLauncher', 'GnuParallelLauncher', 'JsrunLauncher', 'Launcher', 'MpiExecLauncher',
+           'MpiRunLauncher', 'SimpleLauncher', 'SingleNodeLauncher', 'SrunLauncher', 'SrunMPILauncher',
+           'WrappedLauncher']

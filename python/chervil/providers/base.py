@@ -59,6 +59,14 @@ class EngineProvider(ExecutionProvider):
             self._jobs = self._make_engine(os.path.abspath(self.script_dir or '.'))
         return self._jobs
 
+    def _launch(self, command: str, tasks_per_node: int) -> str:
+        """The launcher's script for ``command``; our launchers also get the script
+        directory (for the command file), a user's own three-argument one does not."""
+        from chervil.launchers.launchers import Launcher
+        if isinstance(self.launcher, Launcher):
+            return self.launcher(command, tasks_per_node, self.nodes_per_block, os.path.abspath(self.script_dir or '.'))
+        return self.launcher(command, tasks_per_node, self.nodes_per_block)
+
     def _submitted(self, job_name: str, state: JobState, *engine_args) -> str:
         """Submits through the engine and records the job as ``state``."""
         try:

@@ -55,5 +55,5 @@ class LocalProvider(EngineProvider):
     def submit(self, command: str, tasks_per_node: int, job_name: str = "chervil.localprovider") -> str:
         job_name = f"{job_name}.{time.time()}"
         script = (f"{self.worker_init}\nexport JOBNAME={job_name}\n"
-                  f"{self.launcher(command, tasks_per_node, self.nodes_per_block)}")
+                  f"{self._launch(command, tasks_per_node)}")
         return self._submitted(job_name, JobState.RUNNING, script, job_name)

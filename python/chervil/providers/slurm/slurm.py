@@ -70,5 +70,5 @@ class SlurmProvider(EngineProvider):
 
     def submit(self, command: str, tasks_per_node: int, job_name: str = "chervil.slurm") -> str:
         job_name = f"{job_name}.{time.time()}"
-        wrapped = self.launcher(command, tasks_per_node, self.nodes_per_block)
+        wrapped = self._launch(command, tasks_per_node)
         return self._submitted(job_name, JobState.PENDING, wrapped, int(tasks_per_node), job_name)
