@@ -8,15 +8,16 @@
 //! Job states carry Parsl's `JobState` names and values, which user code and the
 //! monitoring database rely on.
 
+pub mod batch;
 pub mod cli;
 pub mod launchers;
 pub mod local;
-pub mod slurm;
+pub mod schedulers;
 
 use std::path::PathBuf;
 
 pub use local::LocalProvider;
-pub use slurm::{SlurmProvider, SlurmSpec};
+pub use batch::{BatchProvider, BlockSpec, Scheduler};
 
 /// Parsl's `JobState`, with its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

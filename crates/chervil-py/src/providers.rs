@@ -4,9 +4,10 @@ use std::sync::Mutex;
 
 use std::time::Duration;
 
-use chervil_providers::{launchers, JobStatus, LocalProvider, ProviderError, SlurmProvider, SlurmSpec};
+use chervil_providers::{launchers, schedulers, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 /// `(state value, message, exit code, stdout path, stderr path)`.
 type PyJobStatus = (u8, Option<String>, Option<i32>, Option<String>, Option<String>);
@@ -90,60 +91,63 @@ fn provider_err(e: ProviderError) -> PyErr {
     }
 }
 
-/// Blocks as Slurm batch jobs.
+/// Blocks as batch jobs of one scheduler (`slurm`, `pbspro`, `torque`,
+/// `grid_engine`, `lsf`, `condor`); the keywords are the block's options, with
+/// Parsl's names (None leaves one out).
 #[pyclass(frozen, module = "chervil._core")]
-pub struct SlurmJobs {
-    inner: Mutex<SlurmProvider>,
+pub struct BatchJobs {
+    inner: Mutex<BatchProvider>,
 }
 
-impl SlurmJobs {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlurmProvider> {
+impl BatchJobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BatchProvider> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
+fn block_spec(nodes_per_block: u32, walltime: String, cmd_timeout: f64, options: Option<&Bound<'_, PyDict>>) -> PyResult<BlockSpec> {
+    let cmd_timeout = Duration::try_from_secs_f64(cmd_timeout).map_err(|_| PyValueError::new_err(format!("cmd_timeout must be a positive number of seconds, not {cmd_timeout}")))?;
+    let mut spec = BlockSpec { nodes_per_block, walltime, cmd_timeout, ..BlockSpec::default() };
+    let Some(options) = options else { return Ok(spec) };
+    for (k, v) in options.iter() {
+        if v.is_none() {
+            continue;
+        }
+        let key: String = k.extract()?;
+        match key.as_str() {
+            "queue" => spec.queue = Some(v.extract()?),
+            "account" => spec.account = Some(v.extract()?),
+            "qos" => spec.qos = Some(v.extract()?),
+            "constraint" => spec.constraint = Some(v.extract()?),
+            "clusters" => spec.clusters = Some(v.extract()?),
+            "gres" => spec.gres = Some(v.extract()?),
+            "cores_per_node" => spec.cores_per_node = Some(v.extract()?),
+            "gpus_per_node" => spec.gpus_per_node = Some(v.extract()?),
+            "cores_per_block" => spec.cores_per_block = Some(v.extract()?),
+            "mem_per_node" => spec.mem_per_node_gb = Some(v.extract()?),
+            "exclusive" => spec.exclusive = v.extract()?,
+            "bsub_redirection" => spec.bsub_redirection = v.extract()?,
+            "select_options" => spec.select_options = v.extract()?,
+            "requirements" => spec.requirements = v.extract()?,
+            "scheduler_options" => spec.scheduler_options = v.extract()?,
+            "worker_init" => spec.worker_init = v.extract()?,
+            "environment" => spec.environment = v.extract::<std::collections::BTreeMap<String, String>>()?.into_iter().collect(),
+            "transfer_input_files" => spec.transfer_input_files = v.extract()?,
+            "status_batch_size" => spec.status_batch_size = v.extract()?,
+            other => return Err(PyValueError::new_err(format!("unknown block option {other:?}"))),
+        }
+    }
+    Ok(spec)
+}
+
 #[pymethods]
-impl SlurmJobs {
+impl BatchJobs {
     #[new]
-    #[pyo3(signature = (script_dir, nodes_per_block, walltime, cmd_timeout, exclusive = true, scheduler_options = String::new(), worker_init = String::new(), partition = None, account = None, qos = None, constraint = None, clusters = None, cores_per_node = None, mem_per_node = None, gpus_per_node = None, gres = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        script_dir: String,
-        nodes_per_block: u32,
-        walltime: String,
-        cmd_timeout: f64,
-        exclusive: bool,
-        scheduler_options: String,
-        worker_init: String,
-        partition: Option<String>,
-        account: Option<String>,
-        qos: Option<String>,
-        constraint: Option<String>,
-        clusters: Option<String>,
-        cores_per_node: Option<u32>,
-        mem_per_node: Option<u32>,
-        gpus_per_node: Option<u32>,
-        gres: Option<String>,
-    ) -> PyResult<Self> {
-        let cmd_timeout = Duration::try_from_secs_f64(cmd_timeout).map_err(|_| PyValueError::new_err(format!("cmd_timeout must be a positive number of seconds, not {cmd_timeout}")))?;
-        let spec = SlurmSpec {
-            partition,
-            account,
-            qos,
-            constraint,
-            clusters,
-            nodes_per_block,
-            cores_per_node,
-            mem_per_node_gb: mem_per_node,
-            gpus_per_node,
-            gres,
-            walltime,
-            exclusive,
-            scheduler_options,
-            worker_init,
-            cmd_timeout,
-        };
-        Ok(SlurmJobs { inner: Mutex::new(SlurmProvider::new(spec, script_dir).map_err(provider_err)?) })
+    #[pyo3(signature = (scheduler, script_dir, nodes_per_block, walltime, cmd_timeout, **options))]
+    fn new(scheduler: &str, script_dir: String, nodes_per_block: u32, walltime: String, cmd_timeout: f64, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let sched = schedulers::by_name(scheduler).ok_or_else(|| PyValueError::new_err(format!("no scheduler called {scheduler:?}")))?;
+        let spec = block_spec(nodes_per_block, walltime, cmd_timeout, options)?;
+        Ok(BatchJobs { inner: Mutex::new(BatchProvider::new(sched, spec, script_dir).map_err(provider_err)?) })
     }
 
     fn submit(&self, py: Python<'_>, command: &str, tasks_per_node: u32, job_name: &str) -> PyResult<String> {
@@ -159,8 +163,8 @@ impl SlurmJobs {
     }
 }
 
-/// Checks a Slurm walltime (`HH:MM:SS`) at configuration time.
+/// Checks a walltime (`HH:MM:SS`) at configuration time.
 #[pyfunction]
 pub fn check_walltime(walltime: &str) -> PyResult<()> {
-    chervil_providers::slurm::check_walltime(walltime).map_err(provider_err)
+    chervil_providers::batch::check_walltime(walltime).map_err(provider_err)
 }

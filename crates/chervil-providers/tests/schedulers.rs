@@ -1,0 +1,194 @@
+//! The batch providers that cannot run here (PBS Pro, Torque, Grid Engine, LSF,
+//! HTCondor), driven through the real `BatchProvider`: stand-in commands on PATH
+//! replay recorded answers (`tests/recorded/`) and log the arguments they got.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+use chervil_providers::batch::{BatchProvider, BlockSpec};
+use chervil_providers::{schedulers, JobState};
+
+fn recorded() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recorded")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("chervil-sched-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Stand-ins for every scheduler tool: `<tool>` prints `$REPLAY_DIR/<tool>.out`
+/// (and `<tool>.err` on stderr, exiting with `<tool>.code`), and appends its
+/// arguments to `$REPLAY_DIR/calls`. Installed once, first on PATH, for this test
+/// process only.
+fn install_stand_ins() -> PathBuf {
+    static ONCE: Once = Once::new();
+    let bin = std::env::temp_dir().join(format!("chervil-sched-bin-{}", std::process::id()));
+    ONCE.call_once(|| {
+        fs::create_dir_all(&bin).expect("bin dir");
+        for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm"] {
+            let path = bin.join(tool);
+            let body = format!(
+                "#!/bin/sh\nd=\"$REPLAY_DIR\"\necho \"{tool} $*\" >> \"$d/calls\"\n\
+                 [ -f \"$d/{tool}.out\" ] && cat \"$d/{tool}.out\"\n\
+                 [ -f \"$d/{tool}.err\" ] && cat \"$d/{tool}.err\" >&2\n\
+                 exit $(cat \"$d/{tool}.code\" 2>/dev/null || echo 0)\n"
+            );
+            fs::write(&path, body).expect("stand-in");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let path = std::env::var("PATH").unwrap_or_default();
+        // Tests of this binary take turns (TURN), so no other thread reads the
+        // environment while it changes.
+        std::env::set_var("PATH", format!("{}:{path}", bin.display()));
+    });
+    bin
+}
+
+/// The stand-ins find their answers through `REPLAY_DIR`, which is one for the
+/// process: the tests take turns.
+static TURN: Mutex<()> = Mutex::new(());
+
+/// A replay directory holding `answers` (tool → recorded file, and optional
+/// stderr file and exit code), made the stand-ins' for as long as the guard lives.
+/// tool, recorded stdout file, and (recorded stderr file, exit code) where it fails.
+type Answer<'a> = (&'a str, &'a str, Option<(&'a str, i32)>);
+
+fn replay(name: &str, answers: &[Answer<'_>]) -> (MutexGuard<'static, ()>, PathBuf) {
+    let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    install_stand_ins();
+    let d = scratch(name);
+    for (tool, out, err) in answers {
+        fs::copy(recorded().join(out), d.join(format!("{tool}.out"))).expect("recorded answer");
+        if let Some((err, code)) = err {
+            fs::copy(recorded().join(err), d.join(format!("{tool}.err"))).expect("recorded error");
+            fs::write(d.join(format!("{tool}.code")), code.to_string()).expect("code");
+        }
+    }
+    std::env::set_var("REPLAY_DIR", &d);
+    (turn, d)
+}
+
+fn spec() -> BlockSpec {
+    BlockSpec { nodes_per_block: 2, walltime: "01:30:00".into(), cmd_timeout: Duration::from_secs(10), ..Default::default() }
+}
+
+fn provider(kind: &str, spec: BlockSpec, dir: &Path) -> BatchProvider {
+    BatchProvider::new(schedulers::by_name(kind).expect("known scheduler"), spec, dir.join("scripts")).expect("valid spec")
+}
+
+fn calls(dir: &Path) -> String {
+    fs::read_to_string(dir.join("calls")).unwrap_or_default()
+}
+
+fn states(p: &mut BatchProvider, ids: &[&str]) -> Vec<JobState> {
+    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    p.status(&ids).expect("status").into_iter().map(|s| s.state).collect()
+}
+
+fn script(dir: &Path, suffix: &str) -> String {
+    let scripts = dir.join("scripts");
+    let entry = fs::read_dir(&scripts).expect("scripts").filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().ends_with(suffix)).expect("script written");
+    fs::read_to_string(entry.path()).expect("script")
+}
+
+#[test]
+fn pbs_pro_submits_polls_and_cancels() {
+    let (_turn, d) = replay("pbspro", &[("qsub", "pbspro-qsub.txt", None), ("qstat", "pbspro-qstat.txt", None)]);
+    let mut s = spec();
+    s.cores_per_node = Some(64);
+    s.select_options = "mem=128gb".into();
+    s.queue = Some("debug".into());
+    s.account = Some("proj".into());
+    let mut p = provider("pbspro", s, &d);
+    let id = p.submit("pool", 1, "chervil.htex.block-0").expect("qsub");
+    assert_eq!(id, "4242.pbs01");
+    let text = script(&d, ".submit");
+    for want in ["#PBS -l select=2:ncpus=64:mem=128gb\n", "#PBS -l walltime=01:30:00\n", "#PBS -q debug\n", "#PBS -A proj\n", "#PBS -N chervil.htex.block-0\n", "\npool\n"] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    // the printed id is cut short; the sequence number matches it
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("qstat -x 4242.pbs01"), "{}", calls(&d));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("qdel"), [true]);
+    assert!(calls(&d).contains("qdel 4242.pbs01"));
+    assert_eq!(states(&mut p, &[&id]), [JobState::Cancelled]);
+}
+
+#[test]
+fn torque_reads_held_jobs_and_survives_unknown_ids() {
+    let (_turn, d) = replay("torque", &[("qsub", "torque-qsub.txt", None), ("qstat", "torque-qstat.txt", Some(("torque-qstat.err", 153)))]);
+    let mut p = provider("torque", spec(), &d);
+    let id = p.submit("pool", 4, "chervil.t.block-0").expect("qsub");
+    assert!(script(&d, ".submit").contains("#PBS -l nodes=2:ppn=4\n"));
+    // qstat exits 153 for the job that left, yet lists the rest
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+}
+
+#[test]
+fn grid_engine_asks_once_for_all_blocks() {
+    let (_turn, d) = replay("sge", &[("qsub", "gridengine-qsub.txt", None), ("qstat", "gridengine-qstat.txt", None)]);
+    let mut s = spec();
+    s.status_batch_size = 1;
+    s.queue = Some("all.q".into());
+    let mut p = provider("grid_engine", s, &d);
+    let id = p.submit("pool", 1, "chervil.g.block-0").expect("qsub");
+    assert_eq!(id, "17");
+    let text = script(&d, ".submit");
+    assert!(text.contains("#$ -l h_rt=01:30:00\n") && text.contains("#$ -q all.q\n"), "{text}");
+    assert!(calls(&d).contains("qsub -terse"));
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert_eq!(calls(&d).matches("qstat").count(), 1);
+}
+
+#[test]
+fn lsf_minutes_projects_and_vanished_jobs() {
+    let (_turn, d) = replay("lsf", &[("bsub", "lsf-bsub.txt", None), ("bjobs", "lsf-bjobs.txt", Some(("lsf-bjobs.err", 255)))]);
+    let mut s = spec();
+    s.account = Some("BIO123".into());
+    s.cores_per_block = Some(84);
+    s.cores_per_node = Some(42);
+    let mut p = provider("lsf", s, &d);
+    let id = p.submit("pool", 1, "chervil.l.block-0").expect("bsub");
+    assert_eq!(id, "5151");
+    let text = script(&d, ".submit");
+    for want in ["#BSUB -W 90\n", "#BSUB -P BIO123\n", "#BSUB -n 84\n", "#BSUB -R \"span[ptile=42]\"\n"] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("bjobs -noheader -o jobid stat 5151"), "{}", calls(&d));
+}
+
+#[test]
+fn condor_writes_two_files_and_maps_held_to_failed() {
+    let (_turn, d) = replay("condor", &[("condor_submit", "condor-submit.txt", None), ("condor_q", "condor-q.txt", None)]);
+    let mut s = spec();
+    s.cores_per_node = Some(4);
+    s.mem_per_node_gb = Some(8.0);
+    s.environment = vec![("OMP_NUM_THREADS".into(), "1".into())];
+    s.requirements = "(OpSysMajorVer == 8)".into();
+    let mut p = provider("condor", s, &d);
+    let id = p.submit("pool", 1, "chervil.c.block-0").expect("condor_submit");
+    assert_eq!(id, "777.0");
+    let sub = script(&d, ".submit");
+    for want in ["machine_count = 2\n", "RequestCpus = 4\n", "RequestMemory = 8192\n", "OMP_NUM_THREADS='1'", "requirements = (OpSysMajorVer == 8)\n", "\nqueue\n"] {
+        assert!(sub.contains(want), "missing {want:?} in\n{sub}");
+    }
+    assert!(script(&d, ".script").contains("export PARSL_CORES=4\n"));
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+}
+
+#[test]
+fn a_scheduler_error_is_quoted() {
+    let (_turn, d) = replay("qsub-fails", &[]);
+    fs::write(d.join("qsub.err"), "qsub: Unknown queue MSG=requested queue not found\n").expect("err");
+    fs::write(d.join("qsub.code"), "170").expect("code");
+    let mut p = provider("pbspro", spec(), &d);
+    let e = p.submit("pool", 1, "chervil.e.block-0").expect_err("qsub fails").to_string();
+    assert!(e.contains("requested queue not found") && e.contains("170"), "{e}");
+}

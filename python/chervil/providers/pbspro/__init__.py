@@ -1,0 +1,4 @@
+"""``parsl.providers.pbspro``."""
+from chervil.providers.pbspro.pbspro import PBSProProvider
+
+__all__ = ['PBSProProvider']
