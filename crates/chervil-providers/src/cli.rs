@@ -21,15 +21,27 @@ pub struct Output {
 
 /// Runs `argv` (no shell) in `cwd`, waiting at most `timeout`; kills it after that.
 pub fn run(argv: &[&str], cwd: Option<&std::path::Path>, timeout: Duration) -> Result<Output, ProviderError> {
+    run_with_input(argv, cwd, timeout, None)
+}
+
+/// [`run`], with `input` written to the command's stdin (a script for `ssh … bash -s`).
+pub fn run_with_input(argv: &[&str], cwd: Option<&std::path::Path>, timeout: Duration, input: Option<Vec<u8>>) -> Result<Output, ProviderError> {
     let shown = argv.join(" ");
     let (program, args) = argv.split_first().ok_or_else(|| ProviderError::Command { command: shown.clone(), error: "empty command".into() })?;
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args).stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().map_err(|e| ProviderError::Command { command: shown.clone(), error: e.to_string() })?;
     let pid = child.id();
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A writer of its own, so a command that does not read cannot block us.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&bytes);
+        });
+    }
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

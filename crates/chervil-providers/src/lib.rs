@@ -8,6 +8,7 @@
 //! Job states carry Parsl's `JobState` names and values, which user code and the
 //! monitoring database rely on.
 
+pub mod adhoc;
 pub mod batch;
 pub mod cli;
 pub mod launchers;
@@ -16,6 +17,7 @@ pub mod schedulers;
 
 use std::path::PathBuf;
 
+pub use adhoc::AdHocProvider;
 pub use local::LocalProvider;
 pub use batch::{BatchProvider, BlockSpec, Scheduler};
 

@@ -255,6 +255,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<htex::Interchange>()?;
     m.add_class::<providers::LocalJobs>()?;
     m.add_class::<providers::BatchJobs>()?;
+    m.add_class::<providers::AdHocJobs>()?;
     m.add_class::<scaling::Scaler>()?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use std::time::Duration;
 
-use chervil_providers::{launchers, schedulers, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError};
+use chervil_providers::{launchers, schedulers, AdHocProvider, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -160,6 +160,33 @@ impl BatchJobs {
 
     fn cancel(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<bool>> {
         py.detach(|| self.lock().cancel(&ids)).map_err(provider_err)
+    }
+}
+
+/// Blocks on a fixed list of hosts over SSH, one block per host.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct AdHocJobs {
+    inner: Mutex<AdHocProvider>,
+}
+
+#[pymethods]
+impl AdHocJobs {
+    #[new]
+    fn new(hosts: Vec<String>, ssh_options: Vec<String>, remote_dir: String, cmd_timeout: f64) -> PyResult<Self> {
+        let timeout = Duration::try_from_secs_f64(cmd_timeout).map_err(|_| PyValueError::new_err(format!("cmd_timeout must be a positive number of seconds, not {cmd_timeout}")))?;
+        Ok(AdHocJobs { inner: Mutex::new(AdHocProvider::new(hosts, ssh_options, remote_dir, timeout).map_err(provider_err)?) })
+    }
+
+    fn submit(&self, py: Python<'_>, script: &str, job_name: &str) -> PyResult<String> {
+        py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).submit(script, job_name)).map_err(provider_err)
+    }
+
+    fn status(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<PyJobStatus>> {
+        Ok(py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).status(&ids)).map_err(provider_err)?.into_iter().map(encode).collect())
+    }
+
+    fn cancel(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<bool>> {
+        py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).cancel(&ids)).map_err(provider_err)
     }
 }
 
