@@ -1,8 +1,7 @@
 """Blocks as Grid Engine jobs (``parsl.providers.GridEngineProvider``): ``qsub
--terse``, one ``qstat`` for all blocks, ``qdel``. Not exercised against a live Grid
-Engine (Debian's packages install, but the qmaster needs an interactive,
-hostname-bound setup that does not start in this sandbox): the script and the
-parsing of recorded output are tested."""
+-terse``, one ``qstat`` for all blocks, ``qdel``. Exercised against a live Son of Grid
+Engine 8.1.9 (Debian's packages, started by scripts/gridengine-up.sh) in
+tests/test_gridengine.py."""
 from typing import Optional
 
 from chervil.launchers.launchers import Launcher
