@@ -10,6 +10,7 @@ from chervil import python_app
 from chervil.config import Config
 from chervil.executors import HighThroughputExecutor
 from chervil.providers import GridEngineProvider
+from batch_apps import park_in_block
 from test_htex import _need, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,16 +47,6 @@ def job_id(x):
     return x, os.environ.get('JOB_ID')
 
 
-@python_app
-def park_in_block(marker):
-    import os
-    import time
-    if not os.path.exists(marker):
-        with open(marker, 'w') as f:
-            f.write(os.environ['JOB_ID'])
-        time.sleep(300)
-    return os.environ['JOB_ID']
-
 
 def test_tasks_run_inside_grid_engine_jobs_and_nothing_is_left_queued(tmp_path, gridengine):
     with chervil.load(ge_config(tmp_path)) as dfk:
@@ -73,7 +64,7 @@ def test_qdel_of_a_block_retries_its_task_on_the_other_block(tmp_path, gridengin
         htex = dfk.executors['ge_htex']
         wait_until(lambda: len(htex.connected_managers()) == 2, 120, "both Grid Engine blocks' pools to connect")
         marker = tmp_path / 'parked'
-        fut = park_in_block(str(marker))
+        fut = park_in_block(str(marker), 'JOB_ID')
         wait_until(lambda: marker.exists() and marker.read_text(), 60, "the task to start")
         victim = marker.read_text()
         subprocess.run(['qdel', victim], check=True, capture_output=True, timeout=30)

@@ -11,6 +11,7 @@ from chervil.config import Config
 from chervil.executors import HighThroughputExecutor
 from chervil.launchers import SingleNodeLauncher, SrunLauncher, SrunMPILauncher
 from chervil.providers import SlurmProvider
+from batch_apps import park_in_block
 from test_htex import _need, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,16 +46,6 @@ def job_env(x):
     return x, os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID')
 
 
-@python_app
-def park_in_block(marker):
-    import os
-    import time
-    if not os.path.exists(marker):
-        with open(marker, 'w') as f:
-            f.write(os.environ['SLURM_JOB_ID'])
-        time.sleep(300)
-    return os.environ['SLURM_JOB_ID']
-
 
 @pytest.mark.parametrize('launcher', [SingleNodeLauncher(), SrunLauncher(), SrunMPILauncher()],
                          ids=['single-node', 'srun', 'srun-mpi'])
@@ -76,7 +67,7 @@ def test_scancel_of_a_block_retries_its_task_on_the_other_block(tmp_path, slurm)
         htex = dfk.executors['slurm_htex']
         wait_until(lambda: len(htex.connected_managers()) == 2, 120, "both Slurm blocks' pools to connect")
         marker = tmp_path / 'parked'
-        fut = park_in_block(str(marker))
+        fut = park_in_block(str(marker), 'SLURM_JOB_ID')
         wait_until(lambda: marker.exists() and marker.read_text(), 60, "the task to start")
         victim = marker.read_text()
         subprocess.run(['scancel', victim], check=True, timeout=30)
