@@ -130,6 +130,11 @@ pub trait Scheduler: Send {
         false
     }
     fn cancel_argv(&self, spec: &BlockSpec, ids: &[String]) -> Vec<String>;
+    /// Anything to learn from the scheduler before the first submit (a cloud's
+    /// zone); called once, with the provider's command timeout.
+    fn prepare(&mut self, _spec: &BlockSpec) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// The `#DIRECTIVE` header lines shared by shell-script schedulers.
@@ -156,13 +161,18 @@ pub(crate) fn script_body(out: &mut String, spec: &BlockSpec, job_name: &str, ex
     out.push_str(&format!("\nexport JOBNAME=\"{job_name}\"\n\n{command}\n"));
 }
 
-/// `HH:MM:SS` → whole minutes, rounded up (LSF's `-W`).
-pub fn walltime_minutes(w: &str) -> u64 {
+/// `HH:MM:SS` → seconds (0 for anything else; walltimes are checked at configuration).
+pub fn walltime_seconds(w: &str) -> u64 {
     let p: Vec<u64> = w.split(':').map(|x| x.parse().unwrap_or(0)).collect();
     match p.as_slice() {
-        [h, m, s] => h * 60 + m + u64::from(*s > 0),
+        [h, m, s] => h * 3600 + m * 60 + s,
         _ => 0,
     }
+}
+
+/// `HH:MM:SS` → whole minutes, rounded up (LSF's `-W`).
+pub fn walltime_minutes(w: &str) -> u64 {
+    walltime_seconds(w).div_ceil(60)
 }
 
 /// Checks `HH:MM:SS` (hours may exceed 24) so a typo fails at configuration time.
@@ -190,6 +200,7 @@ pub struct BatchProvider {
     scheduler: Box<dyn Scheduler>,
     script_dir: PathBuf,
     jobs: BTreeMap<String, Job>,
+    prepared: bool,
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -202,7 +213,7 @@ impl BatchProvider {
         if spec.nodes_per_block == 0 {
             return Err(ProviderError::Config("nodes_per_block must be at least 1".into()));
         }
-        Ok(BatchProvider { spec, scheduler, script_dir: script_dir.into(), jobs: BTreeMap::new() })
+        Ok(BatchProvider { spec, scheduler, script_dir: script_dir.into(), jobs: BTreeMap::new(), prepared: false })
     }
 
     fn run(&self, argv: &[String], cwd: Option<&Path>) -> Result<cli::Output, ProviderError> {
@@ -211,6 +222,10 @@ impl BatchProvider {
 
     /// Writes the job's files and submits; returns the scheduler's job id.
     pub fn submit(&mut self, command: &str, tasks_per_node: u32, job_name: &str) -> Result<String, ProviderError> {
+        if !self.prepared {
+            self.scheduler.prepare(&self.spec)?;
+            self.prepared = true;
+        }
         fs::create_dir_all(&self.script_dir).map_err(|error| ProviderError::Script { path: self.script_dir.clone(), error })?;
         let files = JobFiles::new(&self.script_dir, job_name);
         let written = self.scheduler.files(&self.spec, &files, tasks_per_node, command);

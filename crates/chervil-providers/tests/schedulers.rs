@@ -1,5 +1,6 @@
-//! The batch providers that cannot run here (PBS Pro, Torque, Grid Engine, LSF,
-//! HTCondor), driven through the real `BatchProvider`: stand-in commands on PATH
+//! The batch providers that cannot run here (PBS Pro, Torque, LSF, HTCondor,
+//! Kubernetes, AWS, Google Cloud; and Grid Engine, which also runs live in the
+//! Python tests), driven through the real `BatchProvider`: stand-in commands on PATH
 //! replay recorded answers (`tests/recorded/`) and log the arguments they got.
 
 use std::fs;
@@ -9,7 +10,9 @@ use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
 
 use chervil_providers::batch::{BatchProvider, BlockSpec};
-use chervil_providers::{schedulers, JobState};
+use chervil_providers::schedulers::cloud::{Aws, GoogleCloud};
+use chervil_providers::schedulers::kubernetes::Kubernetes;
+use chervil_providers::{schedulers, JobState, Scheduler};
 
 fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recorded")
@@ -31,7 +34,7 @@ fn install_stand_ins() -> PathBuf {
     let bin = std::env::temp_dir().join(format!("chervil-sched-bin-{}", std::process::id()));
     ONCE.call_once(|| {
         fs::create_dir_all(&bin).expect("bin dir");
-        for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm"] {
+        for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm", "kubectl", "aws", "gcloud"] {
             let path = bin.join(tool);
             let body = format!(
                 "#!/bin/sh\nd=\"$REPLAY_DIR\"\necho \"{tool} $*\" >> \"$d/calls\"\n\
@@ -79,7 +82,11 @@ fn spec() -> BlockSpec {
 }
 
 fn provider(kind: &str, spec: BlockSpec, dir: &Path) -> BatchProvider {
-    BatchProvider::new(schedulers::by_name(kind).expect("known scheduler"), spec, dir.join("scripts")).expect("valid spec")
+    built(schedulers::by_name(kind).expect("known scheduler"), spec, dir)
+}
+
+fn built(scheduler: Box<dyn Scheduler>, spec: BlockSpec, dir: &Path) -> BatchProvider {
+    BatchProvider::new(scheduler, spec, dir.join("scripts")).expect("valid spec")
 }
 
 fn calls(dir: &Path) -> String {
@@ -191,4 +198,143 @@ fn a_scheduler_error_is_quoted() {
     let mut p = provider("pbspro", spec(), &d);
     let e = p.submit("pool", 1, "chervil.e.block-0").expect_err("qsub fails").to_string();
     assert!(e.contains("requested queue not found") && e.contains("170"), "{e}");
+}
+
+#[test]
+fn kubernetes_pods_carry_the_block_and_its_limits() {
+    let (_turn, d) = replay("kube", &[("kubectl", "kubectl-create.txt", None)]);
+    let k = Kubernetes {
+        image: "ghcr.io/lab/worker:1".into(),
+        namespace: "science".into(),
+        init_cpu: "1".into(),
+        max_cpu: "2".into(),
+        init_mem: "250Mi".into(),
+        max_mem: "1Gi".into(),
+        extra_limits: vec![("nvidia.com/gpu".into(), "1".into())],
+        user_id: Some(1000),
+        group_id: Some(100),
+        secret: Some("regcred".into()),
+        persistent_volumes: vec![("scratch".into(), "/scratch".into())],
+        annotations: vec![("team".into(), "bio".into())],
+        ..Default::default()
+    };
+    let mut s = spec();
+    s.worker_init = "source /env/bin/activate".into();
+    let mut p = built(Box::new(k), s, &d);
+    let id = p.submit("pool --say \"hi\"", 1, "chervil.k.block-0").expect("kubectl create");
+    assert_eq!(id, "chervil.k.block-0");
+    assert!(calls(&d).contains("kubectl create --namespace science -o name -f "), "{}", calls(&d));
+    let pod = script(&d, ".pod.json");
+    for want in [
+        "\"name\": \"chervil.k.block-0\"",
+        "\"image\": \"ghcr.io/lab/worker:1\"",
+        "source /env/bin/activate\\nexport JOBNAME=chervil.k.block-0\\npool --say \\\"hi\\\"",
+        "\"limits\": {\"cpu\": \"2\", \"memory\": \"1Gi\", \"nvidia.com/gpu\": \"1\"}",
+        "\"runAsUser\": 1000",
+        "\"imagePullSecrets\": [{\"name\": \"regcred\"}]",
+        "\"persistentVolumeClaim\": {\"claimName\": \"scratch\"}",
+        "\"mountPath\": \"/scratch\"",
+        "\"activeDeadlineSeconds\": 5400",
+        "\"restartPolicy\": \"Never\"",
+        "\"annotations\": {\"team\": \"bio\"}",
+    ] {
+        assert!(pod.contains(want), "missing {want} in\n{pod}");
+    }
+    fs::copy(recorded().join("kubectl-get.txt"), d.join("kubectl.out")).expect("get answer");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("kubectl get pods --namespace science --ignore-not-found"), "{}", calls(&d));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
+    assert!(calls(&d).contains("kubectl delete pods --namespace science --ignore-not-found --wait=false chervil.k.block-0"));
+}
+
+#[test]
+fn kubernetes_reads_every_phase_and_names_pods_as_kubernetes_wants() {
+    use chervil_providers::schedulers::kubernetes::{pod_name, pod_phase};
+    let k = Kubernetes::default();
+    let seen = k.parse_status(&fs::read_to_string(recorded().join("kubectl-get.txt")).expect("recorded"));
+    assert_eq!(seen["chervil.k.block-1"].0, JobState::Pending);
+    assert_eq!(seen["chervil.k.block-2"], (JobState::Failed, "DeadlineExceeded".to_string()));
+    assert_eq!(pod_phase("Succeeded"), JobState::Completed);
+    assert_eq!(pod_name("Chervil_HTEX.block-0."), "chervil-htex.block-0");
+}
+
+#[test]
+fn aws_runs_terminates_and_reads_instances() {
+    let (_turn, d) = replay("aws", &[("aws", "aws-run-instances.txt", None)]);
+    let a = Aws {
+        image_id: "ami-0abc".into(),
+        key_name: "lab".into(),
+        instance_type: "c5.large".into(),
+        region: "us-east-2".into(),
+        spot_max_bid: 0.05,
+        profile: Some("science".into()),
+        security_group_ids: vec!["sg-1".into(), "sg-2".into()],
+        ..Default::default()
+    };
+    let mut p = built(Box::new(a), spec(), &d);
+    let id = p.submit("pool", 1, "chervil.a.block-0").expect("run-instances");
+    assert_eq!(id, "i-0a1b2c3d4e5f60718");
+    let c = calls(&d);
+    for want in [
+        "aws --profile science --region us-east-2 --output text ec2 run-instances --image-id ami-0abc --instance-type c5.large --count 1 --user-data file://",
+        "--instance-initiated-shutdown-behavior terminate",
+        "Tags=[{Key=Name,Value=chervil.a.block-0},{Key=chervil,Value=block}]",
+        "--key-name lab",
+        "MarketType=spot,SpotOptions={MaxPrice=0.05}",
+        "--security-group-ids sg-1 sg-2",
+    ] {
+        assert!(c.contains(want), "missing {want} in {c}");
+    }
+    let data = script(&d, ".user-data");
+    assert!(data.contains("sleep 5400; shutdown -h now") && data.contains("\npool\n"), "{data}");
+    fs::copy(recorded().join("aws-describe-instances.txt"), d.join("aws.out")).expect("describe answer");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("describe-instances --query Reservations[].Instances[].[InstanceId,State.Name] --instance-ids i-0a1b2c3d4e5f60718"));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("terminate"), [true]);
+    assert!(calls(&d).contains("ec2 terminate-instances --instance-ids i-0a1b2c3d4e5f60718"));
+}
+
+#[test]
+fn aws_treats_an_instance_already_gone_as_ended() {
+    let (_turn, d) = replay("aws-gone", &[("aws", "aws-run-instances.txt", None)]);
+    let mut p = built(Box::new(Aws { image_id: "ami-0abc".into(), region: "us-east-2".into(), ..Default::default() }), spec(), &d);
+    let id = p.submit("pool", 1, "chervil.a.block-0").expect("run-instances");
+    fs::write(d.join("aws.out"), "").expect("empty");
+    fs::copy(recorded().join("aws-describe-instances.err"), d.join("aws.err")).expect("err");
+    fs::write(d.join("aws.code"), "254").expect("code");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Completed]);
+}
+
+#[test]
+fn google_cloud_finds_a_zone_then_creates_lists_and_deletes() {
+    let (_turn, d) = replay("gcloud", &[("gcloud", "gcloud-zones.txt", None)]);
+    let g = GoogleCloud {
+        project_id: "lab-123".into(),
+        key_file: "/keys/sa.json".into(),
+        region: "us-central1".into(),
+        os_project: "debian-cloud".into(),
+        os_family: "debian-12".into(),
+        instance_type: "n1-standard-1".into(),
+        ..Default::default()
+    };
+    let mut p = built(Box::new(g), spec(), &d);
+    // The stand-in answers every call with gcloud.out, so `create` gets the zones
+    // too and takes their first line for the instance name; the next submit has a
+    // real answer.
+    let id = p.submit("pool", 1, "chervil.g.block-0").expect("create");
+    let c = calls(&d);
+    assert!(c.contains("gcloud --quiet --project lab-123 compute zones list --filter=region~/us-central1$ AND status=UP"), "{c}");
+    assert!(c.contains("instances create chervil-g-block-0 --zone us-central1-a"), "{c}");
+    assert_eq!(id, "us-central1-a", "the stand-in printed the zones again");
+    assert!(script(&d, ".startup").contains("\npool\n"));
+    fs::copy(recorded().join("gcloud-create.txt"), d.join("gcloud.out")).expect("create answer");
+    let id = p.submit("pool", 1, "chervil.g.block-1").expect("create");
+    assert_eq!(id, "chervil-g-block-0");
+    assert_eq!(calls(&d).matches("zones list").count(), 1, "the zone is looked up once");
+    assert!(calls(&d).contains("instances create chervil-g-block-1 --zone us-central1-a --machine-type n1-standard-1 --image-project debian-cloud --image-family debian-12 --labels=chervil=block --metadata-from-file=startup-script="));
+    fs::copy(recorded().join("gcloud-list.txt"), d.join("gcloud.out")).expect("list answer");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("instances list --zones=us-central1-a --filter=labels.chervil=block --format=value(name,status)"));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
+    assert!(calls(&d).contains("instances delete chervil-g-block-0 --zone us-central1-a"));
 }

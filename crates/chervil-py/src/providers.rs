@@ -4,7 +4,8 @@ use std::sync::Mutex;
 
 use std::time::Duration;
 
-use chervil_providers::{launchers, schedulers, AdHocProvider, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError};
+use chervil_providers::schedulers::{cloud::{Aws, GoogleCloud}, kubernetes::Kubernetes};
+use chervil_providers::{launchers, schedulers, AdHocProvider, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError, Scheduler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -100,6 +101,10 @@ pub struct BatchJobs {
 }
 
 impl BatchJobs {
+    fn with(scheduler: Box<dyn Scheduler>, spec: BlockSpec, script_dir: String) -> PyResult<Self> {
+        Ok(BatchJobs { inner: Mutex::new(BatchProvider::new(scheduler, spec, script_dir).map_err(provider_err)?) })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BatchProvider> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -147,7 +152,112 @@ impl BatchJobs {
     fn new(scheduler: &str, script_dir: String, nodes_per_block: u32, walltime: String, cmd_timeout: f64, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let sched = schedulers::by_name(scheduler).ok_or_else(|| PyValueError::new_err(format!("no scheduler called {scheduler:?}")))?;
         let spec = block_spec(nodes_per_block, walltime, cmd_timeout, options)?;
-        Ok(BatchJobs { inner: Mutex::new(BatchProvider::new(sched, spec, script_dir).map_err(provider_err)?) })
+        Self::with(sched, spec, script_dir)
+    }
+
+    /// Pods through kubectl; `pod` holds the pod's settings with Parsl's names.
+    #[staticmethod]
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, image, namespace, pod_name, init_cpu, max_cpu,
+                        init_mem, max_mem, extra_requests, extra_limits, user_id, group_id, run_as_non_root, secret,
+                        persistent_volumes, service_account_name, annotations, status_batch_size))]
+    #[allow(clippy::too_many_arguments)]
+    fn kubernetes(
+        script_dir: String,
+        walltime: String,
+        cmd_timeout: f64,
+        worker_init: String,
+        image: String,
+        namespace: String,
+        pod_name: String,
+        init_cpu: String,
+        max_cpu: String,
+        init_mem: String,
+        max_mem: String,
+        extra_requests: Vec<(String, String)>,
+        extra_limits: Vec<(String, String)>,
+        user_id: Option<i64>,
+        group_id: Option<i64>,
+        run_as_non_root: bool,
+        secret: Option<String>,
+        persistent_volumes: Vec<(String, String)>,
+        service_account_name: Option<String>,
+        annotations: Vec<(String, String)>,
+        status_batch_size: usize,
+    ) -> PyResult<Self> {
+        let k = Kubernetes {
+            image,
+            namespace,
+            pod_name,
+            init_cpu,
+            max_cpu,
+            init_mem,
+            max_mem,
+            extra_requests,
+            extra_limits,
+            user_id,
+            group_id,
+            run_as_non_root,
+            secret,
+            persistent_volumes,
+            service_account_name,
+            annotations,
+        };
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        spec.status_batch_size = status_batch_size;
+        Self::with(Box::new(k), spec, script_dir)
+    }
+
+    /// EC2 instances through the aws CLI.
+    #[staticmethod]
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, image_id, key_name, instance_type, region,
+                        spot_max_bid, profile, iam_instance_profile_arn, subnet_id, security_group_ids, linger))]
+    #[allow(clippy::too_many_arguments)]
+    fn aws(
+        script_dir: String,
+        walltime: String,
+        cmd_timeout: f64,
+        worker_init: String,
+        image_id: String,
+        key_name: String,
+        instance_type: String,
+        region: String,
+        spot_max_bid: f64,
+        profile: Option<String>,
+        iam_instance_profile_arn: String,
+        subnet_id: Option<String>,
+        security_group_ids: Vec<String>,
+        linger: bool,
+    ) -> PyResult<Self> {
+        let a = Aws { image_id, key_name, instance_type, region, spot_max_bid, profile, iam_instance_profile_arn, subnet_id, security_group_ids, linger };
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        Self::with(Box::new(a), spec, script_dir)
+    }
+
+    /// Compute Engine instances through gcloud.
+    #[staticmethod]
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, project_id, key_file, region, zone, os_project,
+                        os_family, instance_type, linger))]
+    #[allow(clippy::too_many_arguments)]
+    fn google_cloud(
+        script_dir: String,
+        walltime: String,
+        cmd_timeout: f64,
+        worker_init: String,
+        project_id: String,
+        key_file: String,
+        region: String,
+        zone: String,
+        os_project: String,
+        os_family: String,
+        instance_type: String,
+        linger: bool,
+    ) -> PyResult<Self> {
+        let g = GoogleCloud { project_id, key_file, region, zone, os_project, os_family, instance_type, linger };
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        Self::with(Box::new(g), spec, script_dir)
     }
 
     fn submit(&self, py: Python<'_>, command: &str, tasks_per_node: u32, job_name: &str) -> PyResult<String> {

@@ -1,12 +1,16 @@
 //! The batch schedulers: each one's files, commands and answers (see
 //! [`crate::batch::Scheduler`]).
 //!
-//! Slurm is exercised against a live cluster in the tests; the others cannot run
-//! here, so their scripts are checked and their parsers are fed recorded answers
-//! (`tests/recorded/`).
+//! Slurm and Grid Engine are exercised against live schedulers in the tests; the
+//! others cannot run here, so their scripts are checked and their parsers are fed
+//! recorded answers (`tests/recorded/`). Kubernetes and the clouds carry their own
+//! settings (an image, a machine type), so they are built with them rather than
+//! [`by_name`].
 
+pub mod cloud;
 pub mod condor;
 pub mod gridengine;
+pub mod kubernetes;
 pub mod lsf;
 pub mod pbs;
 pub mod slurm;

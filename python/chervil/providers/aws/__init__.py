@@ -1,0 +1,3 @@
+from chervil.providers.aws.aws import AWSProvider
+
+__all__ = ['AWSProvider']

@@ -1,0 +1,3 @@
+from chervil.providers.googlecloud.googlecloud import GoogleCloudProvider
+
+__all__ = ['GoogleCloudProvider']

@@ -1,0 +1,3 @@
+from chervil.providers.kubernetes.kube import KubernetesProvider
+
+__all__ = ['KubernetesProvider']
