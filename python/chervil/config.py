@@ -73,6 +73,11 @@ class Config:
         if checkpoint_mode not in _CHECKPOINT_MODES:
             raise ConfigurationError(
                 f"Config(checkpoint_mode={checkpoint_mode!r}): choose 'task_exit', 'periodic', 'dfk_exit' or 'manual'")
+        if memoizer is not None and (checkpoint_mode is not None or checkpoint_files is not None
+                                     or checkpoint_period is not None or app_cache is not True):
+            raise ConfigurationError(
+                "Config: give either memoizer=BasicMemoizer(checkpoint_mode=..., checkpoint_files=..., "
+                "checkpoint_period=..., memoize=...) or the older checkpoint_*/app_cache fields, not both")
         if not isinstance(internal_tasks_max_threads, int) or internal_tasks_max_threads < 1:
             raise ConfigurationError("Config(internal_tasks_max_threads=...) must be a whole number of at least 1")
         self._executors = executors

@@ -26,7 +26,9 @@ def get_std_fname_mode(fdname: str, stdfspec) -> Tuple[str, str]:
 
 def _checkpoint_dirs(rundir: str) -> List[str]:
     found = []
-    for run in sorted(glob(os.path.join(rundir, '[0-9]*[0-9]'))):
+    runs = [r for r in glob(os.path.join(rundir, '[0-9]*')) if os.path.basename(r).isdigit()]
+    # By number, not by name: run 1000 comes after run 999.
+    for run in sorted(runs, key=lambda r: int(os.path.basename(r))):
         checkpoint = os.path.join(os.path.abspath(run), 'checkpoint')
         if os.path.isdir(checkpoint):
             found.append(checkpoint)

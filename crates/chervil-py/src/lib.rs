@@ -12,6 +12,7 @@ use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, Kerne
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod checkpoint;
 mod htex;
 mod providers;
 mod scaling;
@@ -257,6 +258,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<providers::BatchJobs>()?;
     m.add_class::<providers::AdHocJobs>()?;
     m.add_class::<scaling::Scaler>()?;
+    m.add_class::<checkpoint::Checkpointer>()?;
+    m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;

@@ -29,6 +29,7 @@ from chervil.data_provider.files import File
 from chervil.dataflow.dependency_resolvers import SHALLOW_DEPENDENCY_RESOLVER
 from chervil.dataflow.errors import DataFlowException, DependencyError, JoinError
 from chervil.dataflow.futures import AppFuture
+from chervil.dataflow.memoization import BasicMemoizer
 from chervil.dataflow.rundirs import make_rundir
 from chervil.dataflow.states import States
 from chervil.errors import ConfigurationError, NoDataFlowKernelError
@@ -83,6 +84,15 @@ class DataFlowKernel:
         self.dependency_resolver = config.dependency_resolver or SHALLOW_DEPENDENCY_RESOLVER
         self.cleanup_called = False
         self.executors: Dict[str, Any] = {}
+        self.memoizer = config.memoizer if config.memoizer is not None else BasicMemoizer(
+            checkpoint_files=config.checkpoint_files, checkpoint_period=config.checkpoint_period,
+            checkpoint_mode=config.checkpoint_mode, memoize=config.app_cache)
+        # Before any executor starts: a bad checkpoint stops the run with nothing to clean up.
+        try:
+            self.memoizer.start(run_dir=self.run_dir, config_run_dir=config.run_dir)
+        except Exception:
+            self._close_log()
+            raise
         self.job_status_poller = JobStatusPoller(config.strategy, config.strategy_period, config.max_idletime)
         internal = ThreadPoolExecutor(label=INTERNAL_EXECUTOR, max_threads=config.internal_tasks_max_threads)
         self.add_executors([*config.executors, internal])
@@ -178,6 +188,11 @@ class DataFlowKernel:
         self._act(commands)
         return app_fu
 
+    def checkpoint(self) -> None:
+        """Writes the checkpoint of tasks finished since the last one
+        (``checkpoint_mode='manual'``; the other modes write on their own)."""
+        self.memoizer.checkpoint()
+
     def wait_for_current_tasks(self) -> None:
         """Blocks until every task submitted so far (and any they submit) is final."""
         logger.info("Waiting for all remaining tasks to complete")
@@ -203,10 +218,17 @@ class DataFlowKernel:
                 executor.shutdown()
             except Exception:
                 logger.exception("Executor %s failed to shut down", executor.label)
+        try:
+            self.memoizer.close()
+        except Exception:
+            logger.exception("The final checkpoint failed")
         atexit.unregister(self.atexit_cleanup)
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader.clear()
         logger.info("DFK cleanup complete")
+        self._close_log()
+
+    def _close_log(self) -> None:
         _core.flush_log()
         if self._log_handler is not None:
             logging.getLogger('chervil').removeHandler(self._log_handler)
@@ -309,6 +331,8 @@ class DataFlowKernel:
         try:
             if try_id == 0:
                 record['args'], record['kwargs'] = self._unwrap(record['args'], record['kwargs'])
+                if record['memoize'] and self._memo_hit(record, try_id):
+                    return
             executor = self.executors[record['executor']]
             exec_fu = executor.submit(record['func'], record['resource_specification'],
                                       *record['args'], **record['kwargs'])
@@ -318,6 +342,32 @@ class DataFlowKernel:
             exec_fu.set_exception(e)
         record['exec_fu'] = exec_fu
         exec_fu.add_done_callback(partial(self._try_done, tid, try_id))
+
+    def _memo_hit(self, record, try_id: int) -> bool:
+        """Looks the task up in the memo table; True when an earlier outcome will stand in."""
+        try:
+            memo_fu = self.memoizer.check_memo(record)
+        except Exception as e:
+            # An argument that cannot be hashed fails the same way on every try.
+            self._act(self._try_failed(record, try_id, e, cost=float('inf')))
+            return True
+        record['from_memo'] = memo_fu is not None
+        if memo_fu is not None:
+            memo_fu.add_done_callback(partial(self._memo_done, record['id'], try_id))
+        return memo_fu is not None
+
+    def _memo_done(self, tid: int, try_id: int, memo_fu: cf.Future) -> None:
+        """An earlier task's outcome stands in for this one's."""
+        record = self.tasks[tid]
+        record['try_time_returned'] = datetime.datetime.now()
+        error = memo_fu.exception()
+        if error is not None:
+            # Running it again would only meet the same memo entry.
+            commands = self._try_failed(record, try_id, error, cost=float('inf'))
+        else:
+            record['_result'] = memo_fu.result()
+            commands = self._kernel.try_succeeded(tid, try_id, True)
+        self._act(commands)
 
     def _unwrap(self, args, kwargs):
         unwrap = self.dependency_resolver.traverse_to_unwrap
@@ -401,6 +451,8 @@ class DataFlowKernel:
             result = joins.result() if isinstance(joins, cf.Future) else [f.result() for f in joins]
         else:
             result = record.pop('_result', None)
+        if record['hashsum']:
+            self.memoizer.update_memo_result(record, result)
         self._finish(record, state).set_result(result)
 
     def _fail(self, tid: int, state: States, cause: int) -> None:
@@ -418,6 +470,8 @@ class DataFlowKernel:
         else:
             error = record.pop('_exception')
             logger.info("Task %s failed after %s tries", tid, record['try_id'] + 1)
+            if record['hashsum']:
+                self.memoizer.update_memo_exception(record, error)
         self._finish(record, state).set_exception(error)
 
 

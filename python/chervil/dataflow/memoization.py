@@ -1,0 +1,260 @@
+"""Memoization and checkpoints (Parsl's ``parsl.dataflow.memoization``).
+
+A task of an app with ``cache=True`` gets a hash of its function and its resolved
+arguments (:func:`make_hash`; the rules are Parsl's, see :func:`id_for_memo`). A
+later task with the same hash takes the earlier one's outcome instead of running:
+from this run (successes and failures, as in Parsl) or from checkpoints of earlier
+runs (successes only). Checkpoints are written by the engine
+(``chervil-checkpoint``): each write is a whole new file, renamed into place, so a
+killed client never leaves a corrupt checkpoint, and a damaged one is a
+:class:`BadCheckpoint` naming the file.
+
+Both configuration forms work: ``Config(memoizer=BasicMemoizer(checkpoint_mode=...))``
+and the older ``Config(checkpoint_mode=..., checkpoint_files=..., checkpoint_period=...)``.
+"""
+import hashlib
+import logging
+import os
+import pickle
+import types
+from abc import ABCMeta, abstractmethod
+from concurrent.futures import Future
+from functools import singledispatch
+from typing import Any, Dict, List, Optional, Sequence
+
+from chervil import _core
+from chervil.data_provider.files import File
+from chervil.dataflow.errors import BadCheckpoint
+from chervil.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_MODES = ('task_exit', 'periodic', 'dfk_exit', 'manual')
+
+
+@singledispatch
+def id_for_memo(obj: object, output_ref: bool = False) -> bytes:
+    """The bytes that stand for ``obj`` in a memo hash: equal for values that should
+    share a result, different otherwise. Register your own types with
+    ``@id_for_memo.register(MyType)``; ``output_ref`` is True for values in ``outputs=``."""
+    name = type(obj).__name__
+    raise ValueError(
+        f"cannot memoize an argument of type {type(obj).__module__}.{name}: chervil does not know what makes two "
+        f"of them equal. Register a rule with @chervil.dataflow.memoization.id_for_memo.register({name}), "
+        "or leave it out of the hash with ignore_for_cache=['<argument name>']")
+
+
+@id_for_memo.register(str)
+@id_for_memo.register(int)
+@id_for_memo.register(float)
+@id_for_memo.register(bytes)
+@id_for_memo.register(type(None))
+def _id_plain(obj, output_ref: bool = False) -> bytes:
+    return pickle.dumps(obj)
+
+
+def _exact(obj, kind) -> None:
+    # A subclass may carry state its base type's rule would ignore.
+    if type(obj) is not kind:
+        raise ValueError(f"cannot memoize an argument of type {type(obj).__name__} (a subclass of {kind.__name__}): "
+                         f"register a rule for it with id_for_memo.register({type(obj).__name__})")
+
+
+@id_for_memo.register(list)
+def _id_list(obj: list, output_ref: bool = False) -> bytes:
+    _exact(obj, list)
+    return pickle.dumps([id_for_memo(e, output_ref=output_ref) for e in obj])
+
+
+@id_for_memo.register(tuple)
+def _id_tuple(obj: tuple, output_ref: bool = False) -> bytes:
+    _exact(obj, tuple)
+    return pickle.dumps([id_for_memo(e, output_ref=output_ref) for e in obj])
+
+
+@id_for_memo.register(dict)
+def _id_dict(obj: dict, output_ref: bool = False) -> bytes:
+    """Keys in sorted order, so ``{a, b}`` and ``{b, a}`` hash alike."""
+    _exact(obj, dict)
+    parts: List[bytes] = []
+    for k in sorted(obj):
+        parts.append(id_for_memo(k))
+        parts.append(id_for_memo(obj[k], output_ref=output_ref))
+    return pickle.dumps(parts)
+
+
+@id_for_memo.register(types.FunctionType)
+def _id_function(f, output_ref: bool = False) -> bytes:
+    """By name and module (as Parsl): editing a function's body keeps its checkpoints."""
+    return pickle.dumps(["types.FunctionType", f.__name__, f.__module__])
+
+
+@id_for_memo.register(File)
+def _id_file(f: File, output_ref: bool = False) -> bytes:
+    """By where it is (its URL or path), not by its contents."""
+    return pickle.dumps(["chervil.File", f.url])
+
+
+def make_hash(task: Dict[str, Any]) -> str:
+    """The memo hash of a task record: outputs (as output references), the other
+    keyword arguments except ``ignore_for_cache``, the function and the positional
+    arguments."""
+    kwargs = dict(task['kwargs'])
+    for k in task['ignore_for_cache']:
+        kwargs.pop(k, None)
+    parts: List[bytes] = []
+    if 'outputs' in kwargs:
+        parts.append(id_for_memo(kwargs.pop('outputs'), output_ref=True))
+    parts.extend((id_for_memo(kwargs), id_for_memo(task['func']), id_for_memo(task['args'])))
+    return hashlib.md5(b''.join(parts)).hexdigest()
+
+
+class Memoizer(metaclass=ABCMeta):
+    """What the DataFlowKernel asks of a memoizer (Parsl's interface)."""
+
+    @abstractmethod
+    def start(self, *, run_dir: str, config_run_dir: str) -> None:
+        ...
+
+    @abstractmethod
+    def check_memo(self, task: Dict[str, Any]) -> Optional[Future]:
+        """A done future to use instead of running ``task``, or None; sets ``task['hashsum']``."""
+
+    @abstractmethod
+    def update_memo_result(self, task: Dict[str, Any], r: Any) -> None:
+        ...
+
+    @abstractmethod
+    def update_memo_exception(self, task: Dict[str, Any], e: BaseException) -> None:
+        ...
+
+    def checkpoint(self) -> None:
+        """Write what is waiting to be checkpointed (``checkpoint_mode='manual'``)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        ...
+
+
+def _period_seconds(period: Optional[str]) -> Optional[float]:
+    if period is None:
+        return None
+    try:
+        h, m, s = (int(p) for p in str(period).split(':'))
+    except ValueError:
+        raise ConfigurationError(f"checkpoint_period={period!r}: give HH:MM:SS, e.g. '00:10:00'") from None
+    return float(h * 3600 + m * 60 + s)
+
+
+class BasicMemoizer(Memoizer):
+    """Memoization in memory plus checkpoints on disk.
+
+    ``checkpoint_files``: checkpoint directories to load (default: every earlier run's,
+    when ``checkpoint_mode`` is set; see :func:`chervil.utils.get_all_checkpoints`).
+    ``checkpoint_mode``: ``'task_exit'`` (each task as it finishes), ``'periodic'`` (every
+    ``checkpoint_period``, ``HH:MM:SS``), ``'dfk_exit'`` (at cleanup), ``'manual'``
+    (``dfk.checkpoint()``, and at cleanup), or None for no checkpoints.
+    ``memoize=False`` turns memoization off for every app.
+    """
+
+    def __init__(self, *, checkpoint_files: Optional[Sequence[str]] = None, checkpoint_period: Optional[str] = None,
+                 checkpoint_mode: Optional[str] = None, memoize: bool = True) -> None:
+        if checkpoint_mode is not None and checkpoint_mode not in CHECKPOINT_MODES:
+            raise ConfigurationError(f"checkpoint_mode={checkpoint_mode!r}: choose 'task_exit', 'periodic', "
+                                     "'dfk_exit' or 'manual' (or None for no checkpoints)")
+        self._period = _period_seconds(checkpoint_period)
+        if checkpoint_mode == 'periodic' and not self._period:
+            raise ConfigurationError("checkpoint_mode='periodic' needs checkpoint_period='HH:MM:SS' (more than 0)")
+        if isinstance(checkpoint_files, str):
+            checkpoint_files = [checkpoint_files]
+        self.checkpoint_files = checkpoint_files
+        self.checkpoint_mode = checkpoint_mode
+        self.checkpoint_period = checkpoint_period
+        self.memoize = memoize
+        self.run_dir: Optional[str] = None
+        self._memo: Dict[str, Future] = {}
+        self._from_checkpoints: Dict[str, bytes] = {}
+        self._writer = None
+
+    @property
+    def checkpointed_tasks(self) -> int:
+        return self._writer.written if self._writer is not None else 0
+
+    def start(self, *, run_dir: str, config_run_dir: str) -> None:
+        from chervil.utils import get_all_checkpoints
+        self.run_dir = run_dir
+        if self.checkpoint_files is not None:
+            dirs = [os.fspath(d) for d in self.checkpoint_files]
+        elif self.checkpoint_mode is not None:
+            dirs = [d for d in get_all_checkpoints(config_run_dir) if not d.startswith(os.path.abspath(run_dir))]
+        else:
+            dirs = []
+        if dirs:
+            try:
+                self._from_checkpoints = dict(_core.load_checkpoints(dirs))
+            except RuntimeError as e:
+                raise BadCheckpoint(str(e)) from None
+            logger.info("Loaded %d checkpointed results from %d checkpoint directories",
+                        len(self._from_checkpoints), len(dirs))
+        if self.checkpoint_mode is not None:
+            self._writer = _core.Checkpointer(os.path.join(run_dir, 'checkpoint'), self.checkpoint_mode,
+                                              self._period)
+
+    def check_memo(self, task: Dict[str, Any]) -> Optional[Future]:
+        if not self.memoize or not task['memoize']:
+            task['hashsum'] = None
+            return None
+        h = task['hashsum'] = make_hash(task)
+        hit = self._memo.get(h)
+        if hit is not None:
+            return hit
+        blob = self._from_checkpoints.get(h)
+        if blob is None:
+            return None
+        fut: Future = Future()
+        try:
+            fut.set_result(pickle.loads(blob))
+        except Exception as e:
+            # A result whose class is gone or changed: run the task again.
+            logger.warning("Checkpointed result for task %s (%s) cannot be unpickled (%s); running it again",
+                           task['id'], task['func_name'], e)
+            del self._from_checkpoints[h]
+            return None
+        return fut
+
+    def update_memo_result(self, task: Dict[str, Any], r: Any) -> None:
+        h = task.get('hashsum')
+        if not h:
+            return
+        self._memo[h] = task['app_fu']
+        if self._writer is None or task.get('from_memo'):
+            return
+        try:
+            blob = pickle.dumps(r)
+        except Exception:
+            try:
+                import cloudpickle
+                blob = cloudpickle.dumps(r)
+            except Exception as e:
+                logger.warning("Task %s's result cannot be pickled, so it is not checkpointed: %s", task['id'], e)
+                return
+        self._writer.record(h, blob)
+
+    def update_memo_exception(self, task: Dict[str, Any], e: BaseException) -> None:
+        h = task.get('hashsum')
+        if h:
+            # Like Parsl, a failure is reused within the run; it is never checkpointed.
+            self._memo[h] = task['app_fu']
+
+    def checkpoint(self) -> None:
+        if self._writer is not None:
+            n = self._writer.checkpoint()
+            logger.info("Checkpointed %d tasks", n)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            n = self._writer.close()
+            logger.info("Final checkpoint: %d tasks (%d this run)", n, self._writer.written)
+
+
+__all__ = ['BasicMemoizer', 'Memoizer', 'id_for_memo', 'make_hash', 'CHECKPOINT_MODES']
