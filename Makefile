@@ -8,13 +8,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: setup system-deps run test test-rust test-python parsl-venv bench clean
 
 setup:
-	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2'
+	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'pyftpdlib>=1.5'
 	@$(PYTHON) -m pip install -q --no-build-isolation .
 
 # What the tests run for real, from Debian (installed only when missing, as root):
 # iproute2 (network-namespace test), mpich (MPI launchers), GNU parallel, and
-# openssh (AdHocProvider against a real sshd on loopback).
-SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client
+# openssh (AdHocProvider against a real sshd on loopback), rsync (RSyncStaging over that sshd).
+SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
 		PATH="$$PATH:/usr/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

@@ -25,6 +25,7 @@ from chervil import _core
 from chervil.app.errors import RemoteExceptionWrapper
 from chervil.app.futures import DataFuture
 from chervil.config import Config
+from chervil.data_provider.data_manager import DataManager
 from chervil.data_provider.files import File
 from chervil.dataflow.dependency_resolvers import SHALLOW_DEPENDENCY_RESOLVER
 from chervil.dataflow.errors import DataFlowException, DependencyError, JoinError
@@ -93,6 +94,7 @@ class DataFlowKernel:
         except Exception:
             self._close_log()
             raise
+        self.data_manager = DataManager(self)
         self.job_status_poller = JobStatusPoller(config.strategy, config.strategy_period, config.max_idletime)
         internal = ThreadPoolExecutor(label=INTERNAL_EXECUTOR, max_threads=config.internal_tasks_max_threads)
         self.add_executors([*config.executors, internal])
@@ -162,6 +164,9 @@ class DataFlowKernel:
             raise TypeError(f"outputs= of app {func_name} takes File objects, not {bad!r}; "
                             "wrap each path as File('path')")
 
+        staging = not app_kwargs.get('_parsl_staging_inhibit', False)
+        if staging:
+            record['func'], record['args'] = self._stage_in(label, func, record['args'], app_kwargs)
         depends = self._gather_deps(record['args'], app_kwargs)
         record['depends'] = depends
         own, external, external_failed = self._classify(depends)
@@ -170,7 +175,8 @@ class DataFlowKernel:
             tid = self._kernel.submitted
             record['id'] = tid
             self._std_autopath(record)
-            app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
+            if not staging:
+                app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
             for std in ('stdout', 'stderr'):
                 if isinstance(app_kwargs.get(std), File):
                     setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
@@ -181,6 +187,10 @@ class DataFlowKernel:
                 del self.tasks[tid]
                 raise
         assert got == tid, "task ids are given out under the submit lock"
+        if staging and outputs:
+            # Outside the lock: a stage-out may submit a task of its own. Before
+            # `_act`: the task has not been launched yet.
+            self._stage_out(record, outputs)
         # Per-task lifecycle lines are the engine's (chervil.log at debug level): Python's
         # logging costs ~35 µs a line, more than the rest of a task's client-side work.
         for f in external:
@@ -253,6 +263,38 @@ class DataFlowKernel:
                                  f"{known}; change the app's executors= or add an executor with that label")
             choices = list(executors)
         return choices[0] if len(choices) == 1 else random.choice(choices)
+
+    def _stage_in(self, label: str, func, args, kwargs):
+        """Files among the arguments go to the executor's staging providers, which may
+        swap one for a DataFuture of a staging task, or wrap ``func`` to fetch it."""
+        dm = self.data_manager
+        if 'inputs' in kwargs and kwargs['inputs']:
+            inputs = list(kwargs['inputs'])
+            for i, v in enumerate(inputs):
+                inputs[i], func = dm.optionally_stage_in(v, func, label)
+            kwargs['inputs'] = inputs
+        for k, v in list(kwargs.items()):
+            if k not in ('stdout', 'stderr', 'inputs', 'outputs'):
+                kwargs[k], func = dm.optionally_stage_in(v, func, label)
+        new_args = list(args)
+        for i, v in enumerate(new_args):
+            new_args[i], func = dm.optionally_stage_in(v, func, label)
+        return func, tuple(new_args)
+
+    def _stage_out(self, record, outputs) -> None:
+        """Each output File: the task gets a copy that staging may place elsewhere;
+        its DataFuture completes when the task and any stage-out are done."""
+        dm, label, app_fu = self.data_manager, record['executor'], record['app_fu']
+        func, copies, futures = record['func'], [], []
+        for f in outputs:
+            copy = f.cleancopy()
+            done = dm.stage_out(copy, label, app_fu)
+            futures.append(DataFuture(done if done is not None else app_fu, f, tid=record['id']))
+            func = dm.replace_task_stage_out(copy, func, label)
+            copies.append(copy)
+        record['func'] = func
+        record['kwargs']['outputs'] = copies
+        app_fu._outputs = futures
 
     def _gather_deps(self, args, kwargs) -> List[cf.Future]:
         gather = self.dependency_resolver.traverse_to_gather

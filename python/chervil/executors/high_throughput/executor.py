@@ -242,7 +242,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             env.append(f'PYTHONPATH={shlex.quote(path)}')
         line = f"{' '.join(env)} {cmd}"
-        return f"cd {shlex.quote(self.working_dir)} && {line}" if self.working_dir else line
+        if not self.working_dir:
+            return line
+        # Made where the pool runs (it may be a node-local path that does not exist yet).
+        wd = shlex.quote(self.working_dir)
+        return f"mkdir -p {wd} && cd {wd} && {line}"
 
     def shutdown(self, block: bool = True) -> None:
         if self._stopping.is_set():

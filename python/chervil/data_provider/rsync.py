@@ -1,0 +1,59 @@
+"""rsync staging over ssh (Parsl's ``RSyncStaging``): inside the app's task, input
+``file://`` paths are copied from ``hostname`` before the app runs and ``outputs=``
+are copied back after it, so the workers need no shared file system, only ssh
+access to the submit host (a key set up in ``worker_init``, or ``rsh=`` with ssh's
+options, a Chervil addition: ``rsh=['ssh', '-p', '2222', '-i', key]``)."""
+import functools
+import os
+from typing import Optional, Sequence
+
+from chervil.data_provider.staging import Staging, local_path_for
+from chervil.data_provider.transfer import rsync
+
+
+class RSyncStaging(Staging):
+    def __init__(self, hostname: str, rsh: Optional[Sequence[str]] = None) -> None:
+        self.hostname = hostname
+        self.rsh = list(rsh or [])
+
+    def __repr__(self) -> str:
+        return f"RSyncStaging(hostname={self.hostname!r})"
+
+    def can_stage_in(self, file) -> bool:
+        return file.scheme == 'file'
+
+    def can_stage_out(self, file) -> bool:
+        return file.scheme == 'file'
+
+    def _place(self, dm, executor, file) -> None:
+        file.path = os.path.abspath(file.path)
+        local_path_for(dm, executor, file)
+
+    def stage_in(self, dm, executor, file, parent_fut):
+        self._place(dm, executor, file)
+        return None
+
+    def stage_out(self, dm, executor, file, app_fu):
+        self._place(dm, executor, file)
+        return None
+
+    def replace_task(self, dm, executor, file, func):
+        remote, local, rsh = f"{self.hostname}:{file.path}", file.local_path, self.rsh
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if os.path.dirname(local):
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+            rsync(remote, local, rsh)
+            return func(*args, **kwargs)
+        return wrapper
+
+    def replace_task_stage_out(self, dm, executor, file, func):
+        remote, local, rsh = f"{self.hostname}:{file.path}", file.local_path, self.rsh
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            result = func(*args, **kwargs)
+            rsync(local, remote, rsh)
+            return result
+        return wrapper
