@@ -17,6 +17,7 @@ from chervil.config import Config
 from chervil.errors import ConfigurationError
 from chervil.executors import HighThroughputExecutor
 from chervil.executors.errors import BadStateException
+from chervil.app.errors import AppTimeout
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.providers import LocalProvider
 from chervil.serialize import SerializationError
@@ -389,3 +390,19 @@ def test_pool_drains_after_drain_period_and_leaves(tmp_path):
         wait_until(lambda: not htex.connected_managers(), 20, "the pool to drain and disconnect")
         job = htex.blocks_to_job_id['0']
         wait_until(lambda: htex.provider.status([job])[0].terminal, 10, "the block to end")
+
+
+@python_app
+def sleeps_past_walltime(walltime=None):
+    import time
+    time.sleep(30)
+    return 'woke'
+
+
+def test_python_walltime_interrupts_a_blocking_call_on_the_worker(tmp_path):
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1)):
+        started = time.monotonic()
+        with pytest.raises(AppTimeout, match='walltime of 0.5 s'):
+            sleeps_past_walltime(walltime=0.5).result(timeout=20)
+        assert time.monotonic() - started < 10, "time.sleep was interrupted, not waited out"
+        assert double(4).result(timeout=20) == 8, "the same worker goes on with the next task"

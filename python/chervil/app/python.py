@@ -1,5 +1,6 @@
 """Python apps (and join apps, which are python apps run in the client)."""
 import ctypes
+import signal
 import threading
 from functools import wraps
 
@@ -11,12 +12,24 @@ from chervil.utils import AutoCancelTimer
 def timeout(f, seconds: float):
     """Wraps ``f`` so that, past ``seconds``, ``AppTimeout`` is raised inside it.
 
-    The exception is delivered between Python bytecodes, so a call blocked in C code
-    (a long ``time.sleep``, a native library) is interrupted only when it returns.
+    In a process's main thread (an HTEX worker) a real-time timer's SIGALRM raises
+    it, which also interrupts blocking calls (``time.sleep``, a socket read). In any
+    other thread (the thread pool) it is delivered between Python bytecodes, so a call
+    blocked in C code is interrupted only when it returns, as in Parsl.
     """
 
     @wraps(f)
     def wrapper(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, 'setitimer'):
+            def alarm(signum, frame):
+                raise AppTimeout(f"task exceeded its walltime of {seconds} s")
+            previous = signal.signal(signal.SIGALRM, alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                return f(*args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
         thread_id = threading.current_thread().ident
 
         def interrupt():
