@@ -12,6 +12,7 @@ import pytest
 import chervil
 from chervil import python_app
 from chervil.config import Config
+from chervil.app.errors import MissingOutputs
 from chervil.data_provider.files import File
 from chervil.data_provider.ftp import FTPInTaskStaging, FTPSeparateTaskStaging
 from chervil.data_provider.http import HTTPInTaskStaging, HTTPSeparateTaskStaging
@@ -129,6 +130,11 @@ def shout(f, outputs=()):
     return outputs[0].filepath
 
 
+@python_app
+def forgets(outputs=()):
+    return 'wrote nothing'
+
+
 def test_rsync_staging_over_a_real_sshd(tmp_path, sshd):
     _need(shutil.which('rsync') is not None, "rsync is not installed (make system-deps)")
     remote = tmp_path / 'remote'
@@ -142,6 +148,9 @@ def test_rsync_staging_over_a_real_sshd(tmp_path, sshd):
         out.outputs[0].result(timeout=60)
     assert (work / 'in.txt').read_text() == "quiet words", "rsync fetched the input over ssh"
     assert (remote / 'out.txt').read_text() == "QUIET WORDS", "and sent the output back"
+    with chervil.load(Config(executors=[threads(tmp_path, staging)], run_dir=str(tmp_path / 'runinfo'))):
+        with pytest.raises(MissingOutputs, match='never.txt'):
+            forgets(outputs=[File(str(remote / 'never.txt'))]).result(timeout=60)
 
 
 def test_globus_needs_its_sdk():

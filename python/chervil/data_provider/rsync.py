@@ -54,6 +54,9 @@ class RSyncStaging(Staging):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             result = func(*args, **kwargs)
+            if not os.path.exists(local):
+                from chervil.app.errors import MissingOutputs
+                raise MissingOutputs(f"the app did not write {local}, so it cannot be sent to {remote}", [local])
             rsync(local, remote, rsh)
             return result
         return wrapper
