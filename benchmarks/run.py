@@ -16,7 +16,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, 'workload.py')
-BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory')
+BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory', 'checkpoint')
 
 
 def find_parsl(given):
@@ -59,7 +59,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix='chervil-bench-') as cwd:
         for bench in benches:
-            n = {'latency': a.latency_tasks, 'memory': a.memory_tasks}.get(bench, a.tasks)
+            n = {'latency': a.latency_tasks, 'memory': a.memory_tasks, 'checkpoint': min(a.tasks, 5000)}.get(bench, a.tasks)
             for _, cmd in engines:
                 r = run_one([*cmd, bench, str(n), '--workers', str(a.workers)], cwd)
                 print(json.dumps(r), flush=True)
@@ -72,6 +72,8 @@ def metric(r):
         return f"{r['latency_ms_median']} ms"
     if r['bench'] == 'memory':
         return f"{r['bytes_kept_per_task']} B/task"
+    if r['bench'] == 'checkpoint':
+        return f"write {r['write_tasks_per_s']:,.0f}/s, resume {r['resume_tasks_per_s']:,.0f}/s"
     return f"{r['tasks_per_s']:,.0f}/s"
 
 
@@ -92,10 +94,15 @@ def print_table(rows):
             ratio = f"{q['latency_ms_median'] / c['latency_ms_median']:.0f}×"
         elif b == 'memory':
             ratio = ''
+        elif b == 'checkpoint':
+            ratio = (f"{c['write_tasks_per_s'] / q['write_tasks_per_s']:.0f}× / "
+                     f"{c['resume_tasks_per_s'] / q['resume_tasks_per_s']:.0f}×")
         else:
             ratio = f"{c['tasks_per_s'] / q['tasks_per_s']:.0f}×"
-        print(f"| {b} ({c['n']}) | {metric(c)} | {metric(q) if q else '-'} | {ratio} | {c['startup_s']} s | "
-              f"{q['startup_s'] if q else '-'} s | {c['peak_rss_mib']} MiB | {q['peak_rss_mib'] if q else '-'} MiB |")
+        def secs(r):
+            return f"{r['startup_s']} s" if r and r.get('startup_s') is not None else '-'
+        print(f"| {b} ({c['n']}) | {metric(c)} | {metric(q) if q else '-'} | {ratio} | {secs(c)} | {secs(q)} | "
+              f"{c['peak_rss_mib']} MiB | {q['peak_rss_mib'] if q else '-'} MiB |")
 
 
 if __name__ == '__main__':

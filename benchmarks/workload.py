@@ -3,7 +3,9 @@
     python workload.py BENCH TASKS                      # on Parsl
     python -m chervil run workload.py BENCH TASKS       # the same file on Chervil
 
-Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory.
+Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory,
+checkpoint (TASKS cached tasks with task_exit checkpoints, then a fresh DFK that
+loads the checkpoint and asks for them all again: every one a memo hit).
 The executor is the same for both: a HighThroughputExecutor with one LocalProvider
 block of ``--workers`` worker processes.
 """
@@ -29,6 +31,11 @@ def noop():
 
 @python_app
 def echo(x):
+    return x
+
+
+@python_app(cache=True)
+def cached_echo(x):
     return x
 
 
@@ -92,6 +99,36 @@ def run(bench: str, n: int) -> dict:
     return out
 
 
+def checkpoint_bench(n: int, workers: int) -> dict:
+    """Writing: n cached tasks, each checkpointed as it exits. Resuming: a new DFK
+    loads that checkpoint and the same n calls are all answered from it."""
+    import os
+    from parsl.dataflow.memoization import BasicMemoizer
+    from parsl.utils import get_all_checkpoints
+    run_dir = f"runinfo-ckpt-{os.getpid()}"
+
+    def config(files):
+        return Config(executors=[HighThroughputExecutor(label='htex', max_workers_per_node=workers,
+                                                        provider=LocalProvider(init_blocks=1, max_blocks=1))],
+                      strategy='none', run_dir=run_dir,
+                      memoizer=BasicMemoizer(checkpoint_mode='task_exit', checkpoint_files=files))
+
+    out: dict = {}
+    for phase, files in (('write', None), ('resume', 'all')):
+        dfk = parsl.load(config(get_all_checkpoints(run_dir) if files else []))
+        try:
+            echo(0).result()
+            start = time.perf_counter()
+            futures = [cached_echo(i) for i in range(n)]
+            assert [f.result() for f in futures] == list(range(n))
+            elapsed = time.perf_counter() - start
+        finally:
+            dfk.cleanup()
+        out[f'{phase}_tasks_per_s'] = round(n / elapsed, 1)
+    out['tasks_per_s'] = out['write_tasks_per_s']
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument('bench')
@@ -99,6 +136,14 @@ def main() -> None:
     p.add_argument('--workers', type=int, default=2)
     a = p.parse_args()
     engine = 'chervil' if 'chervil' in (parsl.__file__ or '') else 'parsl'
+    if a.bench == 'checkpoint':
+        t0 = time.perf_counter()
+        result = checkpoint_bench(a.tasks, a.workers)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({'engine': engine, 'version': parsl.__version__, 'bench': a.bench, 'n': a.tasks,
+                          'workers': a.workers, **result, 'seconds': round(time.perf_counter() - t0, 3),
+                          'startup_s': None, 'peak_rss_mib': round(peak, 1)}), flush=True)
+        return
     config = Config(executors=[HighThroughputExecutor(label='htex', max_workers_per_node=a.workers,
                                                       provider=LocalProvider(init_blocks=1, max_blocks=1))],
                     strategy='none')
