@@ -1,5 +1,6 @@
 """Memoization and checkpoints: real runs, a real SIGKILL halfway, real files."""
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -227,3 +228,55 @@ def test_run_directories_sort_by_number(tmp_path):
         os.makedirs(tmp_path / run / 'checkpoint')
     assert [os.path.basename(os.path.dirname(d)) for d in get_all_checkpoints(str(tmp_path))] == ['998', '999', '1000']
     assert get_last_checkpoint(str(tmp_path))[0].endswith(os.path.join('1000', 'checkpoint'))
+
+
+PARSL_CAMPAIGN = textwrap.dedent('''
+    import sys
+    import parsl
+    from parsl import python_app
+    from parsl.config import Config
+    from parsl.dataflow.memoization import BasicMemoizer
+    from parsl.executors import ThreadPoolExecutor
+    from parsl.utils import get_all_checkpoints
+
+    run_dir, side, tag, count = sys.argv[1:5]
+
+    @python_app(cache=True)
+    def step(i, scale=1.0, tags=('a', 'b')):
+        with open(side, 'a') as f:
+            f.write(f"{tag} {i}\\n")
+        return {'i': i, 'square': i * i * scale}
+
+    config = Config(executors=[ThreadPoolExecutor()], run_dir=run_dir,
+                    memoizer=BasicMemoizer(checkpoint_mode='task_exit', checkpoint_files=get_all_checkpoints(run_dir)))
+    with parsl.load(config):
+        print(sum(step(i, scale=2.0, tags=['x', {'k': None}]).result()['square'] for i in range(int(count))))
+''')
+
+
+def test_a_campaign_started_on_parsl_continues_on_chervil(tmp_path):
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    if not parsl_python:
+        pytest.skip("CHERVIL_PARSL_PYTHON is not set: no Parsl to start the campaign (.ci/run sets it up)")
+    script = tmp_path / 'campaign.py'
+    script.write_text(PARSL_CAMPAIGN)
+    run_dir, side = str(tmp_path / 'runinfo'), str(tmp_path / 'side')
+    first = subprocess.run([parsl_python, str(script), run_dir, side, 'parsl', '10'], capture_output=True, text=True,
+                           timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = subprocess.run([sys.executable, '-m', 'chervil', 'run', str(script), run_dir, side, 'chervil', '15'],
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.stdout.strip() == str(sum(i * i * 2.0 for i in range(15)))
+    rerun = [line.split()[1] for line in open(side).read().splitlines() if line.startswith('chervil')]
+    assert sorted(map(int, rerun)) == list(range(10, 15)), "Parsl's ten results were taken from its tasks.pkl"
+
+
+def test_a_damaged_parsl_checkpoint_is_named(tmp_path):
+    ckpt = tmp_path / 'runinfo' / '000' / 'checkpoint'
+    ckpt.mkdir(parents=True)
+    good = pickle.dumps({'hash': 'abc', 'exception': None, 'result': 1})
+    (ckpt / 'tasks.pkl').write_bytes(good + good[:7])
+    with pytest.raises(BadCheckpoint, match=r"tasks\.pkl cannot be read after 1 records"):
+        chervil.load(_ckpt_config(tmp_path, 'task_exit', files=[str(ckpt)]))
+    chervil.clear()

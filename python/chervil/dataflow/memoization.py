@@ -146,6 +146,30 @@ def _period_seconds(period: Optional[str]) -> Optional[float]:
     return float(h * 3600 + m * 60 + s)
 
 
+def _parsl_checkpoint(directory: str) -> Dict[str, bytes]:
+    """Results from a Parsl run's ``tasks.pkl`` (a stream of pickled ``{'hash',
+    'exception', 'result'}`` dicts), so a campaign started on Parsl continues on
+    Chervil: the hashes are computed the same way."""
+    path = os.path.join(directory, 'tasks.pkl')
+    if not os.path.exists(path):
+        return {}
+    found: Dict[str, bytes] = {}
+    with open(path, 'rb') as f:
+        while True:
+            try:
+                record = pickle.load(f)
+            except EOFError:
+                break
+            except Exception as e:
+                raise BadCheckpoint(f"Parsl checkpoint {path} cannot be read after {len(found)} records: "
+                                    f"{type(e).__name__}: {e}. Remove it (or leave it out of checkpoint_files) "
+                                    "to run without it") from None
+            if isinstance(record, dict) and record.get('exception') is None and 'hash' in record:
+                found[record['hash']] = pickle.dumps(record['result'])
+    logger.info("Loaded %d results from Parsl checkpoint %s", len(found), path)
+    return found
+
+
 class BasicMemoizer(Memoizer):
     """Memoization in memory plus checkpoints on disk.
 
@@ -194,6 +218,8 @@ class BasicMemoizer(Memoizer):
                 self._from_checkpoints = dict(_core.load_checkpoints(dirs))
             except RuntimeError as e:
                 raise BadCheckpoint(str(e)) from None
+            for d in dirs:
+                self._from_checkpoints.update(_parsl_checkpoint(d))
             logger.info("Loaded %d checkpointed results from %d checkpoint directories",
                         len(self._from_checkpoints), len(dirs))
         if self.checkpoint_mode is not None:
