@@ -17,11 +17,12 @@ from chervil.data_provider.files import File
 from chervil.data_provider.ftp import FTPInTaskStaging, FTPSeparateTaskStaging
 from chervil.data_provider.http import HTTPInTaskStaging, HTTPSeparateTaskStaging
 from chervil.data_provider.rsync import RSyncStaging
-from chervil.data_provider.staging import StagingError
+from chervil.data_provider.staging import Staging, StagingError
 from chervil.dataflow.errors import DependencyError
 from chervil.errors import ConfigurationError
 from chervil.executors import HighThroughputExecutor, ThreadPoolExecutor
-from test_htex import _need
+from chervil.dataflow.states import States
+from test_htex import _need, wait_until
 
 # pyftpdlib still imports asyncore/asynchat, deprecated in 3.11.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -162,3 +163,52 @@ def test_globus_needs_its_sdk():
     from chervil.data_provider.globus import GlobusStaging
     with pytest.raises(ConfigurationError, match='pip install globus-sdk'):
         GlobusStaging('endpoint-uuid')
+
+
+class _SlowStageOut(Staging):
+    """Stages out file:// outputs with a wrapper that marks the task's result, and
+    takes its time wiring it: until the task's dependency has finished and tried to
+    launch the task."""
+
+    def __init__(self, gate):
+        self.gate = gate
+
+    def can_stage_in(self, file):
+        return file.scheme == 'file'
+
+    def can_stage_out(self, file):
+        return file.scheme == 'file'
+
+    def stage_out(self, dm, executor, file, app_fu):
+        record = app_fu.task_record
+        self.gate.set()
+        wait_until(lambda: record.get('_held') is not None or record['status'] != States.pending, 30,
+                   "the dependency to finish and try to launch the task")
+        return None
+
+    def replace_task_stage_out(self, dm, executor, file, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return ('staged', func(*args, **kwargs))
+        return wrapper
+
+
+GATE = threading.Event()
+
+
+@python_app
+def waits_for_gate():
+    GATE.wait(30)
+    return 1
+
+
+@python_app
+def after(x, outputs=()):
+    return x
+
+
+def test_a_task_is_not_launched_before_its_stage_out_is_wired(tmp_path):
+    GATE.clear()
+    with chervil.load(Config(executors=[threads(tmp_path, [_SlowStageOut(GATE)])], run_dir=str(tmp_path / 'r'))):
+        fut = after(waits_for_gate(), outputs=[File(str(tmp_path / 'out.txt'))])
+        assert fut.result(timeout=60) == ('staged', 1), "the task ran with its stage-out wrapper"

@@ -81,6 +81,9 @@ class DataFlowKernel:
         # Records of unfinished tasks (of every task without garbage collection), by id.
         self.tasks: Dict[int, Dict[str, Any]] = {}
         self._submit_lock = threading.Lock()
+        # Guards `record['_held']`: a task whose stage-out is still being wired is not
+        # launched yet, even if its dependencies finish meanwhile (see `submit`).
+        self._held_lock = threading.Lock()
         self._local = threading.local()
         self.dependency_resolver = config.dependency_resolver or SHALLOW_DEPENDENCY_RESOLVER
         self.cleanup_called = False
@@ -181,6 +184,8 @@ class DataFlowKernel:
                 if isinstance(app_kwargs.get(std), File):
                     setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
             self.tasks[tid] = record
+            if staging and outputs:
+                record['_held'] = None
             try:
                 got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
             except Exception:
@@ -188,9 +193,13 @@ class DataFlowKernel:
                 raise
         assert got == tid, "task ids are given out under the submit lock"
         if staging and outputs:
-            # Outside the lock: a stage-out may submit a task of its own. Before
-            # `_act`: the task has not been launched yet.
+            # Outside the lock: a stage-out may submit a task of its own. Until it is
+            # wired, a launch (from a dependency finishing on another thread) is held.
             self._stage_out(record, outputs)
+            with self._held_lock:
+                held = record.pop('_held')
+            if held is not None:
+                commands = [(_LAUNCH, tid, held, None), *commands]
         # Per-task lifecycle lines are the engine's (chervil.log at debug level): Python's
         # logging costs ~35 µs a line, more than the rest of a task's client-side work.
         for f in external:
@@ -367,6 +376,11 @@ class DataFlowKernel:
 
     def _launch(self, tid: int, try_id: int) -> None:
         record = self.tasks[tid]
+        if '_held' in record:
+            with self._held_lock:
+                if '_held' in record:
+                    record['_held'] = try_id
+                    return
         record['try_id'] = try_id
         record['status'] = States.launched
         record['try_time_launched'] = datetime.datetime.now()
