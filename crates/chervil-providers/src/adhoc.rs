@@ -50,11 +50,7 @@ impl AdHocProvider {
         let mut argv: Vec<&str> = self.ssh.iter().map(String::as_str).collect();
         argv.push(&self.hosts[host]);
         argv.push(remote);
-        let out = cli::run_with_input(&argv, None, self.cmd_timeout, input)?;
-        if out.code != 0 {
-            return Err(ProviderError::Scheduler { command: format!("ssh {} …", self.hosts[host]), code: out.code, stderr: out.stderr.trim().to_string() });
-        }
-        Ok(out)
+        cli::run_with_input(&argv, None, self.cmd_timeout, input)?.success(format!("ssh {} …", self.hosts[host]))
     }
 
     fn busy(&self, host: usize) -> bool {

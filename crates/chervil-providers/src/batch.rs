@@ -236,10 +236,7 @@ impl BatchProvider {
         }
         let submit_file = written.first().map(|(p, _)| p.clone()).unwrap_or_else(|| files.path(".submit"));
         let argv = self.scheduler.submit_argv(&self.spec, &submit_file);
-        let out = self.run(&argv, Some(&self.script_dir))?;
-        if out.code != 0 {
-            return Err(ProviderError::Scheduler { command: argv.join(" "), code: out.code, stderr: out.stderr.trim().to_string() });
-        }
+        let out = self.run(&argv, Some(&self.script_dir))?.success(argv.join(" "))?;
         let id = self.scheduler.parse_submit(&out.stdout).ok_or_else(|| ProviderError::Submit {
             job_name: job_name.to_string(),
             error: format!("{} printed no job id: {:?} {:?}", argv[0], out.stdout.trim(), out.stderr.trim()),
@@ -258,7 +255,7 @@ impl BatchProvider {
             let argv = self.scheduler.status_argv(&self.spec, chunk);
             let out = self.run(&argv, None)?;
             if out.code != 0 && !self.scheduler.status_failure_is_benign(out.code, &out.stderr) {
-                return Err(ProviderError::Scheduler { command: argv.join(" "), code: out.code, stderr: out.stderr.trim().to_string() });
+                return Err(out.failure(argv.join(" ")));
             }
             seen.extend(self.scheduler.parse_status(&out.stdout).into_iter().map(|(id, v)| (self.scheduler.job_key(&id), v)));
         }

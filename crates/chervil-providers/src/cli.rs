@@ -19,6 +19,22 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl Output {
+    /// The command's failure, quoting its stderr (`command` is how to show it).
+    pub fn failure(&self, command: impl Into<String>) -> ProviderError {
+        ProviderError::Scheduler { command: command.into(), code: self.code, stderr: self.stderr.trim().to_string() }
+    }
+
+    /// This output if the command succeeded, else [`Output::failure`].
+    pub fn success(self, command: impl Into<String>) -> Result<Output, ProviderError> {
+        if self.code == 0 {
+            Ok(self)
+        } else {
+            Err(self.failure(command))
+        }
+    }
+}
+
 /// Runs `argv` (no shell) in `cwd`, waiting at most `timeout`; kills it after that.
 pub fn run(argv: &[&str], cwd: Option<&std::path::Path>, timeout: Duration) -> Result<Output, ProviderError> {
     run_with_input(argv, cwd, timeout, None)

@@ -42,8 +42,6 @@ class RSyncStaging(Staging):
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            if os.path.dirname(local):
-                os.makedirs(os.path.dirname(local), exist_ok=True)
             rsync(remote, local, rsh)
             return func(*args, **kwargs)
         return wrapper

@@ -10,12 +10,16 @@ from typing import Sequence
 from chervil.data_provider.staging import StagingError
 
 
-def fetch(url: str, local_path: str, timeout: float = 300) -> None:
-    """Downloads ``url`` (http, https or ftp) to ``local_path``, through a temporary
-    name so a failed download never leaves a partial file where the task looks."""
+def _make_parent(local_path: str) -> None:
     directory = os.path.dirname(local_path)
     if directory:
         os.makedirs(directory, exist_ok=True)
+
+
+def fetch(url: str, local_path: str, timeout: float = 300) -> None:
+    """Downloads ``url`` (http, https or ftp) to ``local_path``, through a temporary
+    name so a failed download never leaves a partial file where the task looks."""
+    _make_parent(local_path)
     partial = f"{local_path}.part-{os.getpid()}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, 'wb') as out:
@@ -33,6 +37,10 @@ def fetch(url: str, local_path: str, timeout: float = 300) -> None:
 
 
 def rsync(source: str, destination: str, rsh: Sequence[str] = ()) -> None:
+    """Copies ``source`` to ``destination`` (one of them ``host:path``); a local
+    destination's folder is made first."""
+    if ':' not in destination:
+        _make_parent(destination)
     argv = ['rsync', '-a']
     if rsh:
         argv += ['-e', ' '.join(rsh)]

@@ -234,11 +234,7 @@ impl Scheduler for GoogleCloud {
             return Ok(());
         }
         let argv = self.zone_argv();
-        let shown = argv.join(" ");
-        let out = cli::run(&argv.iter().map(String::as_str).collect::<Vec<_>>(), None, spec.cmd_timeout)?;
-        if out.code != 0 {
-            return Err(ProviderError::Scheduler { command: shown, code: out.code, stderr: out.stderr.trim().to_string() });
-        }
+        let out = cli::run(&argv.iter().map(String::as_str).collect::<Vec<_>>(), None, spec.cmd_timeout)?.success(argv.join(" "))?;
         self.zone = out.stdout.split_whitespace().next().map(str::to_string).ok_or_else(|| {
             ProviderError::Config(format!("region {:?} has no zone that is UP in project {:?}; give zone= explicitly", self.region, self.project_id))
         })?;
