@@ -146,14 +146,14 @@ def _period_seconds(period: Optional[str]) -> Optional[float]:
     return float(h * 3600 + m * 60 + s)
 
 
-def _parsl_checkpoint(directory: str) -> Dict[str, bytes]:
+def _parsl_checkpoint(directory: str) -> Dict[str, Any]:
     """Results from a Parsl run's ``tasks.pkl`` (a stream of pickled ``{'hash',
     'exception', 'result'}`` dicts), so a campaign started on Parsl continues on
     Chervil: the hashes are computed the same way."""
     path = os.path.join(directory, 'tasks.pkl')
     if not os.path.exists(path):
         return {}
-    found: Dict[str, bytes] = {}
+    found: Dict[str, Any] = {}
     with open(path, 'rb') as f:
         while True:
             try:
@@ -165,7 +165,7 @@ def _parsl_checkpoint(directory: str) -> Dict[str, bytes]:
                                     f"{type(e).__name__}: {e}. Remove it (or leave it out of checkpoint_files) "
                                     "to run without it") from None
             if isinstance(record, dict) and record.get('exception') is None and 'hash' in record:
-                found[record['hash']] = pickle.dumps(record['result'])
+                found[record['hash']] = record['result']
     logger.info("Loaded %d results from Parsl checkpoint %s", len(found), path)
     return found
 
@@ -210,7 +210,8 @@ class BasicMemoizer(Memoizer):
         if self.checkpoint_files is not None:
             dirs = [os.fspath(d) for d in self.checkpoint_files]
         elif self.checkpoint_mode is not None:
-            dirs = [d for d in get_all_checkpoints(config_run_dir) if not d.startswith(os.path.abspath(run_dir))]
+            own = os.path.join(os.path.abspath(run_dir), 'checkpoint')
+            dirs = [d for d in get_all_checkpoints(config_run_dir) if d != own]
         else:
             dirs = []
         if dirs:
@@ -219,9 +220,13 @@ class BasicMemoizer(Memoizer):
             except RuntimeError as e:
                 raise BadCheckpoint(str(e)) from None
             for d in dirs:
-                self._from_checkpoints.update(_parsl_checkpoint(d))
+                # Parsl's results are unpickled already: they stand in as done futures.
+                for h, result in _parsl_checkpoint(d).items():
+                    fut: Future = Future()
+                    fut.set_result(result)
+                    self._memo[h] = fut
             logger.info("Loaded %d checkpointed results from %d checkpoint directories",
-                        len(self._from_checkpoints), len(dirs))
+                        len(self._from_checkpoints) + len(self._memo), len(dirs))
         if self.checkpoint_mode is not None:
             self._writer = _core.Checkpointer(os.path.join(run_dir, 'checkpoint'), self.checkpoint_mode,
                                               self._period)
