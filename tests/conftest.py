@@ -11,6 +11,9 @@ from chervil.dataflow.dflow import DataFlowKernelLoader
 from chervil.executors import ThreadPoolExecutor
 from test_htex import _need, wait_until
 
+# Parsl's own tests run through tests/parsl_suite/run.py (make test-parsl-suite), not here.
+collect_ignore = ['parsl_suite']
+
 
 @pytest.fixture(autouse=True)
 def _no_dfk_left_behind(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ import os
 import threading
 
 import pytest
+from typeguard import TypeCheckError
 
 import chervil
 from chervil import python_app
@@ -47,12 +48,17 @@ def test_clear_allows_another_load(config_for):
     assert chervil.dfk() is second, "cleaning up a DFK that is no longer loaded leaves the loaded one alone"
 
 
-def test_no_dfk_loads_the_default(caplog):
-    with caplog.at_level(logging.WARNING, logger='chervil'):
+def test_app_before_load_is_parsls_error():
+    # As Parsl: no config loaded is an error at the call, with Parsl's exact words;
+    # and a `with load(...)` block leaves nothing loaded behind it.
+    with pytest.raises(NoDataFlowKernelError) as info:
+        ident(5)
+    assert str(info.value) == "Must first load config"
+    with chervil.load(Config(executors=[ThreadPoolExecutor(label='threads')])) as d:
         assert ident(5).result() == 5
-    assert 'default' in caplog.text
-    d = chervil.dfk()
-    assert list(d.executors) == ['threads', '_parsl_internal']
+    assert d.cleanup_called
+    with pytest.raises(NoDataFlowKernelError):
+        chervil.dfk()
 
 
 def test_submit_after_cleanup(config_for):
@@ -125,15 +131,24 @@ def test_multiple_executors(config_for):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(executors=[ThreadPoolExecutor(label='x'), ThreadPoolExecutor(label='x')]), "unique labels.*'x'"),
     (dict(executors=['threads']), "not an executor"),
-    (dict(exit_mode='later'), "exit_mode"),
     (dict(retries=-1), "retries"),
-    (dict(retries='3'), "retries"),
     (dict(strategy='fast'), "strategy"),
     (dict(checkpoint_mode='sometimes'), "checkpoint_mode"),
     (dict(usage_tracking=7), "Usage Tracking"),
 ])
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigurationError, match=match):
+        Config(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(exit_mode='later'), "exit_mode"),
+    (dict(retries='3'), "retries"),
+    (dict(run_dir=5), "run_dir"),
+])
+def test_config_type_errors_are_parsls(kwargs, name):
+    # As Parsl: a value of the wrong type is typeguard's TypeCheckError naming the argument.
+    with pytest.raises(TypeCheckError, match=f'argument "{name}"'):
         Config(**kwargs)
 
 

@@ -1,17 +1,25 @@
 """Makes ``import parsl`` (and ``from parsl.x.y import z``) resolve to Chervil.
 
-Installed by ``python -m chervil run``: a meta-path finder, placed first, answers for
-``parsl`` and every ``parsl.*`` name with the Chervil module of the same path, so the
-same module object is shared (``parsl.File is chervil.File``). A Parsl module that
-Chervil lacks fails with an ImportError that says so.
+Installed by ``python -m chervil run`` (or by calling :func:`install`): a meta-path
+finder, placed first, answers for ``parsl`` and every ``parsl.*`` name with the Chervil
+module of the same path, so the same module object is shared (``parsl.File is
+chervil.File``). A Parsl module that Chervil lacks fails with an ImportError that says so.
+
+The alias travels: once installed, :data:`ENV_FLAG` is set in this process's
+environment, and executors put it in the command that starts their pools on any
+provider, so every worker installs the alias before it unpickles a task. Apps,
+classes and exceptions defined in a module that does ``import parsl`` then load the
+same way on the workers as in the client.
 """
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import sys
 
 ALIAS = 'parsl'
 TARGET = 'chervil'
+ENV_FLAG = 'CHERVIL_PARSL_ALIAS'
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -45,9 +53,21 @@ class ParslAliasFinder(importlib.abc.MetaPathFinder):
                                                is_package=found.submodule_search_locations is not None)
 
 
+def installed() -> bool:
+    return any(isinstance(f, ParslAliasFinder) for f in sys.meta_path)
+
+
 def install() -> None:
-    """Routes ``parsl`` imports to Chervil from now on in this process."""
-    if not any(isinstance(f, ParslAliasFinder) for f in sys.meta_path):
+    """Routes ``parsl`` imports to Chervil from now on, in this process and in the
+    pools and workers its executors start."""
+    if not installed():
         for name in [n for n in sys.modules if n == ALIAS or n.startswith(ALIAS + '.')]:
             del sys.modules[name]
         sys.meta_path.insert(0, ParslAliasFinder())
+    os.environ[ENV_FLAG] = '1'
+
+
+def install_if_inherited() -> None:
+    """In a pool's worker: install the alias when the client that started it had it."""
+    if os.environ.get(ENV_FLAG) == '1':
+        install()

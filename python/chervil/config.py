@@ -1,5 +1,7 @@
 """Configuration of a run (Parsl's ``parsl.config.Config``)."""
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Literal, Optional, Sequence, Union
+
+import typeguard
 
 from chervil.errors import ConfigurationError
 from chervil.executors.base import ParslExecutor
@@ -18,11 +20,14 @@ class Config:
     are accepted as well as ``memoizer=``.
     """
 
+    # Wrong types are typeguard's TypeCheckError naming the argument, as in Parsl; wrong
+    # values of the right type are ConfigurationErrors that say what to write instead.
+    @typeguard.typechecked
     def __init__(self,
                  executors: Optional[Iterable[ParslExecutor]] = None,
                  memoizer=None,
                  dependency_resolver=None,
-                 exit_mode: str = 'cleanup',
+                 exit_mode: Literal['cleanup', 'skip', 'wait'] = 'cleanup',
                  garbage_collect: bool = True,
                  internal_tasks_max_threads: int = 10,
                  retries: int = 0,

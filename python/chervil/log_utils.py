@@ -3,8 +3,9 @@ import logging
 import sys
 from typing import Optional
 
-DEFAULT_FORMAT = "%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) " \
-                 "%(threadName)s %(funcName)s %(levelname)s: %(message)s"
+# Parsl's layout: the first field is the Unix time, which scripts that read parsl.log parse.
+DEFAULT_FORMAT = "%(created)f %(asctime)s %(processName)s-%(process)d %(threadName)s-%(thread)d " \
+                 "%(name)s:%(lineno)d %(funcName)s %(levelname)s: %(message)s"
 
 
 def set_stream_logger(name: str = 'chervil', level: int = logging.DEBUG, format_string: Optional[str] = None,

@@ -1,23 +1,34 @@
 """Helpers users import from ``parsl.utils``."""
+import contextlib
+import inspect
+import logging
 import os
+import re
+import subprocess
 import threading
+import time
 from glob import glob
-from typing import List, Tuple
+from typing import IO, Dict, Iterator, List, Optional, Tuple, Union
 
-from chervil.app.errors import BadStdStreamFile
+import typeguard
 
 
-def get_std_fname_mode(fdname: str, stdfspec) -> Tuple[str, str]:
-    """Reads a ``stdout=``/``stderr=`` spec: a path (appended to) or a ``(path, mode)`` pair."""
+logger = logging.getLogger(__name__)
+
+
+@typeguard.typechecked
+def get_std_fname_mode(
+    fdname: str,
+    stdfspec: Union[os.PathLike, str, Tuple[str, str], Tuple[os.PathLike, str]],
+) -> Tuple[str, str]:
+    """Reads a ``stdout=``/``stderr=`` spec: a path (appended to) or a ``(path, mode)`` pair.
+
+    A spec of the wrong shape is typeguard's ``TypeCheckError`` naming the argument, as
+    in Parsl (whose tests expect exactly that type)."""
     if isinstance(stdfspec, (str, os.PathLike)):
         fname, mode = stdfspec, 'a+'
-    elif isinstance(stdfspec, tuple):
-        if len(stdfspec) != 2:
-            raise BadStdStreamFile(f"std descriptor {fdname} has incorrect tuple length {len(stdfspec)}; "
-                                   "give (path, mode), e.g. ('out.txt', 'w')")
-        fname, mode = stdfspec
     else:
-        raise BadStdStreamFile(f"{fdname}={stdfspec!r} is not a path, a (path, mode) tuple or a File")
+        fname, mode = stdfspec
     path = os.fspath(fname)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
@@ -79,3 +90,131 @@ class AutoCancelTimer(threading.Timer):
 
     def __exit__(self, *exc) -> None:
         self.cancel()
+
+
+def get_version() -> str:
+    """Chervil's version (Parsl's ``get_version``)."""
+    from chervil import __version__
+    return __version__
+
+
+@contextlib.contextmanager
+def wait_for_file(path: str, seconds: float = 10) -> Iterator[None]:
+    """Waits up to ``seconds`` for ``path`` to appear (polling), then runs the block
+    whether it did or not."""
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+    yield
+
+
+@contextlib.contextmanager
+def time_limited_open(path: str, mode: str, seconds: float = 1) -> Iterator[IO]:
+    """``open(path, mode)`` after waiting up to ``seconds`` for the file to appear."""
+    with wait_for_file(path, seconds):
+        pass
+    with open(path, mode) as f:
+        yield f
+
+
+def wtime_to_minutes(time_string: str) -> int:
+    """``'HH:MM:SS'`` as whole minutes (seconds are dropped)."""
+    hours, minutes, _seconds = time_string.split(':')
+    total = int(hours) * 60 + int(minutes)
+    if total < 1:
+        logger.warning("walltime %r is less than a minute; schedulers that count minutes see 0", time_string)
+    return total
+
+
+class RepresentationMixin:
+    """Gives a class a ``repr`` that reads like the call that made it, defaults included:
+    ``Foo(1, 'two', third='three')``. Each constructor parameter must be kept as an
+    attribute of the same name (checked when ``_validate_repr`` is true, as in tests)."""
+
+    __max_width__ = 80
+    _validate_repr = False
+
+    def __repr__(self) -> str:
+        init = self.__init__  # type: ignore[misc]
+        init = getattr(init, '__wrapped__', init)
+        spec = inspect.getfullargspec(init)
+        names = spec.args[1:]
+        n_defaults = len(spec.defaults or ())
+        positional = names[:len(names) - n_defaults] if n_defaults else names
+        keywords = names[len(names) - n_defaults:] if n_defaults else []
+        if self._validate_repr:
+            for name in names:
+                if not hasattr(self, name):
+                    raise AttributeError(f"class {type(self).__name__} uses {name} in the constructor, "
+                                         "but does not define it as an attribute")
+        missing = "<unrecorded>"
+        args = [getattr(self, n, missing) for n in positional]
+        kwargs: Dict[str, object] = {n: getattr(self, n, missing) for n in keywords + list(spec.kwonlyargs)}
+        items = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in sorted(kwargs.items())]
+        line = f"{type(self).__name__}({', '.join(items)})"
+        if len(line) <= type(self).__max_width__:
+            return line
+
+        def indented(text: str) -> str:
+            return "\n    ".join(text.splitlines())
+        body = "".join(f"\n    {indented(repr(a))}," for a in args)
+        body += ", ".join(f"\n    {k}={indented(repr(v))}" for k, v in sorted(kwargs.items()))
+        return f"{type(self).__name__}({body}\n)"
+
+
+class AtomicIDCounter:
+    """Hands out 0, 1, 2, … safely from many threads."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def get_id(self) -> int:
+        with self.lock:
+            value = self.count
+            self.count += 1
+            return value
+
+
+def setproctitle(title: str) -> None:
+    """Sets the process title when the ``setproctitle`` package is installed; else nothing."""
+    try:
+        import setproctitle as spt
+    except ImportError:
+        return
+    spt.setproctitle(title)
+
+
+def _rfc1123(raw: str, max_len: int, dots: bool) -> str:
+    allowed = r'[^a-z0-9.-]' if dots else r'[^a-z0-9-]'
+    text = re.sub(allowed, '-', raw.lower())
+    text = re.sub(r'-+', '-', text)
+    if dots:
+        text = re.sub(r'\.+', '.', text)
+        text = '.'.join(part.strip('-') for part in text.split('.') if part.strip('-'))
+    text = text[:max_len].strip('-.')
+    if not text:
+        raise ValueError(f"{raw!r} has no character allowed in a DNS name (a-z, 0-9, '-')")
+    return text
+
+
+def sanitize_dns_label_rfc1123(raw_string: str) -> str:
+    """``raw_string`` as a DNS label (RFC 1123): lower case, ``-`` for anything else, at most 63."""
+    return _rfc1123(raw_string, 63, dots=False)
+
+
+def sanitize_dns_subdomain_rfc1123(raw_string: str) -> str:
+    """``raw_string`` as a DNS subdomain (labels joined by dots), at most 253 characters."""
+    return _rfc1123(raw_string, 253, dots=True)
+
+
+def execute_wait(cmd: str, walltime: Optional[float] = None) -> Tuple[int, str, str]:
+    """Runs ``cmd`` in a shell; ``(exit code, stdout, stderr)``, exit code -1 after ``walltime`` s."""
+    try:
+        proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=walltime,
+                              preexec_fn=os.setpgrp)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or '')
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or '')
+        return -1, out, err
+    return proc.returncode, proc.stdout, proc.stderr

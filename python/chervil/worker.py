@@ -60,6 +60,8 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     frames_in = sys.stdin.buffer
+    from chervil import compat
+    compat.install_if_inherited()  # the client's `parsl` alias, so apps from modules that import parsl load here
     functions: dict = {}  # function id -> function
     blobs: dict = {}  # function id -> pickled function, until its first call
     while True:

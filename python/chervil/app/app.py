@@ -49,7 +49,7 @@ class AppBase:
         if self.data_flow_kernel is not None:
             return self.data_flow_kernel
         from chervil.dataflow.dflow import DataFlowKernelLoader
-        return DataFlowKernelLoader.dfk_or_default()
+        return DataFlowKernelLoader.dfk()
 
     def __call__(self, *args: Any, **kwargs: Any):
         raise NotImplementedError

@@ -8,10 +8,12 @@ from chervil.data_provider.file_noop import NoOpFileStaging
 from chervil.data_provider.files import File
 from chervil.data_provider.remote import FTPSeparateTaskStaging, HTTPSeparateTaskStaging
 from chervil.data_provider.staging import Staging
+from chervil.data_provider.zip import ZipFileStaging
 
 logger = logging.getLogger(__name__)
 
-default_staging: List[Staging] = [NoOpFileStaging(), FTPSeparateTaskStaging(), HTTPSeparateTaskStaging()]
+default_staging: List[Staging] = [NoOpFileStaging(), FTPSeparateTaskStaging(), HTTPSeparateTaskStaging(),
+                                  ZipFileStaging()]
 
 
 class DataManager:

@@ -39,6 +39,7 @@ from chervil.jobs.job_status_poller import JobStatusPoller
 from chervil.log_utils import set_file_logger
 
 logger = logging.getLogger(__name__)
+_CHERVIL_LOGGER = logging.getLogger('chervil')
 
 # Command kinds and failure causes, as chervil._core encodes them.
 _LAUNCH, _COMPLETE, _FAIL = 0, 1, 2
@@ -74,6 +75,9 @@ class DataFlowKernel:
         self._log_handler = None
         if config.initialize_logging:
             self._log_handler = set_file_logger(os.path.join(self.run_dir, 'parsl.log'), level=logging.DEBUG)
+            # Per-task records are for other listeners (see `_someone_listens`); parsl.log
+            # gets the engine's per-task lines in chervil.log instead.
+            self._log_handler.addFilter(lambda r: not hasattr(r, 'parsl.task'))
             _core.set_log_file(os.path.join(self.run_dir, 'chervil.log'), debug=True)
         logger.info("Chervil run %s starting in %s", self.run_id, self.run_dir)
 
@@ -177,14 +181,14 @@ class DataFlowKernel:
         with self._submit_lock:
             tid = self._kernel.submitted
             record['id'] = tid
-            self._std_autopath(record)
+            self._std_autopath(record)  # may give stdout/stderr Files (std_autopath=…)
+            std_files = [std for std in ('stdout', 'stderr') if isinstance(app_kwargs.get(std), File)]
             if not staging:
                 app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
-            for std in ('stdout', 'stderr'):
-                if isinstance(app_kwargs.get(std), File):
+                for std in std_files:
                     setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
             self.tasks[tid] = record
-            if staging and outputs:
+            if staging and (outputs or std_files):
                 record['_held'] = None
             try:
                 got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
@@ -192,16 +196,20 @@ class DataFlowKernel:
                 del self.tasks[tid]
                 raise
         assert got == tid, "task ids are given out under the submit lock"
-        if staging and outputs:
+        if staging and (outputs or std_files):
             # Outside the lock: a stage-out may submit a task of its own. Until it is
             # wired, a launch (from a dependency finishing on another thread) is held.
-            self._stage_out(record, outputs)
+            self._stage_out(record, outputs, std_files)
             with self._held_lock:
                 held = record.pop('_held')
             if held is not None:
                 commands = [(_LAUNCH, tid, held, None), *commands]
         # Per-task lifecycle lines are the engine's (chervil.log at debug level): Python's
         # logging costs ~35 µs a line, more than the rest of a task's client-side work.
+        # Parsl's per-task records (with ``parsl.task`` attributes that tools filter on)
+        # are made only when a handler other than our parsl.log would receive them.
+        if self._someone_listens():
+            self._log_binding(record, depends)
         for f in external:
             f.add_done_callback(partial(self._external_done, tid))
         self._act(commands)
@@ -247,6 +255,24 @@ class DataFlowKernel:
         logger.info("DFK cleanup complete")
         self._close_log()
 
+    def _someone_listens(self) -> bool:
+        if not logger.isEnabledFor(logging.INFO):
+            return False
+        ours = 1 if self._log_handler is not None else 0
+        return bool(logging.root.handlers) or len(_CHERVIL_LOGGER.handlers) > ours
+
+    def _log_binding(self, record: Dict[str, Any], depends: List[cf.Future]) -> None:
+        tid, name = record['id'], record['func_name']
+        for d in depends:
+            if isinstance(d, AppFuture) and d.task_record.get('dfk') is self:
+                logger.info("Task %s has dependency task %s", tid, d.tid,
+                            extra={'parsl.task': tid, 'parsl.dependency_task': d.tid})
+            else:
+                logger.info("Task %s has dependency future %r", tid, d,
+                            extra={'parsl.task': tid, 'parsl.dependency_object': repr(d)})
+        logger.info("Task %s submitted for App %s to executor %s", tid, name, record['executor'],
+                    extra={'parsl.task': tid, 'parsl.app_name': name, 'parsl.dfk': self.run_id})
+
     def _close_log(self) -> None:
         _core.flush_log()
         if self._log_handler is not None:
@@ -290,20 +316,25 @@ class DataFlowKernel:
             new_args[i], func = dm.optionally_stage_in(v, func, label)
         return func, tuple(new_args)
 
-    def _stage_out(self, record, outputs) -> None:
-        """Each output File: the task gets a copy that staging may place elsewhere;
-        its DataFuture completes when the task and any stage-out are done."""
-        dm, label, app_fu = self.data_manager, record['executor'], record['app_fu']
-        func, copies, futures = record['func'], [], []
-        for f in outputs:
+    def _stage_out(self, record, outputs, std_files) -> None:
+        """Each output File (and a File given as stdout=/stderr=): the task gets a copy
+        that staging may place elsewhere; its DataFuture completes when the task and
+        any stage-out are done."""
+        dm, label, app_fu, kwargs = self.data_manager, record['executor'], record['app_fu'], record['kwargs']
+
+        def one(f: File) -> Tuple[File, DataFuture]:
             copy = f.cleancopy()
             done = dm.stage_out(copy, label, app_fu)
-            futures.append(DataFuture(done if done is not None else app_fu, f, tid=record['id']))
-            func = dm.replace_task_stage_out(copy, func, label)
-            copies.append(copy)
-        record['func'] = func
-        record['kwargs']['outputs'] = copies
-        app_fu._outputs = futures
+            record['func'] = dm.replace_task_stage_out(copy, record['func'], label)
+            return copy, DataFuture(done if done is not None else app_fu, f, tid=record['id'])
+
+        if outputs:
+            staged = [one(f) for f in outputs]
+            kwargs['outputs'] = [copy for copy, _ in staged]
+            app_fu._outputs = [fut for _, fut in staged]
+        for std in std_files:
+            kwargs[std], fut = one(kwargs[std])
+            setattr(app_fu, f'_{std}_future', fut)
 
     def _gather_deps(self, args, kwargs) -> List[cf.Future]:
         gather = self.dependency_resolver.traverse_to_gather
@@ -556,18 +587,9 @@ class DataFlowKernelLoader:
     def dfk(cls) -> DataFlowKernel:
         """The loaded DataFlowKernel."""
         if cls._dfk is None:
-            raise NoDataFlowKernelError("Must first load config: call chervil.load(config)")
+            # Parsl's exact words (its tests compare them); the fix is parsl.load(config).
+            raise NoDataFlowKernelError("Must first load config")
         return cls._dfk
-
-    @classmethod
-    def dfk_or_default(cls) -> DataFlowKernel:
-        """The loaded DataFlowKernel, loading a local thread-pool config if none is."""
-        with cls._lock:
-            if cls._dfk is None:
-                logger.warning("An app was called before any config was loaded; loading the default "
-                               "(a local ThreadPoolExecutor). Call chervil.load(config) to choose.")
-                cls._dfk = DataFlowKernel(Config())
-            return cls._dfk
 
     @classmethod
     def wait_for_current_tasks(cls) -> None:

@@ -12,6 +12,7 @@ killed client never leaves a corrupt checkpoint, and a damaged one is a
 Both configuration forms work: ``Config(memoizer=BasicMemoizer(checkpoint_mode=...))``
 and the older ``Config(checkpoint_mode=..., checkpoint_files=..., checkpoint_period=...)``.
 """
+import functools
 import hashlib
 import logging
 import os
@@ -87,6 +88,17 @@ def _id_dict(obj: dict, output_ref: bool = False) -> bytes:
 def _id_function(f, output_ref: bool = False) -> bytes:
     """By name and module (as Parsl): editing a function's body keeps its checkpoints."""
     return pickle.dumps(["types.FunctionType", f.__name__, f.__module__])
+
+
+@id_for_memo.register(functools.partial)
+def _id_partial(p: functools.partial, output_ref: bool = False) -> bytes:
+    """A bash app's task function is a named partial: hashed by the app's name as Parsl
+    hashes it (so its checkpoints carry over); any other partial by what it binds."""
+    name = p.__dict__.get('__name__')
+    if name is not None:
+        return pickle.dumps(["types.FunctionType", name, "functools"])
+    return pickle.dumps(["functools.partial", id_for_memo(p.func), id_for_memo(p.args),
+                         id_for_memo(p.keywords)])
 
 
 @id_for_memo.register(File)
@@ -199,6 +211,9 @@ class BasicMemoizer(Memoizer):
         self._memo: Dict[str, Future] = {}
         self._from_checkpoints: Dict[str, bytes] = {}
         self._writer = None
+        self._timer = None
+        self._from_parsl: set = set()  # hashes loaded from Parsl's tasks.pkl
+        self._carried: set = set()  # earlier runs' results already written into this run's checkpoint
 
     @property
     def checkpointed_tasks(self) -> int:
@@ -222,14 +237,36 @@ class BasicMemoizer(Memoizer):
             for d in dirs:
                 # Parsl's results are unpickled already: they stand in as done futures.
                 for h, result in _parsl_checkpoint(d).items():
+                    self._from_parsl.add(h)
                     fut: Future = Future()
                     fut.set_result(result)
                     self._memo[h] = fut
             logger.info("Loaded %d checkpointed results from %d checkpoint directories",
                         len(self._from_checkpoints) + len(self._memo), len(dirs))
         if self.checkpoint_mode is not None:
-            self._writer = _core.Checkpointer(os.path.join(run_dir, 'checkpoint'), self.checkpoint_mode,
-                                              self._period)
+            directory = os.path.join(run_dir, 'checkpoint')
+            # Made now, so a run that checkpoints nothing still leaves a directory that
+            # checkpoint_files= can name (as Parsl does).
+            os.makedirs(directory, exist_ok=True)
+            # 'periodic' is timed here rather than in the engine, so each pass is a line
+            # in parsl.log as in Parsl (scripts and Parsl's tests read those lines).
+            engine_mode = 'manual' if self.checkpoint_mode == 'periodic' else self.checkpoint_mode
+            self._writer = _core.Checkpointer(directory, engine_mode, None)
+            if self.checkpoint_mode == 'periodic':
+                from chervil.utils import Timer
+                self._periodic_pass()  # a first pass at once, then every period, as Parsl's timer does
+                self._timer = Timer(self._periodic_pass, interval=self._period, name='checkpoint-timer')
+
+    def _periodic_pass(self) -> None:
+        try:
+            n = self._writer.checkpoint()
+        except Exception:
+            logger.exception("Periodic checkpoint failed")
+            return
+        if n:
+            logger.info("Done checkpointing %d tasks", n)
+        else:
+            logger.info("No tasks checkpointed in this pass")
 
     def check_memo(self, task: Dict[str, Any]) -> Optional[Future]:
         if not self.memoize or not task['memoize']:
@@ -258,8 +295,20 @@ class BasicMemoizer(Memoizer):
         if not h:
             return
         self._memo[h] = task['app_fu']
-        if self._writer is None or task.get('from_memo'):
+        if self._writer is None:
             return
+        if task.get('from_memo'):
+            # A result carried from an earlier run's checkpoint is written into this run's
+            # too (once), so the next run, given only the last checkpoint, still has it.
+            if h in self._carried:
+                return
+            self._carried.add(h)
+            if h not in self._from_checkpoints and h not in self._from_parsl:
+                return  # reused within this run: already checkpointed when it ran
+            blob = self._from_checkpoints.get(h)
+            if blob is not None:
+                self._writer.record(h, blob)
+                return
         try:
             blob = pickle.dumps(r)
         except Exception:
@@ -283,6 +332,9 @@ class BasicMemoizer(Memoizer):
             logger.info("Checkpointed %d tasks", n)
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
         if self._writer is not None:
             n = self._writer.close()
             logger.info("Final checkpoint: %d tasks (%d this run)", n, self._writer.written)

@@ -2,5 +2,9 @@
 from chervil.executors.base import ParslExecutor
 from chervil.executors.high_throughput.executor import HighThroughputExecutor
 from chervil.executors.threads import ThreadPoolExecutor
+from chervil.executors.unsupported import (FluxExecutor, GlobusComputeExecutor, MPIExecutor,
+                                           RadicalPilotExecutor, TaskVineExecutor, WorkQueueExecutor)
 
-__all__ = ['ParslExecutor', 'ThreadPoolExecutor', 'HighThroughputExecutor']
+__all__ = ['ParslExecutor', 'ThreadPoolExecutor', 'HighThroughputExecutor', 'MPIExecutor',
+           'WorkQueueExecutor', 'TaskVineExecutor', 'FluxExecutor', 'GlobusComputeExecutor',
+           'RadicalPilotExecutor']

@@ -25,6 +25,7 @@ from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.jobs.states import JobState, JobStatus
 from chervil.providers.base import ExecutionProvider
 from chervil.providers.local.local import LocalProvider
+from chervil import compat
 from chervil.serialize import DeserializationError, FunctionCache, loads, pack_call
 
 logger = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         env = [f'CHERVIL_POOL_TOKEN={self._token_hex}']
         if self._ix.cert_sha256:
             env.append(f'CHERVIL_POOL_CERT_SHA256={self._ix.cert_sha256}')
+        if compat.installed():
+            env.append(f'{compat.ENV_FLAG}=1')  # the client's `import parsl` alias travels to the workers
         if self._local:
             # Pools on this machine see the client's import path, so functions from any module the
             # client imported (a test file, a package beside the script) can be unpickled there.

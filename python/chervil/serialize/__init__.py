@@ -15,36 +15,12 @@ from typing import Any, Callable, Dict, Tuple
 
 import cloudpickle
 
-from chervil.errors import ParslError
+from chervil.serialize.errors import DeserializationError, SerializationError
+
+__all__ = ['serialize', 'deserialize', 'pack_apply_message', 'unpack_apply_message', 'dumps', 'loads', 'pack_call',
+           'FunctionCache', 'SerializationError', 'DeserializationError']
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
-
-
-class SerializationError(ParslError):
-    """Something could not be pickled (or unpickled) to cross to another process."""
-
-    def __init__(self, what: str, cause: BaseException) -> None:
-        super().__init__(what, cause)
-        self.what = what
-        self.cause = cause
-
-    def __str__(self) -> str:
-        return (f"{self.what} cannot be sent to another process: {type(self.cause).__name__}: {self.cause}. "
-                "Pass data that pickle can copy (not open files, locks, sockets or generators), or run this "
-                "app on a ThreadPoolExecutor, which does not copy arguments")
-
-
-class DeserializationError(ParslError):
-    """Bytes from another process could not be unpickled here."""
-
-    def __init__(self, what: str, cause: BaseException) -> None:
-        super().__init__(what, cause)
-        self.what = what
-        self.cause = cause
-
-    def __str__(self) -> str:
-        return (f"{self.what} could not be unpickled: {type(self.cause).__name__}: {self.cause}. "
-                "Is the module that defines its type importable here, at the same version as on the workers?")
 
 
 def dumps(obj: Any, what: str = "a value") -> bytes:
@@ -113,3 +89,23 @@ def _check(value: Any, what: str) -> None:
     if value is None or isinstance(value, (int, float, str, bytes, bool)):
         return
     dumps(value, what=what)
+
+
+# Parsl's facade (``parsl.serialize.serialize`` and friends), for code that moves
+# objects itself: the same bytes as Chervil's own calls and results.
+def serialize(obj: Any, buffer_threshold: int = 0) -> bytes:
+    """``obj`` as bytes another Chervil process can :func:`deserialize`."""
+    return dumps(obj)
+
+
+def deserialize(payload: bytes) -> Any:
+    return loads(payload)
+
+
+def pack_apply_message(func: Callable, args: Any, kwargs: Any, buffer_threshold: int = 0) -> bytes:
+    """A whole call (function included) as one payload."""
+    return cloudpickle.dumps((func, args, kwargs), protocol=PROTOCOL)
+
+
+def unpack_apply_message(packed_buffer: bytes) -> list:
+    return list(pickle.loads(packed_buffer))

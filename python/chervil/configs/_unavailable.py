@@ -1,0 +1,9 @@
+"""How a preset that Chervil cannot express says so."""
+from chervil.errors import ConfigurationError
+
+
+def unavailable(preset: str, needs: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the Parsl preset parsl.configs.{preset} needs {needs}, which Chervil does not have; "
+        "write a Config with HighThroughputExecutor and the provider for your site instead "
+        "(see chervil.configs.htex_local and the README's provider table), or run this script with Parsl")

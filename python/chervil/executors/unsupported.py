@@ -1,0 +1,46 @@
+"""Executors Parsl has that Chervil does not run: importable under Parsl's names (so a
+script or an ``isinstance`` check that mentions them still loads), and a clear
+:class:`ConfigurationError` naming what to use instead as soon as one is built."""
+from chervil.errors import ConfigurationError
+from chervil.executors.base import ParslExecutor
+
+
+class _Unsupported(ParslExecutor):
+    why = ""
+
+    def __init__(self, *args, **kwargs):
+        raise ConfigurationError(
+            f"{type(self).__name__} is not available in Chervil: {self.why}. Use "
+            "HighThroughputExecutor (pilot workers on any provider) or ThreadPoolExecutor, "
+            "or run this script with Parsl itself")
+
+    def start(self) -> None:  # pragma: no cover - never constructed
+        raise NotImplementedError
+
+    def submit(self, func, resource_specification, *args, **kwargs):  # pragma: no cover
+        raise NotImplementedError
+
+
+class WorkQueueExecutor(_Unsupported):
+    why = "it drives the external Work Queue master (cctools), which Chervil does not bundle"
+
+
+class TaskVineExecutor(_Unsupported):
+    why = "it drives the external TaskVine manager (cctools), which Chervil does not bundle"
+
+
+class FluxExecutor(_Unsupported):
+    why = "it needs the Flux resource manager's Python bindings"
+
+
+class GlobusComputeExecutor(_Unsupported):
+    why = "it sends tasks to the Globus Compute cloud service, which this engine does not talk to"
+
+
+class RadicalPilotExecutor(_Unsupported):
+    why = "it needs RADICAL-Pilot"
+
+
+class MPIExecutor(_Unsupported):
+    why = ("MPI tasks with per-task node sets are not in Chervil yet; whole-block MPI launchers "
+           "(MpiExecLauncher, SrunMPILauncher, …) work with HighThroughputExecutor")
