@@ -29,6 +29,12 @@ def address_by_interface(ifname: str) -> str:
     try:
         packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack('256s', ifname[:15].encode()))  # SIOCGIFADDR
         return socket.inet_ntoa(packed[20:24])
+    except OSError as e:
+        # Site presets name their cluster's interface (ib0, bond0, …): say which ones exist here.
+        here = ', '.join(name for _, name in socket.if_nameindex())
+        raise OSError(e.errno, f"address_by_interface({ifname!r}): no IPv4 address on network interface "
+                               f"{ifname!r} here ({e.strerror}); this machine has: {here}. Name one of "
+                               "those, or use address_by_route() or address_by_hostname()") from None
     finally:
         s.close()
 

@@ -1,7 +1,9 @@
 """Runs apps on threads of the client process (Parsl's ``ThreadPoolExecutor``)."""
 import concurrent.futures as cf
 import logging
-from typing import Optional
+from typing import Any, List, Optional
+
+import typeguard
 
 from chervil.errors import ConfigurationError
 from chervil.executors.base import ParslExecutor
@@ -17,8 +19,9 @@ class ThreadPoolExecutor(ParslExecutor):
     work does not run in parallel (use the HighThroughputExecutor for that).
     """
 
+    @typeguard.typechecked
     def __init__(self, label: str = 'threads', max_threads: Optional[int] = 2,
-                 thread_name_prefix: Optional[str] = None, storage_access=None,
+                 thread_name_prefix: Optional[str] = None, storage_access: Optional[List[Any]] = None,
                  working_dir: Optional[str] = None, remote_monitoring_radio=None):
         super().__init__()
         if not isinstance(label, str) or not label:

@@ -14,7 +14,9 @@ import shlex
 import sys
 import threading
 import concurrent.futures as cf
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import typeguard
 
 from chervil import _core
 from chervil.addresses import get_all_addresses
@@ -77,6 +79,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
     nothing to tune here.
     """
 
+    # Arguments of the wrong type are typeguard's TypeCheckError naming the argument, as in
+    # Parsl; values of the right type that cannot work are ConfigurationErrors.
+    @typeguard.typechecked
     def __init__(self,
                  label: str = 'HighThroughputExecutor',
                  provider: Optional[ExecutionProvider] = None,
@@ -88,14 +93,14 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  worker_port: Optional[int] = None,
                  worker_port_range: Optional[Tuple[int, int]] = (54000, 55000),
                  interchange_port_range: Optional[Tuple[int, int]] = (55000, 56000),
-                 storage_access=None,
+                 storage_access: Optional[List[Any]] = None,
                  working_dir: Optional[str] = None,
                  worker_debug: bool = False,
                  cores_per_worker: float = 1.0,
                  mem_per_worker: Optional[float] = None,
                  max_workers_per_node: Optional[int] = None,
                  cpu_affinity: str = 'none',
-                 available_accelerators=(),
+                 available_accelerators: Union[int, Sequence[str]] = (),
                  prefetch_capacity: int = 0,
                  heartbeat_threshold: int = 120,
                  heartbeat_period: int = 30,
@@ -104,7 +109,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  address_probe_timeout: Optional[int] = None,
                  worker_logdir_root: Optional[str] = None,
                  manager_selector=None,
-                 block_error_handler=True,
+                 block_error_handler: Union[bool, Callable] = True,
                  encrypted: bool = True,
                  remote_monitoring_radio=None,
                  max_workers: Optional[int] = None) -> None:
