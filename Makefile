@@ -30,9 +30,10 @@ run: setup
 # Parsl itself, in a venv of its own, so tests can compare Chervil with it side by side.
 # pytest below 8.4 there: Parsl's own conftest (used when Parsl runs its tests for reference)
 # declares a hook argument that pytest 9 rejects.
+PARSL_READY := import parsl, pytest; assert tuple(map(int, pytest.__version__.split('.')[:2])) < (8, 4)
 parsl-venv:
-	@test -x $(PARSL_VENV)/bin/python && $(PARSL_VENV)/bin/python -c 'import parsl, pytest' 2>/dev/null || \
-		{ $(PYTHON) -m venv $(PARSL_VENV) && $(PARSL_VENV)/bin/pip install -q parsl 'pytest<8.4'; }
+	@test -x $(PARSL_VENV)/bin/python || $(PYTHON) -m venv $(PARSL_VENV)
+	@$(PARSL_VENV)/bin/python -c "$(PARSL_READY)" 2>/dev/null || $(PARSL_VENV)/bin/pip install -q parsl 'pytest<8.4'
 
 test-rust: system-deps
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi

@@ -1,6 +1,8 @@
 """Loading, the default DFK, cleanup, exit modes and configuration errors."""
 import logging
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -179,3 +181,34 @@ def test_resource_specification_rejected_by_threads(dfk):
     from chervil.executors.errors import InvalidResourceSpecification
     with pytest.raises(InvalidResourceSpecification, match='cores'):
         f(parsl_resource_specification={'cores': 2}).result()
+
+
+def test_parsl_task_records_only_when_someone_listens(tmp_path):
+    # Parsl's per-task log records (which its tests and tools filter on) reach a listener;
+    # without one, no per-task record is even made: that costs a quarter of the client's
+    # throughput at 15,000 tasks/s.
+    script = tmp_path / 'count.py'
+    script.write_text(
+        "import logging, sys\n"
+        "import chervil\n"
+        "from chervil.config import Config\n"
+        "made = []\n"
+        "real = logging.Logger.makeRecord\n"
+        "logging.Logger.makeRecord = lambda self, *a, **k: made.append(a[5] if len(a) > 5 else None) or real(self, *a, **k)\n"
+        "@chervil.python_app\n"
+        "def one():\n"
+        "    return 1\n"
+        "if sys.argv[1] == 'listen':\n"
+        "    logging.basicConfig(level=logging.WARNING)  # a root handler, as many scripts have\n"
+        "with chervil.load(Config(run_dir=sys.argv[2])):\n"
+        "    a = one()\n"
+        "    b = [one() for _ in range(200)]\n"
+        "    print(sum(f.result() for f in b) + a.result())\n"
+        "print(len(made))\n")
+    quiet = subprocess.run([sys.executable, str(script), 'quiet', str(tmp_path / 'q')], capture_output=True,
+                           text=True, timeout=60, check=True).stdout.split()
+    loud = subprocess.run([sys.executable, str(script), 'listen', str(tmp_path / 'l')], capture_output=True,
+                          text=True, timeout=60, check=True).stdout.split()
+    assert quiet[0] == loud[0] == '201'
+    assert int(quiet[1]) < 20, "per-task records were made with nobody listening"
+    assert int(loud[1]) >= 201, "a listener gets a record per task, as in Parsl"

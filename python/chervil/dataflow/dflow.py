@@ -39,7 +39,6 @@ from chervil.jobs.job_status_poller import JobStatusPoller
 from chervil.log_utils import set_file_logger
 
 logger = logging.getLogger(__name__)
-_CHERVIL_LOGGER = logging.getLogger('chervil')
 
 # Command kinds and failure causes, as chervil._core encodes them.
 _LAUNCH, _COMPLETE, _FAIL = 0, 1, 2
@@ -256,10 +255,19 @@ class DataFlowKernel:
         self._close_log()
 
     def _someone_listens(self) -> bool:
+        """True when a handler other than our parsl.log (or a NullHandler) would get a
+        record from this module: a user's handler, pytest's log capture."""
         if not logger.isEnabledFor(logging.INFO):
             return False
-        ours = 1 if self._log_handler is not None else 0
-        return bool(logging.root.handlers) or len(_CHERVIL_LOGGER.handlers) > ours
+        node: Optional[logging.Logger] = logger
+        while node is not None:
+            for handler in node.handlers:
+                if handler is not self._log_handler and not isinstance(handler, logging.NullHandler):
+                    return True
+            if not node.propagate:
+                return False
+            node = node.parent
+        return False
 
     def _log_binding(self, record: Dict[str, Any], depends: List[cf.Future]) -> None:
         tid, name = record['id'], record['func_name']
