@@ -13,8 +13,9 @@ setup:
 
 # What the tests run for real, from Debian (installed only when missing, as root):
 # iproute2 (network-namespace test), mpich (MPI launchers), GNU parallel, and
-# openssh (AdHocProvider against a real sshd on loopback), rsync (RSyncStaging over that sshd).
-SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync
+# openssh (AdHocProvider against a real sshd on loopback), rsync (RSyncStaging over that sshd),
+# graphviz (parsl-visualize draws the task graph of a Chervil monitoring database with dot).
+SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync dot:graphviz
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
 		PATH="$$PATH:/usr/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -30,10 +31,12 @@ run: setup
 # Parsl itself, in a venv of its own, so tests can compare Chervil with it side by side.
 # pytest below 8.4 there: Parsl's own conftest (used when Parsl runs its tests for reference)
 # declares a hook argument that pytest 9 rejects.
-PARSL_READY := import parsl, pytest; assert tuple(map(int, pytest.__version__.split('.')[:2])) < (8, 4)
+# With Parsl's monitoring and visualization extras: parsl-visualize must read Chervil's database.
+PARSL_READY := import parsl, pytest, flask, sqlalchemy, pandas, plotly, networkx, pydot; assert tuple(map(int, pytest.__version__.split('.')[:2])) < (8, 4)
 parsl-venv:
 	@test -x $(PARSL_VENV)/bin/python || $(PYTHON) -m venv $(PARSL_VENV)
-	@$(PARSL_VENV)/bin/python -c "$(PARSL_READY)" 2>/dev/null || $(PARSL_VENV)/bin/pip install -q parsl 'pytest<8.4'
+	@$(PARSL_VENV)/bin/python -c "$(PARSL_READY)" 2>/dev/null || \
+		$(PARSL_VENV)/bin/pip install -q 'parsl[monitoring,visualization]' 'pytest<8.4'
 
 test-rust: system-deps
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi

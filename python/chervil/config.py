@@ -6,6 +6,7 @@ import typeguard
 from chervil.errors import ConfigurationError
 from chervil.executors.base import ParslExecutor
 from chervil.executors.threads import ThreadPoolExecutor
+from chervil.monitoring.monitoring import MonitoringHub
 
 _EXIT_MODES = ('cleanup', 'skip', 'wait')
 _STRATEGIES = ('simple', 'htex_auto_scale', 'none', None)
@@ -37,7 +38,7 @@ class Config:
                  strategy: Optional[str] = 'simple',
                  strategy_period: Union[float, int] = 5,
                  max_idletime: float = 120.0,
-                 monitoring=None,
+                 monitoring: Optional[MonitoringHub] = None,
                  usage_tracking: int = 0,
                  project_name: Optional[str] = None,
                  initialize_logging: bool = True,

@@ -94,6 +94,18 @@ impl Default for KernelConfig {
     }
 }
 
+/// One state change, as monitoring records it: Parsl's `status` row, plus the
+/// task's failure count and cost at that moment (its record may be forgotten
+/// right after a final state).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    pub task: TaskId,
+    pub try_id: u32,
+    pub state: TaskState,
+    pub fail_count: u32,
+    pub fail_cost: f64,
+}
+
 /// A read-only view of one live task record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskInfo {
@@ -143,6 +155,8 @@ pub struct Kernel {
     counts: [u64; 12],
     unfinished: usize,
     closed: bool,
+    /// Every state change since the last [`Kernel::drain_transitions`], when observed.
+    transitions: Option<Vec<Transition>>,
 }
 
 impl Kernel {
@@ -155,7 +169,20 @@ impl Kernel {
             counts: [0; 12],
             unfinished: 0,
             closed: false,
+            transitions: None,
         }
+    }
+
+    /// Keeps a list of every state change (submission's `pending` included) for
+    /// monitoring to take with [`Kernel::drain_transitions`]. Off by default: a run
+    /// without monitoring pays nothing.
+    pub fn observe_transitions(&mut self, on: bool) {
+        self.transitions = if on { Some(Vec::new()) } else { None };
+    }
+
+    /// The state changes since the last call, in the order they happened.
+    pub fn drain_transitions(&mut self) -> Vec<Transition> {
+        self.transitions.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn config(&self) -> KernelConfig {
@@ -190,6 +217,9 @@ impl Kernel {
         );
         self.counts[TaskState::Pending as usize] += 1;
         self.unfinished += 1;
+        if let Some(log) = self.transitions.as_mut() {
+            log.push(Transition { task: id, try_id: 0, state: TaskState::Pending, fail_count: 0, fail_cost: 0.0 });
+        }
         let mut out = Vec::new();
         if waiting == 0 {
             self.settle(vec![id], &mut out);
@@ -242,10 +272,13 @@ impl Kernel {
         let mut out = Vec::new();
         if t.fail_cost <= retries {
             tracing::info!(task, try_id, fail_cost = t.fail_cost, retries, "try failed; retrying");
-            t.try_id += 1;
-            let next = t.try_id;
-            // Parsl passes through fail_retryable and pending on the way back to launched.
+            let next = try_id + 1;
+            // Parsl passes through fail_retryable (the failed try's) and pending (the next
+            // try's) on the way back to launched.
             self.transition(task, TaskState::FailRetryable);
+            if let Some(t) = self.tasks.get_mut(&task) {
+                t.try_id = next;
+            }
             self.transition(task, TaskState::Pending);
             self.transition(task, TaskState::Launched);
             out.push(Command::Launch { task, try_id: next });
@@ -377,6 +410,9 @@ impl Kernel {
             self.counts[from as usize] -= 1;
             self.counts[to as usize] += 1;
             tracing::debug!(task, %from, %to, "state");
+            if let Some(log) = self.transitions.as_mut() {
+                log.push(Transition { task, try_id: t.try_id, state: to, fail_count: t.fail_count, fail_cost: t.fail_cost });
+            }
         }
     }
 

@@ -11,5 +11,5 @@ mod kernel;
 mod state;
 
 pub use error::KernelError;
-pub use kernel::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskId, TaskInfo, TaskSpec};
+pub use kernel::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskId, TaskInfo, TaskSpec, Transition};
 pub use state::TaskState;

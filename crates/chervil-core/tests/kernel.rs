@@ -306,3 +306,34 @@ fn state_counts_add_up_under_a_mixed_workload() {
         assert_eq!(k.count(s), 0, "{s}");
     }
 }
+
+#[test]
+fn observed_transitions_are_parsls_status_rows() {
+    let mut k = kernel(1.0);
+    assert!(k.drain_transitions().is_empty(), "not observed: nothing kept");
+    k.observe_transitions(true);
+    let (a, _) = k.submit(spec("a"), Dependencies::default()).unwrap();
+    let (b, _) = k.submit(spec("b"), Dependencies::on([a])).unwrap();
+    k.try_failed(a, 0, 1.0).unwrap();
+    k.try_failed(a, 1, 1.0).unwrap();
+    let seen: Vec<String> = k
+        .drain_transitions()
+        .iter()
+        .map(|t| format!("{}.{} {} {}", t.task, t.try_id, t.state.name(), t.fail_count))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "0.0 pending 0",
+            "0.0 launched 0",
+            "1.0 pending 0",
+            "0.0 fail_retryable 1", // the failed try's id …
+            "0.1 pending 1",        // … then the next try's
+            "0.1 launched 1",
+            "0.1 failed 2", // with the count, though the record is forgotten now
+            "1.0 dep_fail 0",
+        ]
+    );
+    assert_eq!(b, 1);
+    assert!(k.drain_transitions().is_empty(), "drained");
+}

@@ -6,14 +6,16 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState, Transition};
+use chervil_monitor::{Clock, Event, Monitor as MonitorEngine, TaskRow};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 mod checkpoint;
 mod htex;
+mod monitor;
 mod providers;
 mod scaling;
 
@@ -57,6 +59,9 @@ fn to_py(err: KernelError) -> PyErr {
 #[pyclass(frozen, module = "chervil._core")]
 struct KernelHandle {
     inner: Mutex<Kernel>,
+    /// Set once when the run is monitored: every state change goes to it from here,
+    /// without a trip through Python.
+    monitor: OnceLock<Arc<MonitorEngine>>,
 }
 
 impl KernelHandle {
@@ -65,6 +70,24 @@ impl KernelHandle {
         // that matters more than stopping the run, so a poisoned lock is still used.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Sends `before` and then the kernel's state changes to the monitor. Called with
+    /// the kernel locked, so events from different threads stay in kernel order.
+    fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
+        if let Some(monitor) = self.monitor.get() {
+            let at_us = Clock::now_us();
+            let changes = kernel.drain_transitions();
+            monitor.send_all(before.into_iter().chain(changes.into_iter().flat_map(|t| state_events(t, at_us))));
+        }
+    }
+}
+
+/// A state change as rows: its `status` row, and the task's failure count when it
+/// has failed at all (Parsl's `task_fail_count`, `task_fail_cost`).
+fn state_events(t: Transition, at_us: i64) -> impl Iterator<Item = Event> {
+    let failures = (t.fail_count > 0 && (t.state.is_final() || t.state == TaskState::FailRetryable))
+        .then_some(Event::TaskFailures { task_id: t.task, fail_count: t.fail_count, fail_cost: t.fail_cost });
+    std::iter::once(Event::TaskState { task_id: t.task, try_id: t.try_id, state: t.state.name(), at_us }).chain(failures)
 }
 
 fn deps(tasks: Vec<u64>, external_pending: u32, external_failed: bool) -> Dependencies {
@@ -76,11 +99,23 @@ impl KernelHandle {
     #[new]
     #[pyo3(signature = (retries = 0.0, garbage_collect = true))]
     fn new(retries: f64, garbage_collect: bool) -> Self {
-        KernelHandle { inner: Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect })) }
+        KernelHandle { inner: Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect })), monitor: OnceLock::new() }
     }
 
-    /// Returns `(task_id, commands)`.
-    #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false))]
+    /// From now on every task's state changes are recorded by `monitor`.
+    fn attach_monitor(&self, monitor: &monitor::Monitor) -> PyResult<()> {
+        let mut kernel = self.lock();
+        self.monitor
+            .set(Arc::clone(&monitor.inner))
+            .map_err(|_| PyRuntimeError::new_err("this kernel already has a monitor"))?;
+        kernel.observe_transitions(true);
+        Ok(())
+    }
+
+    /// Returns `(task_id, commands)`. `task_row`, when monitoring, is what only the front
+    /// knows of the task: `(memoize, inputs, outputs, stdout, stderr)` as text.
+    #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false, task_row = None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn submit(
         &self,
         func_name: String,
@@ -89,24 +124,48 @@ impl KernelHandle {
         deps_tasks: Vec<u64>,
         external_pending: u32,
         external_failed: bool,
+        task_row: Option<(bool, Option<String>, Option<String>, Option<String>, Option<String>)>,
     ) -> PyResult<(u64, Vec<PyCommand>)> {
+        let monitored = self.monitor.get().is_some();
+        let row = monitored.then(|| {
+            let depends = deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+            (func_name.clone(), executor.clone(), depends)
+        });
         let spec = TaskSpec { func_name, executor, join };
-        let (id, commands) =
-            self.lock().submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
+        let mut kernel = self.lock();
+        let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
+        if let Some((func_name, executor, depends)) = row {
+            let (memoize, inputs, outputs, stdout, stderr) = task_row.unwrap_or_default();
+            let row = TaskRow { task_id: id, func_name, executor, depends, memoize, inputs, outputs, stdout, stderr,
+                                invoked_us: Clock::now_us() };
+            self.observe(&mut kernel, Some(Event::TaskSubmitted(row)));
+        }
         Ok((id, encode(commands)))
     }
 
     fn external_resolved(&self, task: u64, failed: bool) -> PyResult<Vec<PyCommand>> {
-        self.lock().external_resolved(task, failed).map(encode).map_err(to_py)
+        let mut kernel = self.lock();
+        let out = kernel.external_resolved(task, failed).map(encode).map_err(to_py);
+        self.observe(&mut kernel, None);
+        out
     }
 
     #[pyo3(signature = (task, try_id, from_memo = false))]
     fn try_succeeded(&self, task: u64, try_id: u32, from_memo: bool) -> PyResult<Vec<PyCommand>> {
-        self.lock().try_succeeded(task, try_id, from_memo).map(encode).map_err(to_py)
+        let mut kernel = self.lock();
+        let out = kernel.try_succeeded(task, try_id, from_memo).map(encode).map_err(to_py);
+        self.observe(&mut kernel, None);
+        out
     }
 
-    fn try_failed(&self, task: u64, try_id: u32, cost: f64) -> PyResult<Vec<PyCommand>> {
-        self.lock().try_failed(task, try_id, cost).map(encode).map_err(to_py)
+    /// `error`, when monitoring, is the try's exception as text (its `task_fail_history`).
+    #[pyo3(signature = (task, try_id, cost, error = None))]
+    fn try_failed(&self, task: u64, try_id: u32, cost: f64, error: Option<String>) -> PyResult<Vec<PyCommand>> {
+        let mut kernel = self.lock();
+        let out = kernel.try_failed(task, try_id, cost).map(encode).map_err(to_py);
+        let before = error.map(|error| Event::TryFailed { task_id: task, try_id, error });
+        self.observe(&mut kernel, before);
+        out
     }
 
     #[pyo3(signature = (task, try_id, inner_tasks, external_pending = 0, external_failed = false))]
@@ -118,10 +177,13 @@ impl KernelHandle {
         external_pending: u32,
         external_failed: bool,
     ) -> PyResult<Vec<PyCommand>> {
-        self.lock()
+        let mut kernel = self.lock();
+        let out = kernel
             .join_returned(task, try_id, deps(inner_tasks, external_pending, external_failed))
             .map(encode)
-            .map_err(to_py)
+            .map_err(to_py);
+        self.observe(&mut kernel, None);
+        out
     }
 
     fn close(&self) {
@@ -259,6 +321,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<providers::AdHocJobs>()?;
     m.add_class::<scaling::Scaler>()?;
     m.add_class::<checkpoint::Checkpointer>()?;
+    m.add_class::<monitor::Monitor>()?;
     m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;

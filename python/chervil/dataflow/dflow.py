@@ -81,6 +81,13 @@ class DataFlowKernel:
         logger.info("Chervil run %s starting in %s", self.run_id, self.run_dir)
 
         self._kernel = _core.KernelHandle(retries=float(config.retries), garbage_collect=config.garbage_collect)
+        self.monitoring = config.monitoring
+        # The engine's monitor when the config has a MonitoringHub: the kernel sends it every
+        # state change itself; executors send their blocks' (see `add_executors`).
+        self._monitor = None
+        if self.monitoring is not None:
+            self._monitor = self.monitoring.start(self.run_id, self.run_dir, config.run_dir)
+            self._kernel.attach_monitor(self._monitor)
         # Records of unfinished tasks (of every task without garbage collection), by id.
         self.tasks: Dict[int, Dict[str, Any]] = {}
         self._submit_lock = threading.Lock()
@@ -98,6 +105,8 @@ class DataFlowKernel:
         try:
             self.memoizer.start(run_dir=self.run_dir, config_run_dir=config.run_dir)
         except Exception:
+            if self.monitoring is not None:
+                self.monitoring.close(tasks_completed=0, tasks_failed=0)
             self._close_log()
             raise
         self.data_manager = DataManager(self)
@@ -137,6 +146,7 @@ class DataFlowKernel:
                 raise ConfigurationError(f"an executor labelled {executor.label!r} is already loaded")
             executor.run_id = self.run_id
             executor.run_dir = self.run_dir
+            executor.monitor = self._monitor
             self.executors[executor.label] = executor
             executor.start()
             logger.info("Executor %s (%s) started", executor.label, type(executor).__name__)
@@ -190,7 +200,11 @@ class DataFlowKernel:
             if staging and (outputs or std_files):
                 record['_held'] = None
             try:
-                got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
+                if self._monitor is None:
+                    got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
+                else:
+                    got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed,
+                                                        self._task_row(record))
             except Exception:
                 del self.tasks[tid]
                 raise
@@ -248,11 +262,26 @@ class DataFlowKernel:
             self.memoizer.close()
         except Exception:
             logger.exception("The final checkpoint failed")
+        if self.monitoring is not None:
+            states = self.task_state_counts
+            self.monitoring.close(tasks_completed=states.get(States.exec_done, 0) + states.get(States.memo_done, 0),
+                                  tasks_failed=states.get(States.failed, 0) + states.get(States.dep_fail, 0))
         atexit.unregister(self.atexit_cleanup)
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader.clear()
         logger.info("DFK cleanup complete")
         self._close_log()
+
+    @staticmethod
+    def _task_row(record: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str], Optional[str], Optional[str]]:
+        """What the monitoring database's ``task`` row holds that only the front knows,
+        in Parsl's text forms."""
+        kwargs = record['kwargs']
+
+        def text(value: Any) -> Optional[str]:
+            return None if value is None else str(value)
+        return (bool(record['memoize']), str(kwargs.get('inputs')), str(kwargs.get('outputs')),
+                text(kwargs.get('stdout')), text(kwargs.get('stderr')))
 
     def _someone_listens(self) -> bool:
         """True when a handler other than our parsl.log (or a NullHandler) would get a
@@ -447,6 +476,8 @@ class DataFlowKernel:
             self._act(self._try_failed(record, try_id, e, cost=float('inf')))
             return True
         record['from_memo'] = memo_fu is not None
+        if self._monitor is not None and record['hashsum']:
+            self._monitor.task_hashsum(record['id'], record['hashsum'])
         if memo_fu is not None:
             memo_fu.add_done_callback(partial(self._memo_done, record['id'], try_id))
         return memo_fu is not None
@@ -507,7 +538,10 @@ class DataFlowKernel:
         record['fail_cost'] += cost
         record['_exception'] = e
         logger.info("Task %s try %s failed with %s", tid, try_id, type(e).__name__)
-        commands = self._kernel.try_failed(tid, try_id, cost)
+        if self._monitor is None:
+            commands = self._kernel.try_failed(tid, try_id, cost)
+        else:
+            commands = self._kernel.try_failed(tid, try_id, cost, repr(e))
         if commands and commands[0][0] == _LAUNCH:
             record['status'] = States.pending
         return commands

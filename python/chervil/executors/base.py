@@ -19,6 +19,9 @@ class ParslExecutor(metaclass=ABCMeta):
         self.run_id: Optional[str] = None
         self.storage_access = None
         self.working_dir: Optional[str] = None
+        # The run's monitoring (chervil._core.Monitor), set by the DFK before start()
+        # when the config has a MonitoringHub.
+        self.monitor = None
 
     def __enter__(self):
         return self

@@ -120,7 +120,7 @@ class BlockProviderExecutor(ParslExecutor):
                 logger.info("%s: started block %s as job %s", self.label, block_id, job_id)
                 self.blocks_to_job_id[block_id] = job_id
                 self.job_ids_to_block[job_id] = block_id
-                self._status[block_id] = JobStatus(JobState.PENDING)
+                self._set_status(block_id, JobStatus(JobState.PENDING))
                 new.append(block_id)
         return new
 
@@ -169,9 +169,17 @@ class BlockProviderExecutor(ParslExecutor):
                 except Exception:
                     logger.exception("%s: cancelling jobs %s of retired blocks failed", self.label, jobs)
             for b in retired:
-                self._status[b] = JobStatus(JobState.SCALED_IN)
+                self._set_status(b, JobStatus(JobState.SCALED_IN))
                 logger.info("%s: scaled in block %s (job %s)", self.label, b, self.blocks_to_job_id[b])
         return retired
+
+    def _set_status(self, block_id: str, status: JobStatus) -> None:
+        """Every block state change goes through here, so monitoring sees each one once."""
+        before = self._status.get(block_id)
+        self._status[block_id] = status
+        if self.monitor is not None and (before is None or before.state != status.state):
+            job = self.blocks_to_job_id.get(block_id)
+            self.monitor.block(self.label, block_id, None if job is None else str(job), status.state.name)
 
     def status(self) -> Dict[str, JobStatus]:
         """Polls the provider for every block not yet ended; returns all blocks."""
@@ -184,7 +192,7 @@ class BlockProviderExecutor(ParslExecutor):
                         if s.state != self._status[b].state:
                             logger.info("%s: block %s is %s%s", self.label, b, s.state.name,
                                         f" ({s.message})" if s.message else "")
-                        self._status[b] = s
+                        self._set_status(b, s)
             self._last_poll = time.monotonic()
             return dict(self._status)
 
@@ -233,7 +241,7 @@ class BlockProviderExecutor(ParslExecutor):
                 logger.error("%s", e)
                 with self._blocks_lock:
                     block_id = str(next(self._block_ids))
-                    self._status[block_id] = JobStatus(JobState.FAILED, message=str(e))
+                    self._set_status(block_id, JobStatus(JobState.FAILED, message=str(e)))
         else:
             logger.info("%s: scaling in blocks %s: %s", self.label, what, reason)
             self._retire_blocks(list(what), force=False)

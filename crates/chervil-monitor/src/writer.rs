@@ -1,0 +1,350 @@
+//! The writer thread: events in over a channel, rows out in batched transactions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, Transaction};
+
+use crate::event::{Event, TaskRow};
+use crate::schema::TABLES;
+use crate::time::Clock;
+use crate::MonitorError;
+
+/// At most this many events go into one transaction, so a flood of tasks still
+/// commits every few milliseconds and readers (the dashboard) see progress.
+const MAX_BATCH: usize = 20_000;
+
+enum Msg {
+    Event(Event),
+    /// Answer once everything sent before is committed (tests, the dashboard).
+    Flush(SyncSender<()>),
+}
+
+/// What the writer did, reported at the end of the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Events turned into rows and committed.
+    pub recorded: u64,
+    /// Events that could not be recorded (the database failed).
+    pub lost: u64,
+    /// The first error, when there was one.
+    pub first_error: Option<String>,
+}
+
+/// A run's monitoring: cheap to send to from any thread; the database work happens on
+/// the writer thread.
+pub struct Monitor {
+    tx: Mutex<Option<Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<Summary>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Monitor {
+    /// Starts recording run `run_id` into the SQLite file `path` (made, with its folder,
+    /// when missing; tables added when missing). Opening happens on the writer thread: a
+    /// file that cannot be opened is reported by [`Monitor::close`] and the log, and the
+    /// run goes on.
+    pub fn start(path: PathBuf, run_id: String, clock: Clock) -> Result<Monitor, MonitorError> {
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("chervil-monitor".into())
+            .spawn(move || Writer::run(path, run_id, clock, rx))
+            .map_err(MonitorError::Thread)?;
+        Ok(Monitor { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Never blocks, never fails: after [`Monitor::close`] events are ignored.
+    pub fn send(&self, event: Event) {
+        if let Some(tx) = lock(&self.tx).as_ref() {
+            let _ = tx.send(Msg::Event(event));
+        }
+    }
+
+    /// Sends several events at once, in order.
+    pub fn send_all(&self, events: impl IntoIterator<Item = Event>) {
+        if let Some(tx) = lock(&self.tx).as_ref() {
+            for event in events {
+                let _ = tx.send(Msg::Event(event));
+            }
+        }
+    }
+
+    /// Waits until everything sent so far is committed (or could not be).
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        let sent = match lock(&self.tx).as_ref() {
+            Some(tx) => tx.send(Msg::Flush(done_tx)).is_ok(),
+            None => false,
+        };
+        if sent {
+            let _ = done_rx.recv();
+        }
+    }
+
+    /// Commits what is left and stops the writer. Idempotent: later calls return an
+    /// empty summary.
+    pub fn close(&self) -> Summary {
+        lock(&self.tx).take();
+        let thread = lock(&self.thread).take();
+        match thread {
+            Some(t) => t.join().unwrap_or_else(|_| Summary {
+                first_error: Some("the monitoring writer thread panicked".into()),
+                ..Summary::default()
+            }),
+            None => Summary::default(),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Writer {
+    run_id: String,
+    clock: Clock,
+    /// Executor labels of unfinished tasks, for their tries' rows (Parsl's `task` table
+    /// has no executor column). Labels are shared, not copied per task.
+    executors: HashMap<u64, Arc<str>>,
+    labels: Vec<Arc<str>>,
+    summary: Summary,
+}
+
+impl Writer {
+    fn run(path: PathBuf, run_id: String, clock: Clock, rx: Receiver<Msg>) -> Summary {
+        let mut w = Writer { run_id, clock, executors: HashMap::new(), labels: Vec::new(), summary: Summary::default() };
+        let mut conn = match open(&path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                w.failed(e.to_string());
+                None
+            }
+        };
+        let mut batch: Vec<Event> = Vec::new();
+        let mut waiting: Vec<SyncSender<()>> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Event(e) => batch.push(e),
+                    Msg::Flush(done) => waiting.push(done),
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            match conn.as_mut() {
+                Some(c) => {
+                    if let Err(e) = w.commit(c, &batch) {
+                        w.summary.lost += batch.len() as u64;
+                        w.failed(format!("cannot write the monitoring database {}: {e}", path.display()));
+                    } else {
+                        w.summary.recorded += batch.len() as u64;
+                    }
+                }
+                None => w.summary.lost += batch.len() as u64,
+            }
+            batch.clear();
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
+        w.summary
+    }
+
+    fn failed(&mut self, message: String) {
+        if self.summary.first_error.is_none() {
+            tracing::error!(error = %message, "monitoring stopped recording; the run goes on");
+            self.summary.first_error = Some(message);
+        }
+    }
+
+    fn label(&mut self, executor: &str) -> Arc<str> {
+        if let Some(l) = self.labels.iter().find(|l| &***l == executor) {
+            return Arc::clone(l);
+        }
+        let l: Arc<str> = Arc::from(executor);
+        self.labels.push(Arc::clone(&l));
+        l
+    }
+
+    fn commit(&mut self, conn: &mut Connection, batch: &[Event]) -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
+        for event in batch {
+            self.apply(&tx, event)?;
+        }
+        tx.commit()
+    }
+
+    fn apply(&mut self, tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
+        let run = self.run_id.as_str();
+        let t = |us: i64| self.clock.format(us);
+        match event {
+            Event::WorkflowStarted { name, version, began_us, host, user, rundir } => {
+                let began = t(*began_us);
+                // Parsl's default version is the start time to the second.
+                let version = version.clone().unwrap_or_else(|| began[..19].to_string());
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO workflow (run_id, workflow_name, workflow_version, time_began, \
+                     time_completed, host, user, rundir, tasks_failed_count, tasks_completed_count) \
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, 0, 0)",
+                )?
+                .execute(params![run, name, version, began, host, user, rundir])?;
+            }
+            Event::WorkflowEnded { completed_us, tasks_completed, tasks_failed } => {
+                tx.prepare_cached(
+                    "UPDATE workflow SET time_completed = ?2, tasks_completed_count = ?3, tasks_failed_count = ?4 \
+                     WHERE run_id = ?1",
+                )?
+                .execute(params![run, t(*completed_us), *tasks_completed as i64, *tasks_failed as i64])?;
+            }
+            Event::TaskSubmitted(row) => self.task_submitted(tx, row)?,
+            Event::TaskState { task_id, try_id, state, at_us } => {
+                let at = t(*at_us);
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![*task_id as i64, state, at, run, try_id])?;
+                match *state {
+                    "launched" => {
+                        let executor = self.executors.get(task_id).cloned().unwrap_or_else(|| Arc::from(""));
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, \
+                             task_try_time_launched, task_try_time_running, task_try_time_returned, \
+                             task_fail_history, task_joins) VALUES (?1, ?2, ?3, NULL, NULL, ?4, ?5, NULL, NULL, '', NULL)",
+                        )?
+                        .execute(params![try_id, *task_id as i64, run, &*executor, at])?;
+                    }
+                    "exec_done" | "failed" | "fail_retryable" | "memo_done" | "dep_fail" => {
+                        tx.prepare_cached(
+                            "UPDATE try SET task_try_time_returned = ?4 WHERE try_id = ?1 AND task_id = ?2 AND run_id = ?3 \
+                             AND task_try_time_returned IS NULL",
+                        )?
+                        .execute(params![try_id, *task_id as i64, run, at])?;
+                        if *state != "fail_retryable" {
+                            self.executors.remove(task_id);
+                            tx.prepare_cached(
+                                "UPDATE task SET task_time_returned = ?3 WHERE task_id = ?1 AND run_id = ?2",
+                            )?
+                            .execute(params![*task_id as i64, run, at])?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::TaskFailures { task_id, fail_count, fail_cost } => {
+                tx.prepare_cached(
+                    "UPDATE task SET task_fail_count = ?3, task_fail_cost = ?4 WHERE task_id = ?1 AND run_id = ?2",
+                )?
+                .execute(params![*task_id as i64, run, fail_count, fail_cost])?;
+            }
+            Event::TaskHashsum { task_id, hashsum } => {
+                tx.prepare_cached("UPDATE task SET task_hashsum = ?3 WHERE task_id = ?1 AND run_id = ?2")?
+                    .execute(params![*task_id as i64, run, hashsum])?;
+            }
+            Event::TryRunning { task_id, try_id, at_us, hostname, block_id } => {
+                tx.prepare_cached(
+                    "UPDATE try SET task_try_time_running = ?4, hostname = coalesce(?5, hostname), \
+                     block_id = coalesce(?6, block_id) WHERE try_id = ?1 AND task_id = ?2 AND run_id = ?3",
+                )?
+                .execute(params![try_id, *task_id as i64, run, t(*at_us), hostname, block_id])?;
+            }
+            Event::TryFailed { task_id, try_id, error } => {
+                tx.prepare_cached(
+                    "UPDATE try SET task_fail_history = ?4 WHERE try_id = ?1 AND task_id = ?2 AND run_id = ?3",
+                )?
+                .execute(params![try_id, *task_id as i64, run, error])?;
+            }
+            Event::Block { executor, block_id, job_id, status, at_us } => {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO block (run_id, executor_label, block_id, job_id, timestamp, status) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![run, executor, block_id, job_id, t(*at_us), status])?;
+            }
+            Event::Node {
+                hostname,
+                uid,
+                block_id,
+                cpu_count,
+                total_memory,
+                active,
+                worker_count,
+                python_v,
+                at_us,
+                last_heartbeat_us,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO node (run_id, hostname, uid, block_id, cpu_count, total_memory, active, \
+                     worker_count, python_v, timestamp, last_heartbeat) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(params![
+                    run,
+                    hostname,
+                    uid,
+                    block_id,
+                    cpu_count,
+                    *total_memory as i64,
+                    active,
+                    worker_count,
+                    python_v,
+                    t(*at_us),
+                    t(*last_heartbeat_us)
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn task_submitted(&mut self, tx: &Transaction<'_>, row: &TaskRow) -> rusqlite::Result<()> {
+        let label = self.label(&row.executor);
+        self.executors.insert(row.task_id, label);
+        let invoked = self.clock.format(row.invoked_us);
+        // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no
+        // stdout/stderr as ''.
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, \
+             task_hashsum, task_inputs, task_outputs, task_stdin, task_stdout, task_stderr, \
+             task_time_invoked, task_time_returned, task_fail_count, task_fail_cost) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, NULL, ?8, ?9, ?10, NULL, 0, 0.0)",
+        )?
+        .execute(params![
+            row.task_id as i64,
+            self.run_id,
+            row.depends,
+            row.func_name,
+            if row.memoize { "1" } else { "0" },
+            row.inputs.as_deref().unwrap_or("None"),
+            row.outputs.as_deref().unwrap_or("None"),
+            row.stdout.as_deref().unwrap_or(""),
+            row.stderr.as_deref().unwrap_or(""),
+            invoked
+        ])?;
+        Ok(())
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, MonitorError> {
+    let err = |error| MonitorError::Open { path: path.to_path_buf(), error };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let conn = Connection::open(path).map_err(err)?;
+    // Several runs (and a dashboard reading) may share the file: wait for a lock
+    // rather than fail at once; WAL lets readers in while we write.
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+    conn.execute_batch(TABLES).map_err(err)?;
+    Ok(conn)
+}

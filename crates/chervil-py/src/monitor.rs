@@ -1,0 +1,56 @@
+//! Monitoring as Python sees it: the run's [`Monitor`] handle. State changes do not
+//! pass through Python at all: the kernel handle sends them straight to the writer
+//! (see `KernelHandle::attach_monitor`); Python adds what only it knows (the workflow,
+//! blocks, a task's memo hash).
+
+use std::sync::Arc;
+
+use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+#[pyclass(frozen, module = "chervil._core")]
+pub struct Monitor {
+    pub(crate) inner: Arc<Engine>,
+}
+
+#[pymethods]
+impl Monitor {
+    /// Records run `run_id` into the SQLite database `url` names (`sqlite:///path`);
+    /// `utc_offset_s` is the local time zone's offset, for Parsl's local timestamps.
+    #[new]
+    fn new(url: &str, run_id: String, utc_offset_s: i64) -> PyResult<Self> {
+        let path = sqlite_path(url).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let inner = Engine::start(path, run_id, Clock::new(utc_offset_s)).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Monitor { inner: Arc::new(inner) })
+    }
+
+    #[pyo3(signature = (name, version, host, user, rundir))]
+    fn workflow_started(&self, name: Option<String>, version: Option<String>, host: String, user: String, rundir: String) {
+        self.inner.send(Event::WorkflowStarted { name, version, began_us: Clock::now_us(), host, user, rundir });
+    }
+
+    fn workflow_ended(&self, tasks_completed: u64, tasks_failed: u64) {
+        self.inner.send(Event::WorkflowEnded { completed_us: Clock::now_us(), tasks_completed, tasks_failed });
+    }
+
+    fn task_hashsum(&self, task_id: u64, hashsum: String) {
+        self.inner.send(Event::TaskHashsum { task_id, hashsum });
+    }
+
+    #[pyo3(signature = (executor, block_id, job_id, status))]
+    fn block(&self, executor: String, block_id: String, job_id: Option<String>, status: String) {
+        self.inner.send(Event::Block { executor, block_id, job_id, status, at_us: Clock::now_us() });
+    }
+
+    /// Waits until everything sent so far is in the database.
+    fn flush(&self, py: Python<'_>) {
+        py.detach(|| self.inner.flush());
+    }
+
+    /// Stops recording; returns `(recorded, lost, first_error)`.
+    fn close(&self, py: Python<'_>) -> (u64, u64, Option<String>) {
+        let s = py.detach(|| self.inner.close());
+        (s.recorded, s.lost, s.first_error)
+    }
+}

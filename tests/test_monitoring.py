@@ -1,0 +1,181 @@
+"""Monitoring: Parsl's database, written by the engine, read back with SQL and by
+Parsl's own parsl-visualize over HTTP."""
+import logging
+import os
+import sqlite3
+import subprocess
+import urllib.request
+
+import pytest
+from typeguard import TypeCheckError
+
+import chervil
+from chervil import bash_app, python_app
+from chervil.config import Config
+from chervil.data_provider.files import File
+from chervil.errors import ConfigurationError
+from chervil.executors import HighThroughputExecutor, ThreadPoolExecutor
+from chervil.monitoring import MonitoringHub
+from chervil.providers import LocalProvider
+from conftest import free_port
+from test_htex import _need, wait_until
+
+
+@python_app(cache=True)
+def inc(x):
+    return x + 1
+
+
+@python_app
+def boom(x):
+    raise ValueError(f"boom {x}")
+
+
+@bash_app
+def hello(stdout=None, stderr=None):
+    return 'echo hi'
+
+
+def workflow(config):
+    """Two tasks in a chain, one that fails twice (retries=1), one that fails by
+    dependency, a bash app; returns the run's id and directory."""
+    with chervil.load(config) as dfk:
+        a = inc(1)
+        b = inc(a)
+        c = boom(b)
+        d = inc(c)
+        h = hello(stdout='hello.out')
+        assert b.result() == 3 and h.result() == 0
+        assert isinstance(c.exception(), ValueError) and d.exception() is not None
+        return dfk.run_id, dfk.run_dir
+
+
+def rows(db, sql, *args):
+    with sqlite3.connect(db) as c:
+        return c.execute(sql, args).fetchall()
+
+
+def monitored(tmp_path, executor=None, **hub):
+    return Config(executors=[executor or ThreadPoolExecutor(label='threads')], retries=1, strategy='none',
+                  run_dir=str(tmp_path / 'runinfo'), monitoring=MonitoringHub(**hub))
+
+
+def test_hub_takes_parsls_parameters():
+    hub = MonitoringHub(hub_address='127.0.0.1', hub_port=55055, hub_port_range=(55000, 56000),
+                        workflow_name='w', workflow_version='1', monitoring_debug=True,
+                        resource_monitoring_enabled=False, resource_monitoring_interval=1)
+    assert (hub.workflow_name, hub.resource_monitoring_interval, hub.logging_endpoint) == ('w', 1, None)
+    with pytest.raises(ConfigurationError, match="SQLite only"):
+        MonitoringHub(logging_endpoint='postgresql://db.example/parsl')
+    with pytest.raises(TypeCheckError, match='workflow_name'):
+        MonitoringHub(workflow_name=7)
+    with pytest.raises(TypeCheckError, match='monitoring'):
+        Config(monitoring='yes')
+
+
+def test_every_task_try_and_state_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_id, run_dir = workflow(monitored(tmp_path, workflow_name='demo'))
+    db = str(tmp_path / 'runinfo' / 'monitoring.db')  # Parsl's default place
+    [wf] = rows(db, "SELECT workflow_name, rundir, time_completed IS NOT NULL, tasks_completed_count, "
+                    "tasks_failed_count FROM workflow WHERE run_id = ?", run_id)
+    assert wf == ('demo', os.path.abspath(run_dir), 1, 3, 2)
+    tasks = rows(db, "SELECT task_id, task_func_name, task_depends, task_memoize, task_fail_count, task_stdout, "
+                     "task_time_returned IS NOT NULL, task_hashsum IS NOT NULL FROM task WHERE run_id = ? "
+                     "ORDER BY task_id", run_id)
+    assert tasks == [(0, 'inc', '', '1', 0, '', 1, 1), (1, 'inc', '0', '1', 0, '', 1, 1),
+                     (2, 'boom', '1', '0', 2, '', 1, 0), (3, 'inc', '2', '1', 0, '', 1, 0),
+                     (4, 'hello', '', '0', 0, 'hello.out', 1, 0)]
+    states = rows(db, "SELECT task_id, try_id, task_status_name FROM status WHERE run_id = ? "
+                      "ORDER BY task_id, timestamp, rowid", run_id)
+    by_task = {}
+    for task_id, try_id, name in states:
+        by_task.setdefault(task_id, []).append(f"{try_id}:{name}")
+    assert by_task[0] == ['0:pending', '0:launched', '0:exec_done']
+    assert by_task[2] == ['0:pending', '0:launched', '0:fail_retryable', '1:pending', '1:launched', '1:failed']
+    assert by_task[3] == ['0:pending', '0:dep_fail']
+    tries = rows(db, "SELECT task_id, try_id, task_executor, task_try_time_launched IS NOT NULL, "
+                     "task_try_time_returned IS NOT NULL, task_fail_history FROM try WHERE run_id = ? "
+                     "ORDER BY task_id, try_id", run_id)
+    assert [t[:2] for t in tries] == [(0, 0), (1, 0), (2, 0), (2, 1), (4, 0)]
+    assert all(t[2] == 'threads' and t[3] and t[4] for t in tries)
+    assert tries[2][5] == "ValueError('boom 3')"
+
+
+def test_runs_append_and_memo_hits_are_recorded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / 'shared' / 'm.db'
+    first, _ = workflow(monitored(tmp_path, logging_endpoint=f'sqlite:///{db}'))
+    second, _ = workflow(monitored(tmp_path, logging_endpoint=f'sqlite:///{db}'))
+    assert sorted(r[0] for r in rows(str(db), "SELECT run_id FROM workflow")) == sorted([first, second])
+    assert rows(str(db), "SELECT count(*) FROM task GROUP BY run_id") == [(5,), (5,)]
+
+
+def test_htex_records_tries_and_blocks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=2,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    run_id, _ = workflow(monitored(tmp_path, executor=htex))
+    db = str(tmp_path / 'runinfo' / 'monitoring.db')
+    assert rows(db, "SELECT count(*) FROM try WHERE run_id = ? AND task_executor = 'htex'", run_id) == [(5,)]
+    blocks = rows(db, "SELECT executor_label, block_id, job_id IS NOT NULL, status FROM block WHERE run_id = ? "
+                      "ORDER BY timestamp", run_id)
+    assert blocks[0] == ('htex', '0', 1, 'PENDING')
+
+
+def test_a_database_that_cannot_be_written_never_fails_the_run(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    blocked = tmp_path / 'blocked.db'
+    blocked.mkdir()  # a directory where the database file should be
+    with caplog.at_level(logging.ERROR, logger='chervil'):
+        workflow(monitored(tmp_path, logging_endpoint=f'sqlite:///{blocked}'))
+    assert 'Monitoring could not record' in caplog.text and 'blocked.db' in caplog.text
+
+
+def test_parsl_visualize_serves_a_chervil_database(tmp_path, monkeypatch):
+    """Parsl's own parsl-visualize (from .venv-parsl) opens the database Chervil wrote
+    and serves every page: workflows, one workflow, its tasks, a task, an app, resource
+    usage, and the DAG both ways (drawn with graphviz's dot)."""
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    visualize = parsl_python and os.path.join(os.path.dirname(parsl_python), 'parsl-visualize')
+    _need(bool(visualize) and os.path.exists(visualize),
+          "parsl-visualize is not installed (make parsl-venv installs parsl[monitoring,visualization])")
+    _need(bool(subprocess.run(['which', 'dot'], capture_output=True).returncode == 0),
+          "graphviz's dot is missing (make system-deps)")
+    monkeypatch.chdir(tmp_path)
+    run_id, _ = workflow(monitored(tmp_path, workflow_name='visualized'))
+    db = tmp_path / 'runinfo' / 'monitoring.db'
+    port = free_port()
+    log = open(tmp_path / 'visualize.log', 'wb')
+    server = subprocess.Popen([visualize, '--port', str(port), f'sqlite:///{db}'], stdout=log, stderr=log)
+
+    def get(path):
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}{path}', timeout=30) as r:
+            return r.status, r.read().decode()
+
+    def answering():
+        try:
+            return get('/')[0] == 200
+        except OSError:
+            return server.poll() is not None
+    try:
+        wait_until(answering, 60, "parsl-visualize to answer")
+        assert server.poll() is None, (tmp_path / 'visualize.log').read_text()
+        pages = {
+            '/': ['visualized', run_id],
+            f'/workflow/{run_id}/': ['visualized', 'inc', 'boom'],
+            f'/workflow/{run_id}/task/': ['inc', 'boom', 'hello'],
+            f'/workflow/{run_id}/task/2': ['boom'],
+            f'/workflow/{run_id}/app/inc': ['inc'],
+            f'/workflow/{run_id}/resource_usage': [],
+            f'/workflow/{run_id}/dag_group_by_apps': ['inc'],
+            f'/workflow/{run_id}/dag_group_by_states': ['exec_done'],
+        }
+        for path, expected in pages.items():
+            status, body = get(path)
+            assert status == 200, path
+            for text in expected:
+                assert text in body, f"{text!r} not on {path}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
