@@ -5,7 +5,9 @@
 
 Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory,
 checkpoint (TASKS cached tasks with task_exit checkpoints, then a fresh DFK that
-loads the checkpoint and asks for them all again: every one a memo hit).
+loads the checkpoint and asks for them all again: every one a memo hit), monitored
+(noop with a MonitoringHub, resource_monitoring_interval=1; reports the rows the
+database holds for the run afterwards).
 The executor is the same for both: a HighThroughputExecutor with one LocalProvider
 block of ``--workers`` worker processes.
 """
@@ -99,6 +101,15 @@ def run(bench: str, n: int) -> dict:
     return out
 
 
+def recorded(url: str, run_id: str) -> dict:
+    """What the monitoring database holds for the run: the proof that nothing was dropped."""
+    import sqlite3
+    with sqlite3.connect(url[len('sqlite:///'):]) as db:
+        def count(table):
+            return db.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return {'db_tasks': count('task'), 'db_tries': count('try'), 'db_status_rows': count('status')}
+
+
 def checkpoint_bench(n: int, workers: int) -> dict:
     """Writing: n cached tasks, each checkpointed as it exits. Resuming: a new DFK
     loads that checkpoint and the same n calls are all answered from it."""
@@ -144,19 +155,25 @@ def main() -> None:
                           'workers': a.workers, **result, 'seconds': round(time.perf_counter() - t0, 3),
                           'startup_s': None, 'peak_rss_mib': round(peak, 1)}), flush=True)
         return
+    monitoring = None
+    if a.bench == 'monitored':
+        from parsl.monitoring import MonitoringHub
+        monitoring = MonitoringHub(resource_monitoring_interval=1)
     config = Config(executors=[HighThroughputExecutor(label='htex', max_workers_per_node=a.workers,
                                                       provider=LocalProvider(init_blocks=1, max_blocks=1))],
-                    strategy='none')
+                    strategy='none', monitoring=monitoring)
     t0 = time.perf_counter()
     dfk = parsl.load(config)
     echo(0).result()
     startup = time.perf_counter() - t0
     try:
-        result = run(a.bench, a.tasks)
+        result = run('noop' if a.bench == 'monitored' else a.bench, a.tasks)
     finally:
         t_cleanup = time.perf_counter()
         dfk.cleanup()
         cleanup = time.perf_counter() - t_cleanup
+    if monitoring is not None:
+        result.update(recorded(monitoring.logging_endpoint, dfk.run_id))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'engine': engine, 'version': parsl.__version__, 'bench': a.bench, 'n': a.tasks,
                       'workers': a.workers, **result, 'startup_s': round(startup, 3),
