@@ -2,8 +2,10 @@
 Parsl's own parsl-visualize over HTTP."""
 import logging
 import os
+import socket
 import sqlite3
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -120,7 +122,20 @@ def test_htex_records_tries_and_blocks(tmp_path, monkeypatch):
     assert rows(db, "SELECT count(*) FROM try WHERE run_id = ? AND task_executor = 'htex'", run_id) == [(5,)]
     blocks = rows(db, "SELECT executor_label, block_id, job_id IS NOT NULL, status FROM block WHERE run_id = ? "
                       "ORDER BY timestamp", run_id)
-    assert blocks[0] == ('htex', '0', 1, 'PENDING')
+    assert blocks[0] == ('htex', '0', 1, 'PENDING') and blocks[-1] == ('htex', '0', 1, 'SCALED_IN')
+    # Where and when each try ran, from the pool: Parsl's running/running_ended states too.
+    tries = rows(db, "SELECT hostname, block_id, task_try_time_launched <= task_try_time_running, "
+                     "task_try_time_running <= task_try_time_returned FROM try WHERE run_id = ?", run_id)
+    assert tries and all(t == (socket.gethostname(), '0', 1, 1) for t in tries), tries
+    states = [r[0] for r in rows(db, "SELECT task_status_name FROM status WHERE run_id = ? AND task_id = 2 "
+                                      "ORDER BY timestamp, rowid", run_id)]
+    assert states == ['pending', 'launched', 'running', 'running_ended', 'fail_retryable',
+                      'pending', 'launched', 'running', 'running_ended', 'failed']
+    # Each pool is a node: one row when it joined, one when it left.
+    nodes = rows(db, "SELECT hostname, block_id, worker_count, active, python_v FROM node WHERE run_id = ? "
+                     "ORDER BY id", run_id)
+    python_v = '.'.join(map(str, sys.version_info[:3]))
+    assert nodes == [(socket.gethostname(), '0', 2, 1, python_v), (socket.gethostname(), '0', 2, 0, python_v)]
 
 
 def test_a_database_that_cannot_be_written_never_fails_the_run(tmp_path, monkeypatch, caplog):

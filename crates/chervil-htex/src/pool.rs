@@ -144,6 +144,8 @@ pub struct PoolOptions {
     pub logdir: PathBuf,
     /// How long to keep trying to reach the interchange.
     pub connect_timeout: Duration,
+    /// The workers' Python version, reported to the interchange (monitoring's nodes).
+    pub python_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +291,8 @@ struct Worker {
     pid: u32,
     input: mpsc::UnboundedSender<Vec<u8>>,
     task: Option<u64>,
+    /// When `task` was handed to this worker (wall clock, for monitoring).
+    task_started_us: u64,
     started: Instant,
     replied: bool,
     /// Functions this worker has been sent (a replacement worker starts with none).
@@ -331,6 +335,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         workers: count,
         cores: u32::try_from(cores).unwrap_or(u32::MAX),
         memory_mb: if mem.is_finite() { (mem * 1024.0) as u64 } else { 0 },
+        python_version: opts.python_version.clone(),
     };
     wr.write_all(&frame_of(&ToInterchange::Hello(hello).encode())).await.map_err(|e| PoolError::Handshake(e.to_string()))?;
     let mut dec = FrameDecoder::default();
@@ -585,7 +590,7 @@ impl Pool {
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
-        Ok(Worker { gen, pid, input, task: None, started: Instant::now(), replied: false, functions: HashSet::new() })
+        Ok(Worker { gen, pid, input, task: None, task_started_us: 0, started: Instant::now(), replied: false, functions: HashSet::new() })
     }
 
     fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
@@ -597,7 +602,8 @@ impl Pool {
         w.task = None;
         w.replied = true;
         self.early_deaths = 0;
-        self.results.push(TaskResult { task, outcome: if ok { Outcome::Ok(value) } else { Outcome::Err(value) } });
+        let outcome = if ok { Outcome::Ok(value) } else { Outcome::Err(value) };
+        self.results.push(TaskResult { task, outcome, started_us: w.task_started_us, ended_us: wall_clock_us() });
     }
 
     fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
@@ -608,6 +614,8 @@ impl Pool {
             self.results.push(TaskResult {
                 task,
                 outcome: Outcome::WorkerLost(format!("worker {rank} (pid {pid}) on {} {how}", self.hostname)),
+                started_us: w.task_started_us,
+                ended_us: wall_clock_us(),
             });
         }
         if !w.replied && w.started.elapsed() < Duration::from_secs(10) {
@@ -645,6 +653,8 @@ impl Pool {
                     self.results.push(TaskResult {
                         task: t.task,
                         outcome: Outcome::WorkerLost(format!("the pool was never sent function {:#x}", t.function)),
+                        started_us: 0,
+                        ended_us: 0,
                     });
                     continue;
                 };
@@ -654,6 +664,7 @@ impl Pool {
             encode_frame(&encode_request(t.task, t.function, &t.payload), &mut frame);
             if w.input.send(frame).is_ok() {
                 w.task = Some(t.task);
+                w.task_started_us = wall_clock_us();
             } else {
                 // The worker's pipe is closed: it is dying, and its death will be
                 // reported; run the task on another worker.
@@ -675,6 +686,11 @@ impl Pool {
         // Tasks that were queued but not started are reported by the interchange as
         // lost with the pool, so nothing is dropped silently.
     }
+}
+
+/// Microseconds since the Unix epoch by this node's clock (0 if the clock is before 1970).
+fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
 fn worker_log(dir: &Path, rank: u32) -> PathBuf {

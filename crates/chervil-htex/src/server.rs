@@ -67,13 +67,46 @@ pub enum ServerError {
     Runtime(io::Error),
 }
 
+/// A connected pool, as the client sees it (monitoring's `node` rows; where a try ran).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSeen {
+    pub pool: PoolId,
+    pub hostname: Arc<str>,
+    pub block_id: Arc<str>,
+    pub workers: u32,
+    pub cores: u32,
+    pub memory_mb: u64,
+    pub python_version: Arc<str>,
+}
+
 /// What the client learns, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientEvent {
-    /// A try finished on a worker (or its worker died: [`Outcome::WorkerLost`]).
-    Done { task: TaskId, outcome: Outcome, hostname: Arc<str> },
+    /// A try finished on a worker (or its worker died: [`Outcome::WorkerLost`]), on
+    /// this pool, between these wall-clock times (µs since the epoch; 0 if unknown).
+    Done { task: TaskId, outcome: Outcome, on: Arc<PoolSeen>, started_us: u64, ended_us: u64 },
     /// The pool holding this task was lost (Parsl's ManagerLost).
     PoolLost { task: TaskId, hostname: Arc<str>, why: Arc<str> },
+    /// A pool registered.
+    PoolJoined(Arc<PoolSeen>),
+    /// A registered pool is gone (disconnected, retired, or the interchange stopped).
+    PoolLeft(Arc<PoolSeen>),
+}
+
+/// Reports the pool as gone however its connection task ends.
+struct Membership {
+    shared: Arc<Shared>,
+    seen: Arc<PoolSeen>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let seen = self.seen.clone();
+        self.shared.with_core(|_, events| {
+            events.push(ClientEvent::PoolLeft(seen));
+            ((), Vec::new())
+        });
+    }
 }
 
 /// Events waiting for the client, and whether more can come.
@@ -475,8 +508,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
 
     let (frames_tx, frames_rx) = mpsc::unbounded_channel();
     let (close_tx, mut close_rx) = oneshot::channel();
-    let hostname: Arc<str> = Arc::from(hello.hostname.as_str());
-    let registered = shared.with_core(|core, _| {
+    let registered = shared.with_core(|core, events| {
         if core.closed {
             return (Err("the interchange is shutting down".to_string()), Vec::new());
         }
@@ -485,13 +517,23 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
                 let welcome = ToPool::Welcome { pool, heartbeat_period_ms: shared.heartbeat_period_ms };
                 let _ = frames_tx.send(framed(&welcome));
                 core.links.insert(pool, Link { frames: frames_tx, functions: HashSet::new(), _close: close_tx });
-                (Ok(pool), actions)
+                let seen = Arc::new(PoolSeen {
+                    pool,
+                    hostname: Arc::from(hello.hostname.as_str()),
+                    block_id: Arc::from(hello.block_id.as_str()),
+                    workers: hello.workers,
+                    cores: hello.cores,
+                    memory_mb: hello.memory_mb,
+                    python_version: Arc::from(hello.python_version.as_str()),
+                });
+                events.push(ClientEvent::PoolJoined(seen.clone()));
+                (Ok((pool, seen)), actions)
             }
             Err(rejection) => (Err(rejection.to_string()), Vec::new()),
         }
     });
-    let pool = match registered {
-        Ok(pool) => pool,
+    let (pool, seen) = match registered {
+        Ok(registered) => registered,
         Err(reason) => {
             tracing::warn!(%peer, host = %hello.hostname, reason, "pool refused");
             let _ = wr.write_all(&framed(&ToPool::Reject { reason })).await;
@@ -499,6 +541,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
         }
     };
     tracing::info!(pool, %peer, "pool connected");
+    let _membership = Membership { shared: shared.clone(), seen: seen.clone() };
 
     shared.writers.fetch_add(1, Ordering::AcqRel);
     tokio::spawn(write_frames(shared.clone(), wr, frames_rx));
@@ -514,7 +557,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
             Err(why) => break why,
         };
         match ToInterchange::decode(&body) {
-            Ok(msg) => on_message(&shared, pool, &hostname, msg),
+            Ok(msg) => on_message(&shared, pool, &seen, msg),
             Err(e) => break format!("the pool sent a malformed message: {e}"),
         }
     };
@@ -525,24 +568,25 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
     });
 }
 
-fn on_message(shared: &Shared, pool: PoolId, hostname: &Arc<str>, msg: ToInterchange) {
+fn on_message(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, msg: ToInterchange) {
     let now = Instant::now();
     match msg {
         ToInterchange::Results(results) => {
             let ids: Vec<TaskId> = results.iter().map(|r| r.task).collect();
             shared.with_core(|core, events| {
                 let (accepted, actions) = core.ix.results(pool, &ids, now);
+                let done = |r: chervil_proto::TaskResult| ClientEvent::Done {
+                    task: r.task,
+                    outcome: r.outcome,
+                    on: seen.clone(),
+                    started_us: r.started_us,
+                    ended_us: r.ended_us,
+                };
                 if accepted.len() == results.len() {
-                    events.extend(
-                        results.into_iter().map(|r| ClientEvent::Done { task: r.task, outcome: r.outcome, hostname: hostname.clone() }),
-                    );
+                    events.extend(results.into_iter().map(done));
                 } else {
                     let keep: std::collections::HashSet<TaskId> = accepted.into_iter().collect();
-                    events.extend(results.into_iter().filter(|r| keep.contains(&r.task)).map(|r| ClientEvent::Done {
-                        task: r.task,
-                        outcome: r.outcome,
-                        hostname: hostname.clone(),
-                    }));
+                    events.extend(results.into_iter().filter(|r| keep.contains(&r.task)).map(done));
                 }
                 ((), actions)
             });

@@ -26,6 +26,7 @@ fn hello(workers: u32) -> Hello {
         workers,
         cores: workers,
         memory_mb: 1000,
+        python_version: "3.11.7".into(),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 
 /// Bumped whenever a message's layout changes. A pool of another version is refused
 /// with a message naming both versions (Parsl's `VersionMismatch`).
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The pool's first frame: who it is and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct Hello {
     pub workers: u32,
     pub cores: u32,
     pub memory_mb: u64,
+    /// The Python the workers run (`3.11.7`), for monitoring's `node` rows.
+    pub python_version: String,
 }
 
 impl Hello {
@@ -64,6 +66,11 @@ pub enum Outcome {
 pub struct TaskResult {
     pub task: u64,
     pub outcome: Outcome,
+    /// When the pool gave the task to a worker and when the worker answered (or was
+    /// found dead): wall-clock microseconds since the Unix epoch, by the node's clock;
+    /// 0 when it never reached a worker. Monitoring's `running`/`running_ended`.
+    pub started_us: u64,
+    pub ended_us: u64,
 }
 
 /// Pool → interchange.
@@ -117,6 +124,7 @@ impl ToInterchange {
                 w.u32(h.workers);
                 w.u32(h.cores);
                 w.u64(h.memory_mb);
+                w.str(&h.python_version);
                 w.buf
             }
             ToInterchange::Results(results) => {
@@ -124,6 +132,8 @@ impl ToInterchange {
                 w.u32(results.len() as u32);
                 for r in results {
                     w.u64(r.task);
+                    w.u64(r.started_us);
+                    w.u64(r.ended_us);
                     match &r.outcome {
                         Outcome::Ok(b) => {
                             w.u8(OUTCOME_OK);
@@ -158,6 +168,7 @@ impl ToInterchange {
                     workers: r.u32("workers")?,
                     cores: r.u32("cores")?,
                     memory_mb: r.u64("memory_mb")?,
+                    python_version: r.str("python_version")?,
                 };
                 if hello.token.is_empty() {
                     return Err(DecodeError::Empty { field: "token" });
@@ -165,17 +176,19 @@ impl ToInterchange {
                 ToInterchange::Hello(hello)
             }
             RESULTS => {
-                let n = r.count("results", 13)?;
+                let n = r.count("results", 29)?;
                 let mut results = Vec::with_capacity(n);
                 for _ in 0..n {
                     let task = r.u64("task id")?;
+                    let started_us = r.u64("start time")?;
+                    let ended_us = r.u64("end time")?;
                     let outcome = match r.u8("outcome")? {
                         OUTCOME_OK => Outcome::Ok(r.bytes("result")?),
                         OUTCOME_ERR => Outcome::Err(r.bytes("exception")?),
                         OUTCOME_LOST => Outcome::WorkerLost(r.str("worker loss")?),
                         tag => return Err(DecodeError::UnknownTag { kind: "outcome", tag }),
                     };
-                    results.push(TaskResult { task, outcome });
+                    results.push(TaskResult { task, outcome, started_us, ended_us });
                 }
                 ToInterchange::Results(results)
             }

@@ -12,11 +12,12 @@ fn samples_up() -> Vec<ToInterchange> {
             workers: 4,
             cores: 8,
             memory_mb: 16_000,
+            python_version: "3.11.7".into(),
         }),
         ToInterchange::Results(vec![
-            TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2, 3]) },
-            TaskResult { task: 2, outcome: Outcome::Err(vec![]) },
-            TaskResult { task: u64::MAX, outcome: Outcome::WorkerLost("killed by signal 9".into()) },
+            TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2, 3]), started_us: 1_795_638_154_000_000, ended_us: 1_795_638_154_000_250 },
+            TaskResult { task: 2, outcome: Outcome::Err(vec![]), started_us: 0, ended_us: 0 },
+            TaskResult { task: u64::MAX, outcome: Outcome::WorkerLost("killed by signal 9".into()), started_us: 1, ended_us: u64::MAX },
         ]),
         ToInterchange::Results(vec![]),
         ToInterchange::Heartbeat,
@@ -111,6 +112,7 @@ fn unknown_tags_and_empty_token() {
     assert!(matches!(ToPool::decode(&[0]), Err(DecodeError::UnknownTag { tag: 0, .. })));
     let hello = ToInterchange::Hello(Hello {
         version: 1, token: vec![], hostname: "h".into(), block_id: "".into(), workers: 1, cores: 1, memory_mb: 1,
+        python_version: "3".into(),
     });
     assert_eq!(ToInterchange::decode(&hello.encode()), Err(DecodeError::Empty { field: "token" }));
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
 use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, ServerError};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -37,8 +37,12 @@ pub struct Interchange {
     cert_sha256: Option<String>,
 }
 
-/// `(task id, kind, value, hostname)` as `Interchange.wait` hands them out.
-type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>);
+/// `(task id, kind, value, hostname, block id, started µs, ended µs)` as
+/// `Interchange.wait` hands them out.
+type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py, PyString>, u64, u64);
+
+/// `(joined, pool id, hostname, block id, workers, cores, memory MB, python version)`.
+type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
 #[pymethods]
 impl Interchange {
@@ -100,29 +104,44 @@ impl Interchange {
         self.inner.submit(vec![(task, function, payload.to_vec())]);
     }
 
-    /// Waits up to `timeout` seconds; returns every event that arrived as
-    /// `(task, kind, value, hostname)`: kind 0 result (value: pickled), 1 exception
-    /// (pickled), 2 worker lost (why), 3 pool lost (why). `None` after shutdown.
-    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<Vec<PyEvent<'py>>>> {
+    /// Waits up to `timeout` seconds; returns `(events, pool changes)` that arrived, or
+    /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
+    /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker
+    /// lost (why), 3 pool lost (why; no block or times). Pool changes are
+    /// [`PyPoolChange`]s, for monitoring's `node` rows.
+    #[allow(clippy::type_complexity)]
+    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
         let t = secs(timeout, "timeout")?;
         let Some(events) = py.detach(|| self.inner.wait(t)) else { return Ok(None) };
         let mut out = Vec::with_capacity(events.len());
+        let mut pools = Vec::new();
+        let empty = PyString::new(py, "");
         for e in events {
-            out.push(match e {
-                ClientEvent::Done { task, outcome, hostname } => {
-                    let host = PyString::new(py, &hostname);
-                    match outcome {
-                        Outcome::Ok(v) => (task, DONE_OK, PyBytes::new(py, &v).into_any(), host),
-                        Outcome::Err(v) => (task, DONE_ERR, PyBytes::new(py, &v).into_any(), host),
-                        Outcome::WorkerLost(why) => (task, WORKER_LOST, PyString::new(py, &why).into_any(), host),
-                    }
+            match e {
+                ClientEvent::Done { task, outcome, on, started_us, ended_us } => {
+                    let host = PyString::new(py, &on.hostname);
+                    let block = PyString::new(py, &on.block_id);
+                    let (kind, value) = match outcome {
+                        Outcome::Ok(v) => (DONE_OK, PyBytes::new(py, &v).into_any()),
+                        Outcome::Err(v) => (DONE_ERR, PyBytes::new(py, &v).into_any()),
+                        Outcome::WorkerLost(why) => (WORKER_LOST, PyString::new(py, &why).into_any()),
+                    };
+                    out.push((task, kind, value, host, block, started_us, ended_us));
                 }
-                ClientEvent::PoolLost { task, hostname, why } => {
-                    (task, POOL_LOST, PyString::new(py, &why).into_any(), PyString::new(py, &hostname))
-                }
-            });
+                ClientEvent::PoolLost { task, hostname, why } => out.push((
+                    task,
+                    POOL_LOST,
+                    PyString::new(py, &why).into_any(),
+                    PyString::new(py, &hostname),
+                    empty.clone(),
+                    0,
+                    0,
+                )),
+                ClientEvent::PoolJoined(p) => pools.push(pool_change(true, &p)),
+                ClientEvent::PoolLeft(p) => pools.push(pool_change(false, &p)),
+            }
         }
-        Ok(Some(out))
+        Ok(Some((out, pools)))
     }
 
     /// `(pending, held by pools, capacity, pools)`.
@@ -150,6 +169,10 @@ impl Interchange {
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.inner.shutdown());
     }
+}
+
+fn pool_change(joined: bool, p: &PoolSeen) -> PyPoolChange {
+    (joined, p.pool, p.hostname.to_string(), p.block_id.to_string(), p.workers, p.cores, p.memory_mb, p.python_version.to_string())
 }
 
 fn pool_err(e: PoolError) -> PyErr {
@@ -193,6 +216,10 @@ pub fn run_pool(
         drain_period: drain_period.map(|d| secs(d, "drain_period")).transpose()?,
         logdir,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,
+        python_version: {
+            let v = py.version_info();
+            format!("{}.{}.{}", v.major, v.minor, v.patch)
+        },
     };
     let exit = match cert_sha256 {
         None => py.detach(|| pool::run(opts, PlainConnector)),

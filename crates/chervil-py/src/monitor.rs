@@ -43,6 +43,46 @@ impl Monitor {
         self.inner.send(Event::Block { executor, block_id, job_id, status, at_us: Clock::now_us() });
     }
 
+    /// Try `try_id` of `task_id` ran on `hostname` (block `block_id`) between these
+    /// wall-clock times (µs since the epoch): its host and block, and Parsl's `running`
+    /// and `running_ended` states. Sent before the try's outcome reaches the kernel.
+    fn try_ran(&self, task_id: u64, try_id: u32, hostname: String, block_id: String, started_us: u64, ended_us: u64) {
+        let (started, ended) = (started_us as i64, ended_us as i64);
+        self.inner.send_all([
+            Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id: Some(block_id) },
+            Event::TaskState { task_id, try_id, state: "running", at_us: started },
+            Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
+        ]);
+    }
+
+    /// A pool joined (`active`) or left: a `node` row.
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &self,
+        pool: u32,
+        hostname: String,
+        block_id: String,
+        workers: u32,
+        cores: u32,
+        memory_mb: u64,
+        python_v: String,
+        active: bool,
+    ) {
+        let now = Clock::now_us();
+        self.inner.send(Event::Node {
+            hostname,
+            uid: format!("pool-{pool}"),
+            block_id,
+            cpu_count: cores,
+            total_memory: memory_mb * 1024 * 1024,
+            active,
+            worker_count: workers,
+            python_v,
+            at_us: now,
+            last_heartbeat_us: now,
+        });
+    }
+
     /// Waits until everything sent so far is in the database.
     fn flush(&self, py: Python<'_>) {
         py.detach(|| self.inner.flush());

@@ -506,6 +506,11 @@ class DataFlowKernel:
     def _try_done(self, tid: int, try_id: int, exec_fu: cf.Future) -> None:
         record = self.tasks[tid]
         record['try_time_returned'] = datetime.datetime.now()
+        if self._monitor is not None:
+            # Where and when the try ran, as its executor reported it (HTEX's pools).
+            ran = getattr(exec_fu, 'chervil_ran', None)
+            if ran is not None:
+                self._monitor.try_ran(tid, try_id, *ran)
         try:
             if exec_fu.cancelled():
                 raise cf.CancelledError(f"try {try_id} of task {tid} was cancelled by its executor")

@@ -181,6 +181,21 @@ class BlockProviderExecutor(ParslExecutor):
             job = self.blocks_to_job_id.get(block_id)
             self.monitor.block(self.label, block_id, None if job is None else str(job), status.state.name)
 
+    def _cancel_blocks_at_shutdown(self) -> None:
+        """Cancels every block's job (also those believed ended: a scheduler's answer may
+        lag, and a job left queued costs the user); the ones not ended are SCALED_IN, as
+        in Parsl."""
+        with self._blocks_lock:
+            live = [b for b in self.blocks_to_job_id if not self._status.get(b, JobStatus(JobState.UNKNOWN)).terminal]
+            jobs = list(self.blocks_to_job_id.values())
+            if jobs:
+                try:
+                    self.provider.cancel(jobs)
+                except Exception:
+                    logger.exception("%s: cancelling blocks %s failed", self.label, jobs)
+            for b in live:
+                self._set_status(b, JobStatus(JobState.SCALED_IN))
+
     def status(self) -> Dict[str, JobStatus]:
         """Polls the provider for every block not yet ended; returns all blocks."""
         with self._blocks_lock:

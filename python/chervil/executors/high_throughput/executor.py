@@ -262,12 +262,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._stopping.set()
         if self._ix is not None:
             self._ix.shutdown()
-        jobs = list(self.blocks_to_job_id.values())
-        if jobs:
-            try:
-                self.provider.cancel(jobs)
-            except Exception:
-                logger.exception("%s: cancelling blocks %s failed", self.label, jobs)
+        self._cancel_blocks_at_shutdown()
         if block:
             for t in self._threads:
                 if t is not threading.current_thread():
@@ -299,14 +294,21 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def _collect_results(self) -> None:
         ix = self._ix
         while True:
-            events = ix.wait(0.5)
-            if events is None:
+            got = ix.wait(0.5)
+            if got is None:
                 return
-            for tid, kind, value, host in events:
+            events, pools = got
+            monitor = self.monitor
+            if monitor is not None:
+                for joined, pool, host, block, workers, cores, memory_mb, python_v in pools:
+                    monitor.node(pool, host, block, workers, cores, memory_mb, python_v, joined)
+            for tid, kind, value, host, block, started_us, ended_us in events:
                 fut = self._tasks.pop(tid, None)
                 if fut is None:
                     logger.warning("%s: result for unknown task %s from %s ignored", self.label, tid, host)
                     continue
+                if monitor is not None and started_us:
+                    fut.chervil_ran = (host, block, started_us, ended_us)
                 try:
                     if kind in (_OK, _ERR):
                         fut.set_result(loads(value))  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
