@@ -194,3 +194,49 @@ def test_parsl_visualize_serves_a_chervil_database(tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@python_app
+def busy(seconds):
+    """Burns CPU and holds memory long enough to be sampled."""
+    import time
+    hold = bytearray(64 * 2 ** 20)
+    end = time.time() + seconds
+    n = 0
+    while time.time() < end:
+        n += 1
+    return len(hold) + n * 0
+
+
+def test_htex_pools_sample_the_processes_running_tasks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=1,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    config = monitored(tmp_path, executor=htex, resource_monitoring_interval=0.2)
+    with chervil.load(config) as dfk:
+        assert busy(1.5).result() == 64 * 2 ** 20
+        run_id = dfk.run_id
+    db = str(tmp_path / 'runinfo' / 'monitoring.db')
+    samples = rows(db, "SELECT task_id, try_id, resource_monitoring_interval, psutil_process_pid, "
+                       "psutil_process_time_user, psutil_process_memory_resident, psutil_process_memory_virtual, "
+                       "psutil_process_status, psutil_process_memory_percent FROM resource WHERE run_id = ? "
+                       "ORDER BY timestamp", run_id)
+    assert len(samples) >= 4, samples  # every 0.2 s over 1.5 s of work
+    assert {s[:3] for s in samples} == {(0, 0, 0.2)}
+    assert len({s[3] for s in samples}) == 1 and samples[0][3] != os.getpid(), "the worker's pid"
+    user_times = [s[4] for s in samples]
+    assert user_times == sorted(user_times) and user_times[-1] > 0.3, "CPU time grows while it works"
+    assert samples[-1][5] > 64 * 2 ** 20 and samples[-1][6] >= samples[-1][5], "it holds 64 MiB"
+    assert {s[7] for s in samples} <= {'running', 'sleeping'} and 0 < samples[-1][8] < 100
+
+
+def test_no_samples_without_resource_monitoring(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=1,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    config = monitored(tmp_path, executor=htex, resource_monitoring_enabled=False, resource_monitoring_interval=0.2)
+    with chervil.load(config) as dfk:
+        busy(0.6).result()
+        run_id = dfk.run_id
+    assert rows(str(tmp_path / 'runinfo' / 'monitoring.db'), "SELECT count(*) FROM resource WHERE run_id = ?",
+                run_id) == [(0,)]

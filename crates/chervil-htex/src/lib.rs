@@ -11,6 +11,7 @@
 
 pub mod interchange;
 pub mod pool;
+mod procfs;
 pub mod server;
 pub mod tls;
 

@@ -146,6 +146,8 @@ pub struct PoolOptions {
     pub connect_timeout: Duration,
     /// The workers' Python version, reported to the interchange (monitoring's nodes).
     pub python_version: String,
+    /// How often to sample busy workers' processes for monitoring; `None`: never.
+    pub resource_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,8 +409,13 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut draining = false;
+    let mut last_sampled = Instant::now();
     let period = pool.opts.heartbeat_period;
-    let mut tick = tokio::time::interval((period.min(pool.opts.heartbeat_threshold) / 4).max(Duration::from_millis(20)));
+    let mut wake = period.min(pool.opts.heartbeat_threshold) / 4;
+    if let Some(every) = pool.opts.resource_interval {
+        wake = wake.min(every); // a long task is still sampled on time
+    }
+    let mut tick = tokio::time::interval(wake.max(Duration::from_millis(20)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let exit = 'run: loop {
@@ -443,6 +450,15 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         }
         pool.assign();
         let now = Instant::now();
+        if let Some(every) = pool.opts.resource_interval {
+            if now.duration_since(last_sampled) >= every {
+                last_sampled = now;
+                let samples = pool.sample_busy_workers();
+                if !samples.is_empty() && out_tx.send(ToInterchange::Resources(samples)).is_err() {
+                    break PoolExit::InterchangeGone("the connection broke".into());
+                }
+            }
+        }
         if !pool.results.is_empty() {
             let results = std::mem::take(&mut pool.results);
             if out_tx.send(ToInterchange::Results(results)).is_err() {
@@ -633,6 +649,15 @@ impl Pool {
         let fresh = self.spawn(rank)?;
         self.workers[rank as usize] = fresh;
         Ok(())
+    }
+
+    /// A `/proc` look at every worker that is running a task.
+    fn sample_busy_workers(&self) -> Vec<chervil_proto::ResourceSample> {
+        let at_us = wall_clock_us();
+        self.workers
+            .iter()
+            .filter_map(|w| w.task.filter(|_| w.pid != 0).and_then(|task| crate::procfs::sample(w.pid, task, at_us)))
+            .collect()
     }
 
     /// Gives queued tasks to idle workers, one each.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chervil_proto::{encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -80,13 +80,15 @@ pub struct PoolSeen {
 }
 
 /// What the client learns, in the order it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     /// A try finished on a worker (or its worker died: [`Outcome::WorkerLost`]), on
     /// this pool, between these wall-clock times (µs since the epoch; 0 if unknown).
     Done { task: TaskId, outcome: Outcome, on: Arc<PoolSeen>, started_us: u64, ended_us: u64 },
     /// The pool holding this task was lost (Parsl's ManagerLost).
     PoolLost { task: TaskId, hostname: Arc<str>, why: Arc<str> },
+    /// Samples of the worker processes of a pool, by task.
+    Resources(Vec<ResourceSample>),
     /// A pool registered.
     PoolJoined(Arc<PoolSeen>),
     /// A registered pool is gone (disconnected, retired, or the interchange stopped).
@@ -591,6 +593,11 @@ fn on_message(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, msg: ToInterc
                 ((), actions)
             });
         }
+        ToInterchange::Resources(samples) => shared.with_core(|core, events| {
+            core.ix.heard_from(pool, now);
+            events.push(ClientEvent::Resources(samples));
+            ((), Vec::new())
+        }),
         ToInterchange::Heartbeat => shared.with_core(|core, _| {
             core.ix.heard_from(pool, now);
             ((), Vec::new())

@@ -47,6 +47,8 @@ pub enum Event {
     TryFailed { task_id: u64, try_id: u32, error: String },
     /// A block changed state (Parsl's `JobState` name).
     Block { executor: String, block_id: String, job_id: Option<String>, status: String, at_us: i64 },
+    /// A sample of the process running a try (Parsl's `resource` row; psutil's names).
+    Resource(ResourceRow),
     /// A node's pool registered, heartbeat or left.
     Node {
         hostname: String,
@@ -60,4 +62,26 @@ pub enum Event {
         at_us: i64,
         last_heartbeat_us: i64,
     },
+}
+
+/// Monitoring's `resource` row: one look at the process running a try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRow {
+    pub task_id: u64,
+    pub try_id: u32,
+    pub at_us: i64,
+    pub interval_s: f64,
+    pub pid: u32,
+    pub memory_percent: f64,
+    pub children: u32,
+    pub user_s: f64,
+    pub system_s: f64,
+    pub vms_bytes: u64,
+    pub rss_bytes: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub status: String,
+    pub cpu_num: u32,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
 }

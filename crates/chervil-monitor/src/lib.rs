@@ -19,7 +19,7 @@ pub mod schema;
 mod time;
 mod writer;
 
-pub use event::{Event, TaskRow};
+pub use event::{Event, ResourceRow, TaskRow};
 pub use time::Clock;
 pub use writer::{Monitor, Summary};
 

@@ -358,6 +358,37 @@ impl Writer {
                     }
                 }
             }
+            Event::Resource(r) => {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO resource (try_id, task_id, run_id, timestamp, resource_monitoring_interval, \
+                     psutil_process_pid, psutil_process_memory_percent, psutil_process_children_count, \
+                     psutil_process_time_user, psutil_process_time_system, psutil_process_memory_virtual, \
+                     psutil_process_memory_resident, psutil_process_disk_read, psutil_process_disk_write, \
+                     psutil_process_status, psutil_cpu_num, psutil_process_num_ctx_switches_voluntary, \
+                     psutil_process_num_ctx_switches_involuntary) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                )?
+                .execute(params![
+                    r.try_id,
+                    r.task_id as i64,
+                    run,
+                    t(r.at_us),
+                    r.interval_s,
+                    r.pid,
+                    r.memory_percent,
+                    f64::from(r.children),
+                    r.user_s,
+                    r.system_s,
+                    r.vms_bytes as f64,
+                    r.rss_bytes as f64,
+                    r.read_bytes as f64,
+                    r.write_bytes as f64,
+                    r.status,
+                    r.cpu_num.to_string(),
+                    r.ctx_voluntary as f64,
+                    r.ctx_involuntary as f64
+                ])?;
+            }
             Event::Block { executor, block_id, job_id, status, at_us } => {
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO block (run_id, executor_label, block_id, job_id, timestamp, status) \

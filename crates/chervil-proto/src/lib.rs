@@ -21,7 +21,7 @@ pub mod worker;
 
 pub use codec::DecodeError;
 pub use frame::{FrameDecoder, FrameError, encode_frame, MAX_FRAME_DEFAULT};
-pub use message::{FunctionMsg, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+pub use message::{FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 
 /// Compares two secrets in time that does not depend on where they differ.
 pub fn tokens_match(expected: &[u8], presented: &[u8]) -> bool {

@@ -73,11 +73,38 @@ pub struct TaskResult {
     pub ended_us: u64,
 }
 
+/// One look at the worker process running a task (monitoring's `resource` rows),
+/// read by the pool from `/proc` every `resource_monitoring_interval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSample {
+    pub task: u64,
+    /// Wall-clock µs since the epoch, by the node's clock.
+    pub at_us: u64,
+    pub pid: u32,
+    /// The CPU it last ran on.
+    pub cpu_num: u32,
+    /// `/proc/<pid>/stat`'s state letter (`R`, `S`, `D`, …).
+    pub state: u8,
+    pub user_s: f64,
+    pub system_s: f64,
+    pub rss_bytes: u64,
+    pub vms_bytes: u64,
+    /// RSS as a percentage of the node's memory.
+    pub memory_percent: f64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    pub children: u32,
+}
+
 /// Pool → interchange.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToInterchange {
     Hello(Hello),
     Results(Vec<TaskResult>),
+    /// Samples of the workers' processes, sent with the next frame going out.
+    Resources(Vec<ResourceSample>),
     Heartbeat,
     /// The pool takes no new tasks and will exit once its current ones are done.
     Draining,
@@ -100,6 +127,7 @@ const HELLO: u8 = 1;
 const RESULTS: u8 = 2;
 const HEARTBEAT_UP: u8 = 3;
 const DRAINING: u8 = 4;
+const RESOURCES: u8 = 5;
 
 const WELCOME: u8 = 1;
 const REJECT: u8 = 2;
@@ -151,6 +179,28 @@ impl ToInterchange {
                 }
                 w.buf
             }
+            ToInterchange::Resources(samples) => {
+                let mut w = Writer::new(RESOURCES);
+                w.u32(samples.len() as u32);
+                for r in samples {
+                    w.u64(r.task);
+                    w.u64(r.at_us);
+                    w.u32(r.pid);
+                    w.u32(r.cpu_num);
+                    w.u8(r.state);
+                    w.u64(r.user_s.to_bits());
+                    w.u64(r.system_s.to_bits());
+                    w.u64(r.rss_bytes);
+                    w.u64(r.vms_bytes);
+                    w.u64(r.memory_percent.to_bits());
+                    w.u64(r.read_bytes);
+                    w.u64(r.write_bytes);
+                    w.u64(r.ctx_voluntary);
+                    w.u64(r.ctx_involuntary);
+                    w.u32(r.children);
+                }
+                w.buf
+            }
             ToInterchange::Heartbeat => Writer::new(HEARTBEAT_UP).buf,
             ToInterchange::Draining => Writer::new(DRAINING).buf,
         }
@@ -191,6 +241,30 @@ impl ToInterchange {
                     results.push(TaskResult { task, outcome, started_us, ended_us });
                 }
                 ToInterchange::Results(results)
+            }
+            RESOURCES => {
+                let n = r.count("resource samples", 101)?;
+                let mut samples = Vec::with_capacity(n);
+                for _ in 0..n {
+                    samples.push(ResourceSample {
+                        task: r.u64("task id")?,
+                        at_us: r.u64("sample time")?,
+                        pid: r.u32("pid")?,
+                        cpu_num: r.u32("cpu")?,
+                        state: r.u8("process state")?,
+                        user_s: f64::from_bits(r.u64("user time")?),
+                        system_s: f64::from_bits(r.u64("system time")?),
+                        rss_bytes: r.u64("rss")?,
+                        vms_bytes: r.u64("vms")?,
+                        memory_percent: f64::from_bits(r.u64("memory percent")?),
+                        read_bytes: r.u64("read bytes")?,
+                        write_bytes: r.u64("write bytes")?,
+                        ctx_voluntary: r.u64("voluntary switches")?,
+                        ctx_involuntary: r.u64("involuntary switches")?,
+                        children: r.u32("children")?,
+                    });
+                }
+                ToInterchange::Resources(samples)
             }
             HEARTBEAT_UP => ToInterchange::Heartbeat,
             DRAINING => ToInterchange::Draining,

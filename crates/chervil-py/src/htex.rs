@@ -44,6 +44,39 @@ type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py
 /// `(joined, pool id, hostname, block id, workers, cores, memory MB, python version)`.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
+/// A sample of a worker process, handed from the interchange to the monitor through
+/// Python untouched: Python only reads `task` to find the DFK task and try.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct Sample {
+    pub(crate) inner: chervil_proto::ResourceSample,
+}
+
+#[pymethods]
+impl Sample {
+    /// The executor's id of the task whose worker was sampled.
+    #[getter]
+    fn task(&self) -> u64 {
+        self.inner.task
+    }
+}
+
+/// `/proc`'s state letter in psutil's words, which Parsl's database holds.
+pub(crate) fn process_state(letter: u8) -> &'static str {
+    match letter {
+        b'R' => "running",
+        b'S' => "sleeping",
+        b'D' => "disk-sleep",
+        b'Z' => "zombie",
+        b'T' => "stopped",
+        b't' => "tracing-stop",
+        b'X' | b'x' => "dead",
+        b'I' => "idle",
+        b'W' => "waking",
+        b'P' => "parked",
+        _ => "unknown",
+    }
+}
+
 #[pymethods]
 impl Interchange {
     #[new]
@@ -104,17 +137,22 @@ impl Interchange {
         self.inner.submit(vec![(task, function, payload.to_vec())]);
     }
 
-    /// Waits up to `timeout` seconds; returns `(events, pool changes)` that arrived, or
+    /// Waits up to `timeout` seconds; returns `(events, pool changes, samples)` that arrived, or
     /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
     /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker
     /// lost (why), 3 pool lost (why; no block or times). Pool changes are
     /// [`PyPoolChange`]s, for monitoring's `node` rows.
     #[allow(clippy::type_complexity)]
-    fn wait<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
+    fn wait<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: f64,
+    ) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>, Vec<Sample>)>> {
         let t = secs(timeout, "timeout")?;
         let Some(events) = py.detach(|| self.inner.wait(t)) else { return Ok(None) };
         let mut out = Vec::with_capacity(events.len());
         let mut pools = Vec::new();
+        let mut samples = Vec::new();
         let empty = PyString::new(py, "");
         for e in events {
             match e {
@@ -137,11 +175,12 @@ impl Interchange {
                     0,
                     0,
                 )),
+                ClientEvent::Resources(batch) => samples.extend(batch.into_iter().map(|inner| Sample { inner })),
                 ClientEvent::PoolJoined(p) => pools.push(pool_change(true, &p)),
                 ClientEvent::PoolLeft(p) => pools.push(pool_change(false, &p)),
             }
         }
-        Ok(Some((out, pools)))
+        Ok(Some((out, pools, samples)))
     }
 
     /// `(pending, held by pools, capacity, pools)`.
@@ -182,7 +221,7 @@ fn pool_err(e: PoolError) -> PyErr {
 /// Runs a worker pool until the interchange stops it or goes away; returns why it
 /// stopped. The GIL is released the whole time.
 #[pyfunction]
-#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None))]
+#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None, resource_interval = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_pool(
     py: Python<'_>,
@@ -202,6 +241,7 @@ pub fn run_pool(
     drain_period: Option<f64>,
     connect_timeout: f64,
     cert_sha256: Option<String>,
+    resource_interval: Option<f64>,
 ) -> PyResult<String> {
     let opts = PoolOptions {
         addresses,
@@ -216,6 +256,7 @@ pub fn run_pool(
         drain_period: drain_period.map(|d| secs(d, "drain_period")).transpose()?,
         logdir,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,
+        resource_interval: resource_interval.filter(|s| *s > 0.0).map(|s| secs(s, "resource_interval")).transpose()?,
         python_version: {
             let v = py.version_info();
             format!("{}.{}.{}", v.major, v.minor, v.patch)

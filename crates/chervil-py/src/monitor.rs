@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine};
+use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine, ResourceRow};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::htex::{process_state, Sample};
 
 #[pyclass(frozen, module = "chervil._core")]
 pub struct Monitor {
@@ -53,6 +55,31 @@ impl Monitor {
             Event::TaskState { task_id, try_id, state: "running", at_us: started },
             Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
         ]);
+    }
+
+    /// A sample of the process running try `try_id` of `task_id` (`resource` row),
+    /// as the interchange gave it.
+    fn resource(&self, task_id: u64, try_id: u32, interval_s: f64, sample: &Sample) {
+        let r = &sample.inner;
+        self.inner.send(Event::Resource(ResourceRow {
+            task_id,
+            try_id,
+            at_us: r.at_us as i64,
+            interval_s,
+            pid: r.pid,
+            memory_percent: r.memory_percent,
+            children: r.children,
+            user_s: r.user_s,
+            system_s: r.system_s,
+            vms_bytes: r.vms_bytes,
+            rss_bytes: r.rss_bytes,
+            read_bytes: r.read_bytes,
+            write_bytes: r.write_bytes,
+            status: process_state(r.state).to_string(),
+            cpu_num: r.cpu_num,
+            ctx_voluntary: r.ctx_voluntary,
+            ctx_involuntary: r.ctx_involuntary,
+        }));
     }
 
     /// A pool joined (`active`) or left: a `node` row.

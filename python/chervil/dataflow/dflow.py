@@ -147,6 +147,8 @@ class DataFlowKernel:
             executor.run_id = self.run_id
             executor.run_dir = self.run_dir
             executor.monitor = self._monitor
+            if self.monitoring is not None and self.monitoring.resource_monitoring_enabled:
+                executor.resource_monitoring_interval = float(self.monitoring.resource_monitoring_interval)
             self.executors[executor.label] = executor
             executor.start()
             logger.info("Executor %s (%s) started", executor.label, type(executor).__name__)
@@ -460,6 +462,8 @@ class DataFlowKernel:
             executor = self.executors[record['executor']]
             exec_fu = executor.submit(record['func'], record['resource_specification'],
                                       *record['args'], **record['kwargs'])
+            if self._monitor is not None:
+                exec_fu.chervil_task = (tid, try_id)  # lets the executor name the try in resource samples
         except Exception as e:
             logger.debug("Task %s try %s could not be launched", tid, try_id, exc_info=True)
             exec_fu = cf.Future()

@@ -22,6 +22,8 @@ class ParslExecutor(metaclass=ABCMeta):
         # The run's monitoring (chervil._core.Monitor), set by the DFK before start()
         # when the config has a MonitoringHub.
         self.monitor = None
+        # Seconds between samples of the processes running tasks (0: none); set with monitor.
+        self.resource_monitoring_interval = 0.0
 
     def __enter__(self):
         return self

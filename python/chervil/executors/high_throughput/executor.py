@@ -40,7 +40,7 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
                       "--port={worker_port} -c {cores_per_worker} {mem_per_worker} --logdir={logdir} "
                       "--block-id={{block_id}} --hb-period={heartbeat_period} --hb-threshold={heartbeat_threshold} "
                       "{drain_period} --cpu-affinity={cpu_affinity} {accelerators} "
-                      "--connect-timeout={address_probe_timeout}")
+                      "--connect-timeout={address_probe_timeout} {resource_interval}")
 
 
 def _check_launch_cmd(template: str, fields: Dict[str, Any]) -> None:
@@ -229,6 +229,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             'heartbeat_period': self.heartbeat_period,
             'heartbeat_threshold': self.heartbeat_threshold,
             'drain_period': f'--drain-period={self.drain_period}' if self.drain_period else '',
+            'resource_interval': (f'--resource-interval={self.resource_monitoring_interval}'
+                                  if self.monitor is not None and self.resource_monitoring_interval else ''),
             'cpu_affinity': self.cpu_affinity,
             'accelerators': ('--available-accelerators ' + ' '.join(map(shlex.quote, self.available_accelerators))
                              if self.available_accelerators else ''),
@@ -297,11 +299,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
             got = ix.wait(0.5)
             if got is None:
                 return
-            events, pools = got
+            events, pools, samples = got
             monitor = self.monitor
             if monitor is not None:
                 for joined, pool, host, block, workers, cores, memory_mb, python_v in pools:
                     monitor.node(pool, host, block, workers, cores, memory_mb, python_v, joined)
+            if monitor is not None:
+                interval = self.resource_monitoring_interval
+                for sample in samples:
+                    fut = self._tasks.get(sample.task)
+                    key = getattr(fut, 'chervil_task', None)  # (DFK task, try), set at launch
+                    if key is not None:
+                        monitor.resource(key[0], key[1], interval, sample)
             for tid, kind, value, host, block, started_us, ended_us in events:
                 fut = self._tasks.pop(tid, None)
                 if fut is None:
