@@ -1,6 +1,7 @@
 """``python -m chervil`` (also the ``chervil`` command).
 
-``run script.py [args…]`` runs a script written for Parsl on Chervil, unchanged;
+``run [--no-progress] script.py [args…]`` runs a script written for Parsl on Chervil,
+unchanged, with a live progress line on stderr when that is a terminal;
 ``perf [options]`` measures tasks per second, like ``parsl-perf``.
 """
 import argparse
@@ -13,6 +14,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='chervil', description="Parsl's parallel scripting on a Rust engine")
     sub = parser.add_subparsers(dest='command', required=True)
     run = sub.add_parser('run', help="run a Parsl script on Chervil, unchanged (import parsl → chervil)")
+    run.add_argument('--no-progress', action='store_true',
+                     help="no live progress line on stderr (it is drawn only when stderr is a terminal)")
     run.add_argument('script', help="the Python script to run")
     run.add_argument('args', nargs=argparse.REMAINDER, help="arguments passed to the script")
     sub.add_parser('version', help="print Chervil's version")
@@ -31,6 +34,12 @@ def main(argv=None) -> int:
         parser.error(f"no such script: {ns.script}")
     from chervil import compat
     compat.install()
+    # The progress line: on by default here, drawn only on a terminal; CHERVIL_PROGRESS=0 or
+    # --no-progress turn it off (any script can turn it on with CHERVIL_PROGRESS=1).
+    if ns.no_progress:
+        os.environ['CHERVIL_PROGRESS'] = '0'
+    else:
+        os.environ.setdefault('CHERVIL_PROGRESS', '1')
     sys.argv = [ns.script, *ns.args]
     # As `python script.py` would: the script's own folder comes first on the path.
     sys.path.insert(0, os.path.dirname(os.path.abspath(ns.script)))

@@ -8,6 +8,7 @@
 
 mod error;
 mod kernel;
+pub mod progress;
 mod state;
 
 pub use error::KernelError;

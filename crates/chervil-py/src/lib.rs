@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 mod checkpoint;
 mod htex;
 mod monitor;
+mod progress;
 mod providers;
 mod scaling;
 
@@ -58,7 +59,9 @@ fn to_py(err: KernelError) -> PyErr {
 /// holds the commands to carry out, in order.
 #[pyclass(frozen, module = "chervil._core")]
 struct KernelHandle {
-    inner: Mutex<Kernel>,
+    inner: Arc<Mutex<Kernel>>,
+    /// The live progress line, while one is drawn.
+    progress: Mutex<Option<progress::Progress>>,
     /// Set once when the run is monitored: every state change goes to it from here,
     /// without a trip through Python.
     monitor: OnceLock<Arc<MonitorEngine>>,
@@ -99,7 +102,38 @@ impl KernelHandle {
     #[new]
     #[pyo3(signature = (retries = 0.0, garbage_collect = true))]
     fn new(retries: f64, garbage_collect: bool) -> Self {
-        KernelHandle { inner: Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect })), monitor: OnceLock::new() }
+        KernelHandle {
+            inner: Arc::new(Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect }))),
+            progress: Mutex::new(None),
+            monitor: OnceLock::new(),
+        }
+    }
+
+    /// Draws the progress line on stderr every `every` seconds until
+    /// `stop_progress`; does nothing (and returns False) when stderr is not a terminal.
+    #[pyo3(signature = (every = 0.5))]
+    fn start_progress(&self, every: f64) -> PyResult<bool> {
+        if !progress::stderr_is_terminal() {
+            return Ok(false);
+        }
+        let mut slot = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let every = std::time::Duration::try_from_secs_f64(every)
+                .map_err(|_| PyValueError::new_err(format!("every must be a positive number of seconds, not {every}")))?;
+            *slot = Some(
+                progress::Progress::start(Arc::clone(&self.inner), every)
+                    .map_err(|e| PyRuntimeError::new_err(format!("cannot start the progress line: {e}")))?,
+            );
+        }
+        Ok(true)
+    }
+
+    /// Draws the last progress line and ends it with a newline.
+    fn stop_progress(&self, py: Python<'_>) {
+        let taken = self.progress.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut p) = taken {
+            py.detach(|| p.stop());
+        }
     }
 
     /// From now on every task's state changes are recorded by `monitor`.

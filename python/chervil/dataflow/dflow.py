@@ -81,6 +81,8 @@ class DataFlowKernel:
         logger.info("Chervil run %s starting in %s", self.run_id, self.run_dir)
 
         self._kernel = _core.KernelHandle(retries=float(config.retries), garbage_collect=config.garbage_collect)
+        if os.environ.get('CHERVIL_PROGRESS') == '1':
+            self._kernel.start_progress()  # a live line on stderr, when it is a terminal
         self.monitoring = config.monitoring
         # The engine's monitor when the config has a MonitoringHub: the kernel sends it every
         # state change itself; executors send their blocks' (see `add_executors`).
@@ -105,6 +107,7 @@ class DataFlowKernel:
         try:
             self.memoizer.start(run_dir=self.run_dir, config_run_dir=config.run_dir)
         except Exception:
+            self._kernel.stop_progress()
             if self.monitoring is not None:
                 self.monitoring.close(tasks_completed=0, tasks_failed=0)
             self._close_log()
@@ -252,6 +255,7 @@ class DataFlowKernel:
             raise DataFlowException("attempt to clean up a DataFlowKernel that has already been cleaned up")
         self.cleanup_called = True
         self._kernel.close()
+        self._kernel.stop_progress()
         counts = {s.name: n for s, n in self.task_state_counts.items() if n}
         logger.info("DFK cleanup: task states %s", counts)
         self.job_status_poller.close()
