@@ -295,6 +295,8 @@ struct Worker {
     task: Option<u64>,
     /// When `task` was handed to this worker (wall clock, for monitoring).
     task_started_us: u64,
+    /// The sampling round in which this worker was last sampled.
+    sampled_round: u64,
     started: Instant,
     replied: bool,
     /// Functions this worker has been sent (a replacement worker starts with none).
@@ -315,6 +317,9 @@ struct Pool {
     hostname: String,
     /// Workers that died in a row without ever answering.
     early_deaths: u32,
+    /// Resource sampling: which interval we are in, and the samples to send.
+    sample_round: u64,
+    samples: Vec<chervil_proto::ResourceSample>,
 }
 
 async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
@@ -399,6 +404,8 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         events: events_tx,
         hostname,
         early_deaths: 0,
+        sample_round: 0,
+        samples: Vec::new(),
     };
     for rank in 0..count {
         let w = pool.spawn(rank)?;
@@ -453,10 +460,13 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         if let Some(every) = pool.opts.resource_interval {
             if now.duration_since(last_sampled) >= every {
                 last_sampled = now;
-                let samples = pool.sample_busy_workers();
-                if !samples.is_empty() && out_tx.send(ToInterchange::Resources(samples)).is_err() {
-                    break PoolExit::InterchangeGone("the connection broke".into());
-                }
+                pool.sample_busy_workers();
+            }
+        }
+        if !pool.samples.is_empty() {
+            let samples = std::mem::take(&mut pool.samples);
+            if out_tx.send(ToInterchange::Resources(samples)).is_err() {
+                break PoolExit::InterchangeGone("the connection broke".into());
             }
         }
         if !pool.results.is_empty() {
@@ -606,7 +616,17 @@ impl Pool {
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
-        Ok(Worker { gen, pid, input, task: None, task_started_us: 0, started: Instant::now(), replied: false, functions: HashSet::new() })
+        Ok(Worker {
+            gen,
+            pid,
+            input,
+            task: None,
+            task_started_us: 0,
+            sampled_round: 0,
+            started: Instant::now(),
+            replied: false,
+            functions: HashSet::new(),
+        })
     }
 
     fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
@@ -617,9 +637,11 @@ impl Pool {
         }
         w.task = None;
         w.replied = true;
+        let started_us = w.task_started_us;
         self.early_deaths = 0;
+        self.sample_as_it_ends(rank as usize, task);
         let outcome = if ok { Outcome::Ok(value) } else { Outcome::Err(value) };
-        self.results.push(TaskResult { task, outcome, started_us: w.task_started_us, ended_us: wall_clock_us() });
+        self.results.push(TaskResult { task, outcome, started_us, ended_us: wall_clock_us() });
     }
 
     fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
@@ -651,13 +673,31 @@ impl Pool {
         Ok(())
     }
 
-    /// A `/proc` look at every worker that is running a task.
-    fn sample_busy_workers(&self) -> Vec<chervil_proto::ResourceSample> {
+    /// Starts a sampling round: a `/proc` look at every worker that is running a task.
+    fn sample_busy_workers(&mut self) {
+        self.sample_round += 1;
         let at_us = wall_clock_us();
-        self.workers
-            .iter()
-            .filter_map(|w| w.task.filter(|_| w.pid != 0).and_then(|task| crate::procfs::sample(w.pid, task, at_us)))
-            .collect()
+        for w in self.workers.iter_mut() {
+            if let Some(task) = w.task.filter(|_| w.pid != 0) {
+                w.sampled_round = self.sample_round;
+                self.samples.extend(crate::procfs::sample(w.pid, task, at_us));
+            }
+        }
+    }
+
+    /// A task shorter than the interval would never be sampled: sample it as it ends,
+    /// unless its worker was already sampled this round — at most one extra look per
+    /// worker per interval, so a flood of short tasks costs no more than a few long ones.
+    fn sample_as_it_ends(&mut self, rank: usize, task: u64) {
+        let round = self.sample_round;
+        let Some(w) = self.workers.get_mut(rank) else { return };
+        if self.opts.resource_interval.is_none() || w.sampled_round == round + 1 || w.pid == 0 {
+            return;
+        }
+        // Marked with the round this interval leads to, so a second task ending on this
+        // worker before the next tick is not sampled again.
+        w.sampled_round = round + 1;
+        self.samples.extend(crate::procfs::sample(w.pid, task, wall_clock_us()));
     }
 
     /// Gives queued tasks to idle workers, one each.

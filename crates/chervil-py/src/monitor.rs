@@ -48,10 +48,11 @@ impl Monitor {
     /// Try `try_id` of `task_id` ran on `hostname` (block `block_id`) between these
     /// wall-clock times (µs since the epoch): its host and block, and Parsl's `running`
     /// and `running_ended` states. Sent before the try's outcome reaches the kernel.
-    fn try_ran(&self, task_id: u64, try_id: u32, hostname: String, block_id: String, started_us: u64, ended_us: u64) {
+    #[pyo3(signature = (task_id, try_id, hostname, block_id, started_us, ended_us))]
+    fn try_ran(&self, task_id: u64, try_id: u32, hostname: String, block_id: Option<String>, started_us: u64, ended_us: u64) {
         let (started, ended) = (started_us as i64, ended_us as i64);
         self.inner.send_all([
-            Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id: Some(block_id) },
+            Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id },
             Event::TaskState { task_id, try_id, state: "running", at_us: started },
             Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
         ]);

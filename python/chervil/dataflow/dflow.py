@@ -516,7 +516,9 @@ class DataFlowKernel:
         record['try_time_returned'] = datetime.datetime.now()
         if self._monitor is not None:
             # Where and when the try ran, as its executor reported it (HTEX's pools).
-            ran = getattr(exec_fu, 'chervil_ran', None)
+            ran = getattr(exec_fu, 'chervil_ran', None)  # HTEX: a tuple; threads: a list of one
+            if isinstance(ran, list):
+                ran = ran[0] if ran else None
             if ran is not None:
                 self._monitor.try_ran(tid, try_id, *ran)
         try:

@@ -1,6 +1,8 @@
 """Runs apps on threads of the client process (Parsl's ``ThreadPoolExecutor``)."""
 import concurrent.futures as cf
 import logging
+import socket
+import time
 from typing import Any, List, Optional
 
 import typeguard
@@ -47,7 +49,21 @@ class ThreadPoolExecutor(ParslExecutor):
                 "parsl_resource_specification or send the app to a HighThroughputExecutor")
         if self.executor is None:
             raise RuntimeError(f"executor {self.label} was not started; load a config that contains it")
-        return self.executor.submit(func, *args, **kwargs)
+        if self.monitor is None:
+            return self.executor.submit(func, *args, **kwargs)
+        # Monitored: when the try ran, for its try row and Parsl's running/running_ended.
+        ran: list = []
+        host = socket.gethostname()
+
+        def timed(*a, **k):
+            started = time.time_ns() // 1000
+            try:
+                return func(*a, **k)
+            finally:
+                ran.append((host, None, started, time.time_ns() // 1000))
+        fut = self.executor.submit(timed, *args, **kwargs)
+        fut.chervil_ran = ran  # filled before the future is done
+        return fut
 
     def shutdown(self, block: bool = True) -> None:
         if self.executor is not None:
