@@ -8,14 +8,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: setup system-deps run test test-rust test-python test-parsl-suite parsl-venv bench clean
 
 setup:
-	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5'
+	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
 	@$(PYTHON) -m pip install -q --no-build-isolation .
 
 # What the tests run for real, from Debian (installed only when missing, as root):
 # iproute2 (network-namespace test), mpich (MPI launchers), GNU parallel, and
 # openssh (AdHocProvider against a real sshd on loopback), rsync (RSyncStaging over that sshd),
-# graphviz (parsl-visualize draws the task graph of a Chervil monitoring database with dot).
-SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync dot:graphviz
+# graphviz (parsl-visualize draws the task graph of a Chervil monitoring database with dot),
+# chromium and chromium-driver (the dashboard's tests drive a real headless browser).
+SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync dot:graphviz chromium:chromium chromedriver:chromium-driver
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
 		PATH="$$PATH:/usr/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

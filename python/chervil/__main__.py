@@ -19,6 +19,12 @@ def main(argv=None) -> int:
     run.add_argument('script', help="the Python script to run")
     run.add_argument('args', nargs=argparse.REMAINDER, help="arguments passed to the script")
     sub.add_parser('version', help="print Chervil's version")
+    dash = sub.add_parser('dashboard', help="a web page over a monitoring database (runs, tasks, resources; live)")
+    dash.add_argument('db', nargs='?', default=os.path.join('runinfo', 'monitoring.db'),
+                      help="the monitoring database (default: runinfo/monitoring.db); sqlite:///path works too")
+    dash.add_argument('--port', type=int, default=8080, help="port to listen on (default 8080; 0: any free port)")
+    dash.add_argument('--host', default='127.0.0.1',
+                      help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all)")
     sub.add_parser('perf', help="measure tasks per second of a config (like parsl-perf); perf -h for options")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['perf']:  # its options are its own
@@ -26,6 +32,20 @@ def main(argv=None) -> int:
         return perf_main(argv[1:])
     ns = parser.parse_args(argv)
 
+    if ns.command == 'dashboard':
+        from chervil import _core
+        db = ns.db[len('sqlite:///'):] if ns.db.startswith('sqlite:///') else ns.db
+        sys.stdout.reconfigure(line_buffering=True)
+        try:
+            _core.serve_dashboard(db, ns.host, ns.port)
+        except KeyboardInterrupt:
+            return 0
+        except ValueError as e:
+            parser.error(str(e))
+        except RuntimeError as e:
+            print(f"chervil dashboard: {e}", file=sys.stderr)
+            return 1
+        return 0
     if ns.command == 'version':
         from chervil import __version__
         print(__version__)

@@ -1,0 +1,537 @@
+//! What the pages show, read from a monitoring database (Parsl's tables) in one
+//! read-only connection per request. Times go out as Unix seconds of the *stored*
+//! wall-clock text (Parsl stores local time without a zone), so charts label them as
+//! they were written.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+
+/// SQL for a stored timestamp as seconds (read as if UTC; the page shows it unshifted).
+const SECS: &str = "(julianday({}) - 2440587.5) * 86400.0";
+
+fn secs(column: &str) -> String {
+    SECS.replace("{}", column)
+}
+
+/// The states a task can be in, in the order the charts stack them.
+pub const STATES: [&str; 10] = [
+    "pending", "launched", "running", "running_ended", "joining", "fail_retryable", "exec_done", "memo_done",
+    "failed", "dep_fail",
+];
+
+fn state_index(name: &str) -> Option<usize> {
+    STATES.iter().position(|s| *s == name)
+}
+
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Workflow {
+    pub run_id: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub began: Option<f64>,
+    pub completed: Option<f64>,
+    pub host: String,
+    pub user: String,
+    pub rundir: String,
+    pub tasks: i64,
+    pub tasks_completed: i64,
+    pub tasks_failed: i64,
+}
+
+fn workflow_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Workflow> {
+    Ok(Workflow {
+        run_id: r.get(0)?,
+        name: r.get(1)?,
+        version: r.get(2)?,
+        began: r.get(3)?,
+        completed: r.get(4)?,
+        host: r.get(5)?,
+        user: r.get(6)?,
+        rundir: r.get(7)?,
+        tasks: r.get(8)?,
+        tasks_completed: r.get(9)?,
+        tasks_failed: r.get(10)?,
+    })
+}
+
+fn workflow_sql(filter: &str) -> String {
+    format!(
+        "SELECT w.run_id, w.workflow_name, w.workflow_version, {}, {}, w.host, w.user, w.rundir, \
+         (SELECT count(*) FROM task t WHERE t.run_id = w.run_id), w.tasks_completed_count, w.tasks_failed_count \
+         FROM workflow w {filter}",
+        secs("w.time_began"),
+        secs("w.time_completed")
+    )
+}
+
+/// Every run in the database, newest first.
+pub fn workflows(conn: &Connection) -> rusqlite::Result<Vec<Workflow>> {
+    let mut stmt = conn.prepare(&workflow_sql("ORDER BY w.time_began DESC"))?;
+    let rows = stmt.query_map([], workflow_row)?;
+    rows.collect()
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Timeline {
+    /// Sample times, seconds.
+    pub t: Vec<f64>,
+    /// For each of [`STATES`], how many tasks were in it at each sample time.
+    pub counts: Vec<Vec<u32>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct App {
+    pub name: String,
+    pub tasks: u32,
+    pub done: u32,
+    pub failed: u32,
+    pub retries: u32,
+    pub median_s: Option<f64>,
+    pub p95_s: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TryBar {
+    pub task: i64,
+    pub try_id: i64,
+    pub app: String,
+    pub lane: String,
+    pub launched: Option<f64>,
+    pub running: Option<f64>,
+    pub returned: Option<f64>,
+    pub failed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockEvent {
+    pub executor: String,
+    pub block: String,
+    pub job: Option<String>,
+    pub status: String,
+    pub t: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeEvent {
+    pub hostname: String,
+    pub block: String,
+    pub uid: String,
+    pub workers: i64,
+    pub active: bool,
+    pub t: f64,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Usage {
+    pub t: Vec<f64>,
+    /// CPU use of the sampled worker processes, in percent of one core (summed).
+    pub cpu_percent: Vec<f64>,
+    /// Their resident memory, MiB (summed).
+    pub rss_mib: Vec<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub workflow: Workflow,
+    pub states: Vec<&'static str>,
+    pub now: HashMap<&'static str, u32>,
+    pub timeline: Timeline,
+    pub apps: Vec<App>,
+    pub tries: Vec<TryBar>,
+    pub tries_total: i64,
+    pub blocks: Vec<BlockEvent>,
+    pub nodes: Vec<NodeEvent>,
+    pub usage: Usage,
+}
+
+/// At most this many tries go into the Gantt chart (the most recent ones).
+const MAX_BARS: i64 = 3_000;
+/// Points on the state timeline.
+const POINTS: usize = 240;
+
+/// One workflow's page: counts by state over time, the per-app table, the tries for
+/// the Gantt chart, blocks, nodes and resource use. `None` for an unknown run.
+pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>> {
+    let Some(workflow) = conn.query_row(&workflow_sql("WHERE w.run_id = ?1"), [run], workflow_row).optional()? else {
+        return Ok(None);
+    };
+
+    // Apps by task, to attribute states.
+    let mut app_of: HashMap<i64, usize> = HashMap::new();
+    let mut app_names: Vec<String> = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT task_id, task_func_name FROM task WHERE run_id = ?1")?;
+        let mut rows = stmt.query([run])?;
+        let mut index: HashMap<String, usize> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(1)?;
+            let next = index.len();
+            let i = *index.entry(name.clone()).or_insert_with(|| {
+                app_names.push(name);
+                next
+            });
+            app_of.insert(r.get(0)?, i);
+        }
+    }
+
+    // One sweep over every state change: where each task is, sampled over time.
+    let mut events: Vec<(f64, i64, usize)> = Vec::new();
+    {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {}, task_id, task_status_name FROM status WHERE run_id = ?1 ORDER BY timestamp, rowid",
+            secs("timestamp")
+        ))?;
+        let mut rows = stmt.query([run])?;
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(2)?;
+            if let Some(s) = state_index(&name) {
+                events.push((r.get(0)?, r.get(1)?, s));
+            }
+        }
+    }
+    let mut timeline = Timeline { t: Vec::new(), counts: vec![Vec::new(); STATES.len()] };
+    let mut current: HashMap<i64, usize> = HashMap::new();
+    let mut counts = vec![0u32; STATES.len()];
+    let mut retries = vec![0u32; app_names.len()];
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        let (start, end) = (first.0, last.0.max(first.0 + 1e-3));
+        let step = (end - start) / (POINTS - 1) as f64;
+        let mut next_sample = start;
+        let sample = |t: f64, counts: &[u32], timeline: &mut Timeline| {
+            timeline.t.push(t);
+            for (series, n) in timeline.counts.iter_mut().zip(counts) {
+                series.push(*n);
+            }
+        };
+        for &(t, task, state) in &events {
+            while t > next_sample {
+                sample(next_sample, &counts, &mut timeline);
+                next_sample += step;
+            }
+            if let Some(before) = current.insert(task, state) {
+                counts[before] -= 1;
+            }
+            counts[state] += 1;
+            if STATES[state] == "fail_retryable" {
+                if let Some(&a) = app_of.get(&task) {
+                    retries[a] += 1;
+                }
+            }
+        }
+        sample(end, &counts, &mut timeline);
+    }
+    let now: HashMap<&'static str, u32> = STATES.iter().copied().zip(counts.iter().copied()).collect();
+
+    // Per app: tasks, how they ended, and how long their tries ran.
+    let mut tasks = vec![0u32; app_names.len()];
+    let mut done = vec![0u32; app_names.len()];
+    let mut failed = vec![0u32; app_names.len()];
+    for (task, &a) in &app_of {
+        tasks[a] += 1;
+        match current.get(task).map(|s| STATES[*s]) {
+            Some("exec_done" | "memo_done") => done[a] += 1,
+            Some("failed" | "dep_fail") => failed[a] += 1,
+            _ => {}
+        }
+    }
+    let mut durations: Vec<Vec<f64>> = vec![Vec::new(); app_names.len()];
+    {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT task_id, {} - {} FROM try WHERE run_id = ?1 AND task_try_time_returned IS NOT NULL",
+            secs("task_try_time_returned"),
+            secs("coalesce(task_try_time_running, task_try_time_launched)")
+        ))?;
+        let mut rows = stmt.query([run])?;
+        while let Some(r) = rows.next()? {
+            let (task, d): (i64, Option<f64>) = (r.get(0)?, r.get(1)?);
+            if let (Some(&a), Some(d)) = (app_of.get(&task), d) {
+                durations[a].push(d.max(0.0));
+            }
+        }
+    }
+    let apps = app_names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let d = &mut durations[i];
+            d.sort_by(f64::total_cmp);
+            App {
+                name,
+                tasks: tasks[i],
+                done: done[i],
+                failed: failed[i],
+                retries: retries[i],
+                median_s: percentile(d, 0.5),
+                p95_s: percentile(d, 0.95),
+            }
+        })
+        .collect();
+
+    let tries_total: i64 = conn.query_row("SELECT count(*) FROM try WHERE run_id = ?1", [run], |r| r.get(0))?;
+    let tries = {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT y.task_id, y.try_id, coalesce(t.task_func_name, ''), coalesce(y.hostname, y.task_executor) || \
+             CASE WHEN y.block_id IS NULL OR y.block_id = '' THEN '' ELSE ' · block ' || y.block_id END, \
+             {}, {}, {}, coalesce(y.task_fail_history, '') != '' \
+             FROM try y LEFT JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id \
+             WHERE y.run_id = ?1 ORDER BY y.task_try_time_launched DESC LIMIT ?2",
+            secs("y.task_try_time_launched"),
+            secs("y.task_try_time_running"),
+            secs("y.task_try_time_returned")
+        ))?;
+        let rows = stmt.query_map(params![run, MAX_BARS], |r| {
+            Ok(TryBar {
+                task: r.get(0)?,
+                try_id: r.get(1)?,
+                app: r.get(2)?,
+                lane: r.get(3)?,
+                launched: r.get(4)?,
+                running: r.get(5)?,
+                returned: r.get(6)?,
+                failed: r.get(7)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let blocks = {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT executor_label, block_id, job_id, status, {} FROM block WHERE run_id = ?1 ORDER BY timestamp",
+            secs("timestamp")
+        ))?;
+        let rows = stmt.query_map([run], |r| {
+            Ok(BlockEvent { executor: r.get(0)?, block: r.get(1)?, job: r.get(2)?, status: r.get(3)?, t: r.get(4)? })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let nodes = {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT hostname, block_id, uid, worker_count, active, {} FROM node WHERE run_id = ?1 ORDER BY id",
+            secs("timestamp")
+        ))?;
+        let rows = stmt.query_map([run], |r| {
+            Ok(NodeEvent {
+                hostname: r.get(0)?,
+                block: r.get(1)?,
+                uid: r.get(2)?,
+                workers: r.get(3)?,
+                active: r.get(4)?,
+                t: r.get(5)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let usage = usage(conn, run, None)?;
+    Ok(Some(Summary {
+        workflow,
+        states: STATES.to_vec(),
+        now,
+        timeline,
+        apps,
+        tries,
+        tries_total,
+        blocks,
+        nodes,
+        usage,
+    }))
+}
+
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * (sorted.len() - 1) as f64).round() as usize;
+    sorted.get(rank).copied()
+}
+
+/// Resource use over time, from the `resource` samples: CPU (from each process's
+/// growing CPU time) and resident memory, summed over processes, in time buckets.
+pub fn usage(conn: &Connection, run: &str, task: Option<i64>) -> rusqlite::Result<Usage> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {}, psutil_process_pid, coalesce(psutil_process_time_user, 0) + coalesce(psutil_process_time_system, 0), \
+         coalesce(psutil_process_memory_resident, 0) FROM resource WHERE run_id = ?1 AND (?2 IS NULL OR task_id = ?2) \
+         ORDER BY timestamp",
+        secs("timestamp")
+    ))?;
+    let mut rows = stmt.query(params![run, task])?;
+    let mut samples: Vec<(f64, i64, f64, f64)> = Vec::new();
+    while let Some(r) = rows.next()? {
+        samples.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+    }
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Ok(Usage::default()) };
+    let buckets = 120usize;
+    let (start, span) = (first.0, (last.0 - first.0).max(1e-3));
+    let width = span / buckets as f64;
+    let mut cpu = vec![0.0f64; buckets + 1];
+    let mut rss: Vec<HashMap<i64, f64>> = vec![HashMap::new(); buckets + 1];
+    let mut previous: HashMap<i64, (f64, f64)> = HashMap::new();
+    let mut seen = vec![false; buckets + 1];
+    for &(t, pid, cpu_s, rss_b) in &samples {
+        let b = (((t - start) / width) as usize).min(buckets);
+        seen[b] = true;
+        if let Some((t0, c0)) = previous.insert(pid, (t, cpu_s)) {
+            if t > t0 && cpu_s >= c0 {
+                cpu[b] += (cpu_s - c0) / (t - t0) * 100.0;
+            }
+        }
+        let slot = rss[b].entry(pid).or_insert(0.0);
+        *slot = slot.max(rss_b / (1024.0 * 1024.0));
+    }
+    let mut out = Usage::default();
+    for b in 0..=buckets {
+        if seen[b] {
+            out.t.push(start + b as f64 * width);
+            out.cpu_percent.push(cpu[b]);
+            out.rss_mib.push(rss[b].values().sum());
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskDetail {
+    pub task_id: i64,
+    pub app: String,
+    pub depends: String,
+    pub memoize: String,
+    pub hashsum: Option<String>,
+    pub inputs: Option<String>,
+    pub outputs: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub invoked: Option<f64>,
+    pub returned: Option<f64>,
+    pub fail_count: i64,
+    pub fail_cost: f64,
+    pub tries: Vec<TryDetail>,
+    pub states: Vec<(String, i64, f64)>,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TryDetail {
+    pub try_id: i64,
+    pub executor: String,
+    pub hostname: Option<String>,
+    pub block: Option<String>,
+    pub launched: Option<f64>,
+    pub running: Option<f64>,
+    pub returned: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// One task: its row, its tries, every state it went through, its resource use.
+pub fn task(conn: &Connection, run: &str, task_id: i64) -> rusqlite::Result<Option<TaskDetail>> {
+    let found = conn
+        .query_row(
+            &format!(
+                "SELECT task_func_name, coalesce(task_depends, ''), task_memoize, task_hashsum, task_inputs, \
+                 task_outputs, task_stdout, task_stderr, {}, {}, task_fail_count, task_fail_cost \
+                 FROM task WHERE run_id = ?1 AND task_id = ?2",
+                secs("task_time_invoked"),
+                secs("task_time_returned")
+            ),
+            params![run, task_id],
+            |r| {
+                Ok(TaskDetail {
+                    task_id,
+                    app: r.get(0)?,
+                    depends: r.get(1)?,
+                    memoize: r.get(2)?,
+                    hashsum: r.get(3)?,
+                    inputs: r.get(4)?,
+                    outputs: r.get(5)?,
+                    stdout: r.get(6)?,
+                    stderr: r.get(7)?,
+                    invoked: r.get(8)?,
+                    returned: r.get(9)?,
+                    fail_count: r.get(10)?,
+                    fail_cost: r.get(11)?,
+                    tries: Vec::new(),
+                    states: Vec::new(),
+                    usage: Usage::default(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut detail) = found else { return Ok(None) };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT try_id, task_executor, hostname, block_id, {}, {}, {}, task_fail_history FROM try \
+         WHERE run_id = ?1 AND task_id = ?2 ORDER BY try_id",
+        secs("task_try_time_launched"),
+        secs("task_try_time_running"),
+        secs("task_try_time_returned")
+    ))?;
+    detail.tries = stmt
+        .query_map(params![run, task_id], |r| {
+            let error: Option<String> = r.get(7)?;
+            Ok(TryDetail {
+                try_id: r.get(0)?,
+                executor: r.get(1)?,
+                hostname: r.get(2)?,
+                block: r.get(3)?,
+                launched: r.get(4)?,
+                running: r.get(5)?,
+                returned: r.get(6)?,
+                error: error.filter(|e| !e.is_empty()),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT task_status_name, try_id, {} FROM status WHERE run_id = ?1 AND task_id = ?2 ORDER BY timestamp, rowid",
+        secs("timestamp")
+    ))?;
+    detail.states = stmt
+        .query_map(params![run, task_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    detail.usage = usage(conn, run, Some(task_id))?;
+    Ok(Some(detail))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Graph {
+    /// `(task id, app, final state)` for each task drawn.
+    pub tasks: Vec<(i64, String, String)>,
+    /// `(from, to)`: `to` depends on `from`.
+    pub edges: Vec<(i64, i64)>,
+    /// Tasks in the run; only the first [`MAX_GRAPH`] are drawn.
+    pub total: i64,
+}
+
+/// The task graph is drawn for at most this many tasks.
+pub const MAX_GRAPH: i64 = 3_000;
+
+pub fn graph(conn: &Connection, run: &str) -> rusqlite::Result<Graph> {
+    let total: i64 = conn.query_row("SELECT count(*) FROM task WHERE run_id = ?1", [run], |r| r.get(0))?;
+    let mut last: HashMap<i64, String> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT task_id, task_status_name FROM status WHERE run_id = ?1 AND task_id < ?2 ORDER BY timestamp, rowid",
+    )?;
+    let mut rows = stmt.query(params![run, MAX_GRAPH])?;
+    while let Some(r) = rows.next()? {
+        last.insert(r.get(0)?, r.get(1)?);
+    }
+    let mut tasks = Vec::new();
+    let mut edges = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT task_id, task_func_name, coalesce(task_depends, '') FROM task WHERE run_id = ?1 AND task_id < ?2 \
+         ORDER BY task_id",
+    )?;
+    let mut rows = stmt.query(params![run, MAX_GRAPH])?;
+    while let Some(r) = rows.next()? {
+        let (id, app, depends): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        for dep in depends.split(',').filter_map(|d| d.trim().parse::<i64>().ok()) {
+            edges.push((dep, id));
+        }
+        tasks.push((id, app, last.get(&id).cloned().unwrap_or_default()));
+    }
+    Ok(Graph { tasks, edges, total })
+}

@@ -1,0 +1,266 @@
+// chervil dashboard: one page, three views (workflows, a workflow, a task), drawn from
+// the JSON routes. A view of a run still going is fetched again every 2 s.
+"use strict";
+
+const main = document.getElementById("main");
+const crumbs = document.getElementById("crumbs");
+const live = document.getElementById("live");
+const COLORS = { pending: "#b8860b", running: "#2f6fd6", done: "#2f9e62", failed: "#d64545", cpu: "#5b3fc4", rss: "#1b998b" };
+// "launched" counts tasks handed to an executor: running, or queued there for a worker.
+const LABELS = { done: "done", failed: "failed", running: "launched", pending: "pending" };
+const HINTS = {
+  done: "exec_done and memo_done", failed: "failed and dep_fail",
+  running: "handed to an executor (launched), running, or joining", pending: "waiting for dependencies, or for a retry",
+};
+let timer = null;
+let charts = [];
+
+// ---- small helpers --------------------------------------------------------------
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+// Times are the database's wall-clock text as seconds: shown as written, no zone shift.
+function when(t) {
+  return t == null ? "—" : new Date(t * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+}
+function span(seconds) {
+  if (seconds == null || !isFinite(seconds)) return "—";
+  if (seconds < 1) return (seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1) + " ms";
+  if (seconds < 120) return seconds.toFixed(2) + " s";
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+function num(n) { return (n ?? 0).toLocaleString("en-US"); }
+async function get(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${(await r.json().catch(() => ({}))).error || ""}`);
+  return r.json();
+}
+function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
+function clearCharts() { charts.forEach(c => c.destroy()); charts = []; }
+function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
+
+function lineChart(el, title, x, series, opts = {}) {
+  const width = Math.max(360, el.clientWidth - 8);
+  const chart = new uPlot({
+    title, width, height: opts.height || 240, tzDate: utc,
+    scales: { x: { time: true } },
+    series: [{}, ...series.map(s => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale || "y",
+                                           fill: s.fill ? s.color + "22" : undefined, points: { show: false } }))],
+    axes: [{}, { scale: "y", label: opts.yLabel || "" },
+           ...(opts.y2Label ? [{ scale: "y2", side: 1, label: opts.y2Label, grid: { show: false } }] : [])],
+  }, [x, ...series.map(s => s.data)], el);
+  charts.push(chart);
+}
+
+// ---- views --------------------------------------------------------------------------
+
+async function workflowsView() {
+  crumbs.innerHTML = "";
+  const runs = await get("/api/workflows");
+  document.title = "Chervil dashboard";
+  const rows = runs.map(w => {
+    const going = w.completed == null;
+    return `<tr data-run="${esc(w.run_id)}">
+      <td><a href="/workflow/${encodeURIComponent(w.run_id)}">${esc(w.name || "(unnamed)")}</a><br><span class="muted">${esc(w.run_id)}</span></td>
+      <td>${when(w.began)}</td><td>${going ? '<span class="state live">running</span>' : span(w.completed - w.began)}</td>
+      <td class="num">${num(w.tasks)}</td><td class="num">${num(w.tasks_completed)}</td><td class="num">${num(w.tasks_failed)}</td>
+      <td>${esc(w.user)}@${esc(w.host)}</td></tr>`;
+  }).join("");
+  main.innerHTML = `<h1>Workflows</h1>
+    <table id="workflows"><thead><tr><th>Workflow</th><th>Began</th><th>Took</th><th class="num">Tasks</th>
+    <th class="num">Done</th><th class="num">Failed</th><th>By</th></tr></thead><tbody>${rows ||
+      '<tr><td colspan="7" class="muted">No runs recorded yet.</td></tr>'}</tbody></table>`;
+  live.hidden = !runs.some(w => w.completed == null);
+  return live.hidden ? null : 2000;
+}
+
+function grouped(s) {
+  const c = s.timeline.counts, at = name => c[s.states.indexOf(name)] || [];
+  const sum = (...names) => s.timeline.t.map((_, i) => names.reduce((a, n) => a + (at(n)[i] || 0), 0));
+  return {
+    pending: sum("pending", "fail_retryable"),
+    running: sum("launched", "running", "running_ended", "joining"),
+    done: sum("exec_done", "memo_done"),
+    failed: sum("failed", "dep_fail"),
+  };
+}
+
+async function workflowView(run) {
+  const s = await get(`/api/workflow/${encodeURIComponent(run)}`);
+  const w = s.workflow, going = w.completed == null, n = s.now;
+  document.title = `${w.name || run} · Chervil`;
+  crumbs.innerHTML = `/ <a href="/workflow/${encodeURIComponent(run)}">${esc(w.name || run)}</a>`;
+  const now = {
+    done: n.exec_done + n.memo_done, failed: n.failed + n.dep_fail,
+    running: n.launched + n.running + n.running_ended + n.joining, pending: n.pending + n.fail_retryable,
+  };
+  const apps = s.apps.map(a => `<tr><td>${esc(a.name)}</td><td class="num">${num(a.tasks)}</td>
+      <td class="num">${num(a.done)}</td><td class="num">${num(a.failed)}</td><td class="num">${num(a.retries)}</td>
+      <td class="num">${span(a.median_s)}</td><td class="num">${span(a.p95_s)}</td></tr>`).join("");
+  const blocks = s.blocks.map(b => `<tr><td>${esc(b.executor)}</td><td>${esc(b.block)}</td><td>${esc(b.job || "")}</td>
+      <td>${stateBadge(b.status)}</td><td>${when(b.t)}</td></tr>`).join("");
+  const nodes = s.nodes.map(x => `<tr><td>${esc(x.hostname)}</td><td>${esc(x.block)}</td><td>${esc(x.uid)}</td>
+      <td class="num">${x.workers}</td><td>${x.active ? "joined" : "left"}</td><td>${when(x.t)}</td></tr>`).join("");
+  clearCharts();
+  main.innerHTML = `<h1>${esc(w.name || "(unnamed workflow)")} ${going ? '<span class="state live">running</span>' : '<span class="state finished">finished</span>'}</h1>
+    <div class="card"><dl>
+      <dt>Run</dt><dd>${esc(w.run_id)}</dd><dt>Version</dt><dd>${esc(w.version || "")}</dd>
+      <dt>By</dt><dd>${esc(w.user)}@${esc(w.host)}</dd><dt>Run directory</dt><dd>${esc(w.rundir)}</dd>
+      <dt>Began</dt><dd>${when(w.began)}</dd><dt>${going ? "Running for" : "Took"}</dt>
+      <dd>${span((going ? (s.timeline.t.at(-1) ?? w.began) : w.completed) - w.began)}</dd></dl></div>
+    <div class="counts" id="counts">
+      ${["done", "failed", "running", "pending"].map(k => `<div class="count ${k}" data-state="${k}" title="${HINTS[k]}"><b>${num(now[k])}</b>${LABELS[k]}</div>`).join("")}
+      <div class="count"><b>${num(w.tasks)}</b>tasks</div></div>
+    <div class="grid"><div class="card" id="chart-states"></div><div class="card" id="chart-usage"></div></div>
+    <h2>Apps</h2>
+    <table id="apps"><thead><tr><th>App</th><th class="num">Tasks</th><th class="num">Done</th><th class="num">Failed</th>
+      <th class="num">Retries</th><th class="num">Median try</th><th class="num">95th percentile</th></tr></thead><tbody>${apps}</tbody></table>
+    <h2>Tries by host and block <span class="muted">(${s.tries.length < s.tries_total ? `latest ${num(s.tries.length)} of ${num(s.tries_total)}` : num(s.tries_total)})</span></h2>
+    <div id="gantt-wrap"><canvas id="gantt"></canvas></div>
+    <div class="grid"><div><h2>Blocks</h2><table id="blocks"><thead><tr><th>Executor</th><th>Block</th><th>Job</th><th>Status</th><th>At</th></tr></thead><tbody>${blocks ||
+      '<tr><td colspan="5" class="muted">No blocks (thread pool).</td></tr>'}</tbody></table></div>
+      <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>Host</th><th>Block</th><th>Pool</th><th class="num">Workers</th><th>Event</th><th>At</th></tr></thead><tbody>${nodes ||
+      '<tr><td colspan="6" class="muted">No pools.</td></tr>'}</tbody></table></div></div>
+    <h2>Task graph</h2><div class="card" id="graph-card"><p class="muted">Loading…</p></div>`;
+
+  const g = grouped(s);
+  lineChart(document.getElementById("chart-states"), "Tasks by state", s.timeline.t, [
+    { label: "done", data: g.done, color: COLORS.done, fill: true },
+    { label: "failed", data: g.failed, color: COLORS.failed },
+    { label: "launched", data: g.running, color: COLORS.running },
+    { label: "pending", data: g.pending, color: COLORS.pending },
+  ], { yLabel: "tasks" });
+  const usage = document.getElementById("chart-usage");
+  if (s.usage.t.length) {
+    lineChart(usage, "Workers' resource use", s.usage.t, [
+      { label: "CPU %", data: s.usage.cpu_percent, color: COLORS.cpu },
+      { label: "RSS MiB", data: s.usage.rss_mib, color: COLORS.rss, scale: "y2" },
+    ], { yLabel: "CPU % of a core", y2Label: "MiB" });
+  } else {
+    usage.innerHTML = '<p class="muted">No resource samples (HTEX with resource_monitoring_interval records them).</p>';
+  }
+  drawGantt(document.getElementById("gantt"), s.tries, run);
+  drawGraph(document.getElementById("graph-card"), run);
+  live.hidden = !going;
+  return going ? 2000 : null;
+}
+
+// Tries as bars, one row per host/block lane (bars that overlap stack into sub-rows).
+function drawGantt(canvas, tries, run) {
+  const bars = tries.filter(t => t.launched != null).map(t => ({ ...t, start: t.running ?? t.launched, end: t.returned }));
+  if (!bars.length) { canvas.replaceWith(Object.assign(document.createElement("p"), { className: "muted", textContent: "No tries yet." })); return; }
+  const t0 = Math.min(...bars.map(b => b.start));
+  const t1 = Math.max(...bars.map(b => b.end ?? b.start), t0 + 1e-3);
+  const lanes = new Map();
+  bars.sort((a, b) => a.start - b.start);
+  for (const b of bars) {
+    const rows = lanes.get(b.lane) || []; lanes.set(b.lane, rows);
+    let r = rows.findIndex(end => end <= b.start);
+    if (r < 0) { r = rows.length; rows.push(0); }
+    rows[r] = b.end ?? t1; b.row = r;
+  }
+  const labelW = 170, rowH = 14, width = Math.max(700, canvas.parentElement.clientWidth - 2);
+  let y = 20; const laneY = new Map();
+  for (const [lane, rows] of lanes) { laneY.set(lane, y); y += rows.length * rowH + 8; }
+  canvas.width = width; canvas.height = y + 4;
+  const ctx = canvas.getContext("2d"), scale = (width - labelW - 10) / (t1 - t0);
+  ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#6b7484";
+  ctx.fillText(when(t0), labelW, 12); ctx.textAlign = "right"; ctx.fillText(`+${span(t1 - t0)}`, width - 10, 12); ctx.textAlign = "left";
+  for (const [lane, top] of laneY) { ctx.fillStyle = "#1d2430"; ctx.fillText(lane.slice(0, 26), 6, top + 11); }
+  for (const b of bars) {
+    const x = labelW + (b.start - t0) * scale, w = Math.max(1, ((b.end ?? t1) - b.start) * scale);
+    ctx.fillStyle = b.end == null ? COLORS.running : b.failed ? COLORS.failed : COLORS.done;
+    ctx.fillRect(x, laneY.get(b.lane) + b.row * rowH, w, rowH - 3);
+  }
+  canvas.onclick = ev => {
+    const rect = canvas.getBoundingClientRect(), px = ev.clientX - rect.left, py = ev.clientY - rect.top;
+    const hit = bars.find(b => {
+      const x = labelW + (b.start - t0) * scale, w = Math.max(3, ((b.end ?? t1) - b.start) * scale), top = laneY.get(b.lane) + b.row * rowH;
+      return px >= x && px <= x + w && py >= top && py <= top + rowH;
+    });
+    if (hit) location.href = `/workflow/${encodeURIComponent(run)}/task/${hit.task}`;
+  };
+}
+
+// The task graph, layered by depth (a task one step right of its deepest dependency).
+async function drawGraph(card, run) {
+  const g = await get(`/api/workflow/${encodeURIComponent(run)}/graph`);
+  if (!g.tasks.length) { card.innerHTML = '<p class="muted">No tasks.</p>'; return; }
+  const depth = new Map(), deps = new Map();
+  for (const [from, to] of g.edges) { (deps.get(to) || deps.set(to, []).get(to)).push(from); }
+  for (const [id] of g.tasks) depth.set(id, 1 + Math.max(-1, ...(deps.get(id) || []).map(d => depth.get(d) ?? 0)));
+  const columns = new Map();
+  for (const [id] of g.tasks) { const d = depth.get(id); (columns.get(d) || columns.set(d, []).get(d)).push(id); }
+  const dx = 70, dy = 22, height = Math.max(...[...columns.values()].map(c => c.length)) * dy + 30;
+  const pos = new Map();
+  for (const [d, ids] of columns) ids.forEach((id, i) => pos.set(id, [30 + d * dx, 20 + i * dy]));
+  const color = s => ({ exec_done: COLORS.done, memo_done: COLORS.done, failed: COLORS.failed, dep_fail: COLORS.failed,
+                        pending: COLORS.pending, fail_retryable: COLORS.pending })[s] || COLORS.running;
+  const lines = g.edges.filter(([a, b]) => pos.has(a) && pos.has(b)).map(([a, b]) => {
+    const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b);
+    return `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#c4cad4"/>`;
+  }).join("");
+  const dots = g.tasks.map(([id, app, state]) => {
+    const [x, y] = pos.get(id);
+    return `<a href="/workflow/${encodeURIComponent(run)}/task/${id}"><circle cx="${x}" cy="${y}" r="7" fill="${color(state)}" data-task="${id}"><title>${id} ${esc(app)}: ${esc(state)}</title></circle></a>`;
+  }).join("");
+  const width = 60 + (Math.max(...depth.values()) + 1) * dx;
+  card.innerHTML = `${g.total > g.tasks.length ? `<p class="muted">The first ${num(g.tasks.length)} of ${num(g.total)} tasks.</p>` : ""}
+    <div style="overflow:auto;max-height:520px"><svg id="graph" width="${width}" height="${height}">${lines}${dots}</svg></div>`;
+}
+
+async function taskView(run, task) {
+  const t = await get(`/api/workflow/${encodeURIComponent(run)}/task/${task}`);
+  document.title = `Task ${task} · Chervil`;
+  crumbs.innerHTML = `/ <a href="/workflow/${encodeURIComponent(run)}">${esc(run.slice(0, 8))}…</a> / task ${task}`;
+  const last = t.states.at(-1)?.[0] || "";
+  const tries = t.tries.map(y => `<tr><td class="num">${y.try_id}</td><td>${esc(y.executor)}</td><td>${esc(y.hostname || "")}</td>
+      <td>${esc(y.block || "")}</td><td>${when(y.launched)}</td><td>${when(y.running)}</td><td>${when(y.returned)}</td>
+      <td>${y.running != null && y.returned != null ? span(y.returned - y.running) : "—"}</td>
+      <td>${y.error ? `<pre>${esc(y.error)}</pre>` : ""}</td></tr>`).join("");
+  const states = t.states.map(([name, tryId, at]) => `<tr><td>${stateBadge(name)}</td><td class="num">${tryId}</td><td>${when(at)}</td></tr>`).join("");
+  const deps = t.depends ? t.depends.split(",").map(d => `<a href="/workflow/${encodeURIComponent(run)}/task/${d}">${esc(d)}</a>`).join(", ") : "none";
+  clearCharts();
+  main.innerHTML = `<h1>Task ${task}: ${esc(t.app)} ${stateBadge(last)}</h1>
+    <div class="card" id="task-detail"><dl>
+      <dt>Depends on</dt><dd>${deps}</dd><dt>Invoked</dt><dd>${when(t.invoked)}</dd><dt>Returned</dt><dd>${when(t.returned)}</dd>
+      <dt>Failures</dt><dd>${t.fail_count} (cost ${t.fail_cost})</dd><dt>Memoized</dt><dd>${t.memoize === "1" ? "yes" : "no"} ${t.hashsum ? `<span class="muted">${esc(t.hashsum)}</span>` : ""}</dd>
+      <dt>stdout</dt><dd>${esc(t.stdout || "—")}</dd><dt>stderr</dt><dd>${esc(t.stderr || "—")}</dd>
+      <dt>Inputs</dt><dd>${esc(t.inputs || "")}</dd><dt>Outputs</dt><dd>${esc(t.outputs || "")}</dd></dl></div>
+    <h2>Tries</h2><table id="tries"><thead><tr><th class="num">Try</th><th>Executor</th><th>Host</th><th>Block</th><th>Launched</th>
+      <th>Running</th><th>Returned</th><th>Ran for</th><th>Error</th></tr></thead><tbody>${tries}</tbody></table>
+    <div class="grid"><div><h2>States</h2><table id="states"><thead><tr><th>State</th><th class="num">Try</th><th>At</th></tr></thead><tbody>${states}</tbody></table></div>
+      <div><h2>Resource use</h2><div class="card" id="chart-task-usage"></div></div></div>`;
+  const usage = document.getElementById("chart-task-usage");
+  if (t.usage.t.length) {
+    lineChart(usage, "This task's worker", t.usage.t, [
+      { label: "CPU %", data: t.usage.cpu_percent, color: COLORS.cpu },
+      { label: "RSS MiB", data: t.usage.rss_mib, color: COLORS.rss, scale: "y2" },
+    ], { yLabel: "CPU %", y2Label: "MiB", height: 200 });
+  } else {
+    usage.innerHTML = '<p class="muted">No resource samples for this task.</p>';
+  }
+  const going = !["exec_done", "memo_done", "failed", "dep_fail"].includes(last);
+  live.hidden = !going;
+  return going ? 2000 : null;
+}
+
+async function route() {
+  clearTimeout(timer);
+  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  let again = null;
+  try {
+    if (parts[0] === "workflow" && parts[2] === "task") again = await taskView(parts[1], Number(parts[3]));
+    else if (parts[0] === "workflow") again = await workflowView(parts[1]);
+    else again = await workflowsView();
+  } catch (e) {
+    main.innerHTML = `<h1>Cannot show this page</h1><pre id="error">${esc(e.message)}</pre>`;
+    again = 5000;
+  }
+  document.body.dataset.loaded = String(Date.now());  // drawn (tests wait for this)
+  if (again) timer = setTimeout(route, again);
+}
+
+route();

@@ -1,0 +1,187 @@
+"""`chervil dashboard` in a real headless Chromium (Debian's chromium and chromedriver,
+driven by Selenium): each page's DOM is checked and a screenshot of it is kept in
+test-artifacts/dashboard/. The database comes from real runs on HTEX with monitoring."""
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import chervil
+from chervil.executors import HighThroughputExecutor
+from chervil.providers import LocalProvider
+from conftest import free_port
+from test_htex import _need, wait_until
+from test_monitoring import busy, monitored, rows, workflow
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'test-artifacts', 'dashboard')
+
+
+@pytest.fixture(scope='module')
+def browser():
+    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
+    driver_bin = shutil.which('chromedriver')
+    _need(chromium is not None and driver_bin is not None, "chromium and chromium-driver are not installed (make system-deps)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _need(False, "selenium is not installed (make setup)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--window-size=1400,1100'):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_bin), options=options)
+    driver.set_page_load_timeout(30)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+class Dashboard:
+    """`python -m chervil dashboard DB --port N` in a process of its own."""
+
+    def __init__(self, db, tmp_path):
+        self.port = free_port()
+        self.log = tmp_path / f'dashboard-{self.port}.log'
+        out = open(self.log, 'wb')
+        self.proc = subprocess.Popen([sys.executable, '-m', 'chervil', 'dashboard', str(db), '--port', str(self.port)],
+                                     stdout=out, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is not None or b'http://' in self.log.read_bytes(), 30,
+                   "the dashboard to listen")
+        assert self.proc.poll() is None, self.log.read_text()
+        self.url = f'http://127.0.0.1:{self.port}'
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def show(driver, url, name):
+    """Loads a page and waits until its script has drawn it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.get(url)
+    WebDriverWait(driver, 20).until(lambda d: d.find_element('tag name', 'body').get_attribute('data-loaded'))
+    driver.save_screenshot(os.path.join(ARTIFACTS, f'{name}.png'))
+
+
+def text(driver, css):
+    """The text of an element, read in one script call: a live page redraws itself every
+    2 s, which would make a held element reference stale."""
+    found = driver.execute_script("const e = document.querySelector(arguments[0]); return e && e.innerText;", css)
+    assert found is not None, f"nothing matches {css}"
+    return found
+
+
+def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=2,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    run_id, _ = workflow(monitored(tmp_path, executor=htex, workflow_name='dashboard-demo',
+                                   resource_monitoring_interval=0.1))
+    db = tmp_path / 'runinfo' / 'monitoring.db'
+    dash = Dashboard(db, tmp_path)
+    try:
+        show(browser, dash.url + '/', 'workflows')
+        row = browser.find_element('css selector', f'#workflows tr[data-run="{run_id}"]')
+        assert 'dashboard-demo' in row.text
+
+        show(browser, f'{dash.url}/workflow/{run_id}', 'workflow')
+        assert 'dashboard-demo' in text(browser, 'h1') and 'finished' in text(browser, 'h1')
+        counts = {e.get_attribute('data-state'): e.text.split('\n')[0]
+                  for e in browser.find_elements('css selector', '#counts .count[data-state]')}
+        assert counts == {'done': '3', 'failed': '2', 'running': '0', 'pending': '0'}
+        apps = {r.find_elements('tag name', 'td')[0].text: [c.text for c in r.find_elements('tag name', 'td')[1:5]]
+                for r in browser.find_elements('css selector', '#apps tbody tr')}
+        assert apps['inc'] == ['3', '2', '1', '0'] and apps['boom'] == ['1', '0', '1', '1'], apps
+        assert browser.find_elements('css selector', '#chart-states .uplot'), "the states chart is drawn"
+        gantt = browser.find_element('css selector', 'canvas#gantt')
+        assert gantt.size['height'] > 30 and gantt.size['width'] > 500
+        assert len(browser.find_elements('css selector', '#graph circle')) == 5, "one node per task"
+        assert 'PENDING' in text(browser, '#blocks') and 'SCALED_IN' in text(browser, '#blocks')
+        assert 'joined' in text(browser, '#nodes') and 'left' in text(browser, '#nodes')
+
+        [(boom_id,)] = rows(str(db), "SELECT task_id FROM task WHERE run_id = ? AND task_func_name = 'boom'", run_id)
+        show(browser, f'{dash.url}/workflow/{run_id}/task/{boom_id}', 'task')
+        assert 'boom' in text(browser, 'h1') and 'failed' in text(browser, 'h1')
+        tries = browser.find_elements('css selector', '#tries tbody tr')
+        assert len(tries) == 2 and all("ValueError('boom 3')" in t.text for t in tries)
+        states = text(browser, '#states')
+        assert states.index('fail_retryable') < states.index('running_ended', states.index('fail_retryable'))
+
+        show(browser, f'{dash.url}/workflow/no-such-run', 'unknown-run')
+        assert 'not found' in text(browser, '#error')
+    finally:
+        dash.stop()
+
+
+LIVE_SCRIPT = textwrap.dedent('''
+    import sys, time, chervil
+    from chervil.config import Config
+    from chervil.executors import ThreadPoolExecutor
+    from chervil.monitoring import MonitoringHub
+
+    @chervil.python_app
+    def nap(i):
+        import time
+        time.sleep(0.25)
+        return i
+
+    config = Config(executors=[ThreadPoolExecutor(max_threads=2)], run_dir=sys.argv[1],
+                    monitoring=MonitoringHub(workflow_name='live'))
+    with chervil.load(config):
+        futures = [nap(i) for i in range(40)]
+        [f.result() for f in futures]
+''')
+
+
+def test_a_running_workflow_updates_by_itself(browser, tmp_path):
+    (tmp_path / 'live.py').write_text(LIVE_SCRIPT)
+    run = subprocess.Popen([sys.executable, str(tmp_path / 'live.py'), str(tmp_path / 'runinfo')], cwd=tmp_path)
+    db = tmp_path / 'runinfo' / 'monitoring.db'
+    try:
+        def has_rows():
+            try:
+                return db.exists() and rows(str(db), "SELECT count(*) FROM task")[0][0] > 0
+            except sqlite3.OperationalError:  # the file is there, its tables not yet
+                return False
+        wait_until(has_rows, 30, "the first rows")
+        dash = Dashboard(db, tmp_path)
+        try:
+            [(run_id,)] = rows(str(db), "SELECT run_id FROM workflow")
+            show(browser, f'{dash.url}/workflow/{run_id}', 'live-start')
+            assert 'running' in text(browser, 'h1') and browser.execute_script("return !document.getElementById('live').hidden")
+
+            def count(state):
+                return int(text(browser, f'#counts .count.{state} b').replace(',', ''))
+
+            def done():
+                return count('done')
+            first = done()
+            # Every task is accounted for: done, or handed to the thread pool, or waiting.
+            assert count('done') + count('running') + count('pending') == 40
+            # No reload: the page fetches again by itself while the run goes.
+            wait_until(lambda: done() > first, 20, "the page to show more tasks done")
+            browser.save_screenshot(os.path.join(ARTIFACTS, 'live-progress.png'))
+            assert run.wait(timeout=60) == 0
+            wait_until(lambda: 'finished' in text(browser, 'h1'), 20, "the page to show the run finished")
+            assert done() == 40 and browser.execute_script("return document.getElementById('live').hidden")
+            browser.save_screenshot(os.path.join(ARTIFACTS, 'live-finished.png'))
+        finally:
+            dash.stop()
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+
+def test_a_wrong_database_is_a_clear_error(tmp_path):
+    proc = subprocess.run([sys.executable, '-m', 'chervil', 'dashboard', str(tmp_path / 'nope.db'), '--port', '0'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and 'no monitoring database' in proc.stderr and 'MonitoringHub' in proc.stderr
+    (tmp_path / 'other.db').write_bytes(b'not sqlite at all' * 100)
+    proc = subprocess.run([sys.executable, '-m', 'chervil', 'dashboard', str(tmp_path / 'other.db'), '--port', '0'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and 'not a monitoring database' in proc.stderr
