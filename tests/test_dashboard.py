@@ -102,6 +102,8 @@ def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
         assert gantt.size['height'] > 30 and gantt.size['width'] > 500
         assert len(browser.find_elements('css selector', '#graph circle')) == 5, "one node per task"
         assert 'PENDING' in text(browser, '#blocks') and 'SCALED_IN' in text(browser, '#blocks')
+        assert browser.find_elements('css selector', '#chart-capacity .uplot'), "blocks and workers over time"
+        assert browser.find_elements('css selector', '#chart-usage .uplot'), "the workers' CPU and memory"
         assert 'joined' in text(browser, '#nodes') and 'left' in text(browser, '#nodes')
 
         [(boom_id,)] = rows(str(db), "SELECT task_id FROM task WHERE run_id = ? AND task_func_name = 'boom'", run_id)

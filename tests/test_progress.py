@@ -69,7 +69,7 @@ def test_chervil_run_draws_the_line_on_a_terminal(tmp_path):
     assert len(lines) >= 2, out  # redrawn in place while tasks run
     assert '\x1b[2K' in out, "each redraw clears the line first"
     final = [line for line in out.splitlines() if 'chervil:' in line][-1]
-    assert '60 done · 1 failed · 0 running · 0 pending' in final, final
+    assert '60 done · 1 failed · 0 launched · 0 pending' in final, final
 
 
 def test_no_progress_flag_and_redirected_output(tmp_path):

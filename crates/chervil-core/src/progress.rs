@@ -9,6 +9,7 @@ use crate::{Kernel, TaskState};
 pub struct Counts {
     pub done: u64,
     pub failed: u64,
+    /// Handed to an executor: running, or queued there for a worker (or joining).
     pub running: u64,
     pub pending: u64,
 }
@@ -49,7 +50,7 @@ fn clock(seconds: f64) -> String {
 /// The line for these counts, at `rate` tasks finishing per second.
 pub fn render(c: Counts, rate: f64) -> String {
     let mut line = format!(
-        "chervil: {} done · {} failed · {} running · {} pending",
+        "chervil: {} done · {} failed · {} launched · {} pending",
         thousands(c.done),
         thousands(c.failed),
         thousands(c.running),
@@ -73,10 +74,10 @@ mod tests {
     #[test]
     fn the_line_reads_well() {
         let c = Counts { done: 12_345, failed: 2, running: 8, pending: 1_200 };
-        assert_eq!(render(c, 0.0), "chervil: 12,345 done · 2 failed · 8 running · 1,200 pending");
+        assert_eq!(render(c, 0.0), "chervil: 12,345 done · 2 failed · 8 launched · 1,200 pending");
         assert_eq!(
             render(c, 402.4),
-            "chervil: 12,345 done · 2 failed · 8 running · 1,200 pending · 402 tasks/s · ETA 0:03"
+            "chervil: 12,345 done · 2 failed · 8 launched · 1,200 pending · 402 tasks/s · ETA 0:03"
         );
         let slow = Counts { done: 1, failed: 0, running: 1, pending: 7_199 };
         assert!(render(slow, 1.0).ends_with("1 tasks/s · ETA 2:00:00"));

@@ -151,7 +151,12 @@ pub struct Summary {
     pub blocks: Vec<BlockEvent>,
     pub nodes: Vec<NodeEvent>,
     pub usage: Usage,
+    /// The same, per host the samples came from (at most [`MAX_HOSTS`]).
+    pub usage_by_host: Vec<(String, Usage)>,
 }
+
+/// Per-host resource charts are drawn for at most this many hosts.
+pub const MAX_HOSTS: usize = 8;
 
 /// At most this many tries go into the Gantt chart (the most recent ones).
 const MAX_BARS: i64 = 3_000;
@@ -330,6 +335,19 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     let usage = usage(conn, run, None)?;
+    let hosts: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT y.hostname FROM resource r JOIN try y ON y.run_id = r.run_id AND y.task_id = r.task_id \
+             AND y.try_id = r.try_id WHERE r.run_id = ?1 AND y.hostname IS NOT NULL ORDER BY y.hostname LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![run, MAX_HOSTS as i64], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let usage_by_host = if hosts.len() > 1 {
+        hosts.into_iter().map(|h| usage_on(conn, run, &h).map(|u| (h, u))).collect::<rusqlite::Result<Vec<_>>>()?
+    } else {
+        hosts.into_iter().map(|h| (h, Usage::default())).collect() // one host: the run's chart is that host's
+    };
     Ok(Some(Summary {
         workflow,
         states: STATES.to_vec(),
@@ -341,6 +359,7 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         blocks,
         nodes,
         usage,
+        usage_by_host,
     }))
 }
 
@@ -352,21 +371,34 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     sorted.get(rank).copied()
 }
 
+const SAMPLE_COLUMNS: &str = "psutil_process_pid, coalesce(psutil_process_time_user, 0) + \
+     coalesce(psutil_process_time_system, 0), coalesce(psutil_process_memory_resident, 0)";
+
 /// Resource use over time, from the `resource` samples: CPU (from each process's
 /// growing CPU time) and resident memory, summed over processes, in time buckets.
 pub fn usage(conn: &Connection, run: &str, task: Option<i64>) -> rusqlite::Result<Usage> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {}, psutil_process_pid, coalesce(psutil_process_time_user, 0) + coalesce(psutil_process_time_system, 0), \
-         coalesce(psutil_process_memory_resident, 0) FROM resource WHERE run_id = ?1 AND (?2 IS NULL OR task_id = ?2) \
-         ORDER BY timestamp",
+        "SELECT {}, {SAMPLE_COLUMNS} FROM resource WHERE run_id = ?1 AND (?2 IS NULL OR task_id = ?2) ORDER BY timestamp",
         secs("timestamp")
     ))?;
-    let mut rows = stmt.query(params![run, task])?;
-    let mut samples: Vec<(f64, i64, f64, f64)> = Vec::new();
-    while let Some(r) = rows.next()? {
-        samples.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
-    }
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Ok(Usage::default()) };
+    let rows = stmt.query_map(params![run, task], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(bucketed(&rows.collect::<rusqlite::Result<Vec<_>>>()?))
+}
+
+/// [`usage`] of the processes on one host.
+fn usage_on(conn: &Connection, run: &str, host: &str) -> rusqlite::Result<Usage> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {}, {SAMPLE_COLUMNS} FROM resource r JOIN try y ON y.run_id = r.run_id AND y.task_id = r.task_id \
+         AND y.try_id = r.try_id WHERE r.run_id = ?1 AND y.hostname = ?2 ORDER BY r.timestamp",
+        secs("r.timestamp")
+    ))?;
+    let rows = stmt.query_map(params![run, host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(bucketed(&rows.collect::<rusqlite::Result<Vec<_>>>()?))
+}
+
+/// Samples `(time, pid, CPU seconds, RSS bytes)`, in time order, into chart buckets.
+fn bucketed(samples: &[(f64, i64, f64, f64)]) -> Usage {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Usage::default() };
     let buckets = 120usize;
     let (start, span) = (first.0, (last.0 - first.0).max(1e-3));
     let width = span / buckets as f64;
@@ -374,7 +406,7 @@ pub fn usage(conn: &Connection, run: &str, task: Option<i64>) -> rusqlite::Resul
     let mut rss: Vec<HashMap<i64, f64>> = vec![HashMap::new(); buckets + 1];
     let mut previous: HashMap<i64, (f64, f64)> = HashMap::new();
     let mut seen = vec![false; buckets + 1];
-    for &(t, pid, cpu_s, rss_b) in &samples {
+    for &(t, pid, cpu_s, rss_b) in samples {
         let b = (((t - start) / width) as usize).min(buckets);
         seen[b] = true;
         if let Some((t0, c0)) = previous.insert(pid, (t, cpu_s)) {
@@ -393,7 +425,7 @@ pub fn usage(conn: &Connection, run: &str, task: Option<i64>) -> rusqlite::Resul
             out.rss_mib.push(rss[b].values().sum());
         }
     }
-    Ok(out)
+    out
 }
 
 #[derive(Debug, Serialize)]

@@ -123,6 +123,8 @@ async function workflowView(run) {
       '<tr><td colspan="5" class="muted">No blocks (thread pool).</td></tr>'}</tbody></table></div>
       <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>Host</th><th>Block</th><th>Pool</th><th class="num">Workers</th><th>Event</th><th>At</th></tr></thead><tbody>${nodes ||
       '<tr><td colspan="6" class="muted">No pools.</td></tr>'}</tbody></table></div></div>
+    <div class="grid"><div class="card" id="chart-capacity"></div></div>
+    <div class="grid" id="hosts"></div>
     <h2>Task graph</h2><div class="card" id="graph-card"><p class="muted">Loading…</p></div>`;
 
   const g = grouped(s);
@@ -141,10 +143,45 @@ async function workflowView(run) {
   } else {
     usage.innerHTML = '<p class="muted">No resource samples (HTEX with resource_monitoring_interval records them).</p>';
   }
+  drawCapacity(document.getElementById("chart-capacity"), s, going);
+  const hosts = document.getElementById("hosts");
+  for (const [host, u] of s.usage_by_host.filter(([, u]) => u.t.length)) {
+    const el = document.createElement("div");
+    el.className = "card host-usage";
+    hosts.appendChild(el);
+    lineChart(el, `Resource use on ${host}`, u.t, [
+      { label: "CPU %", data: u.cpu_percent, color: COLORS.cpu },
+      { label: "RSS MiB", data: u.rss_mib, color: COLORS.rss, scale: "y2" },
+    ], { yLabel: "CPU %", y2Label: "MiB", height: 180 });
+  }
   drawGantt(document.getElementById("gantt"), s.tries, run);
   drawGraph(document.getElementById("graph-card"), run);
   live.hidden = !going;
   return going ? 2000 : null;
+}
+
+// Blocks not yet ended and workers of connected pools, as steps over time.
+function drawCapacity(el, s, going) {
+  const ended = new Set(["CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "MISSING", "SCALED_IN"]);
+  const events = [
+    ...s.blocks.map(b => ({ t: b.t, kind: "block", key: `${b.executor}/${b.block}`, up: !ended.has(b.status) })),
+    ...s.nodes.map(n => ({ t: n.t, kind: "node", key: n.uid, up: n.active, workers: n.workers })),
+  ].sort((a, b) => a.t - b.t);
+  if (!events.length) { el.innerHTML = '<p class="muted">No blocks or pools (thread pool).</p>'; return; }
+  const blocks = new Set(), pools = new Map(), t = [], nBlocks = [], nWorkers = [];
+  const point = at => { t.push(at); nBlocks.push(blocks.size); nWorkers.push([...pools.values()].reduce((a, b) => a + b, 0)); };
+  for (const e of events) {
+    if (t.length) point(e.t);  // hold the level until this change (steps, not slopes)
+    if (e.kind === "block") e.up ? blocks.add(e.key) : blocks.delete(e.key);
+    else e.up ? pools.set(e.key, e.workers) : pools.delete(e.key);
+    point(e.t);
+  }
+  const end = going ? (s.timeline.t.at(-1) ?? t.at(-1)) : (s.workflow.completed ?? t.at(-1));
+  if (end > t.at(-1)) point(end);
+  lineChart(el, "Blocks and workers", t, [
+    { label: "blocks", data: nBlocks, color: COLORS.pending },
+    { label: "workers", data: nWorkers, color: COLORS.running, scale: "y2" },
+  ], { yLabel: "blocks", y2Label: "workers", height: 200 });
 }
 
 // Tries as bars, one row per host/block lane (bars that overlap stack into sub-rows).
