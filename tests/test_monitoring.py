@@ -257,3 +257,16 @@ def test_short_tasks_are_sampled_as_they_end(tmp_path, monkeypatch):
         run_id = dfk.run_id
     [(n,)] = rows(str(tmp_path / 'runinfo' / 'monitoring.db'), "SELECT count(*) FROM resource WHERE run_id = ?", run_id)
     assert 1 <= n <= 4, f"{n} samples: at most one per worker per interval beyond the ticks"
+
+
+def test_pool_heartbeats_are_node_rows(tmp_path, monkeypatch):
+    # As in Parsl, a node is recorded when its pool joins, at its heartbeats, and when it leaves.
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=1, heartbeat_period=0.3, heartbeat_threshold=10,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    with chervil.load(monitored(tmp_path, executor=htex)) as dfk:
+        busy(1.5).result()  # the pool sends nothing else meanwhile, so it heartbeats
+        run_id = dfk.run_id
+    nodes = rows(str(tmp_path / 'runinfo' / 'monitoring.db'),
+                 "SELECT active FROM node WHERE run_id = ? ORDER BY id", run_id)
+    assert len(nodes) >= 4 and nodes[-1] == (0,) and all(n == (1,) for n in nodes[:-1]), nodes

@@ -93,6 +93,9 @@ pub enum ClientEvent {
     PoolJoined(Arc<PoolSeen>),
     /// A registered pool is gone (disconnected, retired, or the interchange stopped).
     PoolLeft(Arc<PoolSeen>),
+    /// A pool's heartbeat (it sends one when it has had nothing else to send for a
+    /// heartbeat period): monitoring's periodic `node` row.
+    PoolHeartbeat(Arc<PoolSeen>),
 }
 
 /// Reports the pool as gone however its connection task ends.
@@ -598,8 +601,9 @@ fn on_message(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, msg: ToInterc
             events.push(ClientEvent::Resources(samples));
             ((), Vec::new())
         }),
-        ToInterchange::Heartbeat => shared.with_core(|core, _| {
+        ToInterchange::Heartbeat => shared.with_core(|core, events| {
             core.ix.heard_from(pool, now);
+            events.push(ClientEvent::PoolHeartbeat(seen.clone()));
             ((), Vec::new())
         }),
         ToInterchange::Draining => shared.with_core(|core, _| ((), core.ix.draining(pool, now))),

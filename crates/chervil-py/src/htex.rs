@@ -41,7 +41,8 @@ pub struct Interchange {
 /// `Interchange.wait` hands them out.
 type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py, PyString>, u64, u64);
 
-/// `(joined, pool id, hostname, block id, workers, cores, memory MB, python version)`.
+/// `(active, pool id, hostname, block id, workers, cores, memory MB, python version)`:
+/// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
 /// A sample of a worker process, handed from the interchange to the monitor through
@@ -176,7 +177,7 @@ impl Interchange {
                     0,
                 )),
                 ClientEvent::Resources(batch) => samples.extend(batch.into_iter().map(|inner| Sample { inner })),
-                ClientEvent::PoolJoined(p) => pools.push(pool_change(true, &p)),
+                ClientEvent::PoolJoined(p) | ClientEvent::PoolHeartbeat(p) => pools.push(pool_change(true, &p)),
                 ClientEvent::PoolLeft(p) => pools.push(pool_change(false, &p)),
             }
         }

@@ -102,8 +102,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  cpu_affinity: str = 'none',
                  available_accelerators: Union[int, Sequence[str]] = (),
                  prefetch_capacity: int = 0,
-                 heartbeat_threshold: int = 120,
-                 heartbeat_period: int = 30,
+                 heartbeat_threshold: float = 120,  # Parsl: int; fractions are fine here
+                 heartbeat_period: float = 30,
                  drain_period: Optional[int] = None,
                  poll_period: int = 10,
                  address_probe_timeout: Optional[int] = None,
@@ -302,8 +302,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             events, pools, samples = got
             monitor = self.monitor
             if monitor is not None:
-                for joined, pool, host, block, workers, cores, memory_mb, python_v in pools:
-                    monitor.node(pool, host, block, workers, cores, memory_mb, python_v, joined)
+                for active, pool, host, block, workers, cores, memory_mb, python_v in pools:
+                    monitor.node(pool, host, block, workers, cores, memory_mb, python_v, active)
             if monitor is not None:
                 interval = self.resource_monitoring_interval
                 for sample in samples:
