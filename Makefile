@@ -12,14 +12,18 @@ setup:
 	@$(PYTHON) -m pip install -q --no-build-isolation .
 
 # What the tests run for real, from Debian (installed only when missing, as root):
-# iproute2 (network-namespace test), mpich (MPI launchers), GNU parallel, and
+# iproute2 (network-namespace test), mpich (MPI launchers; libmpich-dev to compile the MPI test program), GNU parallel, and
 # openssh (AdHocProvider against a real sshd on loopback), rsync (RSyncStaging over that sshd),
 # graphviz (parsl-visualize draws the task graph of a Chervil monitoring database with dot),
 # chromium and chromium-driver (the dashboard's tests drive a real headless browser).
 SYSTEM_TOOLS := ip:iproute2 mpiexec:mpich parallel:parallel sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client rsync:rsync dot:graphviz chromium:chromium chromedriver:chromium-driver
+# Packages with no command to look for: checked with dpkg (libmpich-dev: mpi.h for mpicc).
+SYSTEM_PACKAGES := libmpich-dev
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
 		PATH="$$PATH:/usr/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' || \
+		missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing$$missing"; apt-get update -q >/dev/null && \

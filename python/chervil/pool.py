@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--hb-threshold', type=float, default=120.0)
     p.add_argument('--drain-period', type=float, default=None)
     p.add_argument('--connect-timeout', type=float, default=60.0)
+    p.add_argument('--mpi-launcher', choices=['mpiexec', 'srun', 'aprun'], default=None,
+                   help="MPI mode: share the block's nodes among MPI tasks, launched with this")
     p.add_argument('--resource-interval', type=float, default=None,
                    help="seconds between samples of busy workers' processes, for monitoring (default: none)")
     p.add_argument('--worker-python', default=sys.executable, help="the Python that runs workers")
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
             mem_per_worker=args.mem_per_worker, accelerators=args.available_accelerators,
             cpu_affinity=args.cpu_affinity, heartbeat_period=args.hb_period, heartbeat_threshold=args.hb_threshold,
             drain_period=args.drain_period, connect_timeout=args.connect_timeout, cert_sha256=cert,
-            resource_interval=args.resource_interval)
+            resource_interval=args.resource_interval, mpi_launcher=args.mpi_launcher)
     except (RuntimeError, ValueError) as e:
         print(f"chervil-pool: {e}", file=sys.stderr)
         return 1

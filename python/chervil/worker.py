@@ -17,6 +17,7 @@ OK, ERR = 0, 1
 _HEAD = struct.Struct(">I")
 _IDS = struct.Struct(">QQ")
 FUNCTION_DEF = 2 ** 64 - 1
+TASK_ENV = 2 ** 64 - 2  # environment variables for the next task only (an MPI task's prefix)
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -63,6 +64,7 @@ def main() -> int:
     from chervil import compat
     compat.install_if_inherited()  # the client's `parsl` alias, so apps from modules that import parsl load here
     functions: dict = {}  # function id -> function
+    env_next: dict = {}  # environment for the next task (MPI tasks)
     blobs: dict = {}  # function id -> pickled function, until its first call
     while True:
         head = _read_exact(frames_in, 4)
@@ -73,11 +75,27 @@ def main() -> int:
         if len(body) < length or length < 16:
             print("chervil.worker: the pool sent a truncated frame; exiting", file=sys.stderr)
             return 2
-        task, key = _IDS.unpack_from(body)
+        task, key = _IDS.unpack_from(body[:16].ljust(16, b'\0'))
         if task == FUNCTION_DEF:
             blobs[key] = body[16:]
             continue
-        reply = _run(body, key, functions, blobs)
+        if task == TASK_ENV:
+            env_next = dict(item.split('=', 1) for item in body[8:].decode().split('\0') if '=' in item)
+            continue
+        if env_next:
+            saved = {k: os.environ.get(k) for k in env_next}
+            os.environ.update(env_next)
+            try:
+                reply = _run(body, key, functions, blobs)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+                env_next = {}
+        else:
+            reply = _run(body, key, functions, blobs)
         frames_out.write(_HEAD.pack(len(reply)) + reply)
 
 

@@ -23,7 +23,10 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chervil_proto::worker::{decode_reply, encode_function, encode_request};
+use chervil_mpi::prefix::{self, Launcher};
+use chervil_mpi::spec::Value;
+use chervil_mpi::{MpiSpec, NodeScheduler};
+use chervil_proto::worker::{decode_reply, encode_env, encode_function, encode_request};
 use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -148,6 +151,16 @@ pub struct PoolOptions {
     pub python_version: String,
     /// How often to sample busy workers' processes for monitoring; `None`: never.
     pub resource_interval: Option<Duration>,
+    /// MPI mode: the block's nodes are shared among MPI tasks, launched with this launcher.
+    pub mpi: Option<MpiMode>,
+}
+
+/// How a pool in MPI mode runs MPI tasks (Parsl's `MPIExecutor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpiMode {
+    pub launcher: Launcher,
+    /// The block's nodes (`chervil_mpi::hostlist::block_nodes`).
+    pub nodes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,6 +333,11 @@ struct Pool {
     /// Resource sampling: which interval we are in, and the samples to send.
     sample_round: u64,
     samples: Vec<chervil_proto::ResourceSample>,
+    /// MPI mode: the launcher, the nodes' scheduler, tasks waiting for nodes, and the
+    /// environment each granted task gets on its worker.
+    mpi: Option<(Launcher, NodeScheduler)>,
+    mpi_waiting: HashMap<u64, (TaskMsg, MpiSpec)>,
+    task_env: HashMap<u64, Vec<(&'static str, String)>>,
 }
 
 async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
@@ -406,7 +424,14 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         early_deaths: 0,
         sample_round: 0,
         samples: Vec::new(),
+        mpi: None,
+        mpi_waiting: HashMap::new(),
+        task_env: HashMap::new(),
     };
+    if let Some(mode) = pool.opts.mpi.clone() {
+        tracing::info!(nodes = ?mode.nodes, launcher = ?mode.launcher, "MPI mode");
+        pool.mpi = Some((mode.launcher, NodeScheduler::new(mode.nodes)));
+    }
     for rank in 0..count {
         let w = pool.spawn(rank)?;
         pool.workers.push(w);
@@ -439,7 +464,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                 Event::FromInterchange(msg) => {
                     last_heard = Instant::now();
                     match msg {
-                        ToPool::Tasks(tasks) => pool.queue.extend(tasks),
+                        ToPool::Tasks(tasks) => pool.take(tasks),
                         ToPool::Functions(functions) => {
                             pool.functions.extend(functions.into_iter().map(|f| (f.function, f.blob)))
                         }
@@ -642,21 +667,25 @@ impl Pool {
         self.sample_as_it_ends(rank as usize, task);
         let outcome = if ok { Outcome::Ok(value) } else { Outcome::Err(value) };
         self.results.push(TaskResult { task, outcome, started_us, ended_us: wall_clock_us() });
+        self.release_nodes(task);
     }
 
     fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
         let Some(w) = self.workers.get_mut(rank as usize).filter(|w| w.gen == gen) else { return Ok(()) };
         let pid = w.pid;
         tracing::warn!(rank, pid, how, task = ?w.task, "worker died");
-        if let Some(task) = w.task.take() {
+        let lost = w.task.take().map(|task| (task, w.task_started_us));
+        let early = !w.replied && w.started.elapsed() < Duration::from_secs(10);
+        if let Some((task, started_us)) = lost {
             self.results.push(TaskResult {
                 task,
                 outcome: Outcome::WorkerLost(format!("worker {rank} (pid {pid}) on {} {how}", self.hostname)),
-                started_us: w.task_started_us,
+                started_us,
                 ended_us: wall_clock_us(),
             });
+            self.release_nodes(task);
         }
-        if !w.replied && w.started.elapsed() < Duration::from_secs(10) {
+        if early {
             self.early_deaths += 1;
             if self.early_deaths >= 3 {
                 let log = worker_log(&self.opts.logdir, rank);
@@ -671,6 +700,66 @@ impl Pool {
         let fresh = self.spawn(rank)?;
         self.workers[rank as usize] = fresh;
         Ok(())
+    }
+
+    /// New tasks: plain ones queue for a worker; MPI ones wait for their nodes first.
+    fn take(&mut self, tasks: Vec<TaskMsg>) {
+        for t in tasks {
+            if t.spec.is_empty() {
+                self.queue.push_back(t);
+                continue;
+            }
+            let task = t.task;
+            let refused = |why: String| TaskResult { task, outcome: Outcome::WorkerLost(why), started_us: 0, ended_us: 0 };
+            let Some((_, nodes)) = self.mpi.as_mut() else {
+                self.results.push(refused(
+                    "the task has an MPI resource specification, but this pool is not in MPI mode; send it to an \
+                     MPIExecutor (or HighThroughputExecutor(enable_mpi_mode=True))"
+                        .into(),
+                ));
+                continue;
+            };
+            let pairs: Vec<(String, Value)> = t.spec.iter().map(|(k, v)| (k.clone(), Value::Text(v.clone()))).collect();
+            let spec = match MpiSpec::parse(&pairs) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    self.results.push(refused(e.to_string()));
+                    continue;
+                }
+            };
+            let need = spec.num_nodes as usize;
+            self.mpi_waiting.insert(task, (t, spec));
+            match nodes.submit(task, need) {
+                Ok(grants) => self.start_mpi(grants),
+                Err(e) => {
+                    self.mpi_waiting.remove(&task);
+                    self.results.push(refused(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// MPI tasks that got their nodes: queued for a worker, with their environment.
+    fn start_mpi(&mut self, grants: Vec<chervil_mpi::Grant>) {
+        let Some((launcher, _)) = self.mpi.as_ref() else { return };
+        let launcher = *launcher;
+        for g in grants {
+            if let Some((t, spec)) = self.mpi_waiting.remove(&g.task) {
+                tracing::debug!(task = g.task, nodes = ?g.nodes, "MPI task granted nodes");
+                self.task_env.insert(g.task, prefix::environment(launcher, &spec, &g.nodes));
+                self.queue.push_back(t);
+            }
+        }
+    }
+
+    /// A task ended (or died with its worker): an MPI task's nodes go to the next in line.
+    fn release_nodes(&mut self, task: u64) {
+        self.task_env.remove(&task);
+        let grants = match self.mpi.as_mut() {
+            Some((_, nodes)) => nodes.release(task),
+            None => return,
+        };
+        self.start_mpi(grants);
     }
 
     /// Starts a sampling round: a `/proc` look at every worker that is running a task.
@@ -725,6 +814,9 @@ impl Pool {
                 };
                 encode_frame(&encode_function(t.function, blob), &mut frame);
                 w.functions.insert(t.function);
+            }
+            if let Some(env) = self.task_env.get(&t.task) {
+                encode_frame(&encode_env(env), &mut frame);
             }
             encode_frame(&encode_request(t.task, t.function, &t.payload), &mut frame);
             if w.input.send(frame).is_ok() {

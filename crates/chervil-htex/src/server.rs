@@ -67,6 +67,10 @@ pub enum ServerError {
     Runtime(io::Error),
 }
 
+/// A task waiting in the interchange: `(function id, pickled arguments, MPI
+/// specification as text pairs, empty for other tasks)`.
+pub type Queued = (u64, Vec<u8>, Vec<(String, String)>);
+
 /// A connected pool, as the client sees it (monitoring's `node` rows; where a try ran).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSeen {
@@ -154,7 +158,8 @@ struct Core {
     ix: Interchange,
     /// Tasks not yet sent to a pool: (function, pickled arguments). A payload leaves
     /// with its task; a retry is a new submission, so the client's memory stays flat.
-    payloads: HashMap<TaskId, (u64, Vec<u8>)>,
+    /// Each queued task's function, pickled arguments and MPI specification (text pairs).
+    payloads: HashMap<TaskId, Queued>,
     /// Every function of the run, by id: sent to each pool once, before its first
     /// task that calls it.
     functions: HashMap<u64, Vec<u8>>,
@@ -194,8 +199,8 @@ impl Core {
                     let msgs: Vec<TaskMsg> = tasks
                         .iter()
                         .map(|t| {
-                            let (function, payload) = self.payloads.remove(t).unwrap_or_default();
-                            TaskMsg { task: *t, function, payload }
+                            let (function, payload, spec) = self.payloads.remove(t).unwrap_or_default();
+                            TaskMsg { task: *t, function, payload, spec }
                         })
                         .collect();
                     let sent = self.links.get_mut(&pool).map(|l| {
@@ -328,11 +333,12 @@ impl InterchangeHandle {
 
     /// Queues tasks (id, function id, pickled arguments) for the pools. Tasks
     /// submitted after `shutdown` are returned as lost at once.
-    pub fn submit(&self, tasks: Vec<(TaskId, u64, Vec<u8>)>) {
+    /// Queues tasks: each id with its function id, pickled arguments and MPI specification.
+    pub fn submit(&self, tasks: Vec<(TaskId, Queued)>) {
         let now = Instant::now();
         self.shared.with_core(|core, events| {
             if core.closed {
-                for (task, _, _) in tasks {
+                for (task, _) in tasks {
                     events.push(ClientEvent::PoolLost {
                         task,
                         hostname: Arc::from("-"),
@@ -342,8 +348,8 @@ impl InterchangeHandle {
                 return ((), Vec::new());
             }
             let mut actions = Vec::new();
-            for (task, function, payload) in tasks {
-                core.payloads.insert(task, (function, payload));
+            for (task, queued) in tasks {
+                core.payloads.insert(task, queued);
                 actions.extend(core.ix.submit(task, now));
             }
             ((), actions)

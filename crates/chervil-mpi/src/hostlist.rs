@@ -113,6 +113,34 @@ pub fn from_lsf(mcpu_hosts: Option<&str>, hosts: Option<&str>) -> Vec<String> {
     }
 }
 
+/// The block's nodes, from the first of what the batch scheduler set for the job:
+/// `SLURM_JOB_NODELIST` / `SLURM_NODELIST`, `PBS_NODEFILE`, `LSB_MCPU_HOSTS` /
+/// `LSB_HOSTS`, `COBALT_NODEFILE`; without any, the pool's own host alone. `var` reads an
+/// environment variable and `read` a file, so this stays testable without either.
+pub fn block_nodes(
+    var: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Option<String>,
+    own_host: &str,
+) -> Result<Vec<String>, HostlistError> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    if let Some(list) = set("SLURM_JOB_NODELIST").or_else(|| set("SLURM_NODELIST")) {
+        return expand_slurm(&list);
+    }
+    for file_var in ["PBS_NODEFILE"] {
+        if let Some(text) = set(file_var).and_then(|path| read(&path)) {
+            return Ok(from_nodefile(&text));
+        }
+    }
+    let lsf = from_lsf(set("LSB_MCPU_HOSTS").as_deref(), set("LSB_HOSTS").as_deref());
+    if !lsf.is_empty() {
+        return Ok(lsf);
+    }
+    if let Some(text) = set("COBALT_NODEFILE").and_then(|path| read(&path)) {
+        return Ok(from_nodefile(&text));
+    }
+    Ok(vec![own_host.to_string()])
+}
+
 fn unique<'a>(hosts: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     hosts.filter(|h| seen.insert(*h)).map(str::to_string).collect()
@@ -141,5 +169,18 @@ mod tests {
         assert_eq!(from_lsf(Some("login1 1 n1 4 n2 4"), None), ["login1", "n1", "n2"]);
         assert_eq!(from_lsf(None, Some("n1 n1 n1 n2 n2")), ["n1", "n2"]);
         assert!(from_lsf(None, None).is_empty());
+    }
+
+    #[test]
+    fn the_schedulers_variables_are_tried_in_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let files = |p: &str| (p == "/pbs/nodes").then(|| "a\nb\na\n".to_string());
+        assert_eq!(block_nodes(env(&[("SLURM_NODELIST", "n[1-2]")]), files, "me").unwrap(), ["n1", "n2"]);
+        assert_eq!(block_nodes(env(&[("PBS_NODEFILE", "/pbs/nodes")]), files, "me").unwrap(), ["a", "b"]);
+        assert_eq!(block_nodes(env(&[("LSB_HOSTS", "x x y")]), files, "me").unwrap(), ["x", "y"]);
+        assert_eq!(block_nodes(env(&[]), files, "me").unwrap(), ["me"]);
+        assert!(block_nodes(env(&[("SLURM_NODELIST", "n[1-")]), files, "me").is_err());
     }
 }

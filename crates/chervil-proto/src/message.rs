@@ -4,7 +4,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 
 /// Bumped whenever a message's layout changes. A pool of another version is refused
 /// with a message naming both versions (Parsl's `VersionMismatch`).
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The pool's first frame: who it is and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub struct TaskMsg {
     pub task: u64,
     pub function: u64,
     pub payload: Vec<u8>,
+    /// An MPI task's `parsl_resource_specification`, as text pairs; empty otherwise.
+    pub spec: Vec<(String, String)>,
 }
 
 /// A serialized function, sent to a pool before the first task that calls it, so
@@ -296,6 +298,11 @@ impl ToPool {
                     w.u64(t.task);
                     w.u64(t.function);
                     w.bytes(&t.payload);
+                    w.u32(t.spec.len() as u32);
+                    for (k, v) in &t.spec {
+                        w.str(k);
+                        w.str(v);
+                    }
                 }
                 w.buf
             }
@@ -319,10 +326,16 @@ impl ToPool {
             WELCOME => ToPool::Welcome { pool: r.u32("pool id")?, heartbeat_period_ms: r.u32("heartbeat period")? },
             REJECT => ToPool::Reject { reason: r.str("reason")? },
             TASKS => {
-                let n = r.count("tasks", 20)?;
+                let n = r.count("tasks", 24)?;
                 let mut tasks = Vec::with_capacity(n);
                 for _ in 0..n {
-                    tasks.push(TaskMsg { task: r.u64("task id")?, function: r.u64("function id")?, payload: r.bytes("payload")? });
+                    let (task, function, payload) = (r.u64("task id")?, r.u64("function id")?, r.bytes("payload")?);
+                    let pairs = r.count("resource specification", 8)?;
+                    let mut spec = Vec::with_capacity(pairs);
+                    for _ in 0..pairs {
+                        spec.push((r.str("specification key")?, r.str("specification value")?));
+                    }
+                    tasks.push(TaskMsg { task, function, payload, spec });
                 }
                 ToPool::Tasks(tasks)
             }

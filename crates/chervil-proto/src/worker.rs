@@ -3,7 +3,8 @@
 //! Frames as everywhere else. To a worker, either a task: its id (8 bytes), the id
 //! of the function it calls (8 bytes) and the pickled `(args, kwargs)`; or, before
 //! the first task calling a function, the function: [`FUNCTION_DEF`] in place of a
-//! task id, then the function id and the pickled function. From a worker: the task id, an outcome byte (0 result, 1 exception) and the
+//! task id, then the function id and the pickled function; or, just before an MPI task,
+//! its environment ([`TASK_ENV`]). From a worker: the task id, an outcome byte (0 result, 1 exception) and the
 //! pickled value. Kept minimal because a worker decodes it in Python on every task.
 
 use crate::codec::DecodeError;
@@ -26,6 +27,23 @@ pub fn encode_request(task: u64, function: u64, payload: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&task.to_be_bytes());
     body.extend_from_slice(&function.to_be_bytes());
     body.extend_from_slice(payload);
+    body
+}
+
+/// In a frame to a worker, the task id that means "environment variables for the next
+/// task" (an MPI task's `PARSL_MPI_PREFIX` and the rest): `KEY=value` pairs, each ended
+/// by a NUL byte, in place of the function id and payload.
+pub const TASK_ENV: u64 = u64::MAX - 1;
+
+/// The body of a frame setting environment variables for the worker's next task only.
+pub fn encode_env(vars: &[(&str, String)]) -> Vec<u8> {
+    let mut body = TASK_ENV.to_be_bytes().to_vec();
+    for (k, v) in vars {
+        body.extend_from_slice(k.as_bytes());
+        body.push(b'=');
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
     body
 }
 

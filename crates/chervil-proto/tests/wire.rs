@@ -47,7 +47,15 @@ fn samples_down() -> Vec<ToPool> {
         ToPool::Welcome { pool: 7, heartbeat_period_ms: 30_000 },
         ToPool::Reject { reason: "wrong token".into() },
         ToPool::Functions(vec![FunctionMsg { function: 11, blob: vec![1; 300] }]),
-        ToPool::Tasks(vec![TaskMsg { task: 3, function: 11, payload: vec![9; 1000] }, TaskMsg { task: 4, function: 12, payload: vec![] }]),
+        ToPool::Tasks(vec![
+            TaskMsg { task: 3, function: 11, payload: vec![9; 1000], spec: vec![] },
+            TaskMsg {
+                task: 4,
+                function: 12,
+                payload: vec![],
+                spec: vec![("num_nodes".into(), "2".into()), ("launcher_options".into(), "--bind-to core".into())],
+            },
+        ]),
         ToPool::Heartbeat,
         ToPool::Shutdown,
     ]

@@ -133,9 +133,11 @@ impl Interchange {
         self.inner.register_function(function, blob.to_vec());
     }
 
-    /// Queues one task: its id, its function's id and its pickled arguments.
-    fn submit(&self, task: u64, function: u64, payload: &[u8]) {
-        self.inner.submit(vec![(task, function, payload.to_vec())]);
+    /// Queues one task: its id, its function's id, its pickled arguments and, for an MPI
+    /// task, its resource specification as text pairs.
+    #[pyo3(signature = (task, function, payload, spec = Vec::new()))]
+    fn submit(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>) {
+        self.inner.submit(vec![(task, (function, payload.to_vec(), spec))]);
     }
 
     /// Waits up to `timeout` seconds; returns `(events, pool changes, samples)` that arrived, or
@@ -222,7 +224,7 @@ fn pool_err(e: PoolError) -> PyErr {
 /// Runs a worker pool until the interchange stops it or goes away; returns why it
 /// stopped. The GIL is released the whole time.
 #[pyfunction]
-#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None, resource_interval = None))]
+#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None, resource_interval = None, mpi_launcher = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_pool(
     py: Python<'_>,
@@ -243,7 +245,23 @@ pub fn run_pool(
     connect_timeout: f64,
     cert_sha256: Option<String>,
     resource_interval: Option<f64>,
+    mpi_launcher: Option<&str>,
 ) -> PyResult<String> {
+    let mpi = match mpi_launcher {
+        None => None,
+        Some(name) => {
+            let launcher = chervil_mpi::prefix::Launcher::parse(name).ok_or_else(|| {
+                PyValueError::new_err(format!("mpi_launcher {name:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))
+            })?;
+            let nodes = chervil_mpi::hostlist::block_nodes(
+                |k| std::env::var(k).ok(),
+                |path| std::fs::read_to_string(path).ok(),
+                &chervil_htex::pool::hostname(),
+            )
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            Some(pool::MpiMode { launcher, nodes })
+        }
+    };
     let opts = PoolOptions {
         addresses,
         port,
@@ -258,6 +276,7 @@ pub fn run_pool(
         logdir,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,
         resource_interval: resource_interval.filter(|s| *s > 0.0).map(|s| secs(s, "resource_interval")).transpose()?,
+        mpi,
         python_version: {
             let v = py.version_info();
             format!("{}.{}.{}", v.major, v.minor, v.patch)
@@ -278,6 +297,31 @@ pub fn run_pool(
         PoolExit::InterchangeGone(why) => format!("interchange gone: {why}"),
         PoolExit::InterchangeSilent => "interchange silent past heartbeat_threshold".into(),
     })
+}
+
+/// Checks an MPI task's resource specification (`[(key, value)]`, values int or str) as
+/// pools will read it; returns `(num_nodes, ranks_per_node, num_ranks)`, or raises
+/// ValueError naming the problem (the executor turns it into InvalidResourceSpecification).
+#[pyfunction]
+pub fn check_mpi_spec(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<(u64, u64, u64)> {
+    use chervil_mpi::spec::Value;
+    let mut values = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        let value = if let Ok(i) = v.extract::<i64>() {
+            if v.is_instance_of::<pyo3::types::PyBool>() {
+                Value::Text(v.str()?.to_string())
+            } else {
+                Value::Int(i)
+            }
+        } else if let Ok(t) = v.extract::<String>() {
+            Value::Text(t)
+        } else {
+            Value::Text(v.repr()?.to_string())
+        };
+        values.push((k, value));
+    }
+    let spec = chervil_mpi::MpiSpec::parse(&values).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((spec.num_nodes, spec.ranks_per_node, spec.num_ranks))
 }
 
 /// Checks a `cpu_affinity` setting the way pools will read it.

@@ -39,8 +39,3 @@ class GlobusComputeExecutor(_Unsupported):
 
 class RadicalPilotExecutor(_Unsupported):
     why = "it needs RADICAL-Pilot"
-
-
-class MPIExecutor(_Unsupported):
-    why = ("MPI tasks with per-task node sets are not in Chervil yet; whole-block MPI launchers "
-           "(MpiExecLauncher, SrunMPILauncher, …) work with HighThroughputExecutor")

@@ -40,7 +40,7 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
                       "--port={worker_port} -c {cores_per_worker} {mem_per_worker} --logdir={logdir} "
                       "--block-id={{block_id}} --hb-period={heartbeat_period} --hb-threshold={heartbeat_threshold} "
                       "{drain_period} --cpu-affinity={cpu_affinity} {accelerators} "
-                      "--connect-timeout={address_probe_timeout} {resource_interval}")
+                      "--connect-timeout={address_probe_timeout} {resource_interval} {mpi}")
 
 
 def _check_launch_cmd(template: str, fields: Dict[str, Any]) -> None:
@@ -78,6 +78,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
     ``poll_period`` and ``manager_selector`` are accepted for compatibility and have
     nothing to tune here.
     """
+
+    # MPI mode (Parsl's): set by MPIExecutor; the pool shares its block's nodes among MPI tasks.
+    enable_mpi_mode: bool = False
+    mpi_launcher: str = 'mpiexec'
 
     # Arguments of the wrong type are typeguard's TypeCheckError naming the argument, as in
     # Parsl; values of the right type that cannot work are ConfigurationErrors.
@@ -231,6 +235,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             'drain_period': f'--drain-period={self.drain_period}' if self.drain_period else '',
             'resource_interval': (f'--resource-interval={self.resource_monitoring_interval}'
                                   if self.monitor is not None and self.resource_monitoring_interval else ''),
+            'mpi': f'--mpi-launcher={self.mpi_launcher}' if self.enable_mpi_mode else '',
             'cpu_affinity': self.cpu_affinity,
             'accelerators': ('--available-accelerators ' + ' '.join(map(shlex.quote, self.available_accelerators))
                              if self.available_accelerators else ''),
@@ -273,12 +278,35 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     # -- tasks -------------------------------------------------------------------------
 
+    def _mpi_spec(self, spec: Dict[str, Any]) -> List[Tuple[str, str]]:
+        """An MPI task's specification, checked as the pool will read it, as text pairs."""
+        if not isinstance(spec, dict):
+            raise InvalidResourceSpecification(set(), f"parsl_resource_specification must be a dict, not {spec!r}")
+        try:
+            num_nodes, _, _ = _core.check_mpi_spec(list(spec.items()))
+        except ValueError as e:
+            bad = {k for k in spec if k not in ('num_nodes', 'ranks_per_node', 'num_ranks', 'launcher_options')}
+            raise InvalidResourceSpecification(bad or set(spec), str(e)) from None
+        limit = getattr(self.provider, 'nodes_per_block', None)
+        if isinstance(limit, int) and num_nodes > limit:
+            raise InvalidResourceSpecification(
+                {'num_nodes'}, f"num_nodes {num_nodes} is more than a block of this executor can ever have "
+                f"(nodes_per_block={limit}); ask for at most {limit}, or raise the provider's nodes_per_block")
+        return [(str(k), str(v)) for k, v in spec.items()]
+
     def submit(self, func, resource_specification, *args: Any, **kwargs: Any) -> cf.Future:
-        if resource_specification:
+        spec: List[Tuple[str, str]] = []
+        if resource_specification and self.enable_mpi_mode:
+            spec = self._mpi_spec(resource_specification)
+        elif resource_specification:
             raise InvalidResourceSpecification(
                 set(resource_specification),
-                "this HighThroughputExecutor takes no per-task resource specification (that is for MPI mode); "
-                "drop parsl_resource_specification")
+                "this HighThroughputExecutor takes no per-task resource specification (that is for MPI mode: "
+                "MPIExecutor); drop parsl_resource_specification")
+        elif self.enable_mpi_mode:
+            raise InvalidResourceSpecification(
+                set(), "an MPIExecutor task needs parsl_resource_specification={'num_nodes': N, "
+                "'ranks_per_node': M} (or num_ranks) on the app call")
         self._check_bad_state()
         if self._ix is None or self._stopping.is_set():
             raise RuntimeError(f"executor {self.label} is not running; load a config that contains it")
@@ -290,7 +318,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         tid = next(self._task_ids)
         fut.parsl_executor_task_id = tid
         self._tasks[tid] = fut
-        self._ix.submit(tid, fid, payload)
+        self._ix.submit(tid, fid, payload, spec)
         return fut
 
     def _collect_results(self) -> None:

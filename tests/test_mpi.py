@@ -1,0 +1,140 @@
+"""MPI tasks on real MPICH: MPIExecutor shares a block's nodes among MPI tasks, each
+launched through Parsl's $PARSL_MPI_PREFIX.
+
+The block's "nodes" here are three names of this one machine (its hostname, localhost,
+127.0.0.1) given to the pool in a PBS node file, so MPICH's mpiexec starts each task's
+ranks on the nodes it was given, all local. (Separate hosts — network namespaces with
+sshd, and srun under Slurm — are the next step of issue 13.)"""
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+import chervil
+from chervil import bash_app, python_app
+from chervil.config import Config
+from chervil.executors import HighThroughputExecutor, MPIExecutor
+from chervil.executors.errors import InvalidResourceSpecification
+from chervil.launchers import SimpleLauncher
+from chervil.providers import LocalProvider
+from test_htex import _need
+
+HELLO_C = r'''
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int rank, size; char host[256];
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    gethostname(host, sizeof host);
+    printf("rank %d of %d\n", rank, size);
+    MPI_Finalize();
+    return 0;
+}
+'''
+
+
+@bash_app
+def mpi_hello(program, stdout=None, stderr=None, parsl_resource_specification=None):
+    return f'echo "$PARSL_MPI_NODELIST $PARSL_NUM_RANKS $PARSL_RANKS_PER_NODE"; $PARSL_MPI_PREFIX {program}'
+
+
+@python_app
+def prefix_and_nodes(seconds, parsl_resource_specification=None):
+    import os
+    import time
+    start = time.time()
+    time.sleep(seconds)
+    return os.environ['PARSL_MPI_PREFIX'], os.environ['PARSL_MPI_NODELIST'].split(','), start, time.time()
+
+
+@python_app
+def plain():
+    return 1
+
+
+def mpi_config(tmp_path, workers=3, nodes=None):
+    names = nodes or [socket.gethostname(), 'localhost', '127.0.0.1']
+    nodefile = tmp_path / 'nodefile'
+    nodefile.write_text(''.join(f'{n}\n' for n in names))
+    provider = LocalProvider(init_blocks=1, max_blocks=1, launcher=SimpleLauncher(),
+                             worker_init=f'export PBS_NODEFILE={nodefile}')
+    provider.nodes_per_block = len(names)
+    return Config(executors=[MPIExecutor(label='mpi', max_workers_per_block=workers, provider=provider)],
+                  run_dir=str(tmp_path / 'runinfo'), strategy='none')
+
+
+@pytest.fixture(scope='module')
+def hello(tmp_path_factory):
+    _need(shutil.which('mpiexec') is not None and shutil.which('mpicc') is not None,
+          "MPICH is not installed (make system-deps installs mpich)")
+    d = tmp_path_factory.mktemp('mpi')
+    (d / 'hello.c').write_text(HELLO_C)
+    subprocess.run(['mpicc', '-o', str(d / 'hello'), str(d / 'hello.c')], check=True)
+    return d / 'hello'
+
+
+def test_a_compiled_mpi_program_runs_through_parsls_prefix(tmp_path, hello):
+    with chervil.load(mpi_config(tmp_path)):
+        out = tmp_path / 'hello.out'
+        spec = {'num_nodes': 2, 'ranks_per_node': 2}
+        assert mpi_hello(str(hello), stdout=str(out), stderr=str(tmp_path / 'hello.err'),
+                         parsl_resource_specification=spec).result() == 0
+    lines = out.read_text().splitlines()
+    nodes, ranks, per_node = lines[0].split()
+    assert len(nodes.split(',')) == 2 and (ranks, per_node) == ('4', '2')
+    assert sorted(lines[1:]) == [f'rank {r} of 4' for r in range(4)]
+
+
+def test_mpi_tasks_share_the_block_without_overlapping(tmp_path):
+    _need(shutil.which('mpiexec') is not None, "MPICH is not installed")
+    with chervil.load(mpi_config(tmp_path)):
+        futures = [prefix_and_nodes(0.6, parsl_resource_specification={'num_nodes': n, 'ranks_per_node': 1})
+                   for n in (2, 1, 2, 1, 3)]
+        results = [f.result(timeout=120) for f in futures]
+    host = socket.gethostname()
+    assert results[0][0] == f'mpiexec -n 2 -ppn 1 -hosts {",".join(results[0][1])} '
+    assert all(len(r[1]) == n for r, n in zip(results, (2, 1, 2, 1, 3)))
+    assert set(results[4][1]) == {host, 'localhost', '127.0.0.1'}, "the whole block"
+    # No node is given to two tasks at once.
+    for i, (_, nodes_a, s_a, e_a) in enumerate(results):
+        for _, nodes_b, s_b, e_b in results[i + 1:]:
+            if set(nodes_a) & set(nodes_b):
+                assert e_a <= s_b or e_b <= s_a, "two tasks ran on one node at the same time"
+    # The first two run together (three nodes), the third waits for the first.
+    assert results[2][2] >= min(results[0][3], results[1][3]) - 0.05
+
+
+def test_bad_specifications_are_invalid_resource_specification(tmp_path):
+    with chervil.load(mpi_config(tmp_path, workers=1)):
+        cases = {
+            'cores': {'num_nodes': 1, 'cores': 2},
+            'num_ranks 5 is not num_nodes 2': {'num_nodes': 2, 'ranks_per_node': 2, 'num_ranks': 5},
+            'nodes_per_block=3': {'num_nodes': 4, 'ranks_per_node': 1},
+            'whole number': {'num_nodes': 0, 'num_ranks': 1},
+        }
+        for words, spec in cases.items():
+            e = prefix_and_nodes(0, parsl_resource_specification=spec).exception(timeout=60)
+            assert isinstance(e, InvalidResourceSpecification) and words in str(e), (spec, e)
+        e = plain().exception(timeout=60)
+        assert isinstance(e, InvalidResourceSpecification) and 'num_nodes' in str(e)
+
+
+def test_a_specification_on_a_plain_htex_is_refused(tmp_path):
+    config = Config(executors=[HighThroughputExecutor(label='htex', provider=LocalProvider(init_blocks=1, max_blocks=1))],
+                    run_dir=str(tmp_path / 'runinfo'), strategy='none')
+    with chervil.load(config):
+        e = prefix_and_nodes(0, parsl_resource_specification={'num_nodes': 1, 'num_ranks': 1}).exception(timeout=60)
+        assert isinstance(e, InvalidResourceSpecification) and 'MPIExecutor' in str(e)
+
+
+def test_mpi_executor_needs_the_simple_launcher():
+    from chervil.errors import ConfigurationError
+    with pytest.raises(ConfigurationError, match='SimpleLauncher'):
+        MPIExecutor(provider=LocalProvider())
+    with pytest.raises(ConfigurationError, match='mpi_launcher'):
+        MPIExecutor(mpi_launcher='mpirun')
