@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps run test test-rust test-python test-parsl-suite parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run test test-rust test-python test-parsl-suite parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -46,7 +46,13 @@ parsl-venv:
 test-rust: system-deps
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi
 
-test-python: setup parsl-venv system-deps
+# mpi4py built from source against Debian's MPICH (the MPI tests' python app uses it; its
+# binary wheel looks for another MPICH library name). About two minutes, once.
+mpi4py: system-deps
+	@$(PYTHON) -c "from mpi4py import MPI" 2>/dev/null || \
+		$(PYTHON) -m pip install -q --no-binary mpi4py --force-reinstall --no-deps 'mpi4py>=4'
+
+test-python: setup parsl-venv system-deps mpi4py
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) -m pytest -x -q
 
 # Parsl's own tests (six folders, three configs) on Chervil and, for reference, on Parsl:

@@ -90,6 +90,30 @@ def test_a_compiled_mpi_program_runs_through_parsls_prefix(tmp_path, hello):
     assert sorted(lines[1:]) == [f'rank {r} of 4' for r in range(4)]
 
 
+@python_app
+def mpi4py_ranks(parsl_resource_specification=None):
+    """A python app that runs an mpi4py program on its ranks, through the prefix."""
+    import os
+    import subprocess
+    import sys
+    # Rank 0 gathers every rank's (rank, size) and prints them: one line, no interleaving.
+    program = ("from mpi4py import MPI; c = MPI.COMM_WORLD; got = c.gather((c.Get_rank(), c.Get_size())); "
+               "print(sorted(got)) if c.Get_rank() == 0 else None")
+    out = subprocess.run(f"{os.environ['PARSL_MPI_PREFIX']} {sys.executable} -c '{program}'", shell=True,
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip()
+
+
+def test_a_python_app_runs_mpi4py_on_its_ranks(tmp_path):
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except ImportError:
+        _need(False, "mpi4py is not installed against MPICH (make mpi4py)")
+    with chervil.load(mpi_config(tmp_path)):
+        ranks = mpi4py_ranks(parsl_resource_specification={'num_nodes': 3, 'num_ranks': 6}).result(timeout=120)
+    assert ranks == str([(r, 6) for r in range(6)])
+
+
 def test_mpi_tasks_share_the_block_without_overlapping(tmp_path):
     _need(shutil.which('mpiexec') is not None, "MPICH is not installed")
     with chervil.load(mpi_config(tmp_path)):
