@@ -6,10 +6,10 @@ import subprocess
 import pytest
 
 import chervil
-from chervil import python_app
+from chervil import bash_app, python_app
 from chervil.config import Config
-from chervil.executors import HighThroughputExecutor
-from chervil.launchers import SingleNodeLauncher, SrunLauncher, SrunMPILauncher
+from chervil.executors import HighThroughputExecutor, MPIExecutor
+from chervil.launchers import SimpleLauncher, SingleNodeLauncher, SrunLauncher, SrunMPILauncher
 from chervil.providers import SlurmProvider
 from batch_apps import park_in_block
 from test_htex import _need, wait_until
@@ -107,3 +107,30 @@ def test_blocks_scale_out_for_waiting_tasks_and_in_when_idle(tmp_path, slurm):
         assert {j for _, j in results} == set(htex.blocks_to_job_id.values())
         wait_until(lambda: our_jobs() == [], 60, "squeue to show no block once idle past max_idletime")
         assert {s.state.name for s in htex.status_facade.values()} == {'SCALED_IN'}
+
+
+@bash_app
+def srun_ranks(stdout=None, stderr=None, parsl_resource_specification=None):
+    return ('echo "$PARSL_MPI_NODELIST|$PARSL_MPI_PREFIX"; '
+            '$PARSL_MPI_PREFIX bash -c \'echo "rank $SLURM_PROCID of $SLURM_NTASKS in job $SLURM_JOB_ID"\'')
+
+
+def test_mpi_tasks_launch_their_ranks_with_srun(tmp_path, slurm):
+    # MPIExecutor(mpi_launcher='srun') on a real Slurm: the pool learns the block's nodes from
+    # SLURM_JOB_NODELIST and each task's $PARSL_MPI_PREFIX is an srun job step on them.
+    provider = SlurmProvider(launcher=SimpleLauncher(), init_blocks=1, max_blocks=1, exclusive=False,
+                             nodes_per_block=1, cores_per_node=2, walltime='00:05:00',
+                             worker_init=f'export PYTHONPATH={TESTS}')
+    config = Config(executors=[MPIExecutor(label='slurm_mpi', mpi_launcher='srun', provider=provider,
+                                           heartbeat_period=2, heartbeat_threshold=10)],
+                    run_dir=str(tmp_path / 'runinfo'), strategy='none')
+    out = tmp_path / 'srun.out'
+    with chervil.load(config) as dfk:
+        spec = {'num_nodes': 1, 'ranks_per_node': 2}
+        assert srun_ranks(stdout=str(out), stderr=str(tmp_path / 'srun.err'),
+                          parsl_resource_specification=spec).result(timeout=180) == 0
+        job = dfk.executors['slurm_mpi'].blocks_to_job_id['0']
+    lines = out.read_text().splitlines()
+    node, prefix = lines[0].split('|')
+    assert prefix == f'srun --ntasks 2 --ntasks-per-node 2 --nodelist {node} --nodes 1 '
+    assert sorted(lines[1:]) == [f'rank {r} of 2 in job {job}' for r in range(2)]
