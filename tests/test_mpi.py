@@ -162,3 +162,91 @@ def test_mpi_executor_needs_the_simple_launcher():
         MPIExecutor(provider=LocalProvider())
     with pytest.raises(ConfigurationError, match='mpi_launcher'):
         MPIExecutor(mpi_launcher='mpirun')
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    """Two network namespaces, each a "host" with its own address and an sshd, joined to this
+    one by veth pairs; an ssh wrapper that reaches them with a key made here."""
+    _need(os.geteuid() == 0 and shutil.which('ip') and shutil.which('ssh') and
+          (shutil.which('sshd') or os.path.exists('/usr/sbin/sshd')), "needs root, iproute2 and openssh")
+    sshd = shutil.which('sshd') or '/usr/sbin/sshd'
+    n = os.getpid() % 200 + 20
+    names = [(f'chvmpi{n}x{i}', f'chvm{n}h{i}', f'chvm{n}n{i}', f'10.{n}.{i}.1', f'10.{n}.{i}.2') for i in (1, 2)]
+
+    def ip(*args, check=True):
+        return subprocess.run(['ip', *args], check=check, capture_output=True, text=True)
+
+    for key in ('host_key', 'id'):
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(tmp_path / key)], check=True)
+    shutil.copy(tmp_path / 'id.pub', tmp_path / 'authorized_keys')
+    os.makedirs('/run/sshd', exist_ok=True)
+    pids = []
+    try:
+        for ns, host_if, ns_if, host_ip, ns_ip in names:
+            ip('link', 'del', host_if, check=False)
+            ip('netns', 'del', ns, check=False)
+            ip('netns', 'add', ns)
+            ip('link', 'add', host_if, 'type', 'veth', 'peer', 'name', ns_if)
+            ip('link', 'set', ns_if, 'netns', ns)
+            ip('addr', 'add', f'{host_ip}/24', 'dev', host_if)
+            ip('link', 'set', host_if, 'up')
+            for cmd in (['ip', 'addr', 'add', f'{ns_ip}/24', 'dev', ns_if], ['ip', 'link', 'set', ns_if, 'up'],
+                        ['ip', 'link', 'set', 'lo', 'up'], ['ip', 'route', 'add', 'default', 'via', host_ip]):
+                ip('netns', 'exec', ns, *cmd)
+            conf = tmp_path / f'{ns}.conf'
+            conf.write_text(f"Port 2222\nListenAddress {ns_ip}\nHostKey {tmp_path}/host_key\nPidFile {tmp_path}/{ns}.pid\n"
+                            f"AuthorizedKeysFile {tmp_path}/authorized_keys\nPasswordAuthentication no\n"
+                            "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                            "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n")
+            ip('netns', 'exec', ns, sshd, '-f', str(conf), '-E', str(tmp_path / f'{ns}.log'))
+        wrap = tmp_path / 'ssh'
+        wrap.write_text(f"#!/bin/sh\nexec ssh -i {tmp_path}/id -p 2222 -o StrictHostKeyChecking=no "
+                        "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes \"$@\"\n")
+        wrap.chmod(0o755)
+        from test_htex import wait_until
+        for _, _, _, _, ns_ip in names:
+            wait_until(lambda: subprocess.run([str(wrap), ns_ip, 'true'], capture_output=True, timeout=10).returncode == 0,
+                       30, f"sshd on {ns_ip}")
+        pids = [int((tmp_path / f'{ns}.pid').read_text()) for ns, *_ in names]
+        # mpiexec reaches each "host" over ssh with our key, and tells the ranks' proxies
+        # to call back on the first veth's address (reachable from both namespaces).
+        options = f'-launcher ssh -launcher-exec {wrap} -iface {names[0][1]}'
+        yield [ns_ip for *_, ns_ip in names], options
+    except subprocess.CalledProcessError as e:
+        _need(False, f"could not make the namespaces: {e.stderr}")
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+        for ns, host_if, *_ in names:
+            ip('link', 'del', host_if, check=False)
+            ip('netns', 'del', ns, check=False)
+
+
+@bash_app
+def where_ranks_run(stdout=None, stderr=None, parsl_resource_specification=None):
+    return ("$PARSL_MPI_PREFIX bash -c 'echo rank $PMI_RANK on "
+            "$(ip -4 -o addr show scope global | awk \"{print \\$4}\" | cut -d/ -f1)'")
+
+
+def test_ranks_start_on_separate_hosts_over_ssh(tmp_path, two_hosts):
+    _need(shutil.which('mpiexec') is not None, "MPICH is not installed")
+    hosts, options = two_hosts
+    with chervil.load(mpi_config(tmp_path, workers=2, nodes=hosts)):
+        whole = tmp_path / 'whole.out'
+        spec = {'num_nodes': 2, 'ranks_per_node': 2, 'launcher_options': options}
+        assert where_ranks_run(stdout=str(whole), stderr=str(tmp_path / 'whole.err'),
+                               parsl_resource_specification=spec).result(timeout=120) == 0
+        # Two one-node tasks at once: each on its own host.
+        halves = [tmp_path / f'half{i}.out' for i in range(2)]
+        one = {'num_nodes': 1, 'ranks_per_node': 2, 'launcher_options': options}
+        futures = [where_ranks_run(stdout=str(h), stderr=str(tmp_path / f'half{i}.err'), parsl_resource_specification=one)
+                   for i, h in enumerate(halves)]
+        assert [f.result(timeout=120) for f in futures] == [0, 0]
+    assert sorted(whole.read_text().splitlines()) == [
+        f'rank 0 on {hosts[0]}', f'rank 1 on {hosts[0]}', f'rank 2 on {hosts[1]}', f'rank 3 on {hosts[1]}']
+    placed = [sorted(set(line.split(' on ')[1] for line in h.read_text().splitlines())) for h in halves]
+    assert sorted(p[0] for p in placed) == sorted(hosts) and all(len(p) == 1 for p in placed)
