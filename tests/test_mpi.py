@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -63,7 +64,6 @@ def mpi_config(tmp_path, workers=3, nodes=None):
     nodefile.write_text(''.join(f'{n}\n' for n in names))
     provider = LocalProvider(init_blocks=1, max_blocks=1, launcher=SimpleLauncher(),
                              worker_init=f'export PBS_NODEFILE={nodefile}')
-    provider.nodes_per_block = len(names)
     return Config(executors=[MPIExecutor(label='mpi', max_workers_per_block=workers, provider=provider)],
                   run_dir=str(tmp_path / 'runinfo'), strategy='none')
 
@@ -138,7 +138,7 @@ def test_bad_specifications_are_invalid_resource_specification(tmp_path):
         cases = {
             'cores': {'num_nodes': 1, 'cores': 2},
             'num_ranks 5 is not num_nodes 2': {'num_nodes': 2, 'ranks_per_node': 2, 'num_ranks': 5},
-            'nodes_per_block=3': {'num_nodes': 4, 'ranks_per_node': 1},
+            'its block has 3': {'num_nodes': 4, 'ranks_per_node': 1},
             'whole number': {'num_nodes': 0, 'num_ranks': 1},
         }
         for words, spec in cases.items():
@@ -250,3 +250,44 @@ def test_ranks_start_on_separate_hosts_over_ssh(tmp_path, two_hosts):
         f'rank 0 on {hosts[0]}', f'rank 1 on {hosts[0]}', f'rank 2 on {hosts[1]}', f'rank 3 on {hosts[1]}']
     placed = [sorted(set(line.split(' on ')[1] for line in h.read_text().splitlines())) for h in halves]
     assert sorted(p[0] for p in placed) == sorted(hosts) and all(len(p) == 1 for p in placed)
+
+
+def test_a_parsl_mpi_script_gives_what_it_gives_on_parsl(tmp_path):
+    """The same MPIExecutor script, unchanged, under Parsl and under `python -m chervil run`:
+    the same prefixes, counts and ranks."""
+    _need(shutil.which('mpiexec') is not None, "MPICH is not installed")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'parsl_scripts', 'mpi_hello.py')
+    nodefile = tmp_path / 'nodefile'
+    nodefile.write_text(f'{socket.gethostname()}\nlocalhost\n')
+    runs = {'chervil': [sys.executable, '-m', 'chervil', 'run', '--no-progress', script]}
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    if parsl_python:
+        runs['parsl'] = [parsl_python, script]
+    out = {}
+    for name, cmd in runs.items():
+        env = dict(os.environ)
+        if name == 'parsl':  # Parsl's HTEX starts its interchange from the venv's bin folder
+            env['PATH'] = os.pathsep.join([os.path.dirname(parsl_python), env.get('PATH', '')])
+        proc = subprocess.run([*cmd, str(tmp_path / name), str(nodefile)], capture_output=True, text=True,
+                              timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[name] = proc.stdout.splitlines()
+    host = socket.gethostname()
+    assert out['chervil'] == [f'mpiexec -n 4 -ppn 2 -hosts {host},localhost |2|4',
+                              str([f'rank {r}' for r in range(4)]),
+                              # Parsl derives ranks_per_node with '/': Chervil prints its '3.0' too
+                              f'mpiexec -n 3 -ppn 3.0 -hosts {host} |1|3', str([f'rank {r}' for r in range(3)]), 'done']
+    if 'parsl' in out:
+        assert out['parsl'] == out['chervil']
+    else:
+        pytest.skip("CHERVIL_PARSL_PYTHON is not set: Chervil's output checked, no Parsl to compare with")
+
+
+def test_more_nodes_than_a_batch_block_has_is_refused_at_submit(tmp_path):
+    from chervil.providers import SlurmProvider
+    provider = SlurmProvider(nodes_per_block=2, init_blocks=0, min_blocks=0, max_blocks=1, launcher=SimpleLauncher())
+    config = Config(executors=[MPIExecutor(label='mpi', provider=provider)], run_dir=str(tmp_path / 'runinfo'),
+                    strategy='none')
+    with chervil.load(config):  # no block is started: the check needs none
+        e = prefix_and_nodes(0, parsl_resource_specification={'num_nodes': 3, 'ranks_per_node': 1}).exception(timeout=30)
+    assert isinstance(e, InvalidResourceSpecification) and 'nodes_per_block=2' in str(e), e

@@ -710,7 +710,7 @@ impl Pool {
                 continue;
             }
             let task = t.task;
-            let refused = |why: String| TaskResult { task, outcome: Outcome::WorkerLost(why), started_us: 0, ended_us: 0 };
+            let refused = |why: String| TaskResult { task, outcome: Outcome::Refused(why), started_us: 0, ended_us: 0 };
             let Some((_, nodes)) = self.mpi.as_mut() else {
                 self.results.push(refused(
                     "the task has an MPI resource specification, but this pool is not in MPI mode; send it to an \

@@ -62,6 +62,9 @@ pub enum Outcome {
     Err(Vec<u8>),
     /// The worker running it died (killed, segfault, out of memory); says how.
     WorkerLost(String),
+    /// The pool would not run it, and says why (an MPI task its block cannot hold, a
+    /// resource specification it cannot read): Parsl's InvalidResourceSpecification.
+    Refused(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +144,7 @@ const FUNCTIONS: u8 = 6;
 const OUTCOME_OK: u8 = 0;
 const OUTCOME_ERR: u8 = 1;
 const OUTCOME_LOST: u8 = 2;
+const OUTCOME_REFUSED: u8 = 3;
 
 impl ToInterchange {
     pub fn encode(&self) -> Vec<u8> {
@@ -175,6 +179,10 @@ impl ToInterchange {
                         }
                         Outcome::WorkerLost(why) => {
                             w.u8(OUTCOME_LOST);
+                            w.str(why);
+                        }
+                        Outcome::Refused(why) => {
+                            w.u8(OUTCOME_REFUSED);
                             w.str(why);
                         }
                     }
@@ -238,6 +246,7 @@ impl ToInterchange {
                         OUTCOME_OK => Outcome::Ok(r.bytes("result")?),
                         OUTCOME_ERR => Outcome::Err(r.bytes("exception")?),
                         OUTCOME_LOST => Outcome::WorkerLost(r.str("worker loss")?),
+                        OUTCOME_REFUSED => Outcome::Refused(r.str("refusal")?),
                         tag => return Err(DecodeError::UnknownTag { kind: "outcome", tag }),
                     };
                     results.push(TaskResult { task, outcome, started_us, ended_us });

@@ -17,6 +17,7 @@ fn samples_up() -> Vec<ToInterchange> {
         ToInterchange::Results(vec![
             TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2, 3]), started_us: 1_795_638_154_000_000, ended_us: 1_795_638_154_000_250 },
             TaskResult { task: 2, outcome: Outcome::Err(vec![]), started_us: 0, ended_us: 0 },
+            TaskResult { task: 7, outcome: Outcome::Refused("too many nodes".into()), started_us: 0, ended_us: 0 },
             TaskResult { task: u64::MAX, outcome: Outcome::WorkerLost("killed by signal 9".into()), started_us: 1, ended_us: u64::MAX },
         ]),
         ToInterchange::Results(vec![]),

@@ -17,6 +17,7 @@ const DONE_OK: u8 = 0;
 const DONE_ERR: u8 = 1;
 const WORKER_LOST: u8 = 2;
 const POOL_LOST: u8 = 3;
+const REFUSED: u8 = 4;
 
 fn secs(s: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
@@ -143,7 +144,7 @@ impl Interchange {
     /// Waits up to `timeout` seconds; returns `(events, pool changes, samples)` that arrived, or
     /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
     /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker
-    /// lost (why), 3 pool lost (why; no block or times). Pool changes are
+    /// lost (why), 3 pool lost (why; no block or times), 4 refused by the pool (why). Pool changes are
     /// [`PyPoolChange`]s, for monitoring's `node` rows.
     #[allow(clippy::type_complexity)]
     fn wait<'py>(
@@ -166,6 +167,7 @@ impl Interchange {
                         Outcome::Ok(v) => (DONE_OK, PyBytes::new(py, &v).into_any()),
                         Outcome::Err(v) => (DONE_ERR, PyBytes::new(py, &v).into_any()),
                         Outcome::WorkerLost(why) => (WORKER_LOST, PyString::new(py, &why).into_any()),
+                        Outcome::Refused(why) => (REFUSED, PyString::new(py, &why).into_any()),
                     };
                     out.push((task, kind, value, host, block, started_us, ended_us));
                 }

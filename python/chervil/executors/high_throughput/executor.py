@@ -26,13 +26,14 @@ from chervil.executors.status_handling import BlockProviderExecutor
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.jobs.states import JobState, JobStatus
 from chervil.providers.base import ExecutionProvider
+from chervil.providers.cluster_provider import ClusterProvider
 from chervil.providers.local.local import LocalProvider
 from chervil import compat
 from chervil.serialize import DeserializationError, FunctionCache, loads, pack_call
 
 logger = logging.getLogger(__name__)
 
-_OK, _ERR, _WORKER_LOST, _POOL_LOST = 0, 1, 2, 3
+_OK, _ERR, _WORKER_LOST, _POOL_LOST, _REFUSED = 0, 1, 2, 3, 4
 
 #: What each block runs (once per node); ``{block_id}`` is filled per block, the
 #: other placeholders (``HighThroughputExecutor._launch_fields``) at start.
@@ -287,7 +288,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         except ValueError as e:
             bad = {k for k in spec if k not in ('num_nodes', 'ranks_per_node', 'num_ranks', 'launcher_options')}
             raise InvalidResourceSpecification(bad or set(spec), str(e)) from None
-        limit = getattr(self.provider, 'nodes_per_block', None)
+        # A batch scheduler's block has exactly nodes_per_block nodes; elsewhere (a local
+        # block given a node file) only the pool knows, and refuses what it cannot hold.
+        limit = getattr(self.provider, 'nodes_per_block', None) if isinstance(self.provider, ClusterProvider) else None
         if isinstance(limit, int) and num_nodes > limit:
             raise InvalidResourceSpecification(
                 {'num_nodes'}, f"num_nodes {num_nodes} is more than a block of this executor can ever have "
@@ -349,6 +352,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 try:
                     if kind in (_OK, _ERR):
                         fut.set_result(loads(value))  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
+                    elif kind == _REFUSED:
+                        fut.set_exception(InvalidResourceSpecification(set(), f"{value} (pool on {host})"))
                     elif kind == _WORKER_LOST:
                         fut.set_exception(WorkerLost(None, host, value))
                     else:
