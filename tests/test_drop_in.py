@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE_APPS = os.path.join(HERE, 'parsl_scripts', 'module_apps')
 
 # Presets Chervil cannot express, each with the thing its error must name.
-UNAVAILABLE = {'ASPIRE1': 'MonitoringHub', 'Azure': 'AzureProvider', 'gc_multisite': 'GlobusComputeExecutor',
+UNAVAILABLE = {'gc_multisite': 'GlobusComputeExecutor',
                'gc_tutorial': 'GlobusComputeExecutor', 'toss3_llnl': 'FluxExecutor',
                'vineex_local': 'TaskVineExecutor', 'wqex_local': 'WorkQueueExecutor'}
 

@@ -83,3 +83,71 @@ def test_kubernetes_blocks_go_through_kubectl(tmp_path, monkeypatch):
     assert [s.state for s in p.status([job])] == [JobState.PENDING]
     assert p.cancel([job]) == [True]
     assert 'delete pods --namespace lab' in (bin_dir / 'calls').read_text()
+
+
+def _stand_in(tmp_path, monkeypatch, tool, script):
+    """A stand-in for `tool` on PATH that runs `script` (a case on the subcommands) and
+    keeps what it was asked in bin/calls."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / tool
+    path.write_text(f'#!/bin/sh\necho "{tool} $*" >> "$(dirname "$0")/calls"\n{script}\n')
+    path.chmod(0o755)
+    monkeypatch.setenv('PATH', f"{bin_dir}:{os.environ['PATH']}")
+    return bin_dir / 'calls'
+
+
+def test_cobalt_takes_parsls_parameters_and_goes_through_qsub(tmp_path, monkeypatch):
+    from chervil.providers import CobaltProvider
+    from chervil.providers.cobalt import CobaltProvider as CobaltByPath
+    p = CobaltProvider(queue='debug-cache-quad', account='Climate', walltime='00:30:00', nodes_per_block=4)
+    assert CobaltByPath is CobaltProvider and isinstance(p.launcher, AprunLauncher)
+    assert (CobaltProvider().init_blocks, CobaltProvider().cmd_timeout) == (0, 10)
+    calls = _stand_in(tmp_path, monkeypatch, 'qsub', 'echo 318822')
+    _stand_in(tmp_path, monkeypatch, 'qstat', 'echo "JobID User WallTime Nodes State Location"; echo "318822 u 00:30:00 4 queued None"')
+    p.script_dir = str(tmp_path / 'scripts')
+    job = p.submit('python -m chervil.pool', 1, 'chervil.cobalt.block-0')
+    assert job == '318822'
+    assert 'qsub --mode script -n 4 -t 30 ' in calls.read_text() and '-q debug-cache-quad -A Climate' in calls.read_text()
+    assert [s.state for s in p.status([job])] == [JobState.PENDING]
+
+
+def test_openstack_and_jetstream_go_through_the_openstack_cli(tmp_path, monkeypatch):
+    from chervil.providers import JetstreamProvider, OpenStackProvider
+    j = JetstreamProvider(key_name='lab', cloud='js2')
+    assert (j.image, j.flavor, j.network, j.max_blocks, j.walltime) == ('Featured-Ubuntu22', 'm3.small',
+                                                                       'auto_allocated_network', 10, '01:00:00')
+    with pytest.raises(ConfigurationError, match="flavor"):
+        OpenStackProvider(image='ubuntu', flavor='', network='net')
+    with pytest.raises(ConfigurationError, match='a block is one server'):
+        JetstreamProvider(nodes_per_block=2)
+    calls = _stand_in(tmp_path, monkeypatch, 'openstack',
+                      'case "$4" in create) echo 6f0c9e52-3b8d-4c1f-9a57-2d1e8b0f4c11 ;; '
+                      'list) echo "6f0c9e52-3b8d-4c1f-9a57-2d1e8b0f4c11 ERROR" ;; esac')
+    j.script_dir = str(tmp_path / 'scripts')
+    job = j.submit('python -m chervil.pool', 1, 'chervil.js.block-0')
+    assert job == '6f0c9e52-3b8d-4c1f-9a57-2d1e8b0f4c11'
+    assert 'openstack --os-cloud js2 server create --image Featured-Ubuntu22 --flavor m3.small' in calls.read_text()
+    assert [s.state for s in j.status([job])] == [JobState.FAILED], "a server stuck in ERROR"
+
+
+def test_azure_takes_parsls_vm_reference_and_goes_through_az(tmp_path, monkeypatch, caplog):
+    from chervil.providers import AzureProvider
+    ref = {'publisher': 'Canonical', 'offer': '0001-com-ubuntu-server-jammy', 'sku': '22_04-lts', 'version': 'latest',
+           'vm_size': 'Standard_D2s_v3', 'disk_size_gb': 64, 'admin_username': 'chervil', 'password': 'hunter2'}
+    with pytest.raises(ConfigurationError, match='az login'):
+        AzureProvider(vm_reference=ref, key_file='azure_key_file.json')
+    with pytest.raises(ConfigurationError, match='lacks sku'):
+        AzureProvider(vm_reference={k: v for k, v in ref.items() if k != 'sku'})
+    p = AzureProvider(vm_reference=ref, location='eastus', group_name='science')
+    assert 'password' in caplog.text and 'ignored' in caplog.text
+    vm = '/subscriptions/s/resourceGroups/science/providers/Microsoft.Compute/virtualMachines/chervil-az-block-0'
+    calls = _stand_in(tmp_path, monkeypatch, 'az',
+                      f'case "$2" in create) echo {vm} ;; list) printf "{vm}\\tVM running\\tSucceeded\\n" ;; esac')
+    p.script_dir = str(tmp_path / 'scripts')
+    job = p.submit('python -m chervil.pool', 1, 'chervil.az.block-0')
+    assert job == vm
+    asked = calls.read_text()
+    assert '--image Canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest --size Standard_D2s_v3' in asked
+    assert 'hunter2' not in asked, "the password never reaches a command line"
+    assert [s.state for s in p.status([job])] == [JobState.RUNNING]

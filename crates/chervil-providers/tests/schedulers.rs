@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
 
 use chervil_providers::batch::{BatchProvider, BlockSpec};
-use chervil_providers::schedulers::cloud::{Aws, GoogleCloud};
+use chervil_providers::schedulers::cloud::{Aws, Azure, GoogleCloud, OpenStack};
 use chervil_providers::schedulers::kubernetes::Kubernetes;
 use chervil_providers::{schedulers, JobState, Scheduler};
 
@@ -34,7 +34,7 @@ fn install_stand_ins() -> PathBuf {
     let bin = std::env::temp_dir().join(format!("chervil-sched-bin-{}", std::process::id()));
     ONCE.call_once(|| {
         fs::create_dir_all(&bin).expect("bin dir");
-        for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm", "kubectl", "aws", "gcloud"] {
+        for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm", "kubectl", "aws", "gcloud", "openstack", "az"] {
             let path = bin.join(tool);
             let body = format!(
                 "#!/bin/sh\nd=\"$REPLAY_DIR\"\necho \"{tool} $*\" >> \"$d/calls\"\n\
@@ -337,4 +337,123 @@ fn google_cloud_finds_a_zone_then_creates_lists_and_deletes() {
     assert!(calls(&d).contains("instances list --zones=us-central1-a --filter=labels.chervil=block --format=value(name,status)"));
     assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
     assert!(calls(&d).contains("instances delete chervil-g-block-0 --zone us-central1-a"));
+}
+
+#[test]
+fn cobalt_submits_with_minutes_and_nodes_and_reads_its_states() {
+    let (_turn, d) = replay("cobalt", &[("qsub", "cobalt-qsub.txt", None), ("qstat", "cobalt-qstat.txt", None)]);
+    let mut s = spec();
+    s.queue = Some("debug-cache-quad".into());
+    s.account = Some("Climate".into());
+    s.scheduler_options = "--attrs mcdram=cache:numa=quad".into();
+    let mut p = provider("cobalt", s, &d);
+    let id = p.submit("aprun pool", 1, "chervil.c.block-0").expect("qsub");
+    assert_eq!(id, "318822", "the id after qsub's routing messages");
+    let c = calls(&d);
+    assert!(c.contains("qsub --mode script -n 2 -t 90 -O "), "{c}");
+    assert!(c.contains("-q debug-cache-quad -A Climate --attrs mcdram=cache:numa=quad "), "{c}");
+    let text = script(&d, ".submit");
+    assert!(text.starts_with("#!/bin/bash -el\n") && text.contains("\naprun pool\n"), "{text}");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    assert!(calls(&d).contains("qstat 318822"));
+    let table = schedulers::by_name("cobalt").expect("cobalt").parse_status(&fs::read_to_string(recorded().join("cobalt-qstat.txt")).expect("recorded"));
+    let read: Vec<_> = table.iter().map(|(id, (state, _))| (id.as_str(), *state)).collect();
+    assert_eq!(read, [("318822", JobState::Running), ("318823", JobState::Pending), ("318824", JobState::Held)]);
+    assert_eq!(p.cancel(&["318823".to_string()]).expect("qdel"), [true]);
+    assert!(calls(&d).contains("qdel 318823"));
+}
+
+fn openstack() -> OpenStack {
+    OpenStack {
+        cloud: Some("js2".into()),
+        image: "Featured-Ubuntu22".into(),
+        flavor: "m3.small".into(),
+        network: "auto_allocated_network".into(),
+        key_name: "lab".into(),
+        security_groups: vec!["exosphere".into(), "chervil".into()],
+        linger: false,
+    }
+}
+
+#[test]
+fn openstack_creates_lists_and_deletes_servers() {
+    let (_turn, d) = replay("openstack", &[("openstack", "openstack-create.txt", None)]);
+    let mut p = built(Box::new(openstack()), spec(), &d);
+    let id = p.submit("pool", 1, "chervil.o.block-0").expect("server create");
+    assert_eq!(id, "6f0c9e52-3b8d-4c1f-9a57-2d1e8b0f4c11");
+    let c = calls(&d);
+    for want in [
+        "openstack --os-cloud js2 server create --image Featured-Ubuntu22 --flavor m3.small --network auto_allocated_network",
+        "--key-name lab --security-group exosphere --security-group chervil --user-data ",
+        "--property chervil=block -f value -c id chervil.o.block-0",
+    ] {
+        assert!(c.contains(want), "missing {want} in {c}");
+    }
+    assert!(script(&d, ".user-data").contains("sleep 5400; shutdown -h now"));
+    fs::copy(recorded().join("openstack-list.txt"), d.join("openstack.out")).expect("list answer");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    let listed = openstack().parse_status(&fs::read_to_string(recorded().join("openstack-list.txt")).expect("recorded"));
+    assert_eq!(listed["0d2b7a44-91e3-4f6a-b0c8-55aa1e7d9e20"].0, JobState::Pending);
+    assert_eq!(listed["c3a1f0d9-7e22-4b5b-8f10-9b3c2d4e5f66"].0, JobState::Failed, "a server stuck in ERROR is a failed block");
+    assert!(calls(&d).contains("server list --property chervil=block -f value -c ID -c Status"));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
+    assert!(calls(&d).contains("openstack --os-cloud js2 server delete 6f0c9e52-3b8d-4c1f-9a57-2d1e8b0f4c11"));
+}
+
+#[test]
+fn openstack_quota_and_flavor_errors_are_quoted() {
+    for (err, words) in [("openstack-quota.err", "Quota exceeded for instances"), ("openstack-flavor.err", "No Flavor found for m3.enormous")] {
+        let (_turn, d) = replay(err, &[("openstack", "openstack-create.txt", Some((err, 1)))]);
+        fs::write(d.join("openstack.out"), "").expect("no stdout");
+        let mut p = built(Box::new(openstack()), spec(), &d);
+        let e = p.submit("pool", 1, "chervil.o.block-0").expect_err("refused").to_string();
+        assert!(e.contains(words) && e.contains("openstack"), "{e}");
+    }
+}
+
+#[test]
+fn azure_creates_vms_reads_power_states_and_deletes() {
+    let (_turn, d) = replay("azure", &[("az", "azure-create.txt", None)]);
+    let a = Azure {
+        resource_group: "science".into(),
+        location: "eastus".into(),
+        image: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest".into(),
+        vm_size: "Standard_D2s_v3".into(),
+        disk_size_gb: Some(64),
+        admin_username: "chervil".into(),
+        key_file: Some("/home/alice/.ssh/id_ed25519.pub".into()),
+        vnet_name: Some("lab-vnet".into()),
+        linger: false,
+    };
+    let mut p = built(Box::new(a), spec(), &d);
+    let id = p.submit("pool", 1, "chervil.z.block-0").expect("vm create");
+    assert!(id.ends_with("/virtualMachines/chervil-z-block-0"), "{id}");
+    let c = calls(&d);
+    for want in [
+        "az vm create --resource-group science --name chervil-z-block-0 --location eastus --image Canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest --size Standard_D2s_v3 --admin-username chervil --custom-data ",
+        "--tags chervil=block --authentication-type ssh --ssh-key-values /home/alice/.ssh/id_ed25519.pub --os-disk-size-gb 64 --vnet-name lab-vnet --query id --output tsv",
+    ] {
+        assert!(c.contains(want), "missing {want} in {c}");
+    }
+    assert!(script(&d, ".custom-data").contains("\npool\n"));
+    fs::copy(recorded().join("azure-list.txt"), d.join("az.out")).expect("list answer");
+    assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
+    let base = "/subscriptions/0a1b2c3d-0000-1111-2222-333344445555/resourceGroups/science/providers/Microsoft.Compute/virtualMachines/chervil-z-block-";
+    let listed = Azure::default().parse_status(&fs::read_to_string(recorded().join("azure-list.txt")).expect("recorded"));
+    assert_eq!(listed[&format!("{base}1")].0, JobState::Pending, "still being created");
+    assert_eq!(listed[&format!("{base}2")], (JobState::Failed, "provisioning failed".to_string()));
+    assert!(calls(&d).contains("az vm list --resource-group science --show-details --query [?tags.chervil=='block'].[id, powerState, provisioningState] --output tsv"));
+    assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
+    assert!(calls(&d).contains(&format!("az vm delete --yes --ids {id}")));
+}
+
+#[test]
+fn azure_quota_errors_are_quoted() {
+    let (_turn, d) = replay("azure-quota", &[("az", "azure-create.txt", Some(("azure-quota.err", 1)))]);
+    fs::write(d.join("az.out"), "").expect("no stdout");
+    let a = Azure { resource_group: "science".into(), location: "eastus".into(), admin_username: "u".into(), ..Default::default() };
+    let mut p = built(Box::new(a), spec(), &d);
+    let e = p.submit("pool", 1, "chervil.z.block-0").expect_err("refused").to_string();
+    assert!(e.contains("QuotaExceeded") && e.contains("az vm create"), "{e}");
+    assert!(calls(&d).contains("--generate-ssh-keys"), "no key file: az makes a key pair");
 }

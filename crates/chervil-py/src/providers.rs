@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use std::time::Duration;
 
-use chervil_providers::schedulers::{cloud::{Aws, GoogleCloud}, kubernetes::Kubernetes};
+use chervil_providers::schedulers::{cloud::{Aws, Azure, GoogleCloud, OpenStack}, kubernetes::Kubernetes};
 use chervil_providers::{launchers, schedulers, AdHocProvider, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError, Scheduler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -258,6 +258,56 @@ impl BatchJobs {
         let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
         spec.worker_init = worker_init;
         Self::with(Box::new(g), spec, script_dir)
+    }
+
+    /// OpenStack servers through the openstack CLI.
+    #[staticmethod]
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, cloud, image, flavor, network, key_name,
+                        security_groups, linger))]
+    #[allow(clippy::too_many_arguments)]
+    fn openstack(
+        script_dir: String,
+        walltime: String,
+        cmd_timeout: f64,
+        worker_init: String,
+        cloud: Option<String>,
+        image: String,
+        flavor: String,
+        network: String,
+        key_name: String,
+        security_groups: Vec<String>,
+        linger: bool,
+    ) -> PyResult<Self> {
+        let o = OpenStack { cloud, image, flavor, network, key_name, security_groups, linger };
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        Self::with(Box::new(o), spec, script_dir)
+    }
+
+    /// Azure VMs through the az CLI.
+    #[staticmethod]
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, resource_group, location, image, vm_size,
+                        disk_size_gb, admin_username, key_file, vnet_name, linger))]
+    #[allow(clippy::too_many_arguments)]
+    fn azure(
+        script_dir: String,
+        walltime: String,
+        cmd_timeout: f64,
+        worker_init: String,
+        resource_group: String,
+        location: String,
+        image: String,
+        vm_size: String,
+        disk_size_gb: Option<u32>,
+        admin_username: String,
+        key_file: Option<String>,
+        vnet_name: Option<String>,
+        linger: bool,
+    ) -> PyResult<Self> {
+        let a = Azure { resource_group, location, image, vm_size, disk_size_gb, admin_username, key_file, vnet_name, linger };
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        Self::with(Box::new(a), spec, script_dir)
     }
 
     fn submit(&self, py: Python<'_>, command: &str, tasks_per_node: u32, job_name: &str) -> PyResult<String> {

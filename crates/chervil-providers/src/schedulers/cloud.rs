@@ -295,6 +295,237 @@ impl Scheduler for GoogleCloud {
     }
 }
 
+/// OpenStack (Parsl's `JetstreamProvider`, generalized): one server per block through
+/// the `openstack` CLI, which reads the standard `OS_*` environment or `clouds.yaml`
+/// (`cloud` names an entry); no credential is ever written to a file of ours.
+#[derive(Debug, Clone, Default)]
+pub struct OpenStack {
+    pub cloud: Option<String>,
+    pub image: String,
+    pub flavor: String,
+    pub network: String,
+    pub key_name: String,
+    pub security_groups: Vec<String>,
+    pub linger: bool,
+}
+
+/// Nova's server states.
+pub fn openstack_state(status: &str) -> JobState {
+    match status {
+        "BUILD" => JobState::Pending,
+        "ACTIVE" | "REBOOT" | "HARD_REBOOT" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING" | "PASSWORD" => JobState::Running,
+        "ERROR" => JobState::Failed,
+        "SHUTOFF" | "DELETED" | "SOFT_DELETED" => JobState::Completed,
+        "PAUSED" | "SUSPENDED" | "SHELVED" | "SHELVED_OFFLOADED" | "RESCUE" => JobState::Held,
+        _ => JobState::Unknown,
+    }
+}
+
+impl OpenStack {
+    fn openstack(&self) -> Vec<String> {
+        let mut argv = vec!["openstack".to_string()];
+        if let Some(c) = &self.cloud {
+            argv.extend(["--os-cloud".into(), c.clone()]);
+        }
+        argv.extend(["server".into()]);
+        argv
+    }
+}
+
+impl Scheduler for OpenStack {
+    fn name(&self) -> &'static str {
+        "openstack"
+    }
+
+    fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
+        vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
+    }
+
+    fn submit_argv(&self, _spec: &BlockSpec, submit_file: &Path) -> Vec<String> {
+        let mut argv = self.openstack();
+        argv.extend([
+            "create".into(),
+            "--image".into(),
+            self.image.clone(),
+            "--flavor".into(),
+            self.flavor.clone(),
+            "--network".into(),
+            self.network.clone(),
+        ]);
+        if !self.key_name.is_empty() {
+            argv.extend(["--key-name".into(), self.key_name.clone()]);
+        }
+        for group in &self.security_groups {
+            argv.extend(["--security-group".into(), group.clone()]);
+        }
+        argv.extend([
+            "--user-data".into(),
+            submit_file.display().to_string(),
+            "--property".into(),
+            "chervil=block".into(),
+            "-f".into(),
+            "value".into(),
+            "-c".into(),
+            "id".into(),
+            job_name(submit_file, ".user-data"),
+        ]);
+        argv
+    }
+
+    /// `-f value -c id` prints the server's id alone.
+    fn parse_submit(&self, stdout: &str) -> Option<String> {
+        stdout.lines().map(str::trim).find(|l| !l.is_empty() && !l.contains(' ')).map(str::to_string)
+    }
+
+    fn status_lists_all(&self) -> bool {
+        true
+    }
+
+    fn status_argv(&self, _spec: &BlockSpec, _ids: &[&str]) -> Vec<String> {
+        let mut argv = self.openstack();
+        argv.extend(["list", "--property", "chervil=block", "-f", "value", "-c", "ID", "-c", "Status"].map(String::from));
+        argv
+    }
+
+    /// `<id> <STATUS>` rows.
+    fn parse_status(&self, stdout: &str) -> BTreeMap<String, (JobState, String)> {
+        id_state_rows(stdout, |_| true, openstack_state)
+    }
+
+    fn cancel_argv(&self, _spec: &BlockSpec, ids: &[String]) -> Vec<String> {
+        let mut argv = self.openstack();
+        argv.push("delete".into());
+        argv.extend(ids.iter().cloned());
+        argv
+    }
+}
+
+/// Microsoft Azure (Parsl's `AzureProvider` parameters): one VM per block through the
+/// `az` CLI (the user's own `az login` or environment credentials).
+#[derive(Debug, Clone, Default)]
+pub struct Azure {
+    pub resource_group: String,
+    pub location: String,
+    /// `publisher:offer:sku:version`.
+    pub image: String,
+    pub vm_size: String,
+    pub disk_size_gb: Option<u32>,
+    pub admin_username: String,
+    /// An SSH public key file for the admin user; without one, az makes a key pair.
+    pub key_file: Option<String>,
+    pub vnet_name: Option<String>,
+    pub linger: bool,
+}
+
+/// A VM's `powerState`, and its `provisioningState` when that failed.
+pub fn azure_state(power: &str, provisioning: &str) -> JobState {
+    if provisioning == "Failed" {
+        return JobState::Failed;
+    }
+    match power {
+        "VM running" => JobState::Running,
+        "VM starting" | "" => JobState::Pending,
+        "VM stopping" | "VM stopped" | "VM deallocating" | "VM deallocated" => JobState::Completed,
+        _ => JobState::Unknown,
+    }
+}
+
+impl Azure {
+    fn az(&self) -> Vec<String> {
+        vec!["az".into(), "vm".into()]
+    }
+}
+
+impl Scheduler for Azure {
+    fn name(&self) -> &'static str {
+        "azure"
+    }
+
+    fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
+        vec![(job.path(".custom-data"), vm_script(spec, &job.name, command, self.linger))]
+    }
+
+    fn submit_argv(&self, _spec: &BlockSpec, submit_file: &Path) -> Vec<String> {
+        let mut argv = self.az();
+        argv.extend([
+            "create".into(),
+            "--resource-group".into(),
+            self.resource_group.clone(),
+            "--name".into(),
+            instance_name(&job_name(submit_file, ".custom-data")),
+            "--location".into(),
+            self.location.clone(),
+            "--image".into(),
+            self.image.clone(),
+            "--size".into(),
+            self.vm_size.clone(),
+            "--admin-username".into(),
+            self.admin_username.clone(),
+            "--custom-data".into(),
+            submit_file.display().to_string(),
+            "--tags".into(),
+            "chervil=block".into(),
+        ]);
+        match &self.key_file {
+            Some(key) => argv.extend(["--authentication-type".into(), "ssh".into(), "--ssh-key-values".into(), key.clone()]),
+            None => argv.push("--generate-ssh-keys".into()),
+        }
+        if let Some(gb) = self.disk_size_gb {
+            argv.extend(["--os-disk-size-gb".into(), gb.to_string()]);
+        }
+        if let Some(vnet) = &self.vnet_name {
+            argv.extend(["--vnet-name".into(), vnet.clone()]);
+        }
+        argv.extend(["--query".into(), "id".into(), "--output".into(), "tsv".into()]);
+        argv
+    }
+
+    /// `--query id -o tsv` prints the VM's resource id alone.
+    fn parse_submit(&self, stdout: &str) -> Option<String> {
+        stdout.lines().map(str::trim).find(|l| l.starts_with("/subscriptions/")).map(str::to_string)
+    }
+
+    fn status_lists_all(&self) -> bool {
+        true
+    }
+
+    fn status_argv(&self, _spec: &BlockSpec, _ids: &[&str]) -> Vec<String> {
+        let mut argv = self.az();
+        argv.extend([
+            "list".into(),
+            "--resource-group".into(),
+            self.resource_group.clone(),
+            "--show-details".into(),
+            "--query".into(),
+            "[?tags.chervil=='block'].[id, powerState, provisioningState]".into(),
+            "--output".into(),
+            "tsv".into(),
+        ]);
+        argv
+    }
+
+    /// Tab-separated `id  powerState  provisioningState` rows (the power state has a space).
+    fn parse_status(&self, stdout: &str) -> BTreeMap<String, (JobState, String)> {
+        stdout
+            .lines()
+            .filter_map(|l| {
+                let mut c = l.split('\t').map(str::trim);
+                let id = c.next().filter(|id| id.starts_with("/subscriptions/"))?;
+                let (power, provisioning) = (c.next().unwrap_or(""), c.next().unwrap_or(""));
+                let note = if provisioning == "Failed" { "provisioning failed".to_string() } else { String::new() };
+                Some((id.to_string(), (azure_state(power, provisioning), note)))
+            })
+            .collect()
+    }
+
+    fn cancel_argv(&self, _spec: &BlockSpec, ids: &[String]) -> Vec<String> {
+        let mut argv = self.az();
+        argv.extend(["delete".into(), "--yes".into(), "--ids".into()]);
+        argv.extend(ids.iter().cloned());
+        argv
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! [`by_name`].
 
 pub mod cloud;
+pub mod cobalt;
 pub mod condor;
 pub mod gridengine;
 pub mod kubernetes;
@@ -29,6 +30,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Scheduler>> {
         "grid_engine" => Box::new(gridengine::GridEngine),
         "lsf" => Box::new(lsf::Lsf),
         "condor" => Box::new(condor::Condor),
+        "cobalt" => Box::new(cobalt::Cobalt),
         _ => return None,
     })
 }
