@@ -431,7 +431,7 @@ fn azure_creates_vms_reads_power_states_and_deletes() {
     let c = calls(&d);
     for want in [
         "az vm create --resource-group science --name chervil-z-block-0 --location eastus --image Canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest --size Standard_D2s_v3 --admin-username chervil --custom-data ",
-        "--tags chervil=block --authentication-type ssh --ssh-key-values /home/alice/.ssh/id_ed25519.pub --os-disk-size-gb 64 --vnet-name lab-vnet --query id --output tsv",
+        "--tags chervil=block --os-disk-delete-option Delete --nic-delete-option Delete --authentication-type ssh --ssh-key-values /home/alice/.ssh/id_ed25519.pub --os-disk-size-gb 64 --vnet-name lab-vnet --query id --output tsv",
     ] {
         assert!(c.contains(want), "missing {want} in {c}");
     }

@@ -465,6 +465,11 @@ impl Scheduler for Azure {
             submit_file.display().to_string(),
             "--tags".into(),
             "chervil=block".into(),
+            // Without these, `az vm delete` leaves the disk and NIC behind, still billed.
+            "--os-disk-delete-option".into(),
+            "Delete".into(),
+            "--nic-delete-option".into(),
+            "Delete".into(),
         ]);
         match &self.key_file {
             Some(key) => argv.extend(["--authentication-type".into(), "ssh".into(), "--ssh-key-values".into(), key.clone()]),
