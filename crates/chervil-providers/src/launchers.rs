@@ -62,12 +62,13 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// The job's distinct nodes, one per line, into `$CHERVIL_HOSTFILE`: from PBS's
-/// node file, else Slurm's node list, else this host (`local` is how the runner
+/// or Cobalt's node file, else Slurm's node list, else this host (`local` is how the runner
 /// names it: `localhost` for MPI, `:` for GNU parallel).
 fn hostfile(local: &str) -> String {
     format!(
         r#"CHERVIL_HOSTFILE=$(umask 077 && mktemp "${{TMPDIR:-/tmp}}/hosts_${{JOBNAME:-block}}.XXXXXX")
 if [ -n "$PBS_NODEFILE" ]; then sort -u "$PBS_NODEFILE" > "$CHERVIL_HOSTFILE"
+elif [ -n "$COBALT_NODEFILE" ]; then sort -u "$COBALT_NODEFILE" > "$CHERVIL_HOSTFILE"
 elif [ -n "$SLURM_JOB_NODELIST" ] && command -v scontrol >/dev/null; then scontrol show hostnames "$SLURM_JOB_NODELIST" > "$CHERVIL_HOSTFILE"
 else echo "{local}" > "$CHERVIL_HOSTFILE"; fi
 "#
@@ -243,6 +244,20 @@ mod tests {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(lines(&out), ["rank 0", "rank 1"]);
         assert!(!run(&mpiexec("exit 3", 1, 1, "--bind-to", "", "", false)).status.success());
+    }
+
+    #[test]
+    fn the_hostfile_reads_pbs_and_cobalt_node_files() {
+        let dir = std::env::temp_dir().join(format!("chervil-hosts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let nodes = dir.join("nodes");
+        std::fs::write(&nodes, "nid01\nnid00\nnid01\n").expect("node file");
+        for var in ["PBS_NODEFILE", "COBALT_NODEFILE"] {
+            let script = hostfile("localhost") + r#"cat "$CHERVIL_HOSTFILE"; rm -f "$CHERVIL_HOSTFILE""#;
+            let out = std::process::Command::new("bash").arg("-c").arg(&script).env(var, &nodes).env("TMPDIR", &dir).output().expect("bash runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "nid00\nnid01\n", "{var}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -363,6 +363,17 @@ fn cobalt_submits_with_minutes_and_nodes_and_reads_its_states() {
     assert!(calls(&d).contains("qdel 318823"));
 }
 
+#[test]
+fn cobalt_queue_rejections_are_quoted() {
+    let (_turn, d) = replay("cobalt-queue", &[("qsub", "cobalt-qsub.txt", Some(("cobalt-queue.err", 1)))]);
+    fs::write(d.join("qsub.out"), "").expect("no stdout");
+    let mut s = spec();
+    s.queue = Some("debug-flat".into());
+    let mut p = provider("cobalt", s, &d);
+    let e = p.submit("pool", 1, "chervil.c.block-0").expect_err("refused").to_string();
+    assert!(e.contains("Invalid queue: debug-flat") && e.contains("qsub"), "{e}");
+}
+
 fn openstack() -> OpenStack {
     OpenStack {
         cloud: Some("js2".into()),
