@@ -2,8 +2,10 @@
 CLI with your own ``az login`` (or the environment's service principal): one VM per block,
 ``az vm create`` from ``vm_reference`` with the block's script as cloud-init custom data
 (unless ``linger=True`` the VM powers off when the pool ends or the walltime passes; a
-stopped VM still holds its disk, so delete unused blocks), ``az vm list`` for status (a
-failed provisioning is a failed block), ``az vm delete`` to cancel.
+stopped VM still holds its disk until its block is cancelled), ``az vm list`` for status (a
+failed provisioning is a failed block), ``az vm delete`` to cancel, which removes the VM's
+disk and network interface too. The resource group ``group_name`` must exist
+(``az group create``); az makes the vnet ``vnet_name`` when it is missing.
 
 Parsl's ``key_file`` (a JSON of Azure credentials) is refused: az brings the credentials.
 The admin user logs in with ``ssh_public_key`` (a Chervil addition) or a key pair az makes;
