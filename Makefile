@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run test test-rust test-python test-parsl-suite parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -60,7 +60,23 @@ test-python: setup parsl-venv system-deps mpi4py
 test-parsl-suite: setup parsl-venv
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) tests/parsl_suite/run.py
 
-test: test-rust test-python test-parsl-suite
+test: test-rust test-python test-parsl-suite test-wheel
+
+# One wheel for CPython 3.9 and later (PyO3 abi3), manylinux2014 (glibc 2.17), linked by Zig so
+# it runs on old cluster nodes; the pool is inside it. `make wheel WHEEL_TARGET=aarch64-unknown-linux-gnu`
+# cross-builds for ARM (built here, not run: this machine cannot execute it).
+WHEEL_TARGET ?= x86_64-unknown-linux-gnu
+wheel:
+	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'ziglang' 'auditwheel>=6'
+	@rustup target list --installed 2>/dev/null | grep -qx $(WHEEL_TARGET) || rustup target add $(WHEEL_TARGET)
+	@rm -f dist/chervil-*$(word 1,$(subst -, ,$(WHEEL_TARGET))).whl
+	$(PYTHON) -m maturin build --release --strip --zig --compatibility manylinux2014 --target $(WHEEL_TARGET) --out dist
+	$(PYTHON) -m auditwheel show dist/chervil-*$(word 1,$(subst -, ,$(WHEEL_TARGET))).whl
+
+# The wheel as a user installs it: a venv per CPython 3.9 … 3.13 without cargo on PATH, the
+# Monte Carlo example on HTEX and tests/wheel/smoke.py in each.
+test-wheel: wheel
+	scripts/wheel-smoke.sh dist/chervil-*x86_64.whl
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv

@@ -5,7 +5,7 @@ Write ``import chervil as parsl`` (or run an unchanged Parsl script with
 """
 import logging
 
-from chervil._core import __version__
+from chervil._core import __commit__, __version__
 from chervil.app.app import bash_app, join_app, python_app
 from chervil.config import Config
 from chervil.data_provider.files import File

@@ -47,8 +47,10 @@ def main(argv=None) -> int:
             return 1
         return 0
     if ns.command == 'version':
-        from chervil import __version__
-        print(__version__)
+        import platform
+        from chervil import __commit__, __version__
+        print(f"chervil {__version__} (engine commit {__commit__}, "
+              f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()})")
         return 0
     if not os.path.isfile(ns.script):
         parser.error(f"no such script: {ns.script}")

@@ -373,5 +373,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dashboard::serve_dashboard, m)?)?;
     m.add_function(wrap_pyfunction!(flush_log, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("__commit__", env!("CHERVIL_COMMIT"))?;
     Ok(())
 }
