@@ -406,3 +406,37 @@ def test_python_walltime_interrupts_a_blocking_call_on_the_worker(tmp_path):
             sleeps_past_walltime(walltime=0.5).result(timeout=20)
         assert time.monotonic() - started < 10, "time.sleep was interrupted, not waited out"
         assert double(4).result(timeout=20) == 8, "the same worker goes on with the next task"
+
+
+def test_a_killed_pool_leaks_the_secret_nowhere(tmp_path):
+    """SIGKILL the only pool: bash reports the killed command in the job's stderr, the block
+    fails, later tasks get the block's error. The run's secret must be in none of it: no
+    file under the run directory but the owner-only block script, no exception text."""
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1)) as dfk:
+        htex = dfk.executors['htex']
+        token = htex._token_hex
+        _, pool_pid = pids().result(timeout=30)
+        os.kill(pool_pid, signal.SIGKILL)
+        errors = []
+        deadline = time.monotonic() + 60
+        while not any(isinstance(e, BadStateException) for e in errors) and time.monotonic() < deadline:
+            try:
+                double(1).result(timeout=60)
+            except Exception as e:  # ManagerLost first, then the failed block's BadStateException
+                errors.append(e)
+        assert any(isinstance(e, BadStateException) for e in errors), errors
+        run_dir = dfk.run_dir
+    assert os.stat(run_dir).st_mode & 0o777 == 0o700
+    err_files = []
+    for root, _, files in os.walk(run_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, 'rb') as f:
+                text = f.read()
+            if path.endswith('.err'):
+                err_files.append(text)
+            if token.encode() in text:
+                assert path.endswith('.sh') and os.stat(path).st_mode & 0o077 == 0, f"the secret is in {path}"
+    assert any(b'Killed' in t for t in err_files), "bash reported the kill (the case this test is about)"
+    for e in errors:
+        assert token not in str(e) and token not in repr(e), e

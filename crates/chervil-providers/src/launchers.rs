@@ -161,11 +161,17 @@ for i in $(seq 1 {n}); do echo "bash $CHERVIL_CMD_FILE"; done | parallel --will-
 
 /// `prepend command`, once (Parsl's `WrappedLauncher`: for `time`, a container
 /// runner, `numactl`, …).
+///
+/// An executor's line `export VARS && pool command` keeps its exports in front, so the
+/// prefix (a container runtime, `env`, `time`) wraps the pool, not `export`.
 pub fn wrapped(command: &str, prepend: &str) -> String {
-    if prepend.trim().is_empty() {
-        command.to_string()
-    } else {
-        format!("{} {command}", prepend.trim())
+    let prepend = prepend.trim();
+    if prepend.is_empty() {
+        return command.to_string();
+    }
+    match command.strip_prefix("export ").and_then(|rest| rest.split_once(" && ")) {
+        Some((vars, pool)) => format!("export {vars} && {prepend} {pool}"),
+        None => format!("{prepend} {command}"),
     }
 }
 
@@ -272,5 +278,6 @@ mod tests {
         assert!(srun_mpi("pool", 2, 1, "", "", false).contains("--cpus-per-task=$PER_COPY"));
         assert_eq!(wrapped("pool --x", "time"), "time pool --x");
         assert_eq!(wrapped("pool", " "), "pool");
+        assert_eq!(wrapped("export A=1 B='x y' && pool --x", "apptainer exec img.sif"), "export A=1 B='x y' && apptainer exec img.sif pool --x");
     }
 }

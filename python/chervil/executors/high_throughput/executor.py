@@ -257,12 +257,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # client imported (a test file, a package beside the script) can be unpickled there.
             path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             env.append(f'PYTHONPATH={shlex.quote(path)}')
-        line = f"{' '.join(env)} {cmd}"
+        # `export … &&`, not `VAR=… cmd`: bash quotes a killed command's text in the job's stderr
+        # ("Killed  VAR=… cmd"), and that file is where users and error messages look.
+        # WrappedLauncher puts its prefix after the exports (launchers.rs `wrapped`).
+        exports = f"export {' '.join(env)}"
         if not self.working_dir:
-            return line
+            return f"{exports} && {cmd}"
         # Made where the pool runs (it may be a node-local path that does not exist yet).
         wd = shlex.quote(self.working_dir)
-        return f"mkdir -p {wd} && cd {wd} && {line}"
+        return f"{exports} && mkdir -p {wd} && cd {wd} && {cmd}"
 
     def shutdown(self, block: bool = True) -> None:
         if self._stopping.is_set():
