@@ -256,6 +256,19 @@ def test_garbage_on_the_port_closes_only_that_connection(tmp_path):
                         pass  # whatever it says, it must close the connection
                 except ConnectionResetError:
                     pass
+        # Before it proves the secret a connection may not make the interchange buffer a big
+        # frame: announcing 1 MiB (well under max_frame) is refused at once, not after the
+        # 10 s the handshake is allowed.
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            started = time.monotonic()
+            s.sendall(struct.pack('>I', 1 << 20) + b'x' * 1024)
+            s.settimeout(10)
+            try:
+                while s.recv(4096):
+                    pass
+            except ConnectionResetError:
+                pass
+            assert time.monotonic() - started < 5, "a stranger's big first frame was buffered"
         assert [double(i).result(timeout=30) for i in range(3)] == [0, 2, 4]
 
 
@@ -440,3 +453,4 @@ def test_a_killed_pool_leaks_the_secret_nowhere(tmp_path):
     assert any(b'Killed' in t for t in err_files), "bash reported the kill (the case this test is about)"
     for e in errors:
         assert token not in str(e) and token not in repr(e), e
+    assert any('block_error_handler=False' in str(e) for e in errors), "the error says which setting keeps a run going"

@@ -30,6 +30,9 @@ use crate::interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, P
 
 /// How long a new connection may take to present its Hello (and finish TLS).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest first frame (a Hello is a few hundred bytes): a stranger announcing a huge
+/// frame is refused at once instead of making the interchange buffer it.
+const HELLO_MAX_FRAME: usize = 64 * 1024;
 
 /// Turns an accepted TCP connection into the stream the protocol runs on (TLS, or
 /// the socket itself on loopback).
@@ -487,7 +490,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
 
 async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S, peer: SocketAddr) {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut dec = FrameDecoder::new(shared.max_frame);
+    let mut dec = FrameDecoder::new(HELLO_MAX_FRAME.min(shared.max_frame));
     let mut buf = vec![0u8; 64 * 1024];
 
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut rd, &mut dec, &mut buf)).await {
@@ -552,6 +555,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
         }
     };
     tracing::info!(pool, %peer, "pool connected");
+    dec.set_max(shared.max_frame); // it proved the secret: results may be large now
     let _membership = Membership { shared: shared.clone(), seen: seen.clone() };
 
     shared.writers.fetch_add(1, Ordering::AcqRel);

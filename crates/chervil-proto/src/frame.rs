@@ -36,6 +36,12 @@ impl FrameDecoder {
         FrameDecoder { buf: Vec::new(), start: 0, max }
     }
 
+    /// Changes the largest frame accepted from here on: a connection that has not yet
+    /// proved the run's secret gets a small limit, raised once it has.
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
     /// Adds bytes read from the stream.
     pub fn extend(&mut self, bytes: &[u8]) {
         if self.start > 0 && self.start == self.buf.len() {

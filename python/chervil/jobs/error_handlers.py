@@ -22,21 +22,30 @@ def simple_error_handler(executor, status: Dict[str, JobStatus], threshold: int 
     at least ``max(1, init_blocks)`` of them."""
     threshold = max(1, getattr(executor.provider, 'init_blocks', threshold))
     if _core.blocks_failed([int(s.state) for s in status.values()], threshold, windowed=False):
-        executor.set_bad_state_and_fail_all(block_failures(status, "every block failed"))
+        executor.set_bad_state_and_fail_all(block_failures(status, "every block failed", KEEP_GOING))
 
 
 def windowed_error_handler(executor, status: Dict[str, JobStatus], threshold: int = 3) -> None:
     """Stops the executor when the last ``threshold`` blocks started all failed."""
     ordered = [status[b] for b in sorted(status, key=_block_order)]
     if _core.blocks_failed([int(s.state) for s in ordered], threshold, windowed=True):
-        executor.set_bad_state_and_fail_all(block_failures(status, f"the last {threshold} blocks failed"))
+        executor.set_bad_state_and_fail_all(block_failures(status, f"the last {threshold} blocks failed", KEEP_GOING))
+
+
+# Parsl's default stops the executor at the first all-blocks-failed poll; a run whose blocks can
+# die for passing reasons (a killed pool, a lost node, a walltime) needs the other setting.
+KEEP_GOING = ("This executor stopped because of its block_error_handler (True, the default, stops it "
+              "once every block has failed). If blocks can fail for reasons that pass (a killed pool, a "
+              "lost node, a walltime), give the executor block_error_handler=False: failed blocks are then "
+              "replaced while tasks wait (up to max_blocks), and Config(retries=N) reruns the tasks a lost "
+              "pool held.")
 
 
 def _block_order(block_id: str):
     return (0, int(block_id), '') if block_id.isdigit() else (1, 0, block_id)
 
 
-def block_failures(status: Dict[str, JobStatus], header: str) -> TooManyJobFailuresError:
+def block_failures(status: Dict[str, JobStatus], header: str, hint: str = '') -> TooManyJobFailuresError:
     """One error naming each failed block, its scheduler message, exit code and the
     end of its stdout/stderr files (and where those files are)."""
     parts = []
@@ -53,4 +62,5 @@ def block_failures(status: Dict[str, JobStatus], header: str) -> TooManyJobFailu
                 where = '' if path in (s.message or '') else f" ({path})"
                 text += f"\n  its {name}{where} ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
         parts.append(text)
-    return TooManyJobFailuresError(f"{header}:\n" + "\n".join(parts) if parts else f"{header}, without a message")
+    text = f"{header}:\n" + "\n".join(parts) if parts else f"{header}, without a message"
+    return TooManyJobFailuresError(f"{text}\n{hint}" if hint else text)
