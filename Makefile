@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run fuzz test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -77,6 +77,12 @@ wheel:
 # Monte Carlo example on HTEX and tests/wheel/smoke.py in each.
 test-wheel: wheel
 	scripts/wheel-smoke.sh dist/chervil-*x86_64.whl
+
+# The decoders of every message another process sends, 10 million mutated cases each (the
+# test run does 20,000): crates/chervil-proto/tests/fuzz.rs.
+FUZZ_CASES ?= 10000000
+fuzz:
+	CHERVIL_FUZZ_CASES=$(FUZZ_CASES) cargo test --release -p chervil-proto --test fuzz -- --nocapture
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv
