@@ -79,10 +79,13 @@ test-wheel: wheel
 	scripts/wheel-smoke.sh dist/chervil-*x86_64.whl
 
 # The decoders of every message another process sends, 10 million mutated cases each (the
-# test run does 20,000): crates/chervil-proto/tests/fuzz.rs.
+# test run does 20,000): crates/chervil-proto/tests/fuzz.rs; and every scheduler/cloud answer
+# parser, a million mangled answers each (crates/chervil-providers/tests/fuzz_parsers.rs).
 FUZZ_CASES ?= 10000000
+FUZZ_PARSER_CASES ?= 1000000
 fuzz:
 	CHERVIL_FUZZ_CASES=$(FUZZ_CASES) cargo test --release -p chervil-proto --test fuzz -- --nocapture
+	CHERVIL_FUZZ_CASES=$(FUZZ_PARSER_CASES) cargo test --release -p chervil-providers --test fuzz_parsers -- --nocapture
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv
