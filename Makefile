@@ -80,12 +80,15 @@ test-wheel: wheel
 
 # The decoders of every message another process sends, 10 million mutated cases each (the
 # test run does 20,000): crates/chervil-proto/tests/fuzz.rs; and every scheduler/cloud answer
-# parser, a million mangled answers each (crates/chervil-providers/tests/fuzz_parsers.rs).
+# parser, a million mangled answers each (crates/chervil-providers/tests/fuzz_parsers.rs); and
+# 200,000 damaged checkpoint segments (crates/chervil-checkpoint/tests/fuzz_segments.rs).
 FUZZ_CASES ?= 10000000
 FUZZ_PARSER_CASES ?= 1000000
+FUZZ_SEGMENT_CASES ?= 200000
 fuzz:
 	CHERVIL_FUZZ_CASES=$(FUZZ_CASES) cargo test --release -p chervil-proto --test fuzz -- --nocapture
 	CHERVIL_FUZZ_CASES=$(FUZZ_PARSER_CASES) cargo test --release -p chervil-providers --test fuzz_parsers -- --nocapture
+	CHERVIL_FUZZ_CASES=$(FUZZ_SEGMENT_CASES) cargo test --release -p chervil-checkpoint --test fuzz_segments -- --nocapture
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv

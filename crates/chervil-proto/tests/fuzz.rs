@@ -5,7 +5,7 @@
 //!
 //! Seeds are real encodings of every message kind; each case mutates one (bit flips,
 //! overwritten bytes, forged 32/64-bit counts, cut, spliced, grown) or is random bytes.
-//! The generator is a fixed-seed xorshift, so a failure names a case that replays.
+//! The generator is a fixed-seed generator, so a failure names a case that replays.
 //! `CHERVIL_FUZZ_CASES` sets the cases per decoder (default 20,000 — the CI run);
 //! `make fuzz` runs millions.
 
@@ -46,18 +46,9 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+/// A number in `0..n` (0 when n is 0).
+fn below(rng: &mut fastrand::Rng, n: usize) -> usize {
+    rng.usize(..n.max(1))
 }
 
 fn cases() -> usize {
@@ -137,41 +128,41 @@ fn seeds_worker() -> Vec<Vec<u8>> {
 }
 
 /// One case: a mutated seed, or (one case in eight) bytes from nowhere.
-fn case(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
-    if rng.below(8) == 0 {
-        let n = rng.below(256);
-        return (0..n).map(|_| rng.next() as u8).collect();
+fn case(rng: &mut fastrand::Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    if below(rng, 8) == 0 {
+        let n = below(rng, 256);
+        return (0..n).map(|_| rng.u8(..)).collect();
     }
-    let mut b = seeds[rng.below(seeds.len())].clone();
-    for _ in 0..1 + rng.below(4) {
-        match rng.below(7) {
+    let mut b = seeds[below(rng, seeds.len())].clone();
+    for _ in 0..1 + below(rng, 4) {
+        match below(rng, 7) {
             0 if !b.is_empty() => {
-                let i = rng.below(b.len());
-                b[i] ^= 1 << rng.below(8);
+                let i = below(rng, b.len());
+                b[i] ^= 1 << below(rng, 8);
             }
             1 if !b.is_empty() => {
-                let i = rng.below(b.len());
-                b[i] = rng.next() as u8;
+                let i = below(rng, b.len());
+                b[i] = rng.u8(..);
             }
             2 if b.len() >= 4 => {
                 // a forged count or length: huge, or just past what is there
-                let i = rng.below(b.len() - 3);
-                let v: u32 = if rng.below(2) == 0 { u32::MAX - rng.below(16) as u32 } else { b.len() as u32 + 1 };
+                let i = below(rng, b.len() - 3);
+                let v: u32 = if below(rng, 2) == 0 { u32::MAX - below(rng, 16) as u32 } else { b.len() as u32 + 1 };
                 b[i..i + 4].copy_from_slice(&v.to_be_bytes());
             }
             3 if b.len() >= 8 => {
-                let i = rng.below(b.len() - 7);
-                b[i..i + 8].copy_from_slice(&(u64::MAX - rng.below(16) as u64).to_be_bytes());
+                let i = below(rng, b.len() - 7);
+                b[i..i + 8].copy_from_slice(&(u64::MAX - below(rng, 16) as u64).to_be_bytes());
             }
-            4 => b.truncate(rng.below(b.len() + 1)),
+            4 => b.truncate(below(rng, b.len() + 1)),
             5 => {
-                let other = seeds[rng.below(seeds.len())].clone();
-                let at = rng.below(b.len() + 1);
+                let other = seeds[below(rng, seeds.len())].clone();
+                let at = below(rng, b.len() + 1);
                 b.splice(at..at, other);
             }
             _ => {
-                let n = rng.below(32);
-                b.extend((0..n).map(|_| rng.next() as u8));
+                let n = below(rng, 32);
+                b.extend((0..n).map(|_| rng.u8(..)));
             }
         }
     }
@@ -181,10 +172,10 @@ fn case(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 /// Decodes `n` cases; returns how many decoded without error. Panics (the test fails)
 /// on a decoder panic or on an allocation far beyond the input's size.
 fn fuzz(name: &str, seed: u64, seeds: &[Vec<u8>], decode: impl Fn(&[u8]) -> bool) -> usize {
-    let mut rng = Rng(seed);
+    let rng = &mut fastrand::Rng::with_seed(seed);
     let mut ok = 0;
     for i in 0..cases() {
-        let input = case(&mut rng, seeds);
+        let input = case(rng, seeds);
         LARGEST.store(0, Ordering::Relaxed);
         let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&input)));
         let largest = LARGEST.load(Ordering::Relaxed);
@@ -233,24 +224,24 @@ fn worker_replies() {
 #[test]
 fn frame_streams() {
     let _turn = turn();
-    let mut rng = Rng(0xE703_7ED1_A0B4_28DB);
+    let rng = &mut fastrand::Rng::with_seed(0xE703_7ED1_A0B4_28DB);
     let max = 1 << 16;
     for i in 0..cases() / 10 {
         let mut stream = Vec::new();
         let mut frames = Vec::new();
-        for _ in 0..rng.below(6) {
-            let body: Vec<u8> = (0..rng.below(300)).map(|_| rng.next() as u8).collect();
+        for _ in 0..below(rng, 6) {
+            let body: Vec<u8> = (0..below(rng, 300)).map(|_| rng.u8(..)).collect();
             chervil_proto::encode_frame(&body, &mut stream);
             frames.push(body);
         }
-        let forged = rng.below(4) == 0;
+        let forged = below(rng, 4) == 0;
         if forged {
-            stream.extend_from_slice(&(max as u32 + 1 + rng.below(1000) as u32).to_be_bytes());
+            stream.extend_from_slice(&(max as u32 + 1 + below(rng, 1000) as u32).to_be_bytes());
         }
         let mut dec = FrameDecoder::new(max);
         let (mut got, mut failed, mut at) = (Vec::new(), false, 0);
         while at < stream.len() && !failed {
-            let n = 1 + rng.below(64);
+            let n = 1 + below(rng, 64);
             let end = (at + n).min(stream.len());
             dec.extend(&stream[at..end]);
             at = end;

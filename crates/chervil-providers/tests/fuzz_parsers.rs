@@ -1,6 +1,6 @@
 //! Scheduler and cloud CLI answers are another program's output: every parser is fed the
 //! recorded answers mutated (lines cut, spliced, bytes replaced, columns dropped) and
-//! random text. None may panic. Fixed-seed xorshift, so a failure replays;
+//! random text. None may panic. Fixed-seed generator, so a failure replays;
 //! `CHERVIL_FUZZ_CASES` sets the cases per parser (default 5,000).
 
 use std::fs;
@@ -9,20 +9,6 @@ use std::path::PathBuf;
 use chervil_providers::schedulers::cloud::{Aws, Azure, GoogleCloud, OpenStack};
 use chervil_providers::schedulers::kubernetes::Kubernetes;
 use chervil_providers::{schedulers, Scheduler};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn recorded_answers() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/recorded");
@@ -37,50 +23,55 @@ fn recorded_answers() -> Vec<String> {
     texts
 }
 
+/// A number in `0..n` (0 when n is 0).
+fn below(rng: &mut fastrand::Rng, n: usize) -> usize {
+    rng.usize(..n.max(1))
+}
+
 const ALPHABET: &[u8] = b" \t\n0123456789.:-_/[]()=,|RQHCEFPDSWXabcdefghijklmnopqrstuvwxyz\xc3\xa9";
 
-fn mutate(rng: &mut Rng, seeds: &[String]) -> String {
-    if rng.below(8) == 0 {
-        let bytes: Vec<u8> = (0..rng.below(300)).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
+fn mutate(rng: &mut fastrand::Rng, seeds: &[String]) -> String {
+    if below(rng, 8) == 0 {
+        let bytes: Vec<u8> = (0..below(rng, 300)).map(|_| ALPHABET[below(rng, ALPHABET.len())]).collect();
         return String::from_utf8_lossy(&bytes).into_owned();
     }
-    let mut lines: Vec<String> = seeds[rng.below(seeds.len())].lines().map(str::to_string).collect();
-    for _ in 0..1 + rng.below(4) {
+    let mut lines: Vec<String> = seeds[below(rng, seeds.len())].lines().map(str::to_string).collect();
+    for _ in 0..1 + below(rng, 4) {
         let n = lines.len();
-        match rng.below(5) {
+        match below(rng, 5) {
             0 if n > 0 => {
-                lines.remove(rng.below(n));
+                lines.remove(below(rng, n));
             }
             1 if n > 0 => {
                 // drop or duplicate a column
-                let i = rng.below(n);
+                let i = below(rng, n);
                 let mut cols: Vec<&str> = lines[i].split_whitespace().collect();
                 if !cols.is_empty() {
-                    let c = rng.below(cols.len());
-                    if rng.below(2) == 0 {
+                    let c = below(rng, cols.len());
+                    if below(rng, 2) == 0 {
                         cols.remove(c);
                     } else {
                         cols.insert(c, cols[c]);
                     }
                 }
-                lines[i] = cols.join(if rng.below(2) == 0 { " " } else { "\t" });
+                lines[i] = cols.join(if below(rng, 2) == 0 { " " } else { "\t" });
             }
             2 if n > 0 => {
-                let i = rng.below(n);
+                let i = below(rng, n);
                 let mut b = lines[i].clone().into_bytes();
                 if !b.is_empty() {
-                    let at = rng.below(b.len());
-                    b[at] = ALPHABET[rng.below(ALPHABET.len())];
+                    let at = below(rng, b.len());
+                    b[at] = ALPHABET[below(rng, ALPHABET.len())];
                 }
                 lines[i] = String::from_utf8_lossy(&b).into_owned();
             }
             3 => {
-                let other = &seeds[rng.below(seeds.len())];
-                lines.insert(rng.below(n + 1), other.lines().next().unwrap_or("").to_string());
+                let other = &seeds[below(rng, seeds.len())];
+                lines.insert(below(rng, n + 1), other.lines().next().unwrap_or("").to_string());
             }
             _ if n > 0 => {
-                let i = rng.below(n);
-                let cut = rng.below(lines[i].len() + 1);
+                let i = below(rng, n);
+                let cut = below(rng, lines[i].len() + 1);
                 let cut = (0..=cut).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap_or(0);
                 lines[i].truncate(cut);
             }
@@ -103,10 +94,10 @@ fn no_parser_panics_on_mangled_answers() {
     parsers.push(Box::new(GoogleCloud::default()));
     parsers.push(Box::new(OpenStack::default()));
     parsers.push(Box::new(Azure::default()));
-    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let rng = &mut fastrand::Rng::with_seed(0x5851_F42D_4C95_7F2D);
     for p in &parsers {
         for i in 0..cases {
-            let text = mutate(&mut rng, &seeds);
+            let text = mutate(rng, &seeds);
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _ = p.parse_submit(&text);
                 let _ = p.parse_status(&text);
