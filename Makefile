@@ -66,12 +66,13 @@ test: test-rust test-python test-parsl-suite test-wheel
 # it runs on old cluster nodes; the pool is inside it. `make wheel WHEEL_TARGET=aarch64-unknown-linux-gnu`
 # cross-builds for ARM (built here, not run: this machine cannot execute it).
 WHEEL_TARGET ?= x86_64-unknown-linux-gnu
+WHEEL_ARCH = $(word 1,$(subst -, ,$(WHEEL_TARGET)))
 wheel:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'ziglang' 'auditwheel>=6'
 	@rustup target list --installed 2>/dev/null | grep -qx $(WHEEL_TARGET) || rustup target add $(WHEEL_TARGET)
-	@rm -f dist/chervil-*$(word 1,$(subst -, ,$(WHEEL_TARGET))).whl
+	@rm -f dist/chervil-*$(WHEEL_ARCH).whl
 	$(PYTHON) -m maturin build --release --strip --zig --compatibility manylinux2014 --target $(WHEEL_TARGET) --out dist
-	$(PYTHON) -m auditwheel show dist/chervil-*$(word 1,$(subst -, ,$(WHEEL_TARGET))).whl
+	$(PYTHON) -m auditwheel show dist/chervil-*$(WHEEL_ARCH).whl
 
 # The wheel as a user installs it: a venv per CPython 3.9 … 3.13 without cargo on PATH, the
 # Monte Carlo example on HTEX and tests/wheel/smoke.py in each.

@@ -9,60 +9,30 @@ Python modules; the public API is typed in those modules.
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 STUB = Path(__file__).resolve().parent.parent / 'python' / 'chervil' / '_core.pyi'
+
+
+class _Elided:
+    """A default shown as `...`: the stub says a parameter is optional, not its value."""
+
+    def __repr__(self) -> str:
+        return '...'
 
 
 def _params(obj, method: bool) -> str:
     sig = getattr(obj, '__text_signature__', None)
     if not sig:
         return '(self, *args: Any, **kwargs: Any)' if method else '(*args: Any, **kwargs: Any)'
-    params = []
-    for p in inspect.signature(obj).parameters.values() if not method else _method_params(sig):
-        params.append(p)
-    text = []
-    for p in params:
-        if isinstance(p, str):
-            text.append(p)
-            continue
-        star = {p.VAR_POSITIONAL: '*', p.VAR_KEYWORD: '**'}.get(p.kind, '')
-        default = '' if p.default is p.empty else ' = ...'
-        text.append(f'{star}{p.name}: Any{default}')
+    # "($self, a, b=None, *, c)": parsed by giving it to inspect as a plain function's.
+    namespace = {}
+    exec(f"def f{sig.replace('$self', 'self').replace('$cls', 'cls')}: pass", namespace)  # noqa: S102 -- our extension's text
+    params = [p.replace(annotation=Any, default=p.default if p.default is p.empty else _Elided())
+              for p in inspect.signature(namespace['f']).parameters.values() if p.name not in ('self', 'cls')]
     if method:
-        text.insert(0, 'self')
-    return '(' + ', '.join(_with_markers(text, params)) + ')'
-
-
-def _method_params(sig: str):
-    # "($self, a, b=None, /, *, c)": parse by giving it to inspect as a plain function's.
-    fake = sig.replace('$self', 'self').replace('$cls', 'cls')
-    ns = {}
-    exec(f'def f{fake}: pass', ns)  # noqa: S102 -- text from our own extension
-    ps = list(inspect.signature(ns['f']).parameters.values())
-    return [p for p in ps if p.name not in ('self', 'cls')]
-
-
-def _with_markers(text, params):
-    """Puts back the `/` and `*` separators that the parameter kinds imply."""
-    out, seen_kw, prev_posonly = [], False, False
-    start = 1 if text and text[0] == 'self' else 0
-    out.extend(text[:start])
-    for t, p in zip(text[start:], params):
-        if isinstance(p, str):
-            out.append(t)
-            continue
-        if prev_posonly and p.kind != p.POSITIONAL_ONLY:
-            out.append('/')
-        prev_posonly = p.kind == p.POSITIONAL_ONLY
-        if p.kind == p.KEYWORD_ONLY and not seen_kw:
-            out.append('*')
-            seen_kw = True
-        if p.kind == p.VAR_POSITIONAL:
-            seen_kw = True
-        out.append(t)
-    if prev_posonly:
-        out.append('/')
-    return out
+        params.insert(0, inspect.Parameter('self', inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    return str(inspect.Signature(params))
 
 
 def render() -> str:

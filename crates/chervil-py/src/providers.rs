@@ -105,6 +105,14 @@ impl BatchJobs {
         Ok(BatchJobs { inner: Mutex::new(BatchProvider::new(scheduler, spec, script_dir).map_err(provider_err)?) })
     }
 
+    /// Kubernetes and the clouds: a block is one pod or machine, and the scheduler value
+    /// carries every other setting.
+    fn one_node(scheduler: Box<dyn Scheduler>, script_dir: String, walltime: String, cmd_timeout: f64, worker_init: String) -> PyResult<Self> {
+        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
+        spec.worker_init = worker_init;
+        Self::with(scheduler, spec, script_dir)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BatchProvider> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -230,9 +238,7 @@ impl BatchJobs {
         linger: bool,
     ) -> PyResult<Self> {
         let a = Aws { image_id, key_name, instance_type, region, spot_max_bid, profile, iam_instance_profile_arn, subnet_id, security_group_ids, linger };
-        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
-        spec.worker_init = worker_init;
-        Self::with(Box::new(a), spec, script_dir)
+        Self::one_node(Box::new(a), script_dir, walltime, cmd_timeout, worker_init)
     }
 
     /// Compute Engine instances through gcloud.
@@ -255,9 +261,7 @@ impl BatchJobs {
         linger: bool,
     ) -> PyResult<Self> {
         let g = GoogleCloud { project_id, key_file, region, zone, os_project, os_family, instance_type, linger };
-        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
-        spec.worker_init = worker_init;
-        Self::with(Box::new(g), spec, script_dir)
+        Self::one_node(Box::new(g), script_dir, walltime, cmd_timeout, worker_init)
     }
 
     /// OpenStack servers through the openstack CLI.
@@ -279,9 +283,7 @@ impl BatchJobs {
         linger: bool,
     ) -> PyResult<Self> {
         let o = OpenStack { cloud, image, flavor, network, key_name, security_groups, linger };
-        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
-        spec.worker_init = worker_init;
-        Self::with(Box::new(o), spec, script_dir)
+        Self::one_node(Box::new(o), script_dir, walltime, cmd_timeout, worker_init)
     }
 
     /// Azure VMs through the az CLI.
@@ -305,9 +307,7 @@ impl BatchJobs {
         linger: bool,
     ) -> PyResult<Self> {
         let a = Azure { resource_group, location, image, vm_size, disk_size_gb, admin_username, key_file, vnet_name, linger };
-        let mut spec = block_spec(1, walltime, cmd_timeout, None)?;
-        spec.worker_init = worker_init;
-        Self::with(Box::new(a), spec, script_dir)
+        Self::one_node(Box::new(a), script_dir, walltime, cmd_timeout, worker_init)
     }
 
     fn submit(&self, py: Python<'_>, command: &str, tasks_per_node: u32, job_name: &str) -> PyResult<String> {

@@ -22,14 +22,14 @@ def simple_error_handler(executor, status: Dict[str, JobStatus], threshold: int 
     at least ``max(1, init_blocks)`` of them."""
     threshold = max(1, getattr(executor.provider, 'init_blocks', threshold))
     if _core.blocks_failed([int(s.state) for s in status.values()], threshold, windowed=False):
-        executor.set_bad_state_and_fail_all(block_failures(status, "every block failed", KEEP_GOING))
+        executor.set_bad_state_and_fail_all(block_failures(status, "every block failed"))
 
 
 def windowed_error_handler(executor, status: Dict[str, JobStatus], threshold: int = 3) -> None:
     """Stops the executor when the last ``threshold`` blocks started all failed."""
     ordered = [status[b] for b in sorted(status, key=_block_order)]
     if _core.blocks_failed([int(s.state) for s in ordered], threshold, windowed=True):
-        executor.set_bad_state_and_fail_all(block_failures(status, f"the last {threshold} blocks failed", KEEP_GOING))
+        executor.set_bad_state_and_fail_all(block_failures(status, f"the last {threshold} blocks failed"))
 
 
 # Parsl's default stops the executor at the first all-blocks-failed poll; a run whose blocks can
@@ -45,9 +45,10 @@ def _block_order(block_id: str):
     return (0, int(block_id), '') if block_id.isdigit() else (1, 0, block_id)
 
 
-def block_failures(status: Dict[str, JobStatus], header: str, hint: str = '') -> TooManyJobFailuresError:
+def block_failures(status: Dict[str, JobStatus], header: str) -> TooManyJobFailuresError:
     """One error naming each failed block, its scheduler message, exit code and the
-    end of its stdout/stderr files (and where those files are)."""
+    end of its stdout/stderr files (and where those files are), then the setting that
+    keeps a run going."""
     parts = []
     for block, s in status.items():
         if not s.terminal or s.state.name not in ('FAILED', 'MISSING'):
@@ -63,4 +64,4 @@ def block_failures(status: Dict[str, JobStatus], header: str, hint: str = '') ->
                 text += f"\n  its {name}{where} ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
         parts.append(text)
     text = f"{header}:\n" + "\n".join(parts) if parts else f"{header}, without a message"
-    return TooManyJobFailuresError(f"{text}\n{hint}" if hint else text)
+    return TooManyJobFailuresError(f"{text}\n{KEEP_GOING}")
