@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run fuzz test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run fuzz soak test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -90,6 +90,14 @@ fuzz:
 	CHERVIL_FUZZ_CASES=$(FUZZ_CASES) cargo test --release -p chervil-proto --test fuzz -- --nocapture
 	CHERVIL_FUZZ_CASES=$(FUZZ_PARSER_CASES) cargo test --release -p chervil-providers --test fuzz_parsers -- --nocapture
 	CHERVIL_FUZZ_CASES=$(FUZZ_SEGMENT_CASES) cargo test --release -p chervil-checkpoint --test fuzz_segments -- --nocapture
+
+# The chaos soak (scripts/chaos-soak.py): 100,000 mixed tasks on a real Slurm while workers,
+# pools, blocks, the interchange port, the run directory's disk and the client itself are hit;
+# fails unless every result is right and nothing is lost, re-run after restart or left behind.
+# The test run does 10,000 tasks (tests/test_chaos.py). Needs root (tmpfs, Slurm).
+SOAK_TASKS ?= 100000
+soak: setup
+	$(PYTHON) scripts/chaos-soak.py --tasks $(SOAK_TASKS) --provider slurm
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv

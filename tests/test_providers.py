@@ -82,7 +82,7 @@ def test_kubernetes_blocks_go_through_kubectl(tmp_path, monkeypatch):
     assert 'echo ready' in pod['spec']['containers'][0]['command'][2]
     assert [s.state for s in p.status([job])] == [JobState.PENDING]
     assert p.cancel([job]) == [True]
-    assert 'delete pods --namespace lab' in (bin_dir / 'calls').read_text()
+    assert 'delete pods,secrets --namespace lab' in (bin_dir / 'calls').read_text()
 
 
 def _stand_in(tmp_path, monkeypatch, tool, script):

@@ -22,7 +22,7 @@ mod crc;
 mod segment;
 mod writer;
 
-pub use segment::{compact, load_dirs, read_segment, write_segment, Record, SEGMENT_SUFFIX};
+pub use segment::{compact, load_dirs, read_segment, records, write_segment, Record, SEGMENT_SUFFIX};
 pub use writer::{Checkpointer, Policy};
 
 use std::path::PathBuf;

@@ -121,13 +121,18 @@ pub fn write_segment(dir: &Path, seq: u64, records: &[Record], durable: bool) ->
     fs::create_dir_all(dir).map_err(werr(dir))?;
     let path = dir.join(format!("tasks-{seq:08}{SEGMENT_SUFFIX}"));
     let tmp = dir.join(format!(".tasks-{seq:08}{SEGMENT_SUFFIX}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(werr(&tmp))?;
-    f.write_all(&encode(records)).map_err(werr(&tmp))?;
-    if durable {
-        f.sync_all().map_err(werr(&tmp))?;
+    let written = fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(&encode(records))?;
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
+    });
+    if let Err(error) = written.and_then(|()| fs::rename(&tmp, &path)) {
+        // A partial write (a full disk) would only hold on to the space it took.
+        let _ = fs::remove_file(&tmp);
+        return Err(CheckpointError::Write { path, error });
     }
-    drop(f);
-    fs::rename(&tmp, &path).map_err(werr(&path))?;
     Ok(path)
 }
 
@@ -156,13 +161,21 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointErro
 pub fn load_dirs(dirs: &[PathBuf]) -> Result<BTreeMap<String, Vec<u8>>, CheckpointError> {
     let mut table = BTreeMap::new();
     for dir in dirs {
-        for (_, path) in segments(dir)? {
-            for r in read_segment(&path)? {
-                table.insert(r.hash, r.payload);
-            }
+        for r in records(dir)? {
+            table.insert(r.hash, r.payload);
         }
     }
     Ok(table)
+}
+
+/// Every record of one checkpoint directory in write order, a hash written twice
+/// listed twice (what a check for duplicated work needs).
+pub fn records(dir: &Path) -> Result<Vec<Record>, CheckpointError> {
+    let mut out = Vec::new();
+    for (_, path) in segments(dir)? {
+        out.extend(read_segment(&path)?);
+    }
+    Ok(out)
 }
 
 /// Merges every segment of `dir` into one new segment `seq` (durably), then

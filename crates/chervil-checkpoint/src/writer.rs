@@ -32,6 +32,9 @@ struct State {
     since_compact: usize,
     written: u64,
     closed: bool,
+    /// The last write failed (a full or unreachable file system): the records stay
+    /// pending and the next write tries again; said once in the log, not per task.
+    failing: bool,
 }
 
 impl State {
@@ -42,6 +45,9 @@ impl State {
         let path = write_segment(&self.dir, self.next_seq, &self.pending, durable)?;
         let n = self.pending.len();
         tracing::debug!(tasks = n, segment = %path.display(), "checkpointed");
+        if std::mem::take(&mut self.failing) {
+            tracing::warn!(tasks = n, dir = %self.dir.display(), "checkpoint writes work again; the tasks kept waiting are written");
+        }
         self.pending.clear();
         self.next_seq += 1;
         self.written += n as u64;
@@ -76,7 +82,7 @@ impl Checkpointer {
             Err(CheckpointError::Missing(_)) => 0,
             Err(e) => return Err(e),
         };
-        let state = State { dir, pending: Vec::new(), next_seq, since_compact: 0, written: 0, closed: false };
+        let state = State { dir, pending: Vec::new(), next_seq, since_compact: 0, written: 0, closed: false, failing: false };
         let shared = Arc::new((Mutex::new(state), Condvar::new()));
         let timer = match policy {
             Policy::Periodic(period) => {
@@ -106,15 +112,22 @@ impl Checkpointer {
     }
 
     /// A task finished with this result.
-    pub fn record(&self, hash: String, payload: Vec<u8>) -> Result<(), CheckpointError> {
+    ///
+    /// Never fails the task: when the write fails (a full disk, a file system gone
+    /// away), the record stays pending and is written with the next one that
+    /// succeeds, or at close. Until then a killed client would run it again.
+    pub fn record(&self, hash: String, payload: Vec<u8>) {
         let mut s = lock(&self.shared.0);
         s.pending.push(Record { hash, payload });
         if self.policy == Policy::TaskExit {
             // Not synced: this guards against the client dying, at the cost of a
             // rename per task; a power cut may lose the last few.
-            s.flush(false)?;
+            if let Err(e) = s.flush(false) {
+                if !std::mem::replace(&mut s.failing, true) {
+                    tracing::error!(error = %e, "checkpoint write failed; finished tasks are kept in memory and written when writes work again");
+                }
+            }
         }
-        Ok(())
     }
 
     /// Writes what is waiting now; returns how many tasks that was.

@@ -459,6 +459,12 @@ fn open(path: &Path) -> Result<Connection, MonitorError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
+    // A new database is yours alone (0600; SQLite gives its -wal and -shm files the same
+    // mode): it names your apps, files, hosts and errors. An existing one keeps its mode.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    }
     let conn = Connection::open(path).map_err(err)?;
     // Several runs (and a dashboard reading) may share the file: wait for a lock
     // rather than fail at once; WAL lets readers in while we write.

@@ -73,6 +73,11 @@ fn a_workflow_becomes_parsls_rows() {
     let path = scratch("rows");
     let summary = one_run(&path, "run-a");
     assert_eq!((summary.recorded, summary.lost, summary.first_error), (18, 0, None));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a new database is the owner's alone");
+    }
     let db = Connection::open(&path).unwrap();
     let wf: (String, String, String, Option<String>, i64, i64) = db
         .query_row(

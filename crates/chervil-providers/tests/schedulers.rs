@@ -244,7 +244,28 @@ fn kubernetes_pods_carry_the_block_and_its_limits() {
     assert_eq!(states(&mut p, &[&id]), [JobState::Running]);
     assert!(calls(&d).contains("kubectl get pods --namespace science --ignore-not-found"), "{}", calls(&d));
     assert_eq!(p.cancel(std::slice::from_ref(&id)).expect("delete"), [true]);
-    assert!(calls(&d).contains("kubectl delete pods --namespace science --ignore-not-found --wait=false chervil.k.block-0"));
+    assert!(calls(&d).contains("kubectl delete pods,secrets --namespace science --ignore-not-found --wait=false chervil.k.block-0"));
+}
+
+#[test]
+fn kubernetes_carries_the_runs_secret_in_a_secret_never_in_the_pod_spec() {
+    use chervil_providers::schedulers::kubernetes::take_secrets;
+    let k = Kubernetes { image: "python:3.11".into(), namespace: "lab".into(), ..Default::default() };
+    let line = "export CHERVIL_POOL_TOKEN=00ff CHERVIL_POOL_CERT_SHA256=abcd CHERVIL_PARSL_ALIAS=1 && python -m chervil.pool --port=1";
+    let manifest = k.manifest(&spec(), "chervil.k.block-0", line);
+    let (pod_part, secret_part) = {
+        let at = manifest.find("\"kind\": \"Pod\"").expect("a pod");
+        (&manifest[at..], &manifest[..at])
+    };
+    assert!(!pod_part.contains("00ff") && !pod_part.contains("abcd"), "{manifest}");
+    assert!(pod_part.contains("export CHERVIL_PARSL_ALIAS=1 && python -m chervil.pool --port=1"), "{manifest}");
+    assert!(pod_part.contains("\"envFrom\": [{\"secretRef\": {\"name\": \"chervil.k.block-0\"}}]"), "{manifest}");
+    assert!(secret_part.contains("\"kind\": \"Secret\"") && secret_part.contains("\"CHERVIL_POOL_TOKEN\": \"00ff\""), "{manifest}");
+    assert!(manifest.starts_with("{\"apiVersion\": \"v1\", \"kind\": \"List\""), "{manifest}");
+    // Only the secret in the export: the export goes away.
+    assert_eq!(take_secrets("export CHERVIL_POOL_TOKEN=00 && pool").1, "pool");
+    assert_eq!(take_secrets("pool --x").1, "pool --x");
+    assert_eq!(k.parse_submit("secret/chervil.k.block-0\npod/chervil.k.block-0\n").as_deref(), Some("chervil.k.block-0"));
 }
 
 #[test]

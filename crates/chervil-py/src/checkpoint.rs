@@ -42,8 +42,8 @@ impl Checkpointer {
         Ok(Checkpointer { inner: Mutex::new(Engine::open(dir, policy).map_err(to_py)?) })
     }
 
-    fn record(&self, py: Python<'_>, hash: String, payload: Vec<u8>) -> PyResult<()> {
-        py.detach(|| self.lock().record(hash, payload)).map_err(to_py)
+    fn record(&self, py: Python<'_>, hash: String, payload: Vec<u8>) {
+        py.detach(|| self.lock().record(hash, payload))
     }
 
     fn checkpoint(&self, py: Python<'_>) -> PyResult<usize> {
@@ -69,4 +69,12 @@ pub fn load_checkpoints<'py>(py: Python<'py>, dirs: Vec<PathBuf>) -> PyResult<Bo
         out.set_item(hash, PyBytes::new(py, &payload))?;
     }
     Ok(out)
+}
+
+/// The hash of every record in one checkpoint directory, in write order, repeats
+/// included (scripts/chaos-soak.py checks that no task was checkpointed twice).
+#[pyfunction]
+pub fn checkpoint_hashes(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<String>> {
+    let recs = py.detach(|| chervil_checkpoint::records(&dir)).map_err(to_py)?;
+    Ok(recs.into_iter().map(|r| r.hash).collect())
 }

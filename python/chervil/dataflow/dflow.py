@@ -596,7 +596,10 @@ class DataFlowKernel:
         else:
             result = record.pop('_result', None)
         if record['hashsum']:
-            self.memoizer.update_memo_result(record, result)
+            try:
+                self.memoizer.update_memo_result(record, result)
+            except Exception:  # the result is the user's whatever the memo table thinks
+                logger.exception("Task %s's result could not be memoized", tid)
         self._finish(record, state).set_result(result)
 
     def _fail(self, tid: int, state: States, cause: int) -> None:

@@ -21,7 +21,7 @@ import types
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import Future
 from functools import singledispatch
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from chervil import _core
 from chervil.data_provider.files import File
@@ -208,7 +208,7 @@ class BasicMemoizer(Memoizer):
         self.checkpoint_period = checkpoint_period
         self.memoize = memoize
         self.run_dir: Optional[str] = None
-        self._memo: Dict[str, Future] = {}
+        self._memo: Dict[str, Tuple[bool, Any]] = {}  # hash → (succeeded, result or exception)
         self._from_checkpoints: Dict[str, bytes] = {}
         self._writer = None
         self._timer = None
@@ -238,9 +238,7 @@ class BasicMemoizer(Memoizer):
                 # Parsl's results are unpickled already: they stand in as done futures.
                 for h, result in _parsl_checkpoint(d).items():
                     self._from_parsl.add(h)
-                    fut: Future = Future()
-                    fut.set_result(result)
-                    self._memo[h] = fut
+                    self._memo[h] = (True, result)
             logger.info("Loaded %d checkpointed results from %d checkpoint directories",
                         len(self._from_checkpoints) + len(self._memo), len(dirs))
         if self.checkpoint_mode is not None:
@@ -273,13 +271,18 @@ class BasicMemoizer(Memoizer):
             task['hashsum'] = None
             return None
         h = task['hashsum'] = make_hash(task)
+        fut: Future = Future()
         hit = self._memo.get(h)
         if hit is not None:
-            return hit
+            ok, outcome = hit
+            if ok:
+                fut.set_result(outcome)
+            else:
+                fut.set_exception(outcome)
+            return fut
         blob = self._from_checkpoints.get(h)
         if blob is None:
             return None
-        fut: Future = Future()
         try:
             fut.set_result(pickle.loads(blob))
         except Exception as e:
@@ -294,7 +297,10 @@ class BasicMemoizer(Memoizer):
         h = task.get('hashsum')
         if not h:
             return
-        self._memo[h] = task['app_fu']
+        self._memo[h] = (True, r)
+        # The memo table holds the result from now on; the loaded bytes are only kept
+        # to be written into this run's checkpoint.
+        blob = self._from_checkpoints.pop(h, None)
         if self._writer is None:
             return
         if task.get('from_memo'):
@@ -303,12 +309,11 @@ class BasicMemoizer(Memoizer):
             if h in self._carried:
                 return
             self._carried.add(h)
-            if h not in self._from_checkpoints and h not in self._from_parsl:
-                return  # reused within this run: already checkpointed when it ran
-            blob = self._from_checkpoints.get(h)
             if blob is not None:
                 self._writer.record(h, blob)
                 return
+            if h not in self._from_parsl:
+                return  # reused within this run: already checkpointed when it ran
         try:
             blob = pickle.dumps(r)
         except Exception:
@@ -324,7 +329,7 @@ class BasicMemoizer(Memoizer):
         h = task.get('hashsum')
         if h:
             # Like Parsl, a failure is reused within the run; it is never checkpointed.
-            self._memo[h] = task['app_fu']
+            self._memo[h] = (False, e)
 
     def checkpoint(self) -> None:
         if self._writer is not None:

@@ -216,6 +216,14 @@ class BlockProviderExecutor(ParslExecutor):
         """The status of every block as of the last poll."""
         return dict(self._status)
 
+    def poll_soon(self) -> None:
+        """The next strategy round polls the provider, however recent the last poll.
+
+        Called when a pool leaves: on a batch scheduler ``status_polling_interval``
+        is a minute, and a block whose pool was killed would otherwise count as running
+        — and not be replaced — until then."""
+        self._last_poll = float('-inf')
+
     def poll(self) -> Dict[str, JobStatus]:
         """Polls the provider when ``status_polling_interval`` has passed since the last poll."""
         interval = float(getattr(self.provider, 'status_polling_interval', 5.0))

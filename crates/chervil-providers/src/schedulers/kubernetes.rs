@@ -81,6 +81,33 @@ pub(crate) fn json(s: &str) -> String {
     out
 }
 
+/// The variables of the executor's launch line (`export A=… B=… && …`) that hold the
+/// run's secret or its TLS pin.
+pub const SECRET_VARIABLES: [&str; 2] = ["CHERVIL_POOL_TOKEN", "CHERVIL_POOL_CERT_SHA256"];
+
+/// Takes the secret variables out of the launch line's leading `export`: their
+/// `(name, value)`s, and the line without them (without the `export` if nothing
+/// else was in it). Values are hex, never quoted.
+pub fn take_secrets(command: &str) -> (Vec<(String, String)>, String) {
+    let Some((exports, rest)) = command.strip_prefix("export ").and_then(|c| c.split_once(" && ")) else {
+        return (Vec::new(), command.to_string());
+    };
+    let mut secrets = Vec::new();
+    let mut kept = Vec::new();
+    for word in exports.split(' ') {
+        match word.split_once('=') {
+            Some((name, value)) if SECRET_VARIABLES.contains(&name) => secrets.push((name.to_string(), value.to_string())),
+            _ => kept.push(word),
+        }
+    }
+    if secrets.is_empty() {
+        return (secrets, command.to_string());
+    }
+    let kept = kept.join(" ");
+    let rest = if kept.trim().is_empty() { rest.to_string() } else { format!("export {kept} && {rest}") };
+    (secrets, rest)
+}
+
 fn json_map(pairs: &[(String, String)]) -> String {
     let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{}: {}", json(k), json(v))).collect();
     format!("{{{}}}", items.join(", "))
@@ -92,7 +119,12 @@ impl Kubernetes {
     }
 
     /// The pod's manifest (JSON, which `kubectl create -f` reads as it reads YAML).
+    ///
+    /// The run's secret never goes into the pod spec, which anyone allowed to `get
+    /// pods` in the namespace can read: it travels in a Secret of the pod's name
+    /// (`envFrom`), created with it in one `List` and deleted with it.
     pub fn manifest(&self, spec: &BlockSpec, name: &str, command: &str) -> String {
+        let (secrets, command) = take_secrets(command);
         let script = format!("{}\nexport JOBNAME={}\n{command}\n", spec.worker_init, name);
         let mut requests = vec![("cpu".to_string(), self.init_cpu.clone()), ("memory".to_string(), self.init_mem.clone())];
         requests.extend(self.extra_requests.iter().cloned());
@@ -106,6 +138,9 @@ impl Kubernetes {
         ];
         if let (Some(uid), Some(gid)) = (self.user_id, self.group_id) {
             container.push(format!("\"securityContext\": {{\"runAsUser\": {uid}, \"runAsGroup\": {gid}, \"runAsNonRoot\": {}}}", self.run_as_non_root));
+        }
+        if !secrets.is_empty() {
+            container.push(format!("\"envFrom\": [{{\"secretRef\": {{\"name\": {}}}}}]", json(name)));
         }
         if !self.persistent_volumes.is_empty() {
             let mounts: Vec<String> = self.persistent_volumes.iter().map(|(claim, path)| format!("{{\"name\": {}, \"mountPath\": {}}}", json(claim), json(path))).collect();
@@ -128,13 +163,23 @@ impl Kubernetes {
             pod.push(format!("\"volumes\": [{}]", vols.join(", ")));
         }
         let labels = json_map(&[("app".into(), "chervil".into())]);
-        format!(
-            "{{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"metadata\": {{\"name\": {}, \"namespace\": {}, \"labels\": {labels}, \"annotations\": {}}},\n  \"spec\": {{{}}}\n}}\n",
+        let pod = format!(
+            "{{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"metadata\": {{\"name\": {}, \"namespace\": {}, \"labels\": {labels}, \"annotations\": {}}},\n  \"spec\": {{{}}}\n}}",
             json(name),
             json(&self.namespace),
             json_map(&self.annotations),
             pod.join(", "),
-        )
+        );
+        if secrets.is_empty() {
+            return pod + "\n";
+        }
+        let secret = format!(
+            "{{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Secret\",\n  \"metadata\": {{\"name\": {}, \"namespace\": {}, \"labels\": {labels}}},\n  \"type\": \"Opaque\",\n  \"stringData\": {}\n}}",
+            json(name),
+            json(&self.namespace),
+            json_map(&secrets),
+        );
+        format!("{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{secret},\n{pod}\n]}}\n")
     }
 
     fn name_for(&self, job: &str) -> String {
@@ -163,7 +208,7 @@ impl Scheduler for Kubernetes {
         argv
     }
 
-    /// `-o name` prints `pod/NAME`.
+    /// `-o name` prints `pod/NAME` (after `secret/NAME` when the block has one).
     fn parse_submit(&self, stdout: &str) -> Option<String> {
         stdout.lines().find_map(|l| l.trim().strip_prefix("pod/").filter(|n| !n.is_empty()).map(str::to_string))
     }
@@ -189,6 +234,7 @@ impl Scheduler for Kubernetes {
     }
 
     fn cancel_argv(&self, _spec: &BlockSpec, ids: &[String]) -> Vec<String> {
-        with_ids(&["kubectl", "delete", "pods", "--namespace", &self.namespace, "--ignore-not-found", "--wait=false"], ids, &[])
+        // The block's Secret has the pod's name: `pods,secrets NAME` deletes both.
+        with_ids(&["kubectl", "delete", "pods,secrets", "--namespace", &self.namespace, "--ignore-not-found", "--wait=false"], ids, &[])
     }
 }

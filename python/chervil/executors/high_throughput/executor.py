@@ -335,6 +335,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 return
             events, pools, samples = got
             monitor = self.monitor
+            if any(not change[0] for change in pools):
+                self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
             if monitor is not None:
                 for active, pool, host, block, workers, cores, memory_mb, python_v in pools:
                     monitor.node(pool, host, block, workers, cores, memory_mb, python_v, active)
