@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run fuzz soak test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -98,6 +98,15 @@ fuzz:
 SOAK_TASKS ?= 100000
 soak: setup
 	$(PYTHON) scripts/chaos-soak.py --tasks $(SOAK_TASKS) --provider slurm
+
+# One interchange and 1,000 fake pools x 256 workers over real TCP (chervil-loadgen), then the
+# dispatch core at 1,024,000 workers and the strategy at 10,000 blocks on a virtual clock
+# (chervil-sim). Each prints a JSON line; the test run does small versions (crates/chervil-loadgen/tests).
+loadgen:
+	cargo build --release -p chervil-loadgen
+	target/release/chervil-loadgen --pools 1000 --workers 256 --tasks 2000000
+	target/release/chervil-loadgen --pools 1000 --workers 256 --tasks 2000000 --delay-ms 50
+	target/release/chervil-sim
 
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv

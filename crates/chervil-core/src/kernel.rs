@@ -201,7 +201,7 @@ impl Kernel {
         let id = self.next_id;
         let (waiting, saw_failure) = self.wait_on(id, &deps)?;
         self.next_id += 1;
-        tracing::debug!(task = id, app = %spec.func_name, executor = %spec.executor, waiting, "submitted");
+        tracing::trace!(task = id, app = %spec.func_name, executor = %spec.executor, waiting, "submitted");
         self.tasks.insert(
             id,
             Task {
@@ -409,7 +409,7 @@ impl Kernel {
             t.state = to;
             self.counts[from as usize] -= 1;
             self.counts[to as usize] += 1;
-            tracing::debug!(task, %from, %to, "state");
+            tracing::trace!(task, %from, %to, "state");
             if let Some(log) = self.transitions.as_mut() {
                 log.push(Transition { task, try_id: t.try_id, state: to, fail_count: t.fail_count, fail_cost: t.fail_cost });
             }

@@ -13,7 +13,7 @@
 //!   is refused, so no task completes twice;
 //! - a pool that is draining gets no new tasks.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use chervil_proto::{tokens_match, Hello, PROTOCOL_VERSION};
@@ -106,6 +106,10 @@ pub struct Interchange {
     pending: VecDeque<TaskId>,
     pools: BTreeMap<PoolId, Pool>,
     next_pool: PoolId,
+    /// Pools that could take a task now (not draining, below capacity): dispatch
+    /// visits only these, so its cost follows the tasks sent, not the pools connected
+    /// (a round over a thousand pools for every result was the interchange's limit).
+    open: BTreeSet<PoolId>,
     /// Where the last dispatch round stopped, so rounds start at different pools.
     cursor: PoolId,
     /// Blocks being scaled in: their pools get no tasks, and late pools are refused.
@@ -114,12 +118,18 @@ pub struct Interchange {
 
 impl Interchange {
     pub fn new(config: InterchangeConfig) -> Self {
-        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), next_pool: 0, cursor: 0, retired: HashSet::new() }
+        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), open: BTreeSet::new(), next_pool: 0, cursor: 0, retired: HashSet::new() }
     }
 
     /// A task is ready to run.
     pub fn submit(&mut self, task: TaskId, now: Instant) -> Vec<Action> {
-        self.pending.push_back(task);
+        self.submit_all([task], now)
+    }
+
+    /// Tasks are ready to run: one dispatch round for all of them, so a pool gets
+    /// them in as few frames as its free slots allow.
+    pub fn submit_all(&mut self, tasks: impl IntoIterator<Item = TaskId>, now: Instant) -> Vec<Action> {
+        self.pending.extend(tasks);
         self.dispatch(now)
     }
 
@@ -159,6 +169,7 @@ impl Interchange {
                 idle_since: Some(now),
             },
         );
+        self.reopen(id);
         Ok((id, self.dispatch(now)))
     }
 
@@ -182,6 +193,7 @@ impl Interchange {
         if p.held.is_empty() && p.idle_since.is_none() {
             p.idle_since = Some(now);
         }
+        self.reopen(pool);
         (accepted, self.dispatch(now))
     }
 
@@ -198,6 +210,7 @@ impl Interchange {
             p.draining = true;
             p.last_heard = now;
         }
+        self.open.remove(&pool);
         Vec::new()
     }
 
@@ -257,6 +270,7 @@ impl Interchange {
             .filter_map(|id| {
                 let p = self.pools.get_mut(&id)?;
                 p.draining = true;
+                self.open.remove(&id);
                 Some(Action::Retire { pool: id })
             })
             .collect())
@@ -280,6 +294,7 @@ impl Interchange {
 
     fn lose(&mut self, pool: PoolId, why: &str) -> Vec<Action> {
         let Some(p) = self.pools.remove(&pool) else { return Vec::new() };
+        self.open.remove(&pool);
         let mut tasks: Vec<TaskId> = p.held.into_iter().collect();
         tasks.sort_unstable();
         tracing::warn!(pool, host = %p.info.hostname, lost = tasks.len(), why, "pool lost");
@@ -289,29 +304,31 @@ impl Interchange {
         vec![Action::Lost { tasks, loss: PoolLoss { pool, hostname: p.info.hostname, why: why.to_string() } }]
     }
 
+    /// Puts the pool in (or takes it out of) the set dispatch looks at.
+    fn reopen(&mut self, id: PoolId) {
+        match self.pools.get(&id) {
+            Some(p) if !p.draining && p.held.len() < p.capacity as usize => self.open.insert(id),
+            _ => self.open.remove(&id),
+        };
+    }
+
     /// Hands pending tasks to pools with free slots, one batch per pool, starting
-    /// after the pool where the previous round began so load spreads evenly.
+    /// after the pool that was served last so load spreads evenly.
     fn dispatch(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.pending.is_empty() || self.pools.is_empty() {
-            return out;
-        }
-        let order: Vec<PoolId> = self
-            .pools
-            .range(self.cursor..)
-            .chain(self.pools.range(..self.cursor))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in order {
-            if self.pending.is_empty() {
-                break;
-            }
-            let Some(p) = self.pools.get_mut(&id) else { continue };
-            if p.draining {
+        while !self.pending.is_empty() {
+            let Some(id) = self.open.range(self.cursor..).next().or_else(|| self.open.iter().next()).copied() else { break };
+            self.cursor = id.wrapping_add(1);
+            let Some(p) = self.pools.get_mut(&id) else {
+                self.open.remove(&id);
                 continue;
-            }
+            };
             let free = (p.capacity as usize).saturating_sub(p.held.len());
             let n = free.min(self.pending.len());
+            // Either the pool is now full, or the queue is empty and the loop ends.
+            if n == free {
+                self.open.remove(&id);
+            }
             if n == 0 {
                 continue;
             }
@@ -319,7 +336,6 @@ impl Interchange {
             p.held.extend(batch.iter().copied());
             p.last_sent = now;
             p.idle_since = None;
-            self.cursor = id.wrapping_add(1);
             out.push(Action::Send { pool: id, tasks: batch });
         }
         out

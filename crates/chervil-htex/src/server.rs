@@ -170,8 +170,21 @@ struct Core {
     closed: bool,
 }
 
+/// Tasks the client submitted that the interchange thread has not taken yet.
+#[derive(Default)]
+struct Inbox {
+    tasks: Vec<(TaskId, Queued)>,
+    /// Set by `shutdown`: from then on submissions are answered at once (as lost).
+    closed: bool,
+}
+
 struct Shared {
     core: Mutex<Core>,
+    /// The client's submissions wait here, and the interchange thread takes them in
+    /// batches: a submit costs the client a push (and one wake per burst), not a
+    /// dispatch round and a frame per task — that work moves to the other core.
+    inbox: Mutex<Inbox>,
+    inbox_ready: Notify,
     events: Events,
     writers: AtomicUsize,
     writers_done: Notify,
@@ -287,6 +300,8 @@ impl InterchangeHandle {
                 links: HashMap::new(),
                 closed: false,
             }),
+            inbox: Mutex::new(Inbox::default()),
+            inbox_ready: Notify::new(),
             events: Events::default(),
             writers: AtomicUsize::new(0),
             writers_done: Notify::new(),
@@ -304,6 +319,7 @@ impl InterchangeHandle {
                     tokio::select! {
                         _ = accept_loop(s.clone(), listener, acceptor) => {}
                         _ = ticker(s.clone(), tick) => {}
+                        _ = take_submissions(s.clone()) => {}
                         _ = s.stop.notified() => {}
                     }
                     // Let the writers flush the Shutdown frames queued by `shutdown`.
@@ -334,29 +350,24 @@ impl InterchangeHandle {
         lock(&self.shared.core).functions.insert(function, blob);
     }
 
-    /// Queues tasks (id, function id, pickled arguments) for the pools. Tasks
-    /// submitted after `shutdown` are returned as lost at once.
-    /// Queues tasks: each id with its function id, pickled arguments and MPI specification.
+    /// Queues tasks — each id with its function id, pickled arguments and MPI
+    /// specification — for the pools. Tasks submitted after `shutdown` are returned
+    /// as lost at once.
     pub fn submit(&self, tasks: Vec<(TaskId, Queued)>) {
-        let now = Instant::now();
-        self.shared.with_core(|core, events| {
-            if core.closed {
-                for (task, _) in tasks {
-                    events.push(ClientEvent::PoolLost {
-                        task,
-                        hostname: Arc::from("-"),
-                        why: Arc::from("the executor was shut down before the task could be sent"),
-                    });
-                }
-                return ((), Vec::new());
-            }
-            let mut actions = Vec::new();
-            for (task, queued) in tasks {
-                core.payloads.insert(task, queued);
-                actions.extend(core.ix.submit(task, now));
-            }
-            ((), actions)
-        })
+        let mut inbox = lock(&self.shared.inbox);
+        if inbox.closed {
+            drop(inbox);
+            self.shared.dispatch(tasks);
+            return;
+        }
+        let was_empty = inbox.tasks.is_empty();
+        inbox.tasks.extend(tasks);
+        drop(inbox);
+        if was_empty {
+            // Otherwise the interchange thread has not taken the earlier ones yet, and
+            // takes these with them.
+            self.shared.inbox_ready.notify_one();
+        }
     }
 
     /// Waits up to `timeout` for events and takes them all. `None` once the
@@ -401,8 +412,15 @@ impl InterchangeHandle {
     /// already queued can still be taken with `wait`.
     pub fn shutdown(&self) {
         {
+            lock(&self.shared.core).closed = true;
+            // Submissions not taken yet, and any from now on, come back as lost.
+            let waiting = {
+                let mut inbox = lock(&self.shared.inbox);
+                inbox.closed = true;
+                std::mem::take(&mut inbox.tasks)
+            };
+            self.shared.dispatch(waiting);
             let mut core = lock(&self.shared.core);
-            core.closed = true;
             for link in core.links.values() {
                 let _ = link.frames.send(framed(&ToPool::Shutdown));
             }
@@ -419,6 +437,48 @@ impl InterchangeHandle {
 impl Drop for InterchangeHandle {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl Shared {
+    /// Takes what the client submitted since the last time, in one go.
+    fn take_inbox(&self) {
+        let tasks = std::mem::take(&mut lock(&self.inbox).tasks);
+        if !tasks.is_empty() {
+            self.dispatch(tasks);
+        }
+    }
+
+    /// Puts tasks in the dispatch core's queue and carries out what follows.
+    fn dispatch(&self, tasks: Vec<(TaskId, Queued)>) {
+        let now = Instant::now();
+        self.with_core(|core, events| {
+            if core.closed {
+                for (task, _) in tasks {
+                    events.push(ClientEvent::PoolLost {
+                        task,
+                        hostname: Arc::from("-"),
+                        why: Arc::from("the executor was shut down before the task could be sent"),
+                    });
+                }
+                return ((), Vec::new());
+            }
+            let mut ids = Vec::with_capacity(tasks.len());
+            for (task, queued) in tasks {
+                core.payloads.insert(task, queued);
+                ids.push(task);
+            }
+            let actions = core.ix.submit_all(ids, now);
+            ((), actions)
+        })
+    }
+}
+
+/// The interchange thread's side of the inbox.
+async fn take_submissions(shared: Arc<Shared>) {
+    loop {
+        shared.inbox_ready.notified().await;
+        shared.take_inbox();
     }
 }
 
