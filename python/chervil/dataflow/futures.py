@@ -5,6 +5,7 @@ from concurrent.futures import Future
 from typing import Any, Optional, Sequence, Union
 
 from chervil.app.futures import DataFuture
+from chervil.dataflow.lean_future import lean_init
 
 
 class AppFuture(Future):
@@ -18,7 +19,7 @@ class AppFuture(Future):
     """
 
     def __init__(self, task_record) -> None:
-        super().__init__()
+        lean_init(self)  # Future.__init__ with a smaller condition: see lean_future
         self.task_record = task_record
         self._outputs: Sequence[DataFuture] = []
         self._stdout_future: Optional[DataFuture] = None

@@ -20,6 +20,7 @@ import typeguard
 
 from chervil import _core
 from chervil.addresses import get_all_addresses
+from chervil.dataflow.lean_future import LeanFuture
 from chervil.errors import ConfigurationError
 from chervil.executors.errors import BadStateException, InvalidResourceSpecification
 from chervil.executors.status_handling import BlockProviderExecutor
@@ -320,7 +321,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if fid not in self._registered:
             self._ix.register_function(fid, blob)
             self._registered.add(fid)
-        fut: cf.Future = cf.Future()
+        fut: cf.Future = LeanFuture()
         tid = next(self._task_ids)
         fut.parsl_executor_task_id = tid
         self._tasks[tid] = fut

@@ -1,0 +1,107 @@
+"""A ``concurrent.futures.Future`` that costs a tenth of the memory to create.
+
+Every task holds two futures while it is pending (the AppFuture the user holds and the
+executor's future of the try), and ``Future.__init__`` builds a ``threading.Condition``,
+which binds five methods of its lock per instance and allocates a waiter deque: about
+0.8 KiB and a few microseconds each, most of what a pending task cost the client.
+:class:`LeanCondition` is the part of a ``Condition`` that ``Future`` and
+``concurrent.futures.wait``/``as_completed`` use (``with``, ``acquire``, ``release``,
+``wait``, ``notify_all``), over the same reentrant lock, with its waiter list made on
+first wait. :func:`lean_init` sets a Future's fields as ``Future.__init__`` does, with
+it; a Python whose Future has other fields gets the standard one.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from concurrent.futures._base import PENDING
+from typing import List, Optional
+
+_allocate_lock = threading.Lock
+
+
+class LeanCondition:
+    __slots__ = ('_lock', '_waiters')
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._waiters: Optional[List] = None
+
+    def acquire(self, *args) -> bool:
+        return self._lock.acquire(*args)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.__exit__(*exc)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        # As threading.Condition.wait: a lock per waiter, the condition's lock given up
+        # (however deeply held) while waiting, taken back before returning.
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        waiter = _allocate_lock()
+        waiter.acquire()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        saved = self._lock._release_save()
+        got = False
+        try:
+            if timeout is None:
+                got = waiter.acquire()
+            elif timeout > 0:
+                got = waiter.acquire(True, timeout)
+            else:
+                got = waiter.acquire(False)
+            return got
+        finally:
+            self._lock._acquire_restore(saved)
+            if not got and self._waiters:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass  # notified between the timeout and taking the lock back
+
+    def notify(self, n: int = 1) -> None:
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        waiters = self._waiters or []
+        for w in waiters[:n]:
+            w.release()
+        del waiters[:n]
+
+    def notify_all(self) -> None:
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        waiters, self._waiters = self._waiters, None
+        for w in waiters or ():
+            w.release()
+
+
+_FIELDS = {'_condition', '_state', '_result', '_exception', '_waiters', '_done_callbacks'}
+_SAME_FIELDS = set(vars(Future())) == _FIELDS and hasattr(threading.RLock(), '_release_save')
+
+
+def lean_init(fut: Future) -> None:
+    """What ``Future.__init__`` does, with a :class:`LeanCondition`."""
+    if not _SAME_FIELDS:
+        Future.__init__(fut)
+        return
+    fut._condition = LeanCondition()
+    fut._state = PENDING
+    fut._result = None
+    fut._exception = None
+    fut._waiters = []
+    fut._done_callbacks = []
+
+
+class LeanFuture(Future):
+    """A plain Future, made with :func:`lean_init` (the executor's future of a try)."""
+
+    def __init__(self) -> None:
+        lean_init(self)
