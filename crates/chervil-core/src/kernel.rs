@@ -16,6 +16,7 @@
 //! calls, and a simulator can replay millions of tasks through the same code.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::KernelError;
 use crate::state::TaskState;
@@ -26,12 +27,30 @@ pub type TaskId = u64;
 /// What the kernel needs to know about a task; everything else stays in the front.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskSpec {
-    /// The app's name, for logs and monitoring.
-    pub func_name: String,
-    /// The label of the executor chosen for it.
-    pub executor: String,
+    /// The app's name, for logs and monitoring: shared by every task of the app
+    /// (see [`Names`]), not a copy per task.
+    pub func_name: Arc<str>,
+    /// The label of the executor chosen for it, shared the same way.
+    pub executor: Arc<str>,
     /// A join app: its body returns futures the task then waits for.
     pub join: bool,
+}
+
+/// App names and executor labels, one copy each for the whole run: a million tasks
+/// of one app hold a million pointers to one name, not a million names.
+#[derive(Debug, Default)]
+pub struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    /// The shared copy of `name`, made on first sight.
+    pub fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.0.get(name) {
+            return known.clone();
+        }
+        let new: Arc<str> = Arc::from(name);
+        self.0.insert(new.clone());
+        new
+    }
 }
 
 /// How a front refers to what a task waits for.
@@ -113,8 +132,8 @@ pub struct TaskInfo {
     pub try_id: u32,
     pub fail_count: u32,
     pub fail_cost: f64,
-    pub executor: String,
-    pub func_name: String,
+    pub executor: Arc<str>,
+    pub func_name: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -157,6 +176,7 @@ pub struct Kernel {
     closed: bool,
     /// Every state change since the last [`Kernel::drain_transitions`], when observed.
     transitions: Option<Vec<Transition>>,
+    names: Names,
 }
 
 impl Kernel {
@@ -170,7 +190,13 @@ impl Kernel {
             unfinished: 0,
             closed: false,
             transitions: None,
+            names: Names::default(),
         }
+    }
+
+    /// The run's one copy of an app name or executor label, for a [`TaskSpec`].
+    pub fn name(&mut self, name: &str) -> Arc<str> {
+        self.names.get(name)
     }
 
     /// Keeps a list of every state change (submission's `pending` included) for

@@ -337,3 +337,17 @@ fn observed_transitions_are_parsls_status_rows() {
     assert_eq!(b, 1);
     assert!(k.drain_transitions().is_empty(), "drained");
 }
+
+#[test]
+fn tasks_of_one_app_share_one_copy_of_its_name() {
+    let mut k = kernel(0.0);
+    let spec_of = |k: &mut Kernel| TaskSpec { func_name: k.name("inc"), executor: k.name("htex"), join: false };
+    let first = spec_of(&mut k);
+    let (a, _) = k.submit(first, Dependencies::default()).unwrap();
+    let second = spec_of(&mut k);
+    let (b, _) = k.submit(second, Dependencies::default()).unwrap();
+    let (ia, ib) = (k.info(a).unwrap(), k.info(b).unwrap());
+    assert!(std::sync::Arc::ptr_eq(&ia.func_name, &ib.func_name));
+    assert!(std::sync::Arc::ptr_eq(&ia.executor, &ib.executor));
+    assert_eq!(&*ia.func_name, "inc");
+}

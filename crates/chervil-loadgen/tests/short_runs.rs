@@ -13,7 +13,9 @@ fn json_number(json: &str, key: &str) -> f64 {
 #[test]
 fn fake_pools_get_every_task_and_a_silent_one_is_given_up_in_time() {
     let out = Command::new(env!("CARGO_BIN_EXE_chervil-loadgen"))
-        .args(["--pools", "40", "--workers", "8", "--tasks", "50000", "--heartbeat-period", "0.5", "--heartbeat-threshold", "1.5", "--idle-s", "2", "--silent", "3"])
+        // Margins for a loaded CI machine (the fuzz tests run beside this one): a heartbeat
+        // every second, lost after four of silence.
+        .args(["--pools", "40", "--workers", "8", "--tasks", "50000", "--heartbeat-period", "1", "--heartbeat-threshold", "4", "--idle-s", "5", "--silent", "3"])
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -22,9 +24,9 @@ fn fake_pools_get_every_task_and_a_silent_one_is_given_up_in_time() {
     assert_eq!(json_number(&stdout, "silent_noticed"), 3.0, "{stdout}");
     // The first of the pair is when the first silent pool was given up.
     let first = json_number(&stdout, "silent_noticed_after_s");
-    assert!(first <= 1.5 + 1.0, "noticed after {first} s: {stdout}");
+    assert!(first <= 4.0 + 1.0, "noticed after {first} s: {stdout}");
     assert_eq!(json_number(&stdout, "results_sent"), 50000.0, "{stdout}");
-    assert!(json_number(&stdout, "max_gap_from_interchange_s") < 1.5, "a heartbeat came late: {stdout}");
+    assert!(json_number(&stdout, "max_gap_from_interchange_s") < 2.5, "a heartbeat came late: {stdout}");
 }
 
 #[test]

@@ -169,8 +169,8 @@ impl KernelHandle {
             let depends = deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
             (func_name.clone(), executor.clone(), depends)
         });
-        let spec = TaskSpec { func_name, executor, join };
         let mut kernel = self.lock();
+        let spec = TaskSpec { func_name: kernel.name(&func_name), executor: kernel.name(&executor), join };
         let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
         if let Some((func_name, executor, depends)) = row {
             let (memoize, inputs, outputs, stdout, stderr) = task_row.unwrap_or_default();
