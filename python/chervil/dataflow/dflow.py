@@ -464,6 +464,13 @@ class DataFlowKernel:
                 if record['memoize'] and self._memo_hit(record, try_id):
                     return
             executor = self.executors[record['executor']]
+            submit_to = getattr(executor, 'submit_to', None)
+            if submit_to is not None:
+                # HTEX hands the outcome straight to _try_finished: no Future per try.
+                record['exec_fu'] = None
+                submit_to(partial(self._try_finished, tid, try_id), record['func'],
+                          record['resource_specification'], *record['args'], **record['kwargs'])
+                return
             exec_fu = executor.submit(record['func'], record['resource_specification'],
                                       *record['args'], **record['kwargs'])
             if self._monitor is not None:
@@ -512,28 +519,38 @@ class DataFlowKernel:
         return new_args, new_kwargs
 
     def _try_done(self, tid: int, try_id: int, exec_fu: cf.Future) -> None:
+        """A try ended in an executor that returns Futures."""
+        ran = getattr(exec_fu, 'chervil_ran', None)  # where and when it ran: HTEX a tuple, threads a list of one
+        if isinstance(ran, list):
+            ran = ran[0] if ran else None
+        if exec_fu.cancelled():
+            self._try_finished(tid, try_id, False, cf.CancelledError(
+                f"try {try_id} of task {tid} was cancelled by its executor"), ran)
+            return
+        error = exec_fu.exception()
+        if error is not None:
+            self._try_finished(tid, try_id, False, error, ran)
+        else:
+            self._try_finished(tid, try_id, True, exec_fu.result(), ran)
+
+    def _try_finished(self, tid: int, try_id: int, ok: bool, value: Any, ran: Optional[tuple] = None) -> None:
+        """A try ended: ``value`` is its result, or the exception when not ``ok``."""
         record = self.tasks[tid]
         record['try_time_returned'] = datetime.datetime.now()
-        if self._monitor is not None:
-            # Where and when the try ran, as its executor reported it (HTEX's pools).
-            ran = getattr(exec_fu, 'chervil_ran', None)  # HTEX: a tuple; threads: a list of one
-            if isinstance(ran, list):
-                ran = ran[0] if ran else None
-            if ran is not None:
-                self._monitor.try_ran(tid, try_id, *ran)
+        if self._monitor is not None and ran is not None:
+            self._monitor.try_ran(tid, try_id, *ran)
         try:
-            if exec_fu.cancelled():
-                raise cf.CancelledError(f"try {try_id} of task {tid} was cancelled by its executor")
-            result = exec_fu.result()
-            if isinstance(result, RemoteExceptionWrapper):
-                result.reraise()
+            if not ok:
+                raise value
+            if isinstance(value, RemoteExceptionWrapper):
+                value.reraise()
         except Exception as e:
             commands = self._try_failed(record, try_id, e)
         else:
             if record['join']:
-                commands = self._join_returned(record, try_id, result)
+                commands = self._join_returned(record, try_id, value)
             else:
-                record['_result'] = result
+                record['_result'] = value
                 commands = self._kernel.try_succeeded(tid, try_id)
         self._act(commands)
 

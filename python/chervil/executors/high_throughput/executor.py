@@ -6,6 +6,7 @@ capacity. Pools are started by the provider's blocks (``python -m chervil.pool``
 and must prove the run's secret before they get any task. This module only turns
 calls into bytes, bytes back into results, and keeps the blocks.
 """
+import functools
 import itertools
 import logging
 import os
@@ -177,7 +178,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.remote_monitoring_radio = remote_monitoring_radio
 
         self._task_ids = itertools.count()
-        self._tasks: Dict[int, cf.Future] = {}
+        self._tasks: Dict[int, Any] = {}  # task id → its Future (submit) or the DFK's callback (submit_to)
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
@@ -302,6 +303,20 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return [(str(k), str(v)) for k, v in spec.items()]
 
     def submit(self, func, resource_specification, *args: Any, **kwargs: Any) -> cf.Future:
+        fut: cf.Future = LeanFuture()
+        fut.parsl_executor_task_id = self._send(fut, func, resource_specification, args, kwargs)
+        return fut
+
+    def submit_to(self, on_done: Callable[[bool, Any, Optional[tuple]], None], func, resource_specification,
+                  *args: Any, **kwargs: Any) -> None:
+        """``submit`` for the DataFlowKernel: ``on_done(ok, value, ran)`` gets the try's
+        outcome on the results thread — the result (or the RemoteExceptionWrapper of the
+        app's exception), or the executor's exception when ``ok`` is False; ``ran`` is
+        ``(host, block, started µs, ended µs)`` when monitoring. No Future in between: a
+        pending task holds one fewer (about 0.6 KiB and a lock)."""
+        self._send(on_done, func, resource_specification, args, kwargs)
+
+    def _send(self, target, func, resource_specification, args, kwargs) -> int:
         spec: List[Tuple[str, str]] = []
         if resource_specification and self.enable_mpi_mode:
             spec = self._mpi_spec(resource_specification)
@@ -321,12 +336,14 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if fid not in self._registered:
             self._ix.register_function(fid, blob)
             self._registered.add(fid)
-        fut: cf.Future = LeanFuture()
         tid = next(self._task_ids)
-        fut.parsl_executor_task_id = tid
-        self._tasks[tid] = fut
-        self._ix.submit(tid, fid, payload, spec)
-        return fut
+        self._tasks[tid] = target
+        try:
+            self._ix.submit(tid, fid, payload, spec)
+        except BaseException:
+            self._tasks.pop(tid, None)  # the caller learns of it from this exception, not twice
+            raise
+        return tid
 
     def _collect_results(self) -> None:
         ix = self._ix
@@ -344,39 +361,32 @@ class HighThroughputExecutor(BlockProviderExecutor):
             if monitor is not None:
                 interval = self.resource_monitoring_interval
                 for sample in samples:
-                    fut = self._tasks.get(sample.task)
-                    key = getattr(fut, 'chervil_task', None)  # (DFK task, try), set at launch
+                    key = _try_of(self._tasks.get(sample.task))
                     if key is not None:
                         monitor.resource(key[0], key[1], interval, sample)
             for tid, kind, value, host, block, started_us, ended_us in events:
-                fut = self._tasks.pop(tid, None)
-                if fut is None:
+                target = self._tasks.pop(tid, None)
+                if target is None:
                     logger.warning("%s: result for unknown task %s from %s ignored", self.label, tid, host)
                     continue
-                if monitor is not None and started_us:
-                    fut.chervil_ran = (host, block, started_us, ended_us)
                 try:
                     if kind in (_OK, _ERR):
-                        fut.set_result(loads(value))  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
+                        ok, outcome = True, loads(value)  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
                     elif kind == _REFUSED:
-                        fut.set_exception(InvalidResourceSpecification(set(), f"{value} (pool on {host})"))
+                        ok, outcome = False, InvalidResourceSpecification(set(), f"{value} (pool on {host})")
                     elif kind == _WORKER_LOST:
-                        fut.set_exception(WorkerLost(None, host, value))
+                        ok, outcome = False, WorkerLost(None, host, value)
                     else:
-                        fut.set_exception(ManagerLost(None, host, value))
-                except cf.InvalidStateError:
-                    pass
+                        ok, outcome = False, ManagerLost(None, host, value)
                 except Exception as e:
-                    fut.set_exception(DeserializationError(f"the result of task {tid} (from {host})", e))
+                    ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
+                ran = (host, block, started_us, ended_us) if monitor is not None and started_us else None
+                _deliver(target, ok, outcome, ran)
 
     def _fail_all(self, error: BaseException) -> None:
         tasks, self._tasks = self._tasks, {}
-        for fut in list(tasks.values()):  # a submit racing with this may still add to the old dict
-            if not fut.done():
-                try:
-                    fut.set_exception(error)
-                except cf.InvalidStateError:
-                    pass
+        for target in list(tasks.values()):  # a submit racing with this may still add to the old dict
+            _deliver(target, False, error, None)
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -418,3 +428,29 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     def __repr__(self) -> str:
         return f"HighThroughputExecutor(label={self.label!r}, provider={self.provider!r})"
+
+
+def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
+    """Completes a try: a Future (``submit``) or the DataFlowKernel's callback (``submit_to``)."""
+    if isinstance(target, cf.Future):
+        if ran is not None:
+            target.chervil_ran = ran
+        try:
+            if ok:
+                target.set_result(outcome)
+            else:
+                target.set_exception(outcome)
+        except cf.InvalidStateError:
+            pass  # already failed by shutdown
+        return
+    try:
+        target(ok, outcome, ran)
+    except Exception:
+        logger.exception("completing a task failed")
+
+
+def _try_of(target) -> Optional[Tuple[int, int]]:
+    """(DataFlowKernel task, try) of what waits for a task, for resource samples."""
+    if isinstance(target, functools.partial):
+        return target.args[:2]
+    return getattr(target, 'chervil_task', None)
