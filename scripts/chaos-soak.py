@@ -373,8 +373,9 @@ class Driver:
     def our_jobs(self):
         if self.args.provider != 'slurm':
             return []
-        out = subprocess.run(['squeue', '--noheader', '--format=%i %j'], capture_output=True, text=True, timeout=30)
-        return [line for line in out.stdout.splitlines() if 'chervil.' in line]
+        out = subprocess.run(['squeue', '--noheader', '--format=%i %.200j'], capture_output=True, text=True, timeout=30)
+        # The soak executor's blocks only (label 'soak'): other Chervil runs may share the cluster.
+        return [line for line in out.stdout.splitlines() if line.split() and line.split()[-1].startswith('chervil.soak.')]
 
     def faults_until(self, stop, deadline):
         order = []
