@@ -473,8 +473,6 @@ class DataFlowKernel:
                 return
             exec_fu = executor.submit(record['func'], record['resource_specification'],
                                       *record['args'], **record['kwargs'])
-            if self._monitor is not None:
-                exec_fu.chervil_task = (tid, try_id)  # lets the executor name the try in resource samples
         except Exception as e:
             logger.debug("Task %s try %s could not be launched", tid, try_id, exc_info=True)
             exec_fu = cf.Future()
@@ -520,7 +518,7 @@ class DataFlowKernel:
 
     def _try_done(self, tid: int, try_id: int, exec_fu: cf.Future) -> None:
         """A try ended in an executor that returns Futures."""
-        ran = getattr(exec_fu, 'chervil_ran', None)  # where and when it ran: HTEX a tuple, threads a list of one
+        ran = getattr(exec_fu, 'chervil_ran', None)  # where and when it ran (the thread pool's: a list of one)
         if isinstance(ran, list):
             ran = ran[0] if ran else None
         if exec_fu.cancelled():

@@ -1,7 +1,7 @@
 """A ``concurrent.futures.Future`` that costs a tenth of the memory to create.
 
-Every task holds two futures while it is pending (the AppFuture the user holds and the
-executor's future of the try), and ``Future.__init__`` builds a ``threading.Condition``,
+Every task holds an AppFuture while it is pending (and, on executors other than HTEX,
+the executor's future of the try), and ``Future.__init__`` builds a ``threading.Condition``,
 which binds five methods of its lock per instance and allocates a waiter deque: about
 0.8 KiB and a few microseconds each, most of what a pending task cost the client.
 :class:`LeanCondition` is the part of a ``Condition`` that ``Future`` and
@@ -101,7 +101,7 @@ def lean_init(fut: Future) -> None:
 
 
 class LeanFuture(Future):
-    """A plain Future, made with :func:`lean_init` (the executor's future of a try)."""
+    """A plain Future, made with :func:`lean_init` (``HighThroughputExecutor.submit``'s)."""
 
     def __init__(self) -> None:
         lean_init(self)

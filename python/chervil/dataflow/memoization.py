@@ -271,10 +271,10 @@ class BasicMemoizer(Memoizer):
             task['hashsum'] = None
             return None
         h = task['hashsum'] = make_hash(task)
-        fut: Future = Future()
         hit = self._memo.get(h)
         if hit is not None:
             ok, outcome = hit
+            fut: Future = Future()
             if ok:
                 fut.set_result(outcome)
             else:
@@ -283,6 +283,7 @@ class BasicMemoizer(Memoizer):
         blob = self._from_checkpoints.get(h)
         if blob is None:
             return None
+        fut = Future()
         try:
             fut.set_result(pickle.loads(blob))
         except Exception as e:

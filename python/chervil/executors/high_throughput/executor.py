@@ -431,10 +431,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
 
 def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
-    """Completes a try: a Future (``submit``) or the DataFlowKernel's callback (``submit_to``)."""
+    """Completes a try: a Future (``submit``) or the DataFlowKernel's callback
+    (``submit_to``, which alone is told where the try ran)."""
     if isinstance(target, cf.Future):
-        if ran is not None:
-            target.chervil_ran = ran
         try:
             if ok:
                 target.set_result(outcome)
@@ -450,7 +449,8 @@ def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
 
 
 def _try_of(target) -> Optional[Tuple[int, int]]:
-    """(DataFlowKernel task, try) of what waits for a task, for resource samples."""
+    """(DataFlowKernel task, try) of what waits for a task, for resource samples: the
+    first arguments of the DataFlowKernel's ``submit_to`` callback; None for a Future."""
     if isinstance(target, functools.partial):
         return target.args[:2]
-    return getattr(target, 'chervil_task', None)
+    return None
