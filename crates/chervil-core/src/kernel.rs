@@ -28,7 +28,7 @@ pub type TaskId = u64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskSpec {
     /// The app's name, for logs and monitoring: shared by every task of the app
-    /// (see [`Names`]), not a copy per task.
+    /// (see [`Kernel::name`]), not a copy per task.
     pub func_name: Arc<str>,
     /// The label of the executor chosen for it, shared the same way.
     pub executor: Arc<str>,
@@ -39,11 +39,11 @@ pub struct TaskSpec {
 /// App names and executor labels, one copy each for the whole run: a million tasks
 /// of one app hold a million pointers to one name, not a million names.
 #[derive(Debug, Default)]
-pub struct Names(HashSet<Arc<str>>);
+struct Names(HashSet<Arc<str>>);
 
 impl Names {
     /// The shared copy of `name`, made on first sight.
-    pub fn get(&mut self, name: &str) -> Arc<str> {
+    fn get(&mut self, name: &str) -> Arc<str> {
         if let Some(known) = self.0.get(name) {
             return known.clone();
         }

@@ -12,5 +12,5 @@ pub mod progress;
 mod state;
 
 pub use error::KernelError;
-pub use kernel::{Command, Dependencies, FailCause, Kernel, KernelConfig, Names, TaskId, TaskInfo, TaskSpec, Transition};
+pub use kernel::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskId, TaskInfo, TaskSpec, Transition};
 pub use state::TaskState;

@@ -35,10 +35,6 @@ fn main() {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
@@ -73,7 +69,7 @@ fn drive(a: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
         .args(["--fake-pools", "--port", &ix.port().to_string(), "--pools", &pools.to_string(), "--workers", &workers.to_string(), "--delay-ms", &delay_ms.to_string()])
-        .env(TOKEN_VAR, hex(&token))
+        .env(TOKEN_VAR, chervil_htex::tls::to_hex(&token))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
