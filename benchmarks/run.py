@@ -16,7 +16,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, 'workload.py')
-BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory', 'checkpoint', 'monitored')
+BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory', 'checkpoint', 'monitored',
+           'submit', 'pending', 'flat')
+# Parsl runs ~1,000 tasks/s and holds ~5.5 KiB a pending task here: the scale workloads
+# give it this many tasks at most (its rate and memory per task do not improve with more).
+PARSL_SCALE_CAP = 20000
 
 
 def find_parsl(given):
@@ -45,6 +49,8 @@ def main():
     p.add_argument('--latency-tasks', type=int, default=500)
     p.add_argument('--memory-tasks', type=int, default=2000, help="tasks per round of the memory workload (5 rounds)")
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--scale-tasks', type=int, default=1000000,
+                   help="tasks of the flat workload (batches of 10,000); pending and submit take a tenth")
     p.add_argument('--parsl-python')
     p.add_argument('--no-parsl', action='store_true')
     p.add_argument('--only', help="comma-separated workloads to run")
@@ -61,9 +67,11 @@ def main():
         for bench in benches:
             # monitored: Parsl's resource monitoring runs ~40 tasks/s here, so fewer tasks
             n = {'latency': a.latency_tasks, 'memory': a.memory_tasks, 'checkpoint': min(a.tasks, 5000),
-                 'monitored': min(a.tasks, 2000)}.get(bench, a.tasks)
-            for _, cmd in engines:
-                r = run_one([*cmd, bench, str(n), '--workers', str(a.workers)], cwd)
+                 'monitored': min(a.tasks, 2000), 'flat': a.scale_tasks, 'pending': a.scale_tasks // 10,
+                 'submit': a.scale_tasks // 10}.get(bench, a.tasks)
+            for engine, cmd in engines:
+                tasks = min(n, PARSL_SCALE_CAP) if engine == 'parsl' and bench in ('flat', 'pending', 'submit') else n
+                r = run_one([*cmd, bench, str(tasks), '--workers', str(a.workers)], cwd)
                 print(json.dumps(r), flush=True)
                 rows.append(r)
     print_table(rows)
@@ -76,6 +84,13 @@ def metric(r):
         return f"{r['bytes_kept_per_task']} B/task"
     if r['bench'] == 'checkpoint':
         return f"write {r['write_tasks_per_s']:,.0f}/s, resume {r['resume_tasks_per_s']:,.0f}/s"
+    if r['bench'] == 'submit':
+        return f"{r['submit_us_per_task']} µs/task ({r['tasks_per_s']:,.0f}/s)"
+    if r['bench'] == 'pending':
+        return f"{r['bytes_per_pending_task']:,.0f} B/pending task"
+    if r['bench'] == 'flat':
+        return (f"{r['tasks_per_s']:,.0f}/s; batches {r['first_batch_per_s']:,.0f} → {r['last_batch_per_s']:,.0f}/s; "
+                f"end RSS {r['rss_mib_at_end']} MiB")
     if r['bench'] == 'monitored':
         return (f"{r['tasks_per_s']:,.0f}/s; db: {r['db_tasks']:,} tasks, {r['db_tries']:,} tries, "
                 f"{r['db_status_rows']:,} states")
@@ -97,8 +112,10 @@ def print_table(rows):
             ratio = ''
         elif b == 'latency':
             ratio = f"{q['latency_ms_median'] / c['latency_ms_median']:.0f}×"
-        elif b == 'memory':
+        elif b in ('memory', 'pending'):
             ratio = ''
+        elif b == 'submit':
+            ratio = f"{q['submit_us_per_task'] / c['submit_us_per_task']:.0f}×"
         elif b == 'checkpoint':
             ratio = (f"{c['write_tasks_per_s'] / q['write_tasks_per_s']:.0f}× / "
                      f"{c['resume_tasks_per_s'] / q['resume_tasks_per_s']:.0f}×")

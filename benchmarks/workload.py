@@ -7,7 +7,10 @@ Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory
 checkpoint (TASKS cached tasks with task_exit checkpoints, then a fresh DFK that
 loads the checkpoint and asks for them all again: every one a memo hit), monitored
 (noop with a MonitoringHub, resource_monitoring_interval=1; reports the rows the
-database holds for the run afterwards).
+database holds for the run afterwards), and the scale workloads of issue 14: submit
+(the client's time per app call, executor running), pending (TASKS submitted before
+any is waited for: client memory per pending task), flat (TASKS in batches of 10,000:
+the last batch's rate beside the first's, and peak memory).
 The executor is the same for both: a HighThroughputExecutor with one LocalProvider
 block of ``--workers`` worker processes.
 """
@@ -93,6 +96,32 @@ def run(bench: str, n: int) -> dict:
             rss.append(rss_mib())
         out['rss_mib_per_round'] = [round(r, 1) for r in rss]
         out['bytes_kept_per_task'] = round((rss[-1] - rss[1]) * 2 ** 20 / (3 * n), 1)
+    elif bench == 'submit':
+        # the time spent inside the app calls, while the executor runs what came before
+        t = time.perf_counter()
+        futures = [noop() for _ in range(n)]
+        out['submit_us_per_task'] = round((time.perf_counter() - t) * 1e6 / n, 1)
+        for f in futures:
+            f.result()
+    elif bench == 'pending':
+        before = rss_mib()
+        futures = [noop() for _ in range(n)]
+        out['bytes_per_pending_task'] = round((rss_mib() - before) * 2 ** 20 / n, 1)
+        for f in futures:
+            f.result()
+    elif bench == 'flat':
+        batch, rates = min(n, 10000), []
+        for _ in range(max(1, n // batch)):
+            t = time.perf_counter()
+            futures = [noop() for _ in range(batch)]
+            for f in futures:
+                f.result()
+            rates.append(batch / (time.perf_counter() - t))
+        del futures, f
+        out['first_batch_per_s'] = round(rates[0], 1)
+        out['last_batch_per_s'] = round(rates[-1], 1)
+        out['rss_mib_at_end'] = round(rss_mib(), 1)
+        n = batch * len(rates)
     else:
         raise SystemExit(f"unknown benchmark {bench!r}")
     elapsed = time.perf_counter() - start

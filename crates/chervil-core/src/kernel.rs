@@ -25,31 +25,39 @@ use crate::state::TaskState;
 pub type TaskId = u64;
 
 /// What the kernel needs to know about a task; everything else stays in the front.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskSpec {
-    /// The app's name, for logs and monitoring: shared by every task of the app
-    /// (see [`Kernel::name`]), not a copy per task.
-    pub func_name: Arc<str>,
-    /// The label of the executor chosen for it, shared the same way.
-    pub executor: Arc<str>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSpec<'a> {
+    /// The app's name, for logs and monitoring.
+    pub func_name: &'a str,
+    /// The label of the executor chosen for it.
+    pub executor: &'a str,
     /// A join app: its body returns futures the task then waits for.
     pub join: bool,
 }
 
 /// App names and executor labels, one copy each for the whole run: a million tasks
-/// of one app hold a million pointers to one name, not a million names.
+/// of one app hold a million 4-byte numbers for one name, not a million names.
 #[derive(Debug, Default)]
-struct Names(HashSet<Arc<str>>);
+struct Names {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
 
 impl Names {
-    /// The shared copy of `name`, made on first sight.
-    fn get(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.0.get(name) {
-            return known.clone();
+    /// The number of `name`, given on first sight.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
         }
-        let new: Arc<str> = Arc::from(name);
-        self.0.insert(new.clone());
-        new
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let shared: Arc<str> = Arc::from(name);
+        self.names.push(shared.clone());
+        self.ids.insert(shared, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> Arc<str> {
+        self.names.get(id as usize).cloned().unwrap_or_else(|| Arc::from("?"))
     }
 }
 
@@ -136,20 +144,26 @@ pub struct TaskInfo {
     pub func_name: Arc<str>,
 }
 
+/// A live task, kept small: a million pending tasks hold a million of these.
 #[derive(Debug)]
 struct Task {
-    spec: TaskSpec,
+    /// Numbers in [`Names`].
+    func_name: u32,
+    executor: u32,
+    join: bool,
     state: TaskState,
+    /// One of the things it waited for failed.
+    saw_failure: bool,
     try_id: u32,
     fail_count: u32,
-    fail_cost: f64,
     /// Unfinished things this task waits for: dependencies while pending, joined
     /// futures while joining (a task never waits for both at once).
     waiting: u32,
-    /// One of the things it waited for failed.
-    saw_failure: bool,
-    /// Tasks to notify when this one is final.
-    dependants: Vec<TaskId>,
+    fail_cost: f64,
+    /// Tasks to notify when this one is final. Most tasks have none, so the list is
+    /// boxed: 8 bytes in every record instead of a `Vec`'s 24.
+    #[allow(clippy::box_collection)]
+    dependants: Option<Box<Vec<TaskId>>>,
 }
 
 /// How a referenced task stands, including tasks already forgotten.
@@ -194,11 +208,6 @@ impl Kernel {
         }
     }
 
-    /// The run's one copy of an app name or executor label, for a [`TaskSpec`].
-    pub fn name(&mut self, name: &str) -> Arc<str> {
-        self.names.get(name)
-    }
-
     /// Keeps a list of every state change (submission's `pending` included) for
     /// monitoring to take with [`Kernel::drain_transitions`]. Off by default: a run
     /// without monitoring pays nothing.
@@ -218,7 +227,7 @@ impl Kernel {
     /// Adds a task. It is launched at once when nothing it depends on is unfinished.
     pub fn submit(
         &mut self,
-        spec: TaskSpec,
+        spec: TaskSpec<'_>,
         deps: Dependencies,
     ) -> Result<(TaskId, Vec<Command>), KernelError> {
         if self.closed {
@@ -231,14 +240,16 @@ impl Kernel {
         self.tasks.insert(
             id,
             Task {
-                spec,
+                func_name: self.names.id(spec.func_name),
+                executor: self.names.id(spec.executor),
+                join: spec.join,
                 state: TaskState::Pending,
+                saw_failure,
                 try_id: 0,
                 fail_count: 0,
-                fail_cost: 0.0,
                 waiting,
-                saw_failure,
-                dependants: Vec::new(),
+                fail_cost: 0.0,
+                dependants: None,
             },
         );
         self.counts[TaskState::Pending as usize] += 1;
@@ -275,7 +286,7 @@ impl Kernel {
     /// Try `try_id` of `task` returned a value (or the memo table had one).
     pub fn try_succeeded(&mut self, task: TaskId, try_id: u32, from_memo: bool) -> Result<Vec<Command>, KernelError> {
         let t = self.current_try(task, try_id, "complete")?;
-        if t.spec.join && !from_memo {
+        if t.join && !from_memo {
             return Err(KernelError::WrongState {
                 task,
                 state: t.state,
@@ -318,7 +329,7 @@ impl Kernel {
     /// The body of join task `task` returned futures: wait for them.
     pub fn join_returned(&mut self, task: TaskId, try_id: u32, inner: Dependencies) -> Result<Vec<Command>, KernelError> {
         let t = self.current_try(task, try_id, "join")?;
-        if !t.spec.join {
+        if !t.join {
             return Err(KernelError::WrongState { task, state: t.state, action: "join (it is not a join app)" });
         }
         if inner.tasks.contains(&task) {
@@ -374,8 +385,8 @@ impl Kernel {
             try_id: t.try_id,
             fail_count: t.fail_count,
             fail_cost: t.fail_cost,
-            executor: t.spec.executor.clone(),
-            func_name: t.spec.func_name.clone(),
+            executor: self.names.get(t.executor),
+            func_name: self.names.get(t.func_name),
         })
     }
 
@@ -407,7 +418,7 @@ impl Kernel {
         }
         for &dep in &live {
             if let Some(parent) = self.tasks.get_mut(&dep) {
-                parent.dependants.push(waiter);
+                parent.dependants.get_or_insert_with(Default::default).push(waiter);
             }
         }
         Ok((deps.external_pending + live.len() as u32, saw_failure))
@@ -482,10 +493,7 @@ impl Kernel {
         } else {
             Command::Complete { task: id, state }
         });
-        let dependants = match self.tasks.get_mut(&id) {
-            Some(t) => std::mem::take(&mut t.dependants),
-            None => Vec::new(),
-        };
+        let dependants = self.tasks.get_mut(&id).and_then(|t| t.dependants.take()).map(|d| *d).unwrap_or_default();
         if self.config.garbage_collect {
             self.tasks.remove(&id);
             if state.is_failure() {
@@ -504,5 +512,17 @@ impl Kernel {
             }
         }
         ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Task;
+
+    #[test]
+    fn a_pending_task_record_stays_small() {
+        // A million pending tasks hold a million of these (issue 14: ≤ 1 KiB per pending
+        // task end to end); it was 96 bytes with two name pointers and an inline Vec.
+        assert!(std::mem::size_of::<Task>() <= 40, "Task is {} bytes", std::mem::size_of::<Task>());
     }
 }

@@ -4,12 +4,12 @@ use chervil_core::{
     Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState,
 };
 
-fn spec(name: &str) -> TaskSpec {
-    TaskSpec { func_name: name.into(), executor: "threads".into(), join: false }
+fn spec(name: &str) -> TaskSpec<'_> {
+    TaskSpec { func_name: name, executor: "threads", join: false }
 }
 
-fn join_spec(name: &str) -> TaskSpec {
-    TaskSpec { func_name: name.into(), executor: "_parsl_internal".into(), join: true }
+fn join_spec(name: &str) -> TaskSpec<'_> {
+    TaskSpec { func_name: name, executor: "_parsl_internal", join: true }
 }
 
 fn kernel(retries: f64) -> Kernel {
@@ -341,11 +341,8 @@ fn observed_transitions_are_parsls_status_rows() {
 #[test]
 fn tasks_of_one_app_share_one_copy_of_its_name() {
     let mut k = kernel(0.0);
-    let spec_of = |k: &mut Kernel| TaskSpec { func_name: k.name("inc"), executor: k.name("htex"), join: false };
-    let first = spec_of(&mut k);
-    let (a, _) = k.submit(first, Dependencies::default()).unwrap();
-    let second = spec_of(&mut k);
-    let (b, _) = k.submit(second, Dependencies::default()).unwrap();
+    let (a, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false }, Dependencies::default()).unwrap();
+    let (b, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false }, Dependencies::default()).unwrap();
     let (ia, ib) = (k.info(a).unwrap(), k.info(b).unwrap());
     assert!(std::sync::Arc::ptr_eq(&ia.func_name, &ib.func_name));
     assert!(std::sync::Arc::ptr_eq(&ia.executor, &ib.executor));

@@ -165,14 +165,11 @@ impl KernelHandle {
         task_row: Option<(bool, Option<String>, Option<String>, Option<String>, Option<String>)>,
     ) -> PyResult<(u64, Vec<PyCommand>)> {
         let monitored = self.monitor.get().is_some();
-        let row = monitored.then(|| {
-            let depends = deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-            (func_name.clone(), executor.clone(), depends)
-        });
+        let depends = monitored.then(|| deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let mut kernel = self.lock();
-        let spec = TaskSpec { func_name: kernel.name(&func_name), executor: kernel.name(&executor), join };
+        let spec = TaskSpec { func_name: &func_name, executor: &executor, join };
         let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
-        if let Some((func_name, executor, depends)) = row {
+        if let Some(depends) = depends {
             let (memoize, inputs, outputs, stdout, stderr) = task_row.unwrap_or_default();
             let row = TaskRow { task_id: id, func_name, executor, depends, memoize, inputs, outputs, stdout, stderr,
                                 invoked_us: Clock::now_us() };

@@ -12,12 +12,13 @@ completes at once does not recurse).
 import atexit
 import collections
 import concurrent.futures as cf
-import datetime
 import logging
 import os
 import random
 import threading
+import time
 import uuid
+import weakref
 from functools import partial
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -27,12 +28,13 @@ from chervil.app.futures import DataFuture
 from chervil.config import Config
 from chervil.data_provider.data_manager import DataManager
 from chervil.data_provider.files import File
-from chervil.dataflow.dependency_resolvers import SHALLOW_DEPENDENCY_RESOLVER
+from chervil.dataflow.dependency_resolvers import DEEP_DEPENDENCY_RESOLVER, SHALLOW_DEPENDENCY_RESOLVER
 from chervil.dataflow.errors import DataFlowException, DependencyError, JoinError
 from chervil.dataflow.futures import AppFuture
 from chervil.dataflow.memoization import BasicMemoizer
 from chervil.dataflow.rundirs import make_rundir
 from chervil.dataflow.states import States
+from chervil.dataflow.taskrecord import TaskRecord
 from chervil.errors import ConfigurationError, NoDataFlowKernelError
 from chervil.executors.threads import ThreadPoolExecutor
 from chervil.jobs.job_status_poller import JobStatusPoller
@@ -45,6 +47,16 @@ _LAUNCH, _COMPLETE, _FAIL = 0, 1, 2
 _CAUSE_TRY, _CAUSE_DEPENDENCY, _CAUSE_JOIN = 0, 1, 2
 
 INTERNAL_EXECUTOR = '_parsl_internal'
+
+# With these, a task whose arguments hold no future has nothing to unwrap.
+_BUILTIN_RESOLVERS = (SHALLOW_DEPENDENCY_RESOLVER, DEEP_DEPENDENCY_RESOLVER)
+# What makes a task more than plain values (see DataFlowKernel._plain).
+_SPECIAL = (cf.Future, File)
+_SPECIAL_KEYS = frozenset(('inputs', 'outputs', 'stdout', 'stderr'))
+
+
+def _empty_list(v: Any) -> bool:
+    return type(v) in (list, tuple) and not v
 AUTO_LOGNAME = -1
 
 
@@ -97,6 +109,8 @@ class DataFlowKernel:
         # launched yet, even if its dependencies finish meanwhile (see `submit`).
         self._held_lock = threading.Lock()
         self._local = threading.local()
+        # One bound method for every try's callback, not one made per try.
+        self._on_try_finished = self._try_finished
         self.dependency_resolver = config.dependency_resolver or SHALLOW_DEPENDENCY_RESOLVER
         self.cleanup_called = False
         self.executors: Dict[str, Any] = {}
@@ -164,43 +178,49 @@ class DataFlowKernel:
         if self.cleanup_called:
             raise NoDataFlowKernelError("this DataFlowKernel has been cleaned up and takes no new tasks; "
                                         "load a new config with chervil.load() first")
-        app_kwargs = dict(app_kwargs or {})
+        if app_kwargs is None:  # an app passes a dict of its own making, which is kept as Parsl does
+            app_kwargs = {}
         func_name = getattr(func, '__name__', type(func).__name__)
         label = self._choose_executor(func_name, executors)
-        record: Dict[str, Any] = {
-            'id': None, 'func': func, 'func_name': func_name, 'args': tuple(app_args), 'kwargs': app_kwargs,
-            'executor': label, 'status': States.pending, 'depends': [], 'dfk': self,
-            'memoize': cache, 'hashsum': None, 'ignore_for_cache': list(ignore_for_cache or []),
-            'exec_fu': None, 'fail_count': 0, 'fail_cost': 0, 'fail_history': [], 'from_memo': None,
-            'join': join, 'joins': None, 'try_id': 0,
-            'time_invoked': datetime.datetime.now(), 'time_returned': None,
-            'try_time_launched': None, 'try_time_returned': None,
-            'resource_specification': app_kwargs.get('parsl_resource_specification', {}),
-        }
+        record = TaskRecord(self, func, func_name, tuple(app_args), app_kwargs, label, cache, join, time.time())
+        if ignore_for_cache:
+            record.ignore_for_cache = list(ignore_for_cache)
         app_fu = AppFuture(record)
-        record['app_fu'] = app_fu
-        outputs = app_kwargs.get('outputs') or []
-        bad = [o for o in outputs if not isinstance(o, File)]
-        if bad:
-            raise TypeError(f"outputs= of app {func_name} takes File objects, not {bad!r}; "
-                            "wrap each path as File('path')")
-
+        record.app_fu = app_fu
+        # Most tasks take plain values: nothing to stage, wait for or unwrap, and the
+        # steps for those are skipped (see `_plain`).
+        plain = self._plain(record.args, app_kwargs)
         staging = not app_kwargs.get('_parsl_staging_inhibit', False)
-        if staging:
-            record['func'], record['args'] = self._stage_in(label, func, record['args'], app_kwargs)
-        depends = self._gather_deps(record['args'], app_kwargs)
-        record['depends'] = depends
-        own, external, external_failed = self._classify(depends)
+        if plain:
+            outputs: List[File] = []
+            depends: List[cf.Future] = []
+            own: List[int] = []
+            external: List[cf.Future] = []
+            external_failed = False
+        else:
+            outputs = app_kwargs.get('outputs') or []
+            bad = [o for o in outputs if not isinstance(o, File)]
+            if bad:
+                raise TypeError(f"outputs= of app {func_name} takes File objects, not {bad!r}; "
+                                "wrap each path as File('path')")
+            if staging:
+                record.func, record.args = self._stage_in(label, func, record.args, app_kwargs)
+            depends = self._gather_deps(record.args, app_kwargs)
+            if depends:
+                record.depends = depends
+            own, external, external_failed = self._classify(depends)
 
         with self._submit_lock:
             tid = self._kernel.submitted
-            record['id'] = tid
-            self._std_autopath(record)  # may give stdout/stderr Files (std_autopath=…)
-            std_files = [std for std in ('stdout', 'stderr') if isinstance(app_kwargs.get(std), File)]
-            if not staging:
-                app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
-                for std in std_files:
-                    setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
+            record.id = tid
+            std_files: List[str] = []
+            if not plain:
+                self._std_autopath(record)  # may give stdout/stderr Files (std_autopath=…)
+                std_files = [std for std in ('stdout', 'stderr') if isinstance(app_kwargs.get(std), File)]
+                if not staging:
+                    app_fu._outputs = [DataFuture(app_fu, f, tid=tid) for f in outputs]
+                    for std in std_files:
+                        setattr(app_fu, f'_{std}_future', DataFuture(app_fu, app_kwargs[std], tid=tid))
             self.tasks[tid] = record
             if staging and (outputs or std_files):
                 record['_held'] = None
@@ -242,7 +262,7 @@ class DataFlowKernel:
         """Blocks until every task submitted so far (and any they submit) is final."""
         logger.info("Waiting for all remaining tasks to complete")
         while True:
-            pending = [r['app_fu'] for r in list(self.tasks.values()) if not r['app_fu'].done()]
+            pending = [f for r in list(self.tasks.values()) if (f := r['app_fu']) is not None and not f.done()]
             if not pending:
                 break
             cf.wait(pending)
@@ -342,6 +362,20 @@ class DataFlowKernel:
             choices = list(executors)
         return choices[0] if len(choices) == 1 else random.choice(choices)
 
+    def _plain(self, args: tuple, kwargs: Dict[str, Any]) -> bool:
+        """True when no argument is a future or a File and there are no ``inputs``,
+        ``outputs``, ``stdout`` or ``stderr`` to look at — with Parsl's default
+        (shallow) resolver, such a task has nothing to stage, wait for or unwrap."""
+        if self.dependency_resolver is not SHALLOW_DEPENDENCY_RESOLVER:
+            return False
+        for v in args:
+            if isinstance(v, _SPECIAL):
+                return False
+        for k, v in kwargs.items():
+            if isinstance(v, _SPECIAL) or (k in _SPECIAL_KEYS and v is not None and not _empty_list(v)):
+                return False
+        return True
+
     def _stage_in(self, label: str, func, args, kwargs):
         """Files among the arguments go to the executor's staging providers, which may
         swap one for a DataFuture of a staging task, or wrap ``func`` to fetch it."""
@@ -407,7 +441,7 @@ class DataFlowKernel:
             spec = record['kwargs'].get(kw)
             if isinstance(spec, int) and not isinstance(spec, bool) and spec == AUTO_LOGNAME:
                 if kw not in record['ignore_for_cache']:
-                    record['ignore_for_cache'].append(kw)
+                    record['ignore_for_cache'] = [*record['ignore_for_cache'], kw]
                 if self._config.std_autopath is not None:
                     record['kwargs'][kw] = self._config.std_autopath(record, kw)
                 else:
@@ -455,29 +489,30 @@ class DataFlowKernel:
                 if '_held' in record:
                     record['_held'] = try_id
                     return
-        record['try_id'] = try_id
-        record['status'] = States.launched
-        record['try_time_launched'] = datetime.datetime.now()
+        record.try_id = try_id
+        record.status = States.launched
+        record._try_time_launched = time.time()
         try:
             if try_id == 0:
-                record['args'], record['kwargs'] = self._unwrap(record['args'], record['kwargs'])
-                if record['memoize'] and self._memo_hit(record, try_id):
+                if record['depends'] or self.dependency_resolver not in _BUILTIN_RESOLVERS:
+                    record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
+                if record.memoize and self._memo_hit(record, try_id):
                     return
-            executor = self.executors[record['executor']]
+            executor = self.executors[record.executor]
             submit_to = getattr(executor, 'submit_to', None)
             if submit_to is not None:
                 # HTEX hands the outcome straight to _try_finished: no Future per try.
-                record['exec_fu'] = None
-                submit_to(partial(self._try_finished, tid, try_id), record['func'],
-                          record['resource_specification'], *record['args'], **record['kwargs'])
+                record.exec_fu = None
+                submit_to(self._on_try_finished, (tid, try_id), record.func,
+                          record['resource_specification'], *record.args, **record.kwargs)
                 return
-            exec_fu = executor.submit(record['func'], record['resource_specification'],
-                                      *record['args'], **record['kwargs'])
+            exec_fu = executor.submit(record.func, record['resource_specification'],
+                                      *record.args, **record.kwargs)
         except Exception as e:
             logger.debug("Task %s try %s could not be launched", tid, try_id, exc_info=True)
             exec_fu = cf.Future()
             exec_fu.set_exception(e)
-        record['exec_fu'] = exec_fu
+        record.exec_fu = exec_fu
         exec_fu.add_done_callback(partial(self._try_done, tid, try_id))
 
     def _memo_hit(self, record, try_id: int) -> bool:
@@ -498,13 +533,13 @@ class DataFlowKernel:
     def _memo_done(self, tid: int, try_id: int, memo_fu: cf.Future) -> None:
         """An earlier task's outcome stands in for this one's."""
         record = self.tasks[tid]
-        record['try_time_returned'] = datetime.datetime.now()
+        record._try_time_returned = time.time()
         error = memo_fu.exception()
         if error is not None:
             # Running it again would only meet the same memo entry.
             commands = self._try_failed(record, try_id, error, cost=float('inf'))
         else:
-            record['_result'] = memo_fu.result()
+            record._result = memo_fu.result()
             commands = self._kernel.try_succeeded(tid, try_id, True)
         self._act(commands)
 
@@ -534,7 +569,7 @@ class DataFlowKernel:
     def _try_finished(self, tid: int, try_id: int, ok: bool, value: Any, ran: Optional[tuple] = None) -> None:
         """A try ended: ``value`` is its result, or the exception when not ``ok``."""
         record = self.tasks[tid]
-        record['try_time_returned'] = datetime.datetime.now()
+        record._try_time_returned = time.time()
         if self._monitor is not None and ran is not None:
             self._monitor.try_ran(tid, try_id, *ran)
         try:
@@ -545,16 +580,16 @@ class DataFlowKernel:
         except Exception as e:
             commands = self._try_failed(record, try_id, e)
         else:
-            if record['join']:
+            if record.join:
                 commands = self._join_returned(record, try_id, value)
             else:
-                record['_result'] = value
+                record._result = value
                 commands = self._kernel.try_succeeded(tid, try_id)
         self._act(commands)
 
     def _try_failed(self, record, try_id: int, e: BaseException, cost: Optional[float] = None):
         tid = record['id']
-        record['fail_history'].append(repr(e))
+        record['fail_history'] = [*record['fail_history'], repr(e)]
         record['fail_count'] += 1
         if cost is None:
             cost = 1.0
@@ -566,7 +601,7 @@ class DataFlowKernel:
                     logger.exception("retry_handler raised for task %s; it will not be retried", tid)
                     cost, e = float('inf'), handler_error
         record['fail_cost'] += cost
-        record['_exception'] = e
+        record._exception = e
         logger.info("Task %s try %s failed with %s", tid, try_id, type(e).__name__)
         if self._monitor is None:
             commands = self._kernel.try_failed(tid, try_id, cost)
@@ -597,20 +632,26 @@ class DataFlowKernel:
         self._act(self._kernel.external_resolved(tid, _failed(f)))
 
     def _finish(self, record, state: States) -> AppFuture:
-        record['status'] = state
-        record['time_returned'] = datetime.datetime.now()
+        record.status = state
+        record._time_returned = time.time()
+        app_fu = record.app_fu
         if self._config.garbage_collect:
-            self.tasks.pop(record['id'], None)
-        return record['app_fu']
+            self.tasks.pop(record.id, None)
+            # The future and its record refer to each other; from now on the record's
+            # side is weak, so a finished task the user lets go of is freed at once
+            # rather than by the cyclic garbage collector, whose full passes over a
+            # large run cost the client more than anything else.
+            record.app_fu = weakref.ref(app_fu)
+        return app_fu
 
     def _complete(self, tid: int, state: States) -> None:
         record = self.tasks[tid]
-        if record['join'] and state == States.exec_done:
-            joins = record['joins']
+        if record.join and state == States.exec_done:
+            joins = record.joins
             result = joins.result() if isinstance(joins, cf.Future) else [f.result() for f in joins]
         else:
-            result = record.pop('_result', None)
-        if record['hashsum']:
+            result, record._result = record._result, None
+        if record.hashsum:
             try:
                 self.memoizer.update_memo_result(record, result)
             except Exception:  # the result is the user's whatever the memo table thinks
@@ -630,7 +671,7 @@ class DataFlowKernel:
             error = JoinError([(_exception_of(f), self._describe(f)) for f in inner if _failed(f)], tid)
             record['fail_count'] += 1
         else:
-            error = record.pop('_exception')
+            error, record._exception = record._exception, None
             logger.info("Task %s failed after %s tries", tid, record['try_id'] + 1)
             if record['hashsum']:
                 self.memoizer.update_memo_exception(record, error)

@@ -5,10 +5,10 @@ from concurrent.futures import Future
 from typing import Any, Optional, Sequence, Union
 
 from chervil.app.futures import DataFuture
-from chervil.dataflow.lean_future import lean_init
+from chervil.dataflow.lean_future import LeanFuture, lean_init
 
 
-class AppFuture(Future):
+class AppFuture(LeanFuture):
     """A ``concurrent.futures.Future`` for one app invocation.
 
     It completes once, when the task reaches a final state: failed tries that will be
@@ -18,12 +18,14 @@ class AppFuture(Future):
     or attribute.
     """
 
+    # Class-level until a task has them (most have none): a smaller instance.
+    _outputs: Sequence[DataFuture] = ()
+    _stdout_future: Optional[DataFuture] = None
+    _stderr_future: Optional[DataFuture] = None
+
     def __init__(self, task_record) -> None:
         lean_init(self)  # Future.__init__ with a smaller condition: see lean_future
         self.task_record = task_record
-        self._outputs: Sequence[DataFuture] = []
-        self._stdout_future: Optional[DataFuture] = None
-        self._stderr_future: Optional[DataFuture] = None
 
     @property
     def tid(self) -> int:
@@ -39,7 +41,7 @@ class AppFuture(Future):
 
     @property
     def outputs(self) -> Sequence[DataFuture]:
-        return self._outputs
+        return self._outputs or []
 
     def task_status(self) -> str:
         """The name of the task's state, e.g. ``'launched'`` or ``'exec_done'``."""

@@ -21,7 +21,9 @@ _allocate_lock = threading.Lock
 
 
 class LeanCondition:
-    __slots__ = ('_lock', '_waiters')
+    # future_waiters, future_callbacks: its future's lists (see LeanFuture), kept here
+    # so that a future that never needs them has none.
+    __slots__ = ('_lock', '_waiters', 'future_waiters', 'future_callbacks')
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -96,12 +98,38 @@ def lean_init(fut: Future) -> None:
     fut._state = PENDING
     fut._result = None
     fut._exception = None
-    fut._waiters = []
-    fut._done_callbacks = []
+    # _waiters and _done_callbacks: made on first use (see LeanFuture).
+
+
+def _list_on_use(slot: str) -> property:
+    """A Future's list attribute kept in a slot of its condition, made when first
+    read: ``concurrent.futures`` reads and appends to ``_waiters`` and
+    ``_done_callbacks`` directly, but most futures of a run are never waited on one
+    by one nor given a callback, and two empty lists per pending task are ~0.1 KiB
+    and two more objects for the garbage collector."""
+
+    def get(fut):
+        cond = fut._condition
+        try:
+            return getattr(cond, slot)
+        except AttributeError:
+            made: List = []
+            setattr(cond, slot, made)
+            return made
+
+    def put(fut, value) -> None:
+        setattr(fut._condition, slot, value)
+
+    return property(get, put)
 
 
 class LeanFuture(Future):
-    """A plain Future, made with :func:`lean_init` (``HighThroughputExecutor.submit``'s)."""
+    """A Future made with :func:`lean_init`: the AppFuture's base, and
+    ``HighThroughputExecutor.submit``'s future."""
+
+    _waiters = _list_on_use('future_waiters')
+    _done_callbacks = _list_on_use('future_callbacks')
 
     def __init__(self) -> None:
         lean_init(self)
+
