@@ -1,0 +1,393 @@
+//! The run's configuration, with Parsl's parameter names as builder methods: a program
+//! moves from a laptop to a cluster by changing its executor's provider only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::future::File;
+
+/// Decides what a failed try costs against [`Config::retries`]: Parsl's
+/// `retry_handler(exception, task_record)`, given the error and the task's name and id.
+pub type RetryHandler = Arc<dyn Fn(&Error, &TaskView) -> f64 + Send + Sync>;
+
+/// What a retry handler may look at.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    pub tid: u64,
+    pub app: String,
+    pub fail_count: u32,
+}
+
+/// When memoized results are written to the run's checkpoint directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointMode {
+    /// As each task finishes (crash-safe: a killed client loses no finished task).
+    TaskExit,
+    /// At cleanup.
+    DfkExit,
+    /// Only when [`Dfk::checkpoint`](crate::Dfk::checkpoint) is called.
+    Manual,
+}
+
+/// Parsl's `Config`.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) executors: Vec<ExecutorConfig>,
+    pub(crate) retries: u32,
+    pub(crate) retry_handler: Option<RetryHandler>,
+    pub(crate) app_cache: bool,
+    pub(crate) checkpoint_mode: Option<CheckpointMode>,
+    pub(crate) checkpoint_files: Vec<PathBuf>,
+    pub(crate) run_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// A thread pool in this process, as Parsl's default config.
+    pub fn new() -> Self {
+        Config {
+            executors: Vec::new(),
+            retries: 0,
+            retry_handler: None,
+            app_cache: true,
+            checkpoint_mode: None,
+            checkpoint_files: Vec::new(),
+            run_dir: PathBuf::from("runinfo"),
+        }
+    }
+
+    /// Adds an executor (the first one added replaces the default thread pool).
+    pub fn executor(mut self, executor: impl Into<ExecutorConfig>) -> Self {
+        self.executors.push(executor.into());
+        self
+    }
+
+    /// How many times a failing task is tried again (each failure costs 1, or what the
+    /// retry handler says).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    pub fn retry_handler(mut self, handler: impl Fn(&Error, &TaskView) -> f64 + Send + Sync + 'static) -> Self {
+        self.retry_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Whether `cache` apps are memoized at all.
+    pub fn app_cache(mut self, on: bool) -> Self {
+        self.app_cache = on;
+        self
+    }
+
+    pub fn checkpoint_mode(mut self, mode: CheckpointMode) -> Self {
+        self.checkpoint_mode = Some(mode);
+        self
+    }
+
+    /// Checkpoint directories of earlier runs to load memoized results from (see
+    /// [`crate::get_all_checkpoints`]).
+    pub fn checkpoint_files(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.checkpoint_files = dirs;
+        self
+    }
+
+    /// Where numbered run directories are made (default `runinfo`).
+    pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = dir.into();
+        self
+    }
+}
+
+/// One executor of the config.
+#[derive(Debug, Clone)]
+pub enum ExecutorConfig {
+    Threads(ThreadPoolExecutor),
+    Htex(HighThroughputExecutor),
+}
+
+impl ExecutorConfig {
+    pub(crate) fn label(&self) -> &str {
+        match self {
+            ExecutorConfig::Threads(t) => &t.label,
+            ExecutorConfig::Htex(h) => &h.label,
+        }
+    }
+}
+
+/// Threads in this process (Parsl's `ThreadPoolExecutor`).
+#[derive(Debug, Clone)]
+pub struct ThreadPoolExecutor {
+    pub(crate) label: String,
+    pub(crate) max_threads: usize,
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        ThreadPoolExecutor::new()
+    }
+}
+
+impl ThreadPoolExecutor {
+    pub fn new() -> Self {
+        ThreadPoolExecutor { label: "threads".into(), max_threads: 2 }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = n.max(1);
+        self
+    }
+}
+
+impl From<ThreadPoolExecutor> for ExecutorConfig {
+    fn from(t: ThreadPoolExecutor) -> Self {
+        ExecutorConfig::Threads(t)
+    }
+}
+
+/// Pools of worker processes fed by an interchange (Parsl's `HighThroughputExecutor`).
+/// A worker is this program started again: call [`crate::init`] first in `main`.
+#[derive(Debug, Clone)]
+pub struct HighThroughputExecutor {
+    pub(crate) label: String,
+    pub(crate) max_workers_per_node: Option<u32>,
+    pub(crate) cores_per_worker: f64,
+    pub(crate) heartbeat_period: Duration,
+    pub(crate) heartbeat_threshold: Duration,
+    pub(crate) address: Option<String>,
+    pub(crate) provider: Provider,
+}
+
+impl Default for HighThroughputExecutor {
+    fn default() -> Self {
+        HighThroughputExecutor::new()
+    }
+}
+
+impl HighThroughputExecutor {
+    pub fn new() -> Self {
+        HighThroughputExecutor {
+            label: "htex".into(),
+            max_workers_per_node: None,
+            cores_per_worker: 1.0,
+            heartbeat_period: Duration::from_secs(30),
+            heartbeat_threshold: Duration::from_secs(120),
+            address: None,
+            provider: Provider::Local(LocalProvider::new()),
+        }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn max_workers_per_node(mut self, n: u32) -> Self {
+        self.max_workers_per_node = Some(n);
+        self
+    }
+
+    pub fn cores_per_worker(mut self, cores: f64) -> Self {
+        self.cores_per_worker = cores;
+        self
+    }
+
+    pub fn heartbeat_period(mut self, secs: u64) -> Self {
+        self.heartbeat_period = Duration::from_secs(secs.max(1));
+        self
+    }
+
+    pub fn heartbeat_threshold(mut self, secs: u64) -> Self {
+        self.heartbeat_threshold = Duration::from_secs(secs.max(1));
+        self
+    }
+
+    /// The address pools connect to (default: this machine's loopback for a local
+    /// provider, its host name otherwise).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    pub fn provider(mut self, provider: impl Into<Provider>) -> Self {
+        self.provider = provider.into();
+        self
+    }
+}
+
+impl From<HighThroughputExecutor> for ExecutorConfig {
+    fn from(h: HighThroughputExecutor) -> Self {
+        ExecutorConfig::Htex(h)
+    }
+}
+
+/// Where an executor's blocks run.
+#[derive(Debug, Clone)]
+pub enum Provider {
+    Local(LocalProvider),
+    Slurm(SlurmProvider),
+}
+
+/// Blocks as processes on this machine (Parsl's `LocalProvider`).
+#[derive(Debug, Clone)]
+pub struct LocalProvider {
+    pub(crate) init_blocks: u32,
+    pub(crate) worker_init: String,
+}
+
+impl Default for LocalProvider {
+    fn default() -> Self {
+        LocalProvider::new()
+    }
+}
+
+impl LocalProvider {
+    pub fn new() -> Self {
+        LocalProvider { init_blocks: 1, worker_init: String::new() }
+    }
+
+    pub fn init_blocks(mut self, n: u32) -> Self {
+        self.init_blocks = n;
+        self
+    }
+
+    /// Shell commands run at the start of each block.
+    pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
+        self.worker_init = commands.into();
+        self
+    }
+}
+
+impl From<LocalProvider> for Provider {
+    fn from(p: LocalProvider) -> Self {
+        Provider::Local(p)
+    }
+}
+
+/// Blocks as Slurm jobs (Parsl's `SlurmProvider`), one node each, the pool started with
+/// `srun` inside the job.
+#[derive(Debug, Clone)]
+pub struct SlurmProvider {
+    pub(crate) partition: Option<String>,
+    pub(crate) init_blocks: u32,
+    pub(crate) walltime: String,
+    pub(crate) worker_init: String,
+    pub(crate) scheduler_options: String,
+}
+
+impl Default for SlurmProvider {
+    fn default() -> Self {
+        SlurmProvider::new()
+    }
+}
+
+impl SlurmProvider {
+    pub fn new() -> Self {
+        SlurmProvider {
+            partition: None,
+            init_blocks: 1,
+            walltime: "00:10:00".into(),
+            worker_init: String::new(),
+            scheduler_options: String::new(),
+        }
+    }
+
+    pub fn partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = Some(partition.into());
+        self
+    }
+
+    pub fn init_blocks(mut self, n: u32) -> Self {
+        self.init_blocks = n;
+        self
+    }
+
+    /// `HH:MM:SS`.
+    pub fn walltime(mut self, walltime: impl Into<String>) -> Self {
+        self.walltime = walltime.into();
+        self
+    }
+
+    pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
+        self.worker_init = commands.into();
+        self
+    }
+
+    /// Extra `#SBATCH` lines.
+    pub fn scheduler_options(mut self, options: impl Into<String>) -> Self {
+        self.scheduler_options = options.into();
+        self
+    }
+}
+
+impl From<SlurmProvider> for Provider {
+    fn from(p: SlurmProvider) -> Self {
+        Provider::Slurm(p)
+    }
+}
+
+/// Per-call options, Parsl's special keyword arguments: give them to an app's `_with`
+/// function (`add_with(Opts::new().walltime(5.0), 1, 2)`).
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub(crate) stdout: Option<String>,
+    pub(crate) stderr: Option<String>,
+    pub(crate) walltime: Option<f64>,
+    pub(crate) executors: Option<Vec<String>>,
+    pub(crate) outputs: Vec<File>,
+    pub(crate) cache: Option<bool>,
+}
+
+impl Opts {
+    pub fn new() -> Self {
+        Opts::default()
+    }
+
+    /// A bash app's standard output, appended to this file.
+    pub fn stdout(mut self, path: impl Into<String>) -> Self {
+        self.stdout = Some(path.into());
+        self
+    }
+
+    pub fn stderr(mut self, path: impl Into<String>) -> Self {
+        self.stderr = Some(path.into());
+        self
+    }
+
+    /// Seconds the task may run before it fails with `AppTimeout`.
+    pub fn walltime(mut self, seconds: f64) -> Self {
+        self.walltime = Some(seconds);
+        self
+    }
+
+    /// Labels of the executors the task may run on.
+    pub fn executors(mut self, labels: &[&str]) -> Self {
+        self.executors = Some(labels.iter().map(|l| l.to_string()).collect());
+        self
+    }
+
+    /// Files the task writes: each gives a [`DataFuture`](crate::DataFuture) in
+    /// [`AppFuture::outputs`](crate::AppFuture::outputs).
+    pub fn outputs(mut self, files: Vec<File>) -> Self {
+        self.outputs = files;
+        self
+    }
+
+    /// Memoize this call (or not), whatever the app's attribute says.
+    pub fn cache(mut self, on: bool) -> Self {
+        self.cache = Some(on);
+        self
+    }
+}

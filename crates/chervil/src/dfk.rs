@@ -1,0 +1,565 @@
+//! The DataFlowKernel of the Rust front: the engine's kernel (`chervil_core::Kernel`,
+//! the same state machine the Python front drives) plus what only a front holds — each
+//! task's app, arguments and future — and the executors.
+//!
+//! Every kernel event returns commands (launch a try, complete or fail a task); they are
+//! carried out in order, on the thread that caused them, through a per-thread queue,
+//! so a completion that launches a task that completes at once does not recurse.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chervil_checkpoint::{Checkpointer, Policy};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec};
+
+use crate::app::{AppDef, Joined, Runner};
+use crate::codec::{self, RunOptions};
+use crate::config::{CheckpointMode, Config, ExecutorConfig, Opts, RetryHandler, TaskView, ThreadPoolExecutor};
+use crate::error::Error;
+use crate::executors::{make_run_dir, Executor, Htex, ThreadPool, Threads};
+use crate::future::{AppFuture, ArgKind, DataFuture, ErasedArg, Outcome, Slot};
+
+static NEXT_DFK: AtomicU64 = AtomicU64::new(1);
+static LOADED: Mutex<Option<Dfk>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts a DataFlowKernel for `config` and makes it the one apps use (Parsl's
+/// `parsl.load`). Fails if one is loaded already: [`Dfk::cleanup`] it first.
+pub fn load(config: Config) -> Result<Dfk, Error> {
+    let mut loaded = lock(&LOADED);
+    if loaded.is_some() {
+        return Err(Error::Executor(
+            "a config is already loaded; call chervil::dfk().cleanup() before loading another".into(),
+        ));
+    }
+    let dfk = Dfk::start(config)?;
+    *loaded = Some(dfk.clone());
+    Ok(dfk)
+}
+
+/// The loaded DataFlowKernel, if any (Parsl's `parsl.dfk()`).
+pub fn dfk() -> Option<Dfk> {
+    lock(&LOADED).clone()
+}
+
+/// The checkpoint directories of every run under `run_dir`, oldest first, for
+/// [`Config::checkpoint_files`] (Parsl's `get_all_checkpoints`).
+pub fn get_all_checkpoints(run_dir: impl AsRef<Path>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir.as_ref())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("checkpoint"))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A running workflow. Cheap to clone; every clone is the same kernel.
+#[derive(Clone)]
+pub struct Dfk(Arc<Inner>);
+
+struct Task {
+    def: &'static AppDef,
+    args: Vec<ErasedArg>,
+    slot: Arc<Slot>,
+    executor: usize,
+    run: RunOptions,
+    cache: bool,
+    fail_count: u32,
+    last_error: Option<Error>,
+    result: Option<Arc<[u8]>>,
+    joined: Option<Joined>,
+    hash: Option<String>,
+}
+
+struct Memo {
+    table: Mutex<HashMap<String, Arc<[u8]>>>,
+    checkpoints: Option<Mutex<Checkpointer>>,
+}
+
+struct Inner {
+    id: u64,
+    run_dir: PathBuf,
+    // Lock order: tasks, then kernel.
+    tasks: Mutex<HashMap<u64, Task>>,
+    kernel: Mutex<Kernel>,
+    executors: Vec<(String, Box<dyn Executor>)>,
+    /// Where join apps' bodies run.
+    internal: ThreadPool,
+    retry_handler: Option<RetryHandler>,
+    app_cache: bool,
+    memo: Memo,
+    cleaned: AtomicBool,
+}
+
+/// Which executor a task runs on: an index into `executors`, or the internal pool.
+const INTERNAL: usize = usize::MAX;
+
+impl Dfk {
+    fn start(config: Config) -> Result<Dfk, Error> {
+        let run_dir = make_run_dir(&config.run_dir)?;
+        let table = if config.checkpoint_files.is_empty() {
+            HashMap::new()
+        } else {
+            chervil_checkpoint::load_dirs(&config.checkpoint_files)
+                .map_err(|e| Error::Executor(format!("cannot load checkpoints: {e}")))?
+                .into_iter()
+                .map(|(k, v)| (k, Arc::from(v)))
+                .collect()
+        };
+        let checkpoints = match config.checkpoint_mode {
+            None => None,
+            Some(mode) => {
+                let policy = match mode {
+                    CheckpointMode::TaskExit => Policy::TaskExit,
+                    CheckpointMode::DfkExit => Policy::DfkExit,
+                    CheckpointMode::Manual => Policy::Manual,
+                };
+                let dir = run_dir.join("checkpoint");
+                Some(Mutex::new(
+                    Checkpointer::open(dir, policy).map_err(|e| Error::Executor(format!("cannot open checkpoints: {e}")))?,
+                ))
+            }
+        };
+        let mut configs = config.executors.clone();
+        if configs.is_empty() {
+            configs.push(ExecutorConfig::Threads(ThreadPoolExecutor::new()));
+        }
+        let mut executors: Vec<(String, Box<dyn Executor>)> = Vec::new();
+        for c in &configs {
+            if executors.iter().any(|(l, _)| l == c.label()) {
+                return Err(Error::Executor(format!("two executors are labelled {:?}; give each its own label", c.label())));
+            }
+            let started: Result<Box<dyn Executor>, Error> = match c {
+                ExecutorConfig::Threads(t) => Ok(Box::new(Threads::start(t))),
+                ExecutorConfig::Htex(h) => Htex::start(h, &run_dir).map(|h| Box::new(h) as Box<dyn Executor>),
+            };
+            match started {
+                Ok(e) => executors.push((c.label().to_string(), e)),
+                Err(e) => {
+                    for (_, e) in &executors {
+                        e.shutdown();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(run_dir = %run_dir.display(), "Chervil run starting");
+        Ok(Dfk(Arc::new(Inner {
+            id: NEXT_DFK.fetch_add(1, Ordering::Relaxed),
+            run_dir,
+            tasks: Mutex::new(HashMap::new()),
+            kernel: Mutex::new(Kernel::new(KernelConfig { retries: f64::from(config.retries), garbage_collect: true })),
+            executors,
+            internal: ThreadPool::new("internal", 4),
+            retry_handler: config.retry_handler,
+            app_cache: config.app_cache,
+            memo: Memo { table: Mutex::new(table), checkpoints },
+            cleaned: AtomicBool::new(false),
+        })))
+    }
+
+    /// This run's directory (`runinfo/NNN`).
+    pub fn run_dir(&self) -> &Path {
+        &self.0.run_dir
+    }
+
+    /// Tasks submitted so far.
+    pub fn task_count(&self) -> u64 {
+        lock(&self.0.kernel).submitted()
+    }
+
+    /// Blocks until every task submitted so far (and any they submit) is final.
+    pub fn wait_for_current_tasks(&self) {
+        loop {
+            let slots: Vec<Arc<Slot>> = lock(&self.0.tasks).values().map(|t| t.slot.clone()).collect();
+            if slots.is_empty() {
+                return;
+            }
+            for s in slots {
+                let _ = AppFuture::<()>::new(s, Vec::new()).done_wait();
+            }
+        }
+    }
+
+    /// Writes memoized results finished since the last checkpoint (`CheckpointMode::Manual`).
+    pub fn checkpoint(&self) -> Result<usize, Error> {
+        match &self.0.memo.checkpoints {
+            Some(c) => lock(c).checkpoint().map_err(|e| Error::Executor(format!("checkpoint failed: {e}"))),
+            None => Ok(0),
+        }
+    }
+
+    /// Stops the executors (their blocks are cancelled) and unloads this kernel. Tasks
+    /// not finished fail; call [`wait_for_current_tasks`](Self::wait_for_current_tasks) first.
+    pub fn cleanup(&self) {
+        if self.0.cleaned.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        lock(&self.0.kernel).close();
+        for (_, e) in &self.0.executors {
+            e.shutdown();
+        }
+        if let Some(c) = &self.0.memo.checkpoints {
+            if let Err(e) = lock(c).close() {
+                tracing::error!(error = %e, "the final checkpoint failed");
+            }
+        }
+        let left: Vec<Arc<Slot>> = lock(&self.0.tasks).drain().map(|(_, t)| t.slot).collect();
+        for s in left {
+            s.set(Err(Error::Executor("the DataFlowKernel was cleaned up before the task finished".into())));
+        }
+        let mut loaded = lock(&LOADED);
+        if loaded.as_ref().is_some_and(|d| Arc::ptr_eq(&d.0, &self.0)) {
+            *loaded = None;
+        }
+    }
+
+    pub(crate) fn submit<T>(&self, def: &'static AppDef, opts: Opts, args: Vec<ErasedArg>) -> AppFuture<T> {
+        let inner = &self.0;
+        if inner.cleaned.load(Ordering::Acquire) {
+            return failed(Error::Executor(format!(
+                "app {}: this DataFlowKernel has been cleaned up and takes no new tasks; load a config first",
+                def.name
+            )));
+        }
+        let executor = match self.choose_executor(def, &opts) {
+            Ok(i) => i,
+            Err(e) => return failed(e),
+        };
+        let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
+        let (own, external, external_failed) = inner.classify(args.iter().filter_map(ErasedArg::waits_for));
+        let run = RunOptions { app: short_name(def.name).to_string(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime };
+        let cache = opts.cache.unwrap_or(def.cache) && inner.app_cache;
+        let join = matches!(def.runner, Runner::Join(_));
+        let slot = {
+            let mut tasks = lock(&inner.tasks);
+            let mut kernel = lock(&inner.kernel);
+            let tid = kernel.submitted();
+            let slot = Slot::new(tid, inner.id);
+            tasks.insert(
+                tid,
+                Task {
+                    def,
+                    args,
+                    slot: slot.clone(),
+                    executor,
+                    run,
+                    cache,
+                    fail_count: 0,
+                    last_error: None,
+                    result: None,
+                    joined: None,
+                    hash: None,
+                },
+            );
+            let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
+            match kernel.submit(TaskSpec { func_name: def.name, executor: label, join }, deps) {
+                Ok((_, commands)) => {
+                    drop(kernel);
+                    drop(tasks);
+                    self.watch_external(tid, &external);
+                    self.act(commands);
+                    slot
+                }
+                Err(e) => {
+                    tasks.remove(&tid);
+                    return failed(Error::Executor(format!("app {}: {e}", def.name)));
+                }
+            }
+        };
+        let outputs = opts.outputs.into_iter().map(|f| DataFuture::new(f, slot.clone())).collect();
+        AppFuture::new(slot, outputs)
+    }
+
+    fn choose_executor(&self, def: &AppDef, opts: &Opts) -> Result<usize, Error> {
+        if matches!(def.runner, Runner::Join(_)) {
+            return Ok(INTERNAL);
+        }
+        let execs = &self.0.executors;
+        let Some(wanted) = &opts.executors else { return Ok(0) };
+        let found = wanted.iter().find_map(|w| execs.iter().position(|(l, _)| l == w));
+        found.ok_or_else(|| {
+            let known: Vec<&str> = execs.iter().map(|(l, _)| l.as_str()).collect();
+            Error::Executor(format!(
+                "app {} asks for executor(s) {wanted:?}, but the loaded config has only {known:?}; change the call's executors or add an executor with that label",
+                def.name
+            ))
+        })
+    }
+
+    fn watch_external(&self, tid: u64, external: &[Arc<Slot>]) {
+        for s in external {
+            let dfk = self.clone();
+            s.on_done(move |o| {
+                let failed = o.is_err();
+                let commands = lock(&dfk.0.kernel).external_resolved(tid, failed);
+                dfk.act_or_log(commands, tid);
+            });
+        }
+    }
+
+    fn act_or_log(&self, commands: Result<Vec<Command>, chervil_core::KernelError>, tid: u64) {
+        match commands {
+            Ok(c) => self.act(c),
+            Err(e) => tracing::warn!(task = tid, error = %e, "kernel refused an event"),
+        }
+    }
+
+    fn act(&self, commands: Vec<Command>) {
+        thread_local! {
+            static QUEUE: RefCell<Option<VecDeque<(Dfk, Command)>>> = const { RefCell::new(None) };
+        }
+        if commands.is_empty() {
+            return;
+        }
+        let nested = QUEUE.with(|q| match q.borrow_mut().as_mut() {
+            Some(q) => {
+                q.extend(commands.iter().map(|c| (self.clone(), *c)));
+                true
+            }
+            None => false,
+        });
+        if nested {
+            return;
+        }
+        QUEUE.with(|q| *q.borrow_mut() = Some(commands.into_iter().map(|c| (self.clone(), c)).collect()));
+        while let Some((dfk, command)) = QUEUE.with(|q| q.borrow_mut().as_mut().and_then(VecDeque::pop_front)) {
+            match command {
+                Command::Launch { task, try_id } => dfk.launch(task, try_id),
+                Command::Complete { task, .. } => dfk.complete(task),
+                Command::Fail { task, cause, .. } => dfk.fail(task, cause),
+            }
+        }
+        QUEUE.with(|q| *q.borrow_mut() = None);
+    }
+
+    fn launch(&self, tid: u64, try_id: u32) {
+        let inner = &self.0;
+        let prepared = {
+            let mut tasks = lock(&inner.tasks);
+            let Some(t) = tasks.get_mut(&tid) else { return };
+            let mut parts: Vec<Arc<[u8]>> = Vec::with_capacity(t.args.len());
+            let mut bad = None;
+            for a in &t.args {
+                match &a.0 {
+                    ArgKind::Value(Ok(b)) => parts.push(Arc::from(&b[..])),
+                    ArgKind::Value(Err(e)) => bad = Some(e.clone()),
+                    ArgKind::After(_, v) => parts.push(Arc::from(&v[..])),
+                    ArgKind::Result(s) => match s.outcome() {
+                        Some(Ok(b)) => parts.push(b),
+                        _ => bad = Some(Error::Executor(format!("task {tid}: a dependency has no value at launch"))),
+                    },
+                }
+            }
+            let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+            if t.cache && t.hash.is_none() && bad.is_none() {
+                t.hash = Some(memo_hash(t.def.name, &refs));
+            }
+            let payload = match bad {
+                Some(e) => Err(e),
+                None => codec::encode_payload(&t.run, &refs),
+            };
+            (t.def, payload, parts, t.executor, t.hash.clone())
+        };
+        let (def, payload, parts, executor, hash) = prepared;
+        let payload = match payload {
+            Ok(p) => p,
+            Err(e) => return self.try_failed(tid, try_id, e, f64::INFINITY),
+        };
+        if let Some(h) = &hash {
+            let hit = lock(&inner.memo.table).get(h).cloned();
+            if let Some(bytes) = hit {
+                if let Some(t) = lock(&inner.tasks).get_mut(&tid) {
+                    t.result = Some(bytes);
+                }
+                let commands = lock(&inner.kernel).try_succeeded(tid, try_id, true);
+                return self.act_or_log(commands, tid);
+            }
+        }
+        let dfk = self.clone();
+        if let Runner::Join(body) = def.runner {
+            inner.internal.spawn(Box::new(move || {
+                let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+                match body(&refs) {
+                    Ok(joined) => dfk.join_returned(tid, try_id, joined),
+                    Err(e) => dfk.try_done(tid, try_id, Err(e)),
+                }
+            }));
+            return;
+        }
+        let done = Box::new(move |outcome| dfk.try_done(tid, try_id, outcome));
+        match inner.executors.get(executor) {
+            Some((_, e)) => e.submit(def, payload, done),
+            None => done(Err(Error::Executor(format!("task {tid}: no executor {executor}")))),
+        }
+    }
+
+    fn try_done(&self, tid: u64, try_id: u32, outcome: Result<Vec<u8>, Error>) {
+        match outcome {
+            Ok(bytes) => {
+                if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
+                    t.result = Some(bytes.into());
+                }
+                let commands = lock(&self.0.kernel).try_succeeded(tid, try_id, false);
+                self.act_or_log(commands, tid);
+            }
+            Err(e) => {
+                let view = lock(&self.0.tasks).get(&tid).map(|t| TaskView {
+                    tid,
+                    app: t.def.name.to_string(),
+                    fail_count: t.fail_count + 1,
+                });
+                let cost = match (&self.0.retry_handler, view) {
+                    (Some(handler), Some(view)) => {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&e, &view))).unwrap_or(f64::INFINITY)
+                    }
+                    _ => 1.0,
+                };
+                self.try_failed(tid, try_id, e, cost);
+            }
+        }
+    }
+
+    fn try_failed(&self, tid: u64, try_id: u32, e: Error, cost: f64) {
+        if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
+            t.fail_count += 1;
+            tracing::info!(task = tid, try_id, error = %e, "try failed");
+            t.last_error = Some(e);
+        }
+        let commands = lock(&self.0.kernel).try_failed(tid, try_id, cost);
+        self.act_or_log(commands, tid);
+    }
+
+    fn join_returned(&self, tid: u64, try_id: u32, joined: Joined) {
+        let (own, external, external_failed) = self.0.classify(joined.slots.iter());
+        if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
+            t.joined = Some(joined);
+        }
+        let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
+        let commands = lock(&self.0.kernel).join_returned(tid, try_id, deps);
+        self.watch_external(tid, &external);
+        self.act_or_log(commands, tid);
+    }
+
+    fn complete(&self, tid: u64) {
+        let Some(t) = lock(&self.0.tasks).remove(&tid) else { return };
+        let bytes: Arc<[u8]> = match &t.joined {
+            Some(j) => {
+                let values: Vec<Arc<[u8]>> =
+                    j.slots.iter().map(|s| s.outcome().and_then(Result::ok).unwrap_or_else(|| Arc::from(&[][..]))).collect();
+                if j.list {
+                    let refs: Vec<&[u8]> = values.iter().map(|v| &v[..]).collect();
+                    Arc::from(codec::concat_as_vec(&refs))
+                } else {
+                    values.into_iter().next().unwrap_or_else(|| Arc::from(&[][..]))
+                }
+            }
+            None => t.result.clone().unwrap_or_else(|| Arc::from(&[][..])),
+        };
+        if let Some(h) = &t.hash {
+            let fresh = lock(&self.0.memo.table).insert(h.clone(), bytes.clone()).is_none();
+            if let (true, Some(c)) = (fresh, &self.0.memo.checkpoints) {
+                lock(c).record(h.clone(), bytes.to_vec());
+            }
+        }
+        t.slot.set(Ok(bytes));
+    }
+
+    fn fail(&self, tid: u64, cause: FailCause) {
+        let Some(t) = lock(&self.0.tasks).remove(&tid) else { return };
+        let failures = |slots: &mut dyn Iterator<Item = &Arc<Slot>>| -> Vec<(String, Error)> {
+            slots
+                .filter_map(|s| match s.outcome() {
+                    Some(Err(e)) => Some((format!("task {}", s.tid), e)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let error = match cause {
+            FailCause::Try => t.last_error.clone().unwrap_or_else(|| Error::Executor(format!("task {tid} failed"))),
+            FailCause::Dependency => {
+                Error::DependencyError { task: tid, failed: failures(&mut t.args.iter().filter_map(ErasedArg::waits_for)) }
+            }
+            FailCause::Join => {
+                let slots = t.joined.as_ref().map(|j| j.slots.clone()).unwrap_or_default();
+                Error::JoinError { task: tid, failed: failures(&mut slots.iter()) }
+            }
+        };
+        t.slot.set(Err(error));
+    }
+}
+
+impl Inner {
+    /// This kernel's tasks (by id), other futures still running, and whether any other
+    /// future has already failed.
+    fn classify<'a>(&self, slots: impl Iterator<Item = &'a Arc<Slot>>) -> (Vec<u64>, Vec<Arc<Slot>>, bool) {
+        let (mut own, mut external, mut external_failed) = (Vec::new(), Vec::new(), false);
+        for s in slots {
+            if s.dfk == self.id {
+                own.push(s.tid);
+            } else {
+                match s.outcome() {
+                    Some(Err(_)) => external_failed = true,
+                    Some(Ok(_)) => {}
+                    None => external.push(s.clone()),
+                }
+            }
+        }
+        (own, external, external_failed)
+    }
+}
+
+fn failed<T>(e: Error) -> AppFuture<T> {
+    AppFuture::new(Slot::done(Err(e)), Vec::new())
+}
+
+fn short_name(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// The memo key of a call: the app's path and its encoded arguments (SHA-256, hex).
+fn memo_hash(app: &str, args: &[&[u8]]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"chervil-rust-1\0");
+    ctx.update(app.as_bytes());
+    for a in args {
+        ctx.update(&(a.len() as u64).to_be_bytes());
+        ctx.update(a);
+    }
+    chervil_htex::tls::to_hex(ctx.finish().as_ref())
+}
+
+impl<T> AppFuture<T> {
+    /// Waits until the task is final, whatever its outcome.
+    pub(crate) fn done_wait(&self) -> Option<Outcome> {
+        self.slot.outcome().or_else(|| {
+            let s = self.slot.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.on_done(move |o| {
+                let _ = tx.send(o.clone());
+            });
+            rx.recv().ok()
+        })
+    }
+}
+
+/// Submits a task to the loaded DataFlowKernel; what the app attributes call.
+#[doc(hidden)]
+pub fn submit<T>(def: &'static AppDef, opts: Opts, args: Vec<ErasedArg>) -> AppFuture<T> {
+    match dfk() {
+        Some(d) => d.submit(def, opts, args),
+        None => failed(Error::Executor(format!(
+            "app {} was called with no DataFlowKernel loaded; call chervil::load(config) first",
+            def.name
+        ))),
+    }
+}

@@ -1,0 +1,350 @@
+//! Where tries run: a thread pool in this process, or the HighThroughputExecutor's
+//! interchange and pools of worker processes (this program, started in worker mode).
+//! Both take an app and its encoded payload and hand the outcome to a callback.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig};
+use chervil_proto::Outcome;
+use chervil_providers::local::LocalProvider as LocalBlocks;
+
+use crate::app::{execute, AppDef};
+use crate::codec;
+use crate::config::{HighThroughputExecutor, Provider, ThreadPoolExecutor};
+use crate::error::Error;
+use crate::worker::{PoolEnv, ROLE_ENV};
+
+/// Where a try's outcome goes: its encoded result, or its error.
+pub(crate) type Done = Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send>;
+
+pub(crate) trait Executor: Send + Sync {
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done);
+    fn shutdown(&self);
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// Threads taking jobs from one queue. Also the DataFlowKernel's internal pool, where
+/// join apps' bodies run.
+pub(crate) struct ThreadPool {
+    queue: Arc<(Mutex<Queue>, Condvar)>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ThreadPool {
+    pub(crate) fn new(name: &str, threads: usize) -> ThreadPool {
+        let queue: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
+        let threads = (0..threads.max(1))
+            .filter_map(|i| {
+                let q = queue.clone();
+                std::thread::Builder::new().name(format!("chervil-{name}-{i}")).spawn(move || work(&q)).ok()
+            })
+            .collect();
+        ThreadPool { queue, threads: Mutex::new(threads) }
+    }
+
+    pub(crate) fn spawn(&self, job: Job) {
+        let (q, ready) = &*self.queue;
+        let mut q = lock(q);
+        if q.closed {
+            drop(q);
+            job(); // after shutdown: run on the caller rather than lose it
+            return;
+        }
+        q.jobs.push_back(job);
+        drop(q);
+        ready.notify_one();
+    }
+
+    fn stop(&self) {
+        let (q, ready) = &*self.queue;
+        lock(q).closed = true;
+        ready.notify_all();
+        for t in std::mem::take(&mut *lock(&self.threads)) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn work(queue: &(Mutex<Queue>, Condvar)) {
+    let (q, ready) = queue;
+    loop {
+        let job = {
+            let mut g = lock(q);
+            loop {
+                if let Some(job) = g.jobs.pop_front() {
+                    break job;
+                }
+                if g.closed {
+                    return;
+                }
+                g = ready.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        job();
+    }
+}
+
+pub(crate) struct Threads {
+    pool: ThreadPool,
+}
+
+impl Threads {
+    pub(crate) fn start(config: &ThreadPoolExecutor) -> Threads {
+        Threads { pool: ThreadPool::new(&config.label, config.max_threads) }
+    }
+}
+
+impl Executor for Threads {
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
+        self.pool.spawn(Box::new(move || done(execute(def, &payload))));
+    }
+
+    fn shutdown(&self) {
+        self.pool.stop();
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The HighThroughputExecutor: the same interchange and pools as the Python front.
+pub(crate) struct Htex {
+    label: String,
+    ix: Arc<InterchangeHandle>,
+    waiting: Arc<Mutex<HashMap<u64, Done>>>,
+    next_id: AtomicU64,
+    registered: Mutex<HashMap<&'static str, u64>>,
+    results: Mutex<Option<JoinHandle<()>>>,
+    blocks: Mutex<Blocks>,
+    stopped: AtomicBool,
+}
+
+enum Blocks {
+    Local(LocalBlocks, Vec<String>),
+    Slurm(Box<chervil_providers::batch::BatchProvider>, Vec<String>),
+}
+
+impl Htex {
+    pub(crate) fn start(config: &HighThroughputExecutor, run_dir: &Path) -> Result<Htex, Error> {
+        let token = random_token()?;
+        let local = matches!(config.provider, Provider::Local(_));
+        let bind = if local { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+        let server = ServerConfig {
+            bind,
+            port_range: (0, 0),
+            interchange: InterchangeConfig {
+                prefetch_capacity: 0,
+                heartbeat_threshold: config.heartbeat_threshold,
+                heartbeat_period: config.heartbeat_period,
+                token: token.to_vec(),
+            },
+            max_frame: chervil_proto::MAX_FRAME_DEFAULT,
+        };
+        let ix = Arc::new(
+            InterchangeHandle::start(server, PlainAcceptor)
+                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?,
+        );
+        let address = config.address.clone().unwrap_or_else(|| {
+            if local {
+                "127.0.0.1".into()
+            } else {
+                chervil_htex::pool::hostname()
+            }
+        });
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::Executor(format!("executor {}: cannot find this program to start workers: {e}", config.label)))?;
+        let logdir = run_dir.join(&config.label);
+        let env = PoolEnv {
+            addresses: address,
+            port: ix.port(),
+            token: chervil_htex::tls::to_hex(&token),
+            workers: config.max_workers_per_node,
+            cores_per_worker: config.cores_per_worker,
+            heartbeat_period: config.heartbeat_period.as_secs_f64(),
+            heartbeat_threshold: config.heartbeat_threshold.as_secs_f64(),
+            logdir: logdir.clone(),
+        };
+        let scripts = run_dir.join("submit_scripts");
+        let blocks = match &config.provider {
+            Provider::Local(p) => {
+                let mut provider = LocalBlocks::new(&scripts);
+                let mut ids = Vec::new();
+                for block in 0..p.init_blocks {
+                    let script = pool_script(&p.worker_init, &env, &block.to_string(), &exe, None);
+                    let id = provider
+                        .submit(&script, &format!("chervil.{}.block{block}", config.label))
+                        .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                    ids.push(id);
+                }
+                Blocks::Local(provider, ids)
+            }
+            Provider::Slurm(p) => {
+                let mut provider = crate::slurm::provider(p, &scripts)
+                    .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                let mut ids = Vec::new();
+                for block in 0..p.init_blocks {
+                    // worker_init is the batch script's own (BlockSpec), before this line.
+                    let script = pool_script("", &env, &block.to_string(), &exe, Some("srun --ntasks=1"));
+                    let id = provider
+                        .submit(&script, 1, &format!("chervil.{}.block{block}", config.label))
+                        .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                    ids.push(id);
+                }
+                Blocks::Slurm(Box::new(provider), ids)
+            }
+        };
+        let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
+        let results = {
+            let (ix, waiting) = (ix.clone(), waiting.clone());
+            std::thread::Builder::new()
+                .name(format!("chervil-{}-results", config.label))
+                .spawn(move || collect_results(&ix, &waiting))
+                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
+        };
+        tracing::info!(label = %config.label, port = ix.port(), "HighThroughputExecutor started");
+        Ok(Htex {
+            label: config.label.clone(),
+            ix,
+            waiting,
+            next_id: AtomicU64::new(0),
+            registered: Mutex::new(HashMap::new()),
+            results: Mutex::new(Some(results)),
+            blocks: Mutex::new(blocks),
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    /// The function id of `def`, registered with the interchange on first use: the
+    /// worker is told the app's name and finds it in its own registry.
+    fn function(&self, def: &'static AppDef) -> u64 {
+        let mut reg = lock(&self.registered);
+        if let Some(&id) = reg.get(def.name) {
+            return id;
+        }
+        let id = reg.len() as u64;
+        self.ix.register_function(id, def.name.as_bytes().to_vec());
+        reg.insert(def.name, id);
+        id
+    }
+}
+
+impl Executor for Htex {
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
+        if self.stopped.load(Ordering::Acquire) {
+            done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
+            return;
+        }
+        let function = self.function(def);
+        let tid = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.waiting).insert(tid, done);
+        self.ix.submit(vec![(tid, (function, payload, Vec::new()))]);
+    }
+
+    fn shutdown(&self) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.ix.shutdown();
+        if let Some(t) = lock(&self.results).take() {
+            let _ = t.join();
+        }
+        match &mut *lock(&self.blocks) {
+            Blocks::Local(p, ids) => {
+                p.cancel(ids);
+            }
+            Blocks::Slurm(p, ids) => {
+                let _ = p.cancel(ids);
+            }
+        }
+        let left: Vec<Done> = lock(&self.waiting).drain().map(|(_, d)| d).collect();
+        for done in left {
+            done(Err(Error::Executor(format!("executor {} shut down before the task finished", self.label))));
+        }
+    }
+}
+
+fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) {
+    while let Some(events) = ix.wait(Duration::from_millis(500)) {
+        for event in events {
+            let (task, outcome) = match event {
+                ClientEvent::Done { task, outcome, on, .. } => (
+                    task,
+                    match outcome {
+                        Outcome::Ok(bytes) => Ok(bytes),
+                        Outcome::Err(bytes) => Err(codec::decode::<Error>(&bytes, "the task's error").unwrap_or_else(|e| e)),
+                        Outcome::WorkerLost(why) => Err(Error::WorkerLost { host: on.hostname.to_string(), why }),
+                        Outcome::Refused(why) => Err(Error::Executor(why)),
+                    },
+                ),
+                ClientEvent::PoolLost { task, hostname, why } => {
+                    (task, Err(Error::ManagerLost { host: hostname.to_string(), why: why.to_string() }))
+                }
+                _ => continue,
+            };
+            let done = lock(waiting).remove(&task);
+            if let Some(done) = done {
+                done(outcome);
+            }
+        }
+    }
+}
+
+fn random_token() -> Result<[u8; 32], Error> {
+    use ring::rand::SecureRandom;
+    let mut token = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut token)
+        .map_err(|_| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
+    Ok(token)
+}
+
+/// The block's script: the pool is this program in pool mode, told where the
+/// interchange is through the environment (`export … &&`, as the Python front's).
+fn pool_script(worker_init: &str, env: &PoolEnv, block: &str, exe: &Path, launcher: Option<&str>) -> String {
+    let vars = env.vars(block);
+    let exports: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
+    let exe = shell_quote(&exe.to_string_lossy());
+    let launch = launcher.map(|l| format!("{l} ")).unwrap_or_default();
+    format!("{worker_init}\nexport {ROLE_ENV}=pool {} && {launch}{exe}\n", exports.join(" "))
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,=+@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The run directory's numbered subdirectory for this run (`runinfo/000`, `001`, …).
+pub(crate) fn make_run_dir(base: &Path) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(base).map_err(|e| Error::Executor(format!("cannot make {}: {e}", base.display())))?;
+    for n in 0..100_000u32 {
+        let dir = base.join(format!("{n:03}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::Executor(format!("cannot make {}: {e}", dir.display()))),
+        }
+    }
+    Err(Error::Executor(format!("{} holds 100,000 runs; clear it", base.display())))
+}

@@ -1,0 +1,358 @@
+//! Futures: what calling an app returns, and how a future becomes another app's argument.
+//!
+//! Every task's outcome lives in one [`Slot`]: the encoded result bytes, or the
+//! [`Error`]. An [`AppFuture<T>`] is a typed handle on a slot; it decodes `T` when asked,
+//! so the same slot serves the user, the tasks that depend on it (which take the bytes
+//! as they are), and the memo table.
+
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::error::Error;
+
+/// A task's outcome: its encoded result, or why it has none.
+pub(crate) type Outcome = Result<Arc<[u8]>, Error>;
+
+type Callback = Box<dyn FnOnce(&Outcome) + Send>;
+
+#[derive(Default)]
+struct SlotState {
+    outcome: Option<Outcome>,
+    wakers: Vec<Waker>,
+    callbacks: Vec<Callback>,
+}
+
+/// Where one task's outcome arrives, once.
+pub(crate) struct Slot {
+    pub(crate) tid: u64,
+    /// The DataFlowKernel that owns the task (its futures are dependencies it tracks
+    /// by id; any other future is waited on through a callback).
+    pub(crate) dfk: u64,
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+impl Slot {
+    pub(crate) fn new(tid: u64, dfk: u64) -> Arc<Slot> {
+        Arc::new(Slot { tid, dfk, state: Mutex::new(SlotState::default()), ready: Condvar::new() })
+    }
+
+    /// A slot that is already done, for tasks refused at submission.
+    pub(crate) fn done(outcome: Outcome) -> Arc<Slot> {
+        let slot = Slot::new(u64::MAX, 0);
+        slot.set(outcome);
+        slot
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the outcome; the first one set stands. Wakes waiters and runs callbacks.
+    pub(crate) fn set(&self, outcome: Outcome) {
+        let (wakers, callbacks) = {
+            let mut s = self.lock();
+            if s.outcome.is_some() {
+                return;
+            }
+            s.outcome = Some(outcome.clone());
+            (std::mem::take(&mut s.wakers), std::mem::take(&mut s.callbacks))
+        };
+        self.ready.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+        for cb in callbacks {
+            cb(&outcome);
+        }
+    }
+
+    pub(crate) fn outcome(&self) -> Option<Outcome> {
+        self.lock().outcome.clone()
+    }
+
+    /// Runs `f` with the outcome: now if there is one, else when it is set.
+    pub(crate) fn on_done(&self, f: impl FnOnce(&Outcome) + Send + 'static) {
+        let mut s = self.lock();
+        match s.outcome.clone() {
+            Some(o) => {
+                drop(s);
+                f(&o);
+            }
+            None => s.callbacks.push(Box::new(f)),
+        }
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Option<Outcome> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = self.lock();
+        loop {
+            if let Some(o) = &s.outcome {
+                return Some(o.clone());
+            }
+            match deadline {
+                None => s = self.ready.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.checked_duration_since(Instant::now())?;
+                    s = self.ready.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let mut s = self.lock();
+        match &s.outcome {
+            Some(o) => Poll::Ready(o.clone()),
+            None => {
+                if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    s.wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// What calling an app returns: the task's result, when it has one.
+///
+/// `result()` blocks; `.await` works on any async runtime (the future is woken from the
+/// thread that completes the task). Clone it freely: every clone refers to the same
+/// task. Pass it (or a reference to it) as another app's argument to make that task
+/// wait for this one and receive its value.
+pub struct AppFuture<T> {
+    pub(crate) slot: Arc<Slot>,
+    pub(crate) outputs: Arc<[DataFuture]>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for AppFuture<T> {
+    fn clone(&self) -> Self {
+        AppFuture { slot: self.slot.clone(), outputs: self.outputs.clone(), _t: PhantomData }
+    }
+}
+
+impl<T> std::fmt::Debug for AppFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.slot.outcome() {
+            None => "pending",
+            Some(Ok(_)) => "done",
+            Some(Err(_)) => "failed",
+        };
+        write!(f, "AppFuture(task {}, {state})", self.slot.tid)
+    }
+}
+
+impl<T> AppFuture<T> {
+    pub(crate) fn new(slot: Arc<Slot>, outputs: Vec<DataFuture>) -> Self {
+        AppFuture { slot, outputs: outputs.into(), _t: PhantomData }
+    }
+
+    /// The task's id in its DataFlowKernel (counting from 0, as Parsl's).
+    pub fn tid(&self) -> u64 {
+        self.slot.tid
+    }
+
+    /// Whether the task has reached a final state.
+    pub fn done(&self) -> bool {
+        self.slot.outcome().is_some()
+    }
+
+    /// The task's error, once it has failed; `None` while it runs or after success.
+    pub fn exception(&self) -> Option<Error> {
+        self.slot.outcome().and_then(|o| o.err())
+    }
+
+    /// One [`DataFuture`] per file of the call's `outputs`, done when the task is.
+    pub fn outputs(&self) -> &[DataFuture] {
+        &self.outputs
+    }
+}
+
+impl<T: DeserializeOwned> AppFuture<T> {
+    /// Waits for the task and returns its value (or its error).
+    pub fn result(&self) -> Result<T, Error> {
+        decode_outcome(self.slot.wait(None).unwrap_or_else(|| Err(Error::Executor("the task was never completed".into()))))
+    }
+
+    /// As [`result`](Self::result), giving up after `timeout` (`None` then).
+    pub fn result_timeout(&self, timeout: Duration) -> Option<Result<T, Error>> {
+        self.slot.wait(Some(timeout)).map(decode_outcome)
+    }
+}
+
+fn decode_outcome<T: DeserializeOwned>(outcome: Outcome) -> Result<T, Error> {
+    let bytes = outcome?;
+    codec::decode(&bytes, "the task's result")
+}
+
+impl<T: DeserializeOwned> std::future::Future for AppFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.poll(cx).map(decode_outcome)
+    }
+}
+
+/// A file, named by a path or a URL, that tasks read and write (Parsl's `File`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct File {
+    url: String,
+}
+
+impl File {
+    /// `File::new("data/in.txt")`, or a `file://` URL.
+    pub fn new(url: impl Into<String>) -> File {
+        File { url: url.into() }
+    }
+
+    /// Where the file is on the local file system.
+    pub fn filepath(&self) -> PathBuf {
+        PathBuf::from(self.url.strip_prefix("file://").unwrap_or(&self.url))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// A file a task will write (one of its `outputs`): done when that task is, failed if
+/// it fails. Pass it to another app where a [`File`] is expected to make that app wait.
+#[derive(Clone)]
+pub struct DataFuture {
+    file: File,
+    slot: Arc<Slot>,
+}
+
+impl DataFuture {
+    pub(crate) fn new(file: File, slot: Arc<Slot>) -> Self {
+        DataFuture { file, slot }
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The id of the task that writes the file.
+    pub fn tid(&self) -> u64 {
+        self.slot.tid
+    }
+
+    pub fn done(&self) -> bool {
+        self.slot.outcome().is_some()
+    }
+
+    /// Waits for the writing task; the file, or that task's error.
+    pub fn result(&self) -> Result<File, Error> {
+        match self.slot.wait(None) {
+            Some(Ok(_)) => Ok(self.file.clone()),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Executor("the task was never completed".into())),
+        }
+    }
+}
+
+impl std::fmt::Debug for DataFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataFuture({}, from task {})", self.file, self.slot.tid)
+    }
+}
+
+/// An app's argument: a value, or something to wait for first.
+pub struct Arg<T> {
+    erased: ErasedArg,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Arg<T> {
+    fn new(kind: ArgKind) -> Self {
+        Arg { erased: ErasedArg(kind), _t: PhantomData }
+    }
+
+    /// The argument without its type, as the DataFlowKernel keeps it.
+    #[doc(hidden)]
+    pub fn erase(self) -> ErasedArg {
+        self.erased
+    }
+}
+
+/// An argument as the DataFlowKernel holds it until the task runs.
+#[doc(hidden)]
+pub struct ErasedArg(pub(crate) ArgKind);
+
+pub(crate) enum ArgKind {
+    /// Encoded now (or the reason it could not be).
+    Value(Result<Vec<u8>, Error>),
+    /// The result of this task, when it has one.
+    Result(Arc<Slot>),
+    /// This value, once this task has succeeded (a [`DataFuture`]'s file).
+    After(Arc<Slot>, Vec<u8>),
+}
+
+impl ErasedArg {
+    pub(crate) fn waits_for(&self) -> Option<&Arc<Slot>> {
+        match &self.0 {
+            ArgKind::Value(_) => None,
+            ArgKind::Result(s) | ArgKind::After(s, _) => Some(s),
+        }
+    }
+}
+
+/// What can be given where an app takes a `T`: a `T`, an `AppFuture<T>` (or a reference
+/// to one), a [`DataFuture`] where a [`File`] is taken, a `&str` where a `String` is.
+pub trait IntoArg<T> {
+    fn into_arg(self) -> Arg<T>;
+}
+
+impl<T: Serialize> IntoArg<T> for T {
+    fn into_arg(self) -> Arg<T> {
+        Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
+    }
+}
+
+impl<T> IntoArg<T> for AppFuture<T> {
+    fn into_arg(self) -> Arg<T> {
+        Arg::new(ArgKind::Result(self.slot))
+    }
+}
+
+impl<T> IntoArg<T> for &AppFuture<T> {
+    fn into_arg(self) -> Arg<T> {
+        Arg::new(ArgKind::Result(self.slot.clone()))
+    }
+}
+
+impl IntoArg<File> for DataFuture {
+    fn into_arg(self) -> Arg<File> {
+        (&self).into_arg()
+    }
+}
+
+impl IntoArg<File> for &DataFuture {
+    fn into_arg(self) -> Arg<File> {
+        Arg::new(match codec::encode(&self.file, "a file") {
+            Ok(bytes) => ArgKind::After(self.slot.clone(), bytes),
+            Err(e) => ArgKind::Value(Err(e)),
+        })
+    }
+}
+
+impl IntoArg<String> for &str {
+    fn into_arg(self) -> Arg<String> {
+        Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
+    }
+}

@@ -1,0 +1,102 @@
+//! Parsl's model for Rust programs: plain functions become parallel tasks, futures are
+//! dependencies, and one program runs on threads, on pools of worker processes, or on a
+//! Slurm cluster by changing its config alone. The engine — the DataFlowKernel's state
+//! machine, the HighThroughputExecutor's interchange and pools, the providers, the
+//! checkpoint files — is the one the Python package `chervil` drives.
+//!
+//! # Thirty seconds
+//!
+//! ```
+//! #[chervil::app]
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//!
+//! fn main() -> Result<(), chervil::Error> {
+//!     chervil::init(); // the first line of main: see below
+//!     let dfk = chervil::load(chervil::Config::new())?;
+//!     let x = add(1, 2); // returns at once: an AppFuture<i64>
+//!     let y = add(&x, 10); // waits for x, then gets its value
+//!     assert_eq!(y.result()?, 13);
+//!     dfk.cleanup();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Apps
+//!
+//! - `#[chervil::app]` on a function whose arguments and result are serde types: calling
+//!   it submits a task and returns an [`AppFuture`]. Each argument may be given as a
+//!   value, or as a future of that type (owned or borrowed) — the task then waits for it.
+//!   A body returning `Result<T, E>` (`E: Display`) makes an `AppFuture<T>` whose
+//!   `Err` is [`Error::App`] with `E`'s type name and text; a panic is
+//!   [`Error::Panicked`]. `#[chervil::app(cache)]` memoizes results on the encoded
+//!   arguments (and, with a [`CheckpointMode`], in checkpoint files a later run loads).
+//! - `#[chervil::bash_app]`: the body returns the command line; the future's value is
+//!   the exit code 0, any other code is [`Error::BashExitFailure`].
+//! - `#[chervil::join_app]`: the body runs in the client and returns an `AppFuture<T>`
+//!   or a `Vec<AppFuture<T>>`; the task completes with that value (or `Vec<T>`).
+//!
+//! Each app also gets `<name>_with(Opts, …)` for Parsl's per-call keyword arguments:
+//! `stdout`, `stderr`, `walltime`, `executors`, `outputs`, `cache`.
+//!
+//! # Executors, and why `init` comes first
+//!
+//! The default config runs tasks on threads. A [`HighThroughputExecutor`] runs them on
+//! pools of worker processes — this same program, started again by the pool. That is
+//! why [`init`] is the first line of `main`: in a pool or worker it does that work and
+//! exits; in the client it returns at once. Apps are found in a worker by their path
+//! (`crate::module::function`), registered at compile time, so client and workers must
+//! be the same build.
+//!
+//! ```no_run
+//! use chervil::{Config, HighThroughputExecutor, LocalProvider};
+//! # #[chervil::app] fn add(a: i64, b: i64) -> i64 { a + b }
+//! fn main() -> Result<(), chervil::Error> {
+//!     chervil::init();
+//!     let config = Config::new().executor(
+//!         HighThroughputExecutor::new().max_workers_per_node(4).provider(LocalProvider::new()),
+//!     );
+//!     // On a cluster: .provider(chervil::SlurmProvider::new().partition("debug"))
+//!     let dfk = chervil::load(config)?;
+//!     let futures: Vec<_> = (0..100).map(|i| add(i, i)).collect();
+//!     let total: i64 = futures.iter().map(|f| f.result()).sum::<Result<i64, _>>()?;
+//!     println!("{total}");
+//!     dfk.cleanup();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Futures
+//!
+//! [`AppFuture::result`] blocks; `.await` works on any async runtime. A failed
+//! dependency fails the dependent task with [`Error::DependencyError`] naming it.
+
+mod app;
+mod codec;
+mod config;
+mod dfk;
+mod error;
+mod executors;
+mod future;
+mod slurm;
+mod worker;
+
+pub use chervil_macros::{app, bash_app, join_app};
+pub use config::{
+    CheckpointMode, Config, ExecutorConfig, HighThroughputExecutor, LocalProvider, Opts, Provider, RetryHandler,
+    SlurmProvider, TaskView, ThreadPoolExecutor,
+};
+pub use dfk::{dfk, get_all_checkpoints, load, Dfk};
+pub use error::Error;
+pub use future::{AppFuture, Arg, DataFuture, File, IntoArg};
+pub use worker::init;
+
+/// What the app attributes expand to; not for direct use.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::app::{app_error, decode_arg, encode_result, AppDef, IntoJoined, Joined, Registered, Runner};
+    pub use crate::dfk::submit;
+    pub use crate::future::ErasedArg;
+    pub use inventory;
+}

@@ -1,0 +1,182 @@
+//! The program's other lives. A HighThroughputExecutor's block starts this same
+//! program as a **pool** (it connects to the interchange and supervises workers), and
+//! the pool starts it again, once per worker, as a **worker** (it runs tasks fed over
+//! its stdin). [`init`] — the first line of `main` — sends the program down the right
+//! path; in the client it returns at once.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chervil_htex::pool::{self, Affinity, PlainConnector, PoolOptions, WorkerSlots};
+use chervil_proto::worker::{FUNCTION_DEF, TASK_ENV};
+
+use crate::app::{execute, find};
+use crate::codec;
+use crate::error::Error;
+
+/// Which life this process leads: unset in the client, `pool` or `worker` otherwise.
+pub(crate) const ROLE_ENV: &str = "CHERVIL_ROLE";
+
+/// What a block tells its pool, as environment variables.
+pub(crate) struct PoolEnv {
+    pub addresses: String,
+    pub port: u16,
+    pub token: String,
+    pub workers: Option<u32>,
+    pub cores_per_worker: f64,
+    pub heartbeat_period: f64,
+    pub heartbeat_threshold: f64,
+    pub logdir: PathBuf,
+}
+
+impl PoolEnv {
+    pub(crate) fn vars(&self, block: &str) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("CHERVIL_POOL_ADDRESSES", self.addresses.clone()),
+            ("CHERVIL_POOL_PORT", self.port.to_string()),
+            ("CHERVIL_POOL_TOKEN", self.token.clone()),
+            ("CHERVIL_POOL_BLOCK", block.to_string()),
+            ("CHERVIL_POOL_CORES_PER_WORKER", self.cores_per_worker.to_string()),
+            ("CHERVIL_POOL_HEARTBEAT", format!("{},{}", self.heartbeat_period, self.heartbeat_threshold)),
+            ("CHERVIL_POOL_LOGDIR", self.logdir.to_string_lossy().into_owned()),
+        ];
+        if let Some(n) = self.workers {
+            v.push(("CHERVIL_POOL_WORKERS", n.to_string()));
+        }
+        v
+    }
+}
+
+/// Call first in `main` of any program whose apps run on a HighThroughputExecutor:
+/// in a pool or worker process started by Chervil it does that work and exits the
+/// process; in the client it returns at once.
+///
+/// ```no_run
+/// chervil::init(); // the first line of `main`
+/// // … load a config, call apps …
+/// ```
+pub fn init() {
+    match std::env::var(ROLE_ENV).as_deref() {
+        Ok("worker") => std::process::exit(run_worker()),
+        Ok("pool") => std::process::exit(run_pool()),
+        _ => {}
+    }
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set; pools are started by Chervil's blocks, which set it"))
+}
+
+fn run_pool() -> i32 {
+    match pool_options().and_then(|opts| pool::run(opts, PlainConnector).map_err(|e| e.to_string())) {
+        Ok(exit) => {
+            tracing::info!(?exit, "pool done");
+            0
+        }
+        Err(e) => {
+            eprintln!("chervil pool: {e}");
+            1
+        }
+    }
+}
+
+fn pool_options() -> Result<PoolOptions, String> {
+    let num = |name: &str, text: &str| text.parse::<f64>().map_err(|_| format!("{name}={text:?} is not a number"));
+    let token = env("CHERVIL_POOL_TOKEN")?;
+    std::env::remove_var("CHERVIL_POOL_TOKEN"); // the workers need no secret
+    let token = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or("CHERVIL_POOL_TOKEN is not hex")?;
+    let hb = env("CHERVIL_POOL_HEARTBEAT")?;
+    let (period, threshold) = hb.split_once(',').ok_or("CHERVIL_POOL_HEARTBEAT is not period,threshold")?;
+    let block_id = env("CHERVIL_POOL_BLOCK")?;
+    let logdir = PathBuf::from(env("CHERVIL_POOL_LOGDIR")?)
+        .join(format!("block-{block_id}"))
+        .join(format!("{}-{}", pool::hostname(), std::process::id()));
+    std::fs::create_dir_all(&logdir).map_err(|e| format!("cannot make {}: {e}", logdir.display()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program to start workers: {e}"))?;
+    // Workers are this program again; they learn their role from the environment they inherit.
+    std::env::set_var(ROLE_ENV, "worker");
+    Ok(PoolOptions {
+        addresses: env("CHERVIL_POOL_ADDRESSES")?.split(',').map(str::to_string).collect(),
+        port: env("CHERVIL_POOL_PORT")?.parse().map_err(|_| "CHERVIL_POOL_PORT is not a port")?,
+        token,
+        block_id,
+        worker_command: vec![exe.to_string_lossy().into_owned()],
+        slots: WorkerSlots {
+            max_workers_per_node: std::env::var("CHERVIL_POOL_WORKERS").ok().and_then(|n| n.parse().ok()),
+            cores_per_worker: num("CHERVIL_POOL_CORES_PER_WORKER", &env("CHERVIL_POOL_CORES_PER_WORKER")?)?,
+            mem_per_worker_gb: None,
+            accelerators: Vec::new(),
+        },
+        affinity: Affinity::parse("none")?,
+        heartbeat_period: Duration::from_secs_f64(num("heartbeat period", period)?),
+        heartbeat_threshold: Duration::from_secs_f64(num("heartbeat threshold", threshold)?),
+        drain_period: None,
+        logdir,
+        connect_timeout: Duration::from_secs(60),
+        python_version: format!("rust ({})", env!("CARGO_PKG_VERSION")),
+        resource_interval: None,
+        mpi: None,
+    })
+}
+
+/// The worker loop: frames in on stdin, replies out on the real stdout. What the app
+/// prints goes to stderr (fd 1 is pointed there), so it cannot corrupt the stream.
+fn run_worker() -> i32 {
+    // SAFETY: plain fd calls on this process's own descriptors 1 and 2.
+    let out_fd = unsafe { libc::dup(1) };
+    if out_fd < 0 || unsafe { libc::dup2(2, 1) } < 0 {
+        eprintln!("chervil worker: cannot set up its descriptors");
+        return 2;
+    }
+    // SAFETY: out_fd was just made by dup and is owned here alone.
+    let mut out: std::fs::File = unsafe { std::os::fd::FromRawFd::from_raw_fd(out_fd) };
+    let mut input = std::io::stdin().lock();
+    let mut apps: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    loop {
+        let mut head = [0u8; 4];
+        if input.read_exact(&mut head).is_err() {
+            return 0; // the pool closed the pipe: it is done with this worker
+        }
+        let mut body = vec![0u8; u32::from_be_bytes(head) as usize];
+        if input.read_exact(&mut body).is_err() || body.len() < 16 {
+            eprintln!("chervil worker: the pool sent a truncated frame; exiting");
+            return 2;
+        }
+        let task = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
+        let key = u64::from_be_bytes(body[8..16].try_into().unwrap_or_default());
+        if task == FUNCTION_DEF {
+            apps.insert(key, String::from_utf8_lossy(&body[16..]).into_owned());
+            continue;
+        }
+        if task == TASK_ENV {
+            continue; // MPI tasks' environment: not used by Rust apps yet
+        }
+        let outcome = match apps.get(&key).map(|name| (name, find(name))) {
+            Some((_, Some(def))) => execute(def, &body[16..]),
+            Some((name, None)) => Err(Error::UnknownApp(name.clone())),
+            None => Err(Error::Executor(format!("the pool sent task {task} for function {key}, never defined"))),
+        };
+        let timed_out = matches!(outcome, Err(Error::AppTimeout { .. }));
+        let (ok, value) = match outcome {
+            Ok(bytes) => (0u8, bytes),
+            Err(e) => (1u8, codec::encode(&e, "an error").unwrap_or_default()),
+        };
+        let mut reply = Vec::with_capacity(13 + value.len());
+        reply.extend_from_slice(&((9 + value.len()) as u32).to_be_bytes());
+        reply.extend_from_slice(&task.to_be_bytes());
+        reply.push(ok);
+        reply.extend_from_slice(&value);
+        if out.write_all(&reply).is_err() {
+            return 0;
+        }
+        if timed_out {
+            // The app's thread cannot be stopped; the pool starts a fresh worker.
+            return 0;
+        }
+    }
+}

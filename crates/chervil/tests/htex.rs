@@ -1,0 +1,119 @@
+//! The Rust front on the HighThroughputExecutor with real pools: the interchange in this
+//! process, a LocalProvider block running this very test program as the pool, and its
+//! workers as this program again. So this file has its own `main` (`harness = false`)
+//! whose first line is `chervil::init()`. It answers `--list` as libtest does, so
+//! `cargo nextest` and `cargo test` both run it.
+
+use std::time::{Duration, Instant};
+
+use chervil::{Config, Error, HighThroughputExecutor, LocalProvider, Opts};
+
+#[chervil::app]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[chervil::app]
+fn pid() -> u32 {
+    std::process::id()
+}
+
+#[chervil::app]
+fn refuse(n: i64) -> Result<i64, std::num::ParseIntError> {
+    format!("{n}x").parse::<i64>()
+}
+
+/// Dies the first time (the marker file does not exist yet), succeeds after.
+#[chervil::app]
+fn die_once(marker: String) -> String {
+    if std::fs::metadata(&marker).is_err() {
+        let _ = std::fs::write(&marker, b"died");
+        std::process::abort();
+    }
+    "survived".to_string()
+}
+
+#[chervil::app]
+fn sleepy(secs: u64) -> u64 {
+    std::thread::sleep(Duration::from_secs(secs));
+    secs
+}
+
+#[chervil::bash_app]
+fn shell(cmd: String) -> String {
+    cmd
+}
+
+const NAME: &str = "htex::real_pools";
+
+fn main() {
+    chervil::init();
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        if !args.iter().any(|a| a == "--ignored") {
+            println!("{NAME}: test");
+        }
+        return;
+    }
+    let filter = args.iter().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_some_and(|f| !NAME.contains(f.as_str())) {
+        return;
+    }
+    let t0 = Instant::now();
+    real_pools();
+    println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
+}
+
+fn real_pools() {
+    let dir = std::env::temp_dir().join(format!("chervil-rs-htex-{}", std::process::id()));
+    let config = Config::new().run_dir(dir.join("runinfo")).retries(1).executor(
+        HighThroughputExecutor::new()
+            .max_workers_per_node(2)
+            .heartbeat_period(1)
+            .heartbeat_threshold(5)
+            .provider(LocalProvider::new().init_blocks(1)),
+    );
+    let dfk = chervil::load(config).expect("load");
+
+    // Values and dependencies cross the process boundary; two workers take turns.
+    let x = add(1, 2);
+    let y = add(&x, 10);
+    assert_eq!(y.result().unwrap(), 13);
+    let sums: Vec<_> = (0..200).map(|i| add(i, 1)).collect();
+    let total: i64 = sums.iter().map(|f| f.result().unwrap()).sum();
+    assert_eq!(total, (1..=200).sum::<i64>());
+    let pids: std::collections::HashSet<u32> = (0..20).map(|_| pid()).map(|f| f.result().unwrap()).collect();
+    assert!(pids.iter().all(|p| *p != std::process::id()), "tasks ran in worker processes, not here");
+
+    // The app's own error travels back with its type name.
+    match refuse(1).result() {
+        Err(Error::App { type_name, message }) => {
+            assert!(type_name.contains("ParseIntError"), "{type_name}");
+            assert!(message.contains("invalid digit"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Bash apps run on the worker: exit codes and redirection.
+    let out = dir.join("bash.out");
+    assert_eq!(shell_with(Opts::new().stdout(out.to_string_lossy()), "echo from-a-worker").result().unwrap(), 0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "from-a-worker\n");
+    assert!(matches!(shell("exit 7").result(), Err(Error::BashExitFailure { code: 7, .. })));
+
+    // A worker that dies is WorkerLost; the retry runs on the worker the pool starts anew.
+    let marker = dir.join("died-once");
+    assert_eq!(die_once(marker.to_string_lossy().into_owned()).result().unwrap(), "survived");
+    assert!(marker.exists());
+
+    // walltime on a Rust app: AppTimeout at the deadline; the worker is replaced and work goes on.
+    let t = Instant::now();
+    match sleepy_with(Opts::new().walltime(0.5), 60).result() {
+        Err(Error::AppTimeout { seconds, .. }) => assert_eq!(seconds, 0.5),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(20));
+    assert_eq!(add(2, 2).result().unwrap(), 4);
+
+    dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
+}

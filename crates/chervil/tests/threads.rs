@@ -1,0 +1,317 @@
+//! The Rust front on the thread pool: the behaviours Parsl users rely on.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chervil::{AppFuture, CheckpointMode, Config, Error, File, Opts, ThreadPoolExecutor};
+
+/// One loaded DataFlowKernel at a time, as in Parsl: tests in one process take turns.
+fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn config(dir: &tempdir::Dir) -> Config {
+    Config::new().run_dir(dir.path().join("runinfo")).executor(ThreadPoolExecutor::new().max_threads(4))
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!("chervil-rs-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[chervil::app]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[derive(Debug)]
+struct Oops(String);
+impl std::fmt::Display for Oops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "oops: {}", self.0)
+    }
+}
+
+#[chervil::app]
+fn fails(why: String) -> Result<i64, Oops> {
+    Err(Oops(why))
+}
+
+#[chervil::app]
+fn panics() -> i64 {
+    panic!("on purpose")
+}
+
+#[chervil::app]
+fn greet(name: String) -> String {
+    format!("hello {name}")
+}
+
+#[test]
+fn values_and_futures_are_arguments_and_dependencies_pass_values() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("deps");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let x = add(1, 2);
+    let y = add(&x, 10);
+    let z = add(x.clone(), y);
+    assert_eq!(z.result().unwrap(), 16);
+    assert_eq!(x.result().unwrap(), 3);
+    assert!(x.done() && x.tid() == 0 && z.tid() == 2);
+    assert_eq!(greet("world").result().unwrap(), "hello world");
+    // A chain longer than any stack.
+    let mut f = add(0, 0);
+    for _ in 0..5000 {
+        f = add(&f, 1);
+    }
+    assert_eq!(f.result().unwrap(), 5000);
+    dfk.cleanup();
+}
+
+#[test]
+fn an_apps_error_and_a_panic_fail_its_future_and_its_dependants() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("fail");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let bad = fails("the disk".to_string());
+    match bad.result() {
+        Err(Error::App { type_name, message }) => {
+            assert!(type_name.ends_with("Oops"), "{type_name}");
+            assert_eq!(message, "oops: the disk");
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = add(&bad, 1);
+    match after.result() {
+        Err(Error::DependencyError { task, failed }) => {
+            assert_eq!(task, after.tid());
+            assert_eq!(failed.len(), 1);
+            assert_eq!(failed[0].0, format!("task {}", bad.tid()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // and on down the chain: the dependant's dependant fails too
+    assert!(matches!(add(&after, 1).result(), Err(Error::DependencyError { .. })));
+    assert!(matches!(panics().result(), Err(Error::Panicked(m)) if m == "on purpose"));
+    dfk.cleanup();
+}
+
+static FLAKY: AtomicU32 = AtomicU32::new(0);
+
+#[chervil::app]
+fn flaky() -> Result<u32, String> {
+    let n = FLAKY.fetch_add(1, Ordering::SeqCst) + 1;
+    if n < 3 {
+        Err(format!("try {n}"))
+    } else {
+        Ok(n)
+    }
+}
+
+#[test]
+fn failures_are_retried_within_the_budget_and_a_handler_can_price_them() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("retry");
+    FLAKY.store(0, Ordering::SeqCst);
+    let dfk = chervil::load(config(&dir).retries(2)).unwrap();
+    assert_eq!(flaky().result().unwrap(), 3);
+    dfk.cleanup();
+
+    FLAKY.store(0, Ordering::SeqCst);
+    let dfk = chervil::load(config(&dir).retries(1)).unwrap();
+    assert!(matches!(flaky().result(), Err(Error::App { message, .. }) if message == "try 2"));
+    dfk.cleanup();
+
+    // A handler that charges 2 per failure: a budget of 3 allows one retry only.
+    FLAKY.store(0, Ordering::SeqCst);
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let dfk = chervil::load(config(&dir).retries(3).retry_handler(move |e, task| {
+        s.lock().unwrap().push((task.fail_count, e.to_string()));
+        2.0
+    }))
+    .unwrap();
+    assert!(flaky().result().is_err());
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.lock().unwrap()[0].0, 1);
+    dfk.cleanup();
+}
+
+#[chervil::join_app]
+fn fan(n: i64) -> Vec<AppFuture<i64>> {
+    (0..n).map(|i| add(i, i)).collect()
+}
+
+#[chervil::join_app]
+fn one_more(x: i64) -> AppFuture<i64> {
+    add(x, 1)
+}
+
+#[chervil::join_app]
+fn fan_with_failure() -> Vec<AppFuture<i64>> {
+    vec![add(1, 1), fails("inside".to_string())]
+}
+
+#[test]
+fn join_apps_wait_for_the_futures_they_return() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("join");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    assert_eq!(fan(4).result().unwrap(), vec![0, 2, 4, 6]);
+    assert_eq!(one_more(41).result().unwrap(), 42);
+    let nested = add(one_more(1), 1);
+    assert_eq!(nested.result().unwrap(), 3);
+    match fan_with_failure().result() {
+        Err(Error::JoinError { failed, .. }) => assert_eq!(failed.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    dfk.cleanup();
+}
+
+#[chervil::bash_app]
+fn shell(cmd: String) -> String {
+    cmd
+}
+
+#[test]
+fn bash_apps_give_exit_codes_redirect_output_and_honour_walltime() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("bash");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    assert_eq!(shell("true").result().unwrap(), 0);
+    assert!(matches!(shell("exit 3").result(), Err(Error::BashExitFailure { code: 3, .. })));
+    let out = dir.path().join("out/hello.txt");
+    let f = shell_with(Opts::new().stdout(out.to_string_lossy()), "echo hello; echo there".to_string());
+    assert_eq!(f.result().unwrap(), 0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\nthere\n");
+    let t0 = std::time::Instant::now();
+    let slow = shell_with(Opts::new().walltime(0.3), "sleep 30".to_string());
+    assert!(matches!(slow.result(), Err(Error::AppTimeout { .. })), "{:?}", slow.result());
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    dfk.cleanup();
+}
+
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[chervil::app(cache)]
+fn costly(x: u64) -> u64 {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    x * x
+}
+
+#[test]
+fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("memo");
+    CALLS.store(0, Ordering::SeqCst);
+    let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::TaskExit)).unwrap();
+    assert_eq!(costly(3).result().unwrap(), 9);
+    assert_eq!(costly(3).result().unwrap(), 9);
+    assert_eq!(costly(4).result().unwrap(), 16);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    assert_eq!(costly_with(Opts::new().cache(false), 3).result().unwrap(), 9);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+    dfk.cleanup();
+
+    let checkpoints = chervil::get_all_checkpoints(dir.path().join("runinfo"));
+    assert_eq!(checkpoints.len(), 1);
+    let dfk = chervil::load(config(&dir).checkpoint_files(checkpoints)).unwrap();
+    assert_eq!(costly(3).result().unwrap(), 9);
+    assert_eq!(costly(4).result().unwrap(), 16);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3, "both answered from the first run's checkpoint");
+    dfk.cleanup();
+}
+
+#[chervil::app]
+fn write_numbers(n: u32, out: File) -> Result<(), std::io::Error> {
+    let text: Vec<String> = (0..n).rev().map(|i| i.to_string()).collect();
+    std::fs::write(out.filepath(), text.join("\n"))
+}
+
+#[chervil::app]
+fn sum_file(input: File) -> Result<u64, std::io::Error> {
+    let text = std::fs::read_to_string(input.filepath())?;
+    Ok(text.lines().filter_map(|l| l.parse::<u64>().ok()).sum())
+}
+
+#[test]
+fn output_files_are_data_futures_that_other_apps_wait_for() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("files");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let path = File::new(dir.path().join("numbers.txt").to_string_lossy());
+    let w = write_numbers_with(Opts::new().outputs(vec![path.clone()]), 10, path.clone());
+    let total = sum_file(&w.outputs()[0]);
+    assert_eq!(total.result().unwrap(), 45);
+    assert_eq!(w.outputs()[0].result().unwrap(), path);
+    dfk.cleanup();
+}
+
+#[test]
+fn futures_can_be_awaited_on_any_executor() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("async");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let total = block_on(async {
+        let a = add(1, 2).await.unwrap();
+        let b = add(a, 3).await.unwrap();
+        b * 2
+    });
+    assert_eq!(total, 12);
+    dfk.cleanup();
+}
+
+/// The smallest executor: poll on this thread, park until woken.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn mistakes_get_errors_that_say_what_to_do() {
+    let _t = turn();
+    match add(1, 2).result() {
+        Err(Error::Executor(m)) => assert!(m.contains("chervil::load"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let dir = tempdir::Dir::new("mistakes");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    assert!(chervil::load(config(&dir)).is_err(), "one config at a time");
+    match add_with(Opts::new().executors(&["gpu"]), 1, 2).result() {
+        Err(Error::Executor(m)) => assert!(m.contains("\"gpu\"") && m.contains("\"threads\""), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    dfk.cleanup();
+    assert!(matches!(add(1, 2).result(), Err(Error::Executor(_))), "nothing is loaded after cleanup");
+}
