@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-rust-examples test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15'
@@ -45,6 +45,14 @@ parsl-venv:
 
 test-rust: system-deps
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi
+	$(MAKE) test-rust-examples
+
+# The Rust front's examples (examples/rust), each on a HighThroughputExecutor with a local
+# block whose pool and workers are the example program itself; run in a scratch directory.
+test-rust-examples:
+	cargo build -p chervil --examples
+	@set -e; dir=$$(mktemp -d); for ex in hello sort_numbers monte_carlo; do \
+		echo "== examples/rust/$$ex.rs"; (cd $$dir && $(CURDIR)/target/debug/examples/$$ex); done; rm -rf $$dir
 
 # mpi4py built from source against Debian's MPICH (the MPI tests' python app uses it; its
 # binary wheel looks for another MPICH library name). About two minutes, once.

@@ -236,7 +236,7 @@ impl Dfk {
             Err(e) => return failed(e),
         };
         let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
-        let (own, external, external_failed) = inner.classify(args.iter().filter_map(ErasedArg::waits_for));
+        let (own, external, external_failed) = inner.classify(args.iter().flat_map(ErasedArg::waits_for));
         let run = RunOptions { app: short_name(def.name).to_string(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime };
         let cache = opts.cache.unwrap_or(def.cache) && inner.app_cache;
         let join = matches!(def.runner, Runner::Join(_));
@@ -358,6 +358,16 @@ impl Dfk {
                         Some(Ok(b)) => parts.push(b),
                         _ => bad = Some(Error::Executor(format!("task {tid}: a dependency has no value at launch"))),
                     },
+                    ArgKind::Results(slots) => {
+                        let values: Option<Vec<Arc<[u8]>>> = slots.iter().map(|s| s.outcome().and_then(Result::ok)).collect();
+                        match values {
+                            Some(v) => {
+                                let refs: Vec<&[u8]> = v.iter().map(|b| &b[..]).collect();
+                                parts.push(Arc::from(codec::concat_as_vec(&refs)));
+                            }
+                            None => bad = Some(Error::Executor(format!("task {tid}: a dependency has no value at launch"))),
+                        }
+                    }
                 }
             }
             let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
@@ -487,7 +497,7 @@ impl Dfk {
         let error = match cause {
             FailCause::Try => t.last_error.clone().unwrap_or_else(|| Error::Executor(format!("task {tid} failed"))),
             FailCause::Dependency => {
-                Error::DependencyError { task: tid, failed: failures(&mut t.args.iter().filter_map(ErasedArg::waits_for)) }
+                Error::DependencyError { task: tid, failed: failures(&mut t.args.iter().flat_map(ErasedArg::waits_for)) }
             }
             FailCause::Join => {
                 let slots = t.joined.as_ref().map(|j| j.slots.clone()).unwrap_or_default();

@@ -301,19 +301,24 @@ pub(crate) enum ArgKind {
     Result(Arc<Slot>),
     /// This value, once this task has succeeded (a [`DataFuture`]'s file).
     After(Arc<Slot>, Vec<u8>),
+    /// The results of these tasks, as a `Vec` (Parsl's `inputs=[futures…]`).
+    Results(Vec<Arc<Slot>>),
 }
 
 impl ErasedArg {
-    pub(crate) fn waits_for(&self) -> Option<&Arc<Slot>> {
+    /// The tasks this argument waits for.
+    pub(crate) fn waits_for(&self) -> &[Arc<Slot>] {
         match &self.0 {
-            ArgKind::Value(_) => None,
-            ArgKind::Result(s) | ArgKind::After(s, _) => Some(s),
+            ArgKind::Value(_) => &[],
+            ArgKind::Result(s) | ArgKind::After(s, _) => std::slice::from_ref(s),
+            ArgKind::Results(v) => v,
         }
     }
 }
 
 /// What can be given where an app takes a `T`: a `T`, an `AppFuture<T>` (or a reference
-/// to one), a [`DataFuture`] where a [`File`] is taken, a `&str` where a `String` is.
+/// to one), a list of `AppFuture<U>` where a `Vec<U>` is taken (a fan-in: the task waits
+/// for them all), a [`DataFuture`] where a [`File`] is taken, a `&str` where a `String` is.
 pub trait IntoArg<T> {
     fn into_arg(self) -> Arg<T>;
 }
@@ -333,6 +338,24 @@ impl<T> IntoArg<T> for AppFuture<T> {
 impl<T> IntoArg<T> for &AppFuture<T> {
     fn into_arg(self) -> Arg<T> {
         Arg::new(ArgKind::Result(self.slot.clone()))
+    }
+}
+
+impl<T> IntoArg<Vec<T>> for Vec<AppFuture<T>> {
+    fn into_arg(self) -> Arg<Vec<T>> {
+        Arg::new(ArgKind::Results(self.into_iter().map(|f| f.slot).collect()))
+    }
+}
+
+impl<T> IntoArg<Vec<T>> for &[AppFuture<T>] {
+    fn into_arg(self) -> Arg<Vec<T>> {
+        Arg::new(ArgKind::Results(self.iter().map(|f| f.slot.clone()).collect()))
+    }
+}
+
+impl<T> IntoArg<Vec<T>> for &Vec<AppFuture<T>> {
+    fn into_arg(self) -> Arg<Vec<T>> {
+        self.as_slice().into_arg()
     }
 }
 

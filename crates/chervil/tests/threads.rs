@@ -315,3 +315,24 @@ fn mistakes_get_errors_that_say_what_to_do() {
     dfk.cleanup();
     assert!(matches!(add(1, 2).result(), Err(Error::Executor(_))), "nothing is loaded after cleanup");
 }
+
+#[chervil::app]
+fn total(parts: Vec<i64>) -> i64 {
+    parts.iter().sum()
+}
+
+#[test]
+fn a_list_of_futures_is_a_fan_in_argument() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("fanin");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let parts: Vec<AppFuture<i64>> = (0..100).map(|i| add(i, 0)).collect();
+    assert_eq!(total(&parts).result().unwrap(), (0..100).sum::<i64>());
+    assert_eq!(total(parts[..10].to_vec()).result().unwrap(), (0..10).sum::<i64>());
+    let with_failure = vec![add(1, 1), fails("fan".to_string())];
+    match total(with_failure).result() {
+        Err(Error::DependencyError { failed, .. }) => assert_eq!(failed.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    dfk.cleanup();
+}
