@@ -51,6 +51,8 @@ def main():
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--scale-tasks', type=int, default=1000000,
                    help="tasks of the flat workload (batches of 10,000); pending and submit take a tenth")
+    p.add_argument('--rust-tasks', type=int, default=200000, help="no-op tasks of the Rust front's noop workload")
+    p.add_argument('--no-rust', action='store_true', help="skip the Rust front's workloads")
     p.add_argument('--parsl-python')
     p.add_argument('--no-parsl', action='store_true')
     p.add_argument('--only', help="comma-separated workloads to run")
@@ -74,7 +76,48 @@ def main():
                 r = run_one([*cmd, bench, str(tasks), '--workers', str(a.workers)], cwd)
                 print(json.dumps(r), flush=True)
                 rows.append(r)
+        if not a.no_rust:
+            rows.extend(run_rust(a, cwd))
     print_table(rows)
+    print_rust_table(rows)
+
+
+def run_rust(a, cwd):
+    """The Rust front's workloads (benchmarks/rust_front.rs, built in release mode):
+    no Python anywhere, the same interchange and pool."""
+    root = os.path.dirname(HERE)
+    build = subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'chervil', '--example', 'rust_front'],
+                           cwd=root, capture_output=True, text=True)
+    if build.returncode != 0:
+        print(f"# the Rust front's benchmark did not build:\n{build.stderr[-2000:]}", file=sys.stderr)
+        return []
+    exe = os.path.join(root, 'target', 'release', 'examples', 'rust_front')
+    rows = []
+    for bench, n, extra in (('noop', a.rust_tasks, []), ('noop', a.rust_tasks, ['--prefetch', '64']),
+                            ('chain', 10000, []), ('latency', 2000, [])):
+        r = run_one([exe, bench, str(n), '--workers', str(a.workers), *extra], cwd)
+        r['bench'] = f"rust-{bench}" + ('-prefetch64' if extra else '')
+        print(json.dumps(r), flush=True)
+        rows.append(r)
+    return rows
+
+
+def print_rust_table(rows):
+    rust = [r for r in rows if r['engine'] == 'chervil-rust']
+    if not rust:
+        return
+    py = {r['bench']: r for r in rows if r['engine'] == 'chervil'}
+    print()
+    print("| Rust front workload | Rust front | Python front (same run) |")
+    print("|---|---|---|")
+    for r in rust:
+        base = r['bench'].removeprefix('rust-').split('-')[0]
+        q = py.get(base)
+        if base == 'latency':
+            ours, theirs = f"{r['latency_ms_median']} ms median", f"{q['latency_ms_median']} ms" if q else '-'
+        else:
+            ours, theirs = f"{r['tasks_per_s']:,.0f}/s", f"{q['tasks_per_s']:,.0f}/s ({q['n']})" if q else '-'
+        print(f"| {r['bench']} ({r['n']}) | {ours} | {theirs} |")
 
 
 def metric(r):

@@ -115,8 +115,10 @@ pub(crate) fn execute(def: &'static AppDef, payload: &[u8]) -> Result<Vec<u8>, E
     match (&def.runner, opts.walltime) {
         (Runner::Value(run), None) => guarded(|| run(&args)),
         (Runner::Value(run), Some(secs)) => {
-            // The body cannot be stopped from outside: it runs on a thread of its own and
-            // the task fails at the deadline (a worker process then exits; see worker.rs).
+            // A Rust body cannot be stopped from outside: it runs on a thread of its own and
+            // the task fails at the deadline, while the body runs on until it returns (the
+            // worker goes on taking tasks; exiting instead would lose the task the pool
+            // hands it next).
             let run = *run;
             let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
             let (tx, rx) = mpsc::channel();

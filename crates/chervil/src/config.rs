@@ -167,6 +167,7 @@ pub struct HighThroughputExecutor {
     pub(crate) heartbeat_period: Duration,
     pub(crate) heartbeat_threshold: Duration,
     pub(crate) address: Option<String>,
+    pub(crate) prefetch_capacity: u32,
     pub(crate) provider: Provider,
 }
 
@@ -185,6 +186,7 @@ impl HighThroughputExecutor {
             heartbeat_period: Duration::from_secs(30),
             heartbeat_threshold: Duration::from_secs(120),
             address: None,
+            prefetch_capacity: 0,
             provider: Provider::Local(LocalProvider::new()),
         }
     }
@@ -223,6 +225,13 @@ impl HighThroughputExecutor {
 
     pub fn provider(mut self, provider: impl Into<Provider>) -> Self {
         self.provider = provider.into();
+        self
+    }
+
+    /// Tasks a pool may hold beyond one per worker, so a worker that finishes has its
+    /// next task at hand instead of a round trip away (Parsl's `prefetch_capacity`).
+    pub fn prefetch_capacity(mut self, tasks: u32) -> Self {
+        self.prefetch_capacity = tasks;
         self
     }
 }

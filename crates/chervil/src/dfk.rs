@@ -552,6 +552,7 @@ impl<T> AppFuture<T> {
     /// Waits until the task is final, whatever its outcome.
     pub(crate) fn done_wait(&self) -> Option<Outcome> {
         self.slot.outcome().or_else(|| {
+            crate::executors::flush_all();
             let s = self.slot.clone();
             let (tx, rx) = std::sync::mpsc::channel();
             s.on_done(move |o| {

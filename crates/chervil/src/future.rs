@@ -26,6 +26,9 @@ type Callback = Box<dyn FnOnce(&Outcome) + Send>;
 #[derive(Default)]
 struct SlotState {
     outcome: Option<Outcome>,
+    /// Threads blocked in `wait`: the condvar is signalled only when there are some,
+    /// since a signal is a system call even with no one to wake.
+    sleepers: u32,
     wakers: Vec<Waker>,
     callbacks: Vec<Callback>,
 }
@@ -58,15 +61,17 @@ impl Slot {
 
     /// Sets the outcome; the first one set stands. Wakes waiters and runs callbacks.
     pub(crate) fn set(&self, outcome: Outcome) {
-        let (wakers, callbacks) = {
+        let (wakers, callbacks, sleepers) = {
             let mut s = self.lock();
             if s.outcome.is_some() {
                 return;
             }
             s.outcome = Some(outcome.clone());
-            (std::mem::take(&mut s.wakers), std::mem::take(&mut s.callbacks))
+            (std::mem::take(&mut s.wakers), std::mem::take(&mut s.callbacks), s.sleepers)
         };
-        self.ready.notify_all();
+        if sleepers > 0 {
+            self.ready.notify_all();
+        }
         for w in wakers {
             w.wake();
         }
@@ -92,19 +97,28 @@ impl Slot {
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Option<Outcome> {
+        if let Some(o) = self.outcome() {
+            return Some(o);
+        }
+        crate::executors::flush_all(); // what this task waits for may still be in an outbox
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut s = self.lock();
         loop {
             if let Some(o) = &s.outcome {
                 return Some(o.clone());
             }
+            s.sleepers += 1;
             match deadline {
                 None => s = self.ready.wait(s).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.checked_duration_since(Instant::now())?;
-                    s = self.ready.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
-                }
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) => s = self.ready.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0,
+                    None => {
+                        s.sleepers -= 1;
+                        return None;
+                    }
+                },
             }
+            s.sleepers -= 1;
         }
     }
 
@@ -113,6 +127,12 @@ impl Slot {
         match &s.outcome {
             Some(o) => Poll::Ready(o.clone()),
             None => {
+                drop(s);
+                crate::executors::flush_all(); // as `wait`: nothing waits in an outbox while we sleep
+                s = self.lock();
+                if let Some(o) = &s.outcome {
+                    return Poll::Ready(o.clone());
+                }
                 if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
                     s.wakers.push(cx.waker().clone());
                 }

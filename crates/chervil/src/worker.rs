@@ -161,7 +161,6 @@ fn run_worker() -> i32 {
             Some((name, None)) => Err(Error::UnknownApp(name.clone())),
             None => Err(Error::Executor(format!("the pool sent task {task} for function {key}, never defined"))),
         };
-        let timed_out = matches!(outcome, Err(Error::AppTimeout { .. }));
         let (ok, value) = match outcome {
             Ok(bytes) => (0u8, bytes),
             Err(e) => (1u8, codec::encode(&e, "an error").unwrap_or_default()),
@@ -172,10 +171,6 @@ fn run_worker() -> i32 {
         reply.push(ok);
         reply.extend_from_slice(&value);
         if out.write_all(&reply).is_err() {
-            return 0;
-        }
-        if timed_out {
-            // The app's thread cannot be stopped; the pool starts a fresh worker.
             return 0;
         }
     }
