@@ -168,6 +168,7 @@ pub struct HighThroughputExecutor {
     pub(crate) heartbeat_threshold: Duration,
     pub(crate) address: Option<String>,
     pub(crate) prefetch_capacity: u32,
+    pub(crate) encrypted: bool,
     pub(crate) provider: Provider,
 }
 
@@ -187,6 +188,7 @@ impl HighThroughputExecutor {
             heartbeat_threshold: Duration::from_secs(120),
             address: None,
             prefetch_capacity: 0,
+            encrypted: true,
             provider: Provider::Local(LocalProvider::new()),
         }
     }
@@ -225,6 +227,14 @@ impl HighThroughputExecutor {
 
     pub fn provider(mut self, provider: impl Into<Provider>) -> Self {
         self.provider = provider.into();
+        self
+    }
+
+    /// TLS between the interchange and pools not on this machine, pinned to a
+    /// certificate made for the run (on by default, as in the Python front; loopback is
+    /// never encrypted: whoever can read it can read the run's files).
+    pub fn encrypted(mut self, on: bool) -> Self {
+        self.encrypted = on;
         self
     }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, TlsIdentity};
 use chervil_proto::Outcome;
 use chervil_providers::local::LocalProvider as LocalBlocks;
 
@@ -259,7 +259,9 @@ enum Blocks {
 impl Htex {
     pub(crate) fn start(config: &HighThroughputExecutor, run_dir: &Path) -> Result<Htex, Error> {
         let token = random_token()?;
-        let local = matches!(config.provider, Provider::Local(_));
+        // Pools on this machine reach a loopback interchange, unless told another address.
+        let loopback = |a: &str| a == "localhost" || a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let local = matches!(config.provider, Provider::Local(_)) && config.address.as_deref().is_none_or(loopback);
         let bind = if local { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
         let server = ServerConfig {
             bind,
@@ -272,10 +274,16 @@ impl Htex {
             },
             max_frame: chervil_proto::MAX_FRAME_DEFAULT,
         };
-        let ix = Arc::new(
-            InterchangeHandle::start(server, PlainAcceptor)
-                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?,
-        );
+        let failed = |e: &dyn std::fmt::Display| Error::Executor(format!("executor {}: {e}", config.label));
+        let (ix, cert) = if config.encrypted && !local {
+            let identity = TlsIdentity::generate().map_err(|e| failed(&e))?;
+            let acceptor = identity.acceptor().map_err(|e| failed(&e))?;
+            let ix = InterchangeHandle::start(server, acceptor).map_err(|e| failed(&e))?;
+            (ix, Some(chervil_htex::tls::to_hex(&identity.fingerprint())))
+        } else {
+            (InterchangeHandle::start(server, PlainAcceptor).map_err(|e| failed(&e))?, None)
+        };
+        let ix = Arc::new(ix);
         let address = config.address.clone().unwrap_or_else(|| {
             if local {
                 "127.0.0.1".into()
@@ -295,6 +303,7 @@ impl Htex {
             heartbeat_period: config.heartbeat_period.as_secs_f64(),
             heartbeat_threshold: config.heartbeat_threshold.as_secs_f64(),
             logdir: logdir.clone(),
+            cert_sha256: cert,
         };
         let scripts = run_dir.join("submit_scripts");
         let blocks = match &config.provider {

@@ -28,6 +28,8 @@ pub(crate) struct PoolEnv {
     pub heartbeat_period: f64,
     pub heartbeat_threshold: f64,
     pub logdir: PathBuf,
+    /// The interchange's certificate (SHA-256, hex) when the link is TLS.
+    pub cert_sha256: Option<String>,
 }
 
 impl PoolEnv {
@@ -43,6 +45,9 @@ impl PoolEnv {
         ];
         if let Some(n) = self.workers {
             v.push(("CHERVIL_POOL_WORKERS", n.to_string()));
+        }
+        if let Some(cert) = &self.cert_sha256 {
+            v.push(("CHERVIL_POOL_CERT_SHA256", cert.clone()));
         }
         v
     }
@@ -69,7 +74,17 @@ fn env(name: &str) -> Result<String, String> {
 }
 
 fn run_pool() -> i32 {
-    match pool_options().and_then(|opts| pool::run(opts, PlainConnector).map_err(|e| e.to_string())) {
+    let cert = std::env::var("CHERVIL_POOL_CERT_SHA256").ok().filter(|c| !c.is_empty());
+    std::env::remove_var("CHERVIL_POOL_CERT_SHA256");
+    let run = |opts: PoolOptions| match &cert {
+        None => pool::run(opts, PlainConnector).map_err(|e| e.to_string()),
+        Some(hex) => {
+            let pin = chervil_htex::tls::parse_fingerprint(hex).map_err(|e| e.to_string())?;
+            let connector = chervil_htex::PinnedTlsConnector::new(pin).map_err(|e| e.to_string())?;
+            pool::run(opts, connector).map_err(|e| e.to_string())
+        }
+    };
+    match pool_options().and_then(run) {
         Ok(exit) => {
             tracing::info!(?exit, "pool done");
             0

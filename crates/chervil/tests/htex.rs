@@ -61,6 +61,8 @@ fn main() {
     }
     let t0 = Instant::now();
     real_pools();
+    over_tls();
+    pool_lost();
     println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
 }
 
@@ -116,4 +118,67 @@ fn real_pools() {
 
     dfk.cleanup();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A pool that reaches the interchange by this machine's name: the link is TLS, pinned
+/// to the run's certificate, exactly as for the Python front's remote pools.
+fn over_tls() {
+    let host = std::process::Command::new("hostname").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let host = host.ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into());
+    let dir = std::env::temp_dir().join(format!("chervil-rs-tls-{}", std::process::id()));
+    let config = Config::new().run_dir(dir.join("runinfo")).executor(
+        HighThroughputExecutor::new().address(host).max_workers_per_node(1).provider(LocalProvider::new()),
+    );
+    let dfk = chervil::load(config).expect("load");
+    assert_eq!(add(20, 22).result().unwrap(), 42);
+    let script = std::fs::read_dir(dfk.run_dir().join("submit_scripts"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "sh"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    assert!(script.contains("CHERVIL_POOL_CERT_SHA256="), "the pool is told the certificate to pin");
+    dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[chervil::bash_app]
+fn started_then_sleep(marker: String) -> String {
+    format!("touch '{marker}' && sleep 60")
+}
+
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    after.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Killing the pool (SIGKILL, by pid) fails its running task with ManagerLost, as Parsl's.
+fn pool_lost() {
+    let dir = std::env::temp_dir().join(format!("chervil-rs-lost-{}", std::process::id()));
+    let config = Config::new().run_dir(dir.join("runinfo")).executor(
+        HighThroughputExecutor::new().max_workers_per_node(1).heartbeat_period(1).heartbeat_threshold(3).provider(LocalProvider::new()),
+    );
+    let dfk = chervil::load(config).expect("load");
+    let pool = parent_of(pid().result().unwrap());
+    let marker = dir.join("started");
+    let running = started_then_sleep(marker.to_string_lossy().into_owned());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) of the pool process this test started, by its pid.
+    assert_eq!(unsafe { libc_kill(pool as i32, 9) }, 0);
+    match running.result_timeout(Duration::from_secs(30)) {
+        Some(Err(Error::ManagerLost { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
