@@ -347,6 +347,17 @@ impl Dfk {
         let prepared = {
             let mut tasks = lock(&inner.tasks);
             let Some(t) = tasks.get_mut(&tid) else { return };
+            // The kernel launches a task once it has seen its dependencies finish, but
+            // another thread may still be carrying out a dependency's completion (its
+            // `Complete` and this `Launch` came from different events): then launch again
+            // when that slot is set, rather than wait here.
+            let waited: Vec<Arc<Slot>> = t.args.iter().flat_map(ErasedArg::waits_for).cloned().collect();
+            if let Some(slot) = unset(&waited) {
+                drop(tasks);
+                let dfk = self.clone();
+                slot.on_done(move |_| dfk.launch(tid, try_id));
+                return;
+            }
             let mut parts: Vec<Arc<[u8]>> = Vec::with_capacity(t.args.len());
             let mut bad = None;
             for a in &t.args {
@@ -356,7 +367,7 @@ impl Dfk {
                     ArgKind::After(_, v) => parts.push(Arc::from(&v[..])),
                     ArgKind::Result(s) => match s.outcome() {
                         Some(Ok(b)) => parts.push(b),
-                        _ => bad = Some(Error::Executor(format!("task {tid}: a dependency has no value at launch"))),
+                        _ => bad = Some(Error::Executor(format!("task {tid}: a dependency failed after it was reported done"))),
                     },
                     ArgKind::Results(slots) => {
                         let values: Option<Vec<Arc<[u8]>>> = slots.iter().map(|s| s.outcome().and_then(Result::ok)).collect();
@@ -365,7 +376,7 @@ impl Dfk {
                                 let refs: Vec<&[u8]> = v.iter().map(|b| &b[..]).collect();
                                 parts.push(Arc::from(codec::concat_as_vec(&refs)));
                             }
-                            None => bad = Some(Error::Executor(format!("task {tid}: a dependency has no value at launch"))),
+                            None => bad = Some(Error::Executor(format!("task {tid}: a dependency failed after it was reported done"))),
                         }
                     }
                 }
@@ -461,7 +472,22 @@ impl Dfk {
     }
 
     fn complete(&self, tid: u64) {
-        let Some(t) = lock(&self.0.tasks).remove(&tid) else { return };
+        let t = {
+            let mut tasks = lock(&self.0.tasks);
+            let Some(t) = tasks.get(&tid) else { return };
+            // A join completes with its futures' values: wait for any whose completion
+            // another thread is still carrying out (see `launch`).
+            if let Some(slot) = t.joined.as_ref().and_then(|j| unset(&j.slots)) {
+                drop(tasks);
+                let dfk = self.clone();
+                slot.on_done(move |_| dfk.complete(tid));
+                return;
+            }
+            match tasks.remove(&tid) {
+                Some(t) => t,
+                None => return,
+            }
+        };
         let bytes: Arc<[u8]> = match &t.joined {
             Some(j) => {
                 let values: Vec<Arc<[u8]>> =
@@ -485,7 +511,27 @@ impl Dfk {
     }
 
     fn fail(&self, tid: u64, cause: FailCause) {
-        let Some(t) = lock(&self.0.tasks).remove(&tid) else { return };
+        let t = {
+            let mut tasks = lock(&self.0.tasks);
+            let Some(t) = tasks.get(&tid) else { return };
+            // The error names the failed dependencies (or joined futures): wait for any
+            // whose failure another thread is still carrying out (see `launch`).
+            let waited: Vec<Arc<Slot>> = match cause {
+                FailCause::Try => Vec::new(),
+                FailCause::Dependency => t.args.iter().flat_map(ErasedArg::waits_for).cloned().collect(),
+                FailCause::Join => t.joined.as_ref().map(|j| j.slots.clone()).unwrap_or_default(),
+            };
+            if let Some(slot) = unset(&waited) {
+                drop(tasks);
+                let dfk = self.clone();
+                slot.on_done(move |_| dfk.fail(tid, cause));
+                return;
+            }
+            match tasks.remove(&tid) {
+                Some(t) => t,
+                None => return,
+            }
+        };
         let failures = |slots: &mut dyn Iterator<Item = &Arc<Slot>>| -> Vec<(String, Error)> {
             slots
                 .filter_map(|s| match s.outcome() {
@@ -526,6 +572,11 @@ impl Inner {
         }
         (own, external, external_failed)
     }
+}
+
+/// The first of `slots` whose outcome is not set yet.
+fn unset(slots: &[Arc<Slot>]) -> Option<Arc<Slot>> {
+    slots.iter().find(|s| s.outcome().is_none()).cloned()
 }
 
 fn failed<T>(e: Error) -> AppFuture<T> {

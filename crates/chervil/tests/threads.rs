@@ -336,3 +336,27 @@ fn a_list_of_futures_is_a_fan_in_argument() {
     }
     dfk.cleanup();
 }
+
+#[test]
+fn dependants_launched_by_racing_completions_get_every_value() {
+    // Dependencies finishing on different threads at once: the one whose completion
+    // releases a dependant may be ahead of another still setting its value. Many small
+    // fan-ins, joins and failing fan-ins on eight threads make that race common.
+    let _t = turn();
+    let dir = tempdir::Dir::new("race");
+    let dfk = chervil::load(Config::new().run_dir(dir.path().join("runinfo")).executor(ThreadPoolExecutor::new().max_threads(8)))
+        .unwrap();
+    for round in 0..200i64 {
+        let parts: Vec<AppFuture<i64>> = (0..8).map(|i| add(i, round)).collect();
+        let sum = total(&parts);
+        let joined = fan(6);
+        let failing = total(vec![add(1, 1), fails("x"), add(2, 2)]);
+        assert_eq!(sum.result().unwrap(), (0..8).sum::<i64>() + 8 * round);
+        assert_eq!(joined.result().unwrap(), vec![0, 2, 4, 6, 8, 10]);
+        match failing.result() {
+            Err(Error::DependencyError { failed, .. }) => assert_eq!(failed.len(), 1, "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    dfk.cleanup();
+}
