@@ -41,6 +41,9 @@ pub struct Config {
     pub(crate) checkpoint_mode: Option<CheckpointMode>,
     pub(crate) checkpoint_files: Vec<PathBuf>,
     pub(crate) run_dir: PathBuf,
+    pub(crate) strategy: String,
+    pub(crate) strategy_period: Duration,
+    pub(crate) max_idletime: Duration,
 }
 
 impl Default for Config {
@@ -60,6 +63,9 @@ impl Config {
             checkpoint_mode: None,
             checkpoint_files: Vec::new(),
             run_dir: PathBuf::from("runinfo"),
+            strategy: "simple".into(),
+            strategy_period: Duration::from_secs(5),
+            max_idletime: Duration::from_secs(120),
         }
     }
 
@@ -96,6 +102,24 @@ impl Config {
     /// [`crate::get_all_checkpoints`]).
     pub fn checkpoint_files(mut self, dirs: Vec<PathBuf>) -> Self {
         self.checkpoint_files = dirs;
+        self
+    }
+
+    /// How blocks are scaled: `"simple"` (Parsl's default), `"htex_auto_scale"` or `"none"`.
+    pub fn strategy(mut self, strategy: impl Into<String>) -> Self {
+        self.strategy = strategy.into();
+        self
+    }
+
+    /// How often the strategy looks (default 5 s).
+    pub fn strategy_period(mut self, period: Duration) -> Self {
+        self.strategy_period = period;
+        self
+    }
+
+    /// How long without a task before idle blocks are scaled in (default 120 s).
+    pub fn max_idletime(mut self, idle: Duration) -> Self {
+        self.max_idletime = idle;
         self
     }
 
@@ -262,7 +286,7 @@ pub enum Provider {
 /// Blocks as processes on this machine (Parsl's `LocalProvider`).
 #[derive(Debug, Clone)]
 pub struct LocalProvider {
-    pub(crate) init_blocks: u32,
+    pub(crate) blocks: BlockCounts,
     pub(crate) worker_init: String,
 }
 
@@ -274,12 +298,7 @@ impl Default for LocalProvider {
 
 impl LocalProvider {
     pub fn new() -> Self {
-        LocalProvider { init_blocks: 1, worker_init: String::new() }
-    }
-
-    pub fn init_blocks(mut self, n: u32) -> Self {
-        self.init_blocks = n;
-        self
+        LocalProvider { blocks: BlockCounts::default(), worker_init: String::new() }
     }
 
     /// Shell commands run at the start of each block.
@@ -288,6 +307,73 @@ impl LocalProvider {
         self
     }
 }
+
+impl Provider {
+    pub(crate) fn init_blocks(&self) -> u32 {
+        match self {
+            Provider::Local(p) => p.blocks.init,
+            Provider::Slurm(p) => p.blocks.init,
+        }
+    }
+
+    /// `(min_blocks, max_blocks, parallelism)`.
+    pub(crate) fn limits(&self) -> (u32, u32, f64) {
+        let b = match self {
+            Provider::Local(p) => &p.blocks,
+            Provider::Slurm(p) => &p.blocks,
+        };
+        (b.min, b.max, b.parallelism)
+    }
+}
+
+/// Parsl's block counts, the same for every provider.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockCounts {
+    init: u32,
+    min: u32,
+    max: u32,
+    parallelism: f64,
+}
+
+impl Default for BlockCounts {
+    fn default() -> Self {
+        BlockCounts { init: 1, min: 0, max: 1, parallelism: 1.0 }
+    }
+}
+
+/// `init_blocks`, `min_blocks`, `max_blocks`, `parallelism` for a provider type.
+macro_rules! block_counts {
+    ($t:ty) => {
+        impl $t {
+            /// Blocks started with the executor (default 1).
+            pub fn init_blocks(mut self, n: u32) -> Self {
+                self.blocks.init = n;
+                self
+            }
+
+            /// Fewest blocks the strategy keeps (default 0).
+            pub fn min_blocks(mut self, n: u32) -> Self {
+                self.blocks.min = n;
+                self
+            }
+
+            /// Most blocks the strategy starts (default 1).
+            pub fn max_blocks(mut self, n: u32) -> Self {
+                self.blocks.max = n;
+                self
+            }
+
+            /// 0–1: how eagerly blocks are started for waiting tasks (1: a worker per task).
+            pub fn parallelism(mut self, p: f64) -> Self {
+                self.blocks.parallelism = p;
+                self
+            }
+        }
+    };
+}
+
+block_counts!(LocalProvider);
+block_counts!(SlurmProvider);
 
 impl From<LocalProvider> for Provider {
     fn from(p: LocalProvider) -> Self {
@@ -300,7 +386,7 @@ impl From<LocalProvider> for Provider {
 #[derive(Debug, Clone)]
 pub struct SlurmProvider {
     pub(crate) partition: Option<String>,
-    pub(crate) init_blocks: u32,
+    pub(crate) blocks: BlockCounts,
     pub(crate) walltime: String,
     pub(crate) worker_init: String,
     pub(crate) scheduler_options: String,
@@ -316,7 +402,7 @@ impl SlurmProvider {
     pub fn new() -> Self {
         SlurmProvider {
             partition: None,
-            init_blocks: 1,
+            blocks: BlockCounts::default(),
             walltime: "00:10:00".into(),
             worker_init: String::new(),
             scheduler_options: String::new(),
@@ -325,11 +411,6 @@ impl SlurmProvider {
 
     pub fn partition(mut self, partition: impl Into<String>) -> Self {
         self.partition = Some(partition.into());
-        self
-    }
-
-    pub fn init_blocks(mut self, n: u32) -> Self {
-        self.init_blocks = n;
         self
     }
 

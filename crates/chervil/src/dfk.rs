@@ -140,7 +140,7 @@ impl Dfk {
             }
             let started: Result<Box<dyn Executor>, Error> = match c {
                 ExecutorConfig::Threads(t) => Ok(Box::new(Threads::start(t))),
-                ExecutorConfig::Htex(h) => Htex::start(h, &run_dir).map(|h| Box::new(h) as Box<dyn Executor>),
+                ExecutorConfig::Htex(h) => Htex::start(h, &config, &run_dir).map(|h| Box::new(h) as Box<dyn Executor>),
             };
             match started {
                 Ok(e) => executors.push((c.label().to_string(), e)),
@@ -170,6 +170,12 @@ impl Dfk {
     /// This run's directory (`runinfo/NNN`).
     pub fn run_dir(&self) -> &Path {
         &self.0.run_dir
+    }
+
+    /// Blocks of executor `label` whose jobs are pending or running (`None` for an
+    /// executor without blocks, or no such label).
+    pub fn active_blocks(&self, label: &str) -> Option<usize> {
+        self.0.executors.iter().find(|(l, _)| l == label).and_then(|(_, e)| e.active_blocks())
     }
 
     /// Tasks submitted so far.

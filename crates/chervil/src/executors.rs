@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, TlsIdentity};
 use chervil_proto::Outcome;
-use chervil_providers::local::LocalProvider as LocalBlocks;
 
 use crate::app::{execute, AppDef};
 use crate::codec;
-use crate::config::{HighThroughputExecutor, Provider, ThreadPoolExecutor};
+use crate::blocks::{scaler, Blocks, Strategist};
+use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
 use crate::error::Error;
-use crate::worker::{PoolEnv, ROLE_ENV};
+use crate::worker::PoolEnv;
 
 /// Where a try's outcome goes: its encoded result, or its error.
 pub(crate) type Done = Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send>;
@@ -25,6 +25,10 @@ pub(crate) type Done = Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send>;
 pub(crate) trait Executor: Send + Sync {
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done);
     fn shutdown(&self);
+    /// Blocks whose jobs are pending or running (`None`: this executor has no blocks).
+    fn active_blocks(&self) -> Option<usize> {
+        None
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -247,17 +251,14 @@ pub(crate) struct Htex {
     next_id: AtomicU64,
     registered: Mutex<HashMap<&'static str, u64>>,
     results: Mutex<Option<JoinHandle<()>>>,
-    blocks: Mutex<Blocks>,
+    blocks: Arc<Mutex<Blocks>>,
+    strategist: Mutex<Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>>,
     stopped: AtomicBool,
 }
 
-enum Blocks {
-    Local(LocalBlocks, Vec<String>),
-    Slurm(Box<chervil_providers::batch::BatchProvider>, Vec<String>),
-}
 
 impl Htex {
-    pub(crate) fn start(config: &HighThroughputExecutor, run_dir: &Path) -> Result<Htex, Error> {
+    pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path) -> Result<Htex, Error> {
         let token = random_token()?;
         // Pools on this machine reach a loopback interchange, unless told another address.
         let loopback = |a: &str| a == "localhost" || a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
@@ -291,8 +292,6 @@ impl Htex {
                 chervil_htex::pool::hostname()
             }
         });
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::Executor(format!("executor {}: cannot find this program to start workers: {e}", config.label)))?;
         let logdir = run_dir.join(&config.label);
         let env = PoolEnv {
             addresses: address,
@@ -302,38 +301,12 @@ impl Htex {
             cores_per_worker: config.cores_per_worker,
             heartbeat_period: config.heartbeat_period.as_secs_f64(),
             heartbeat_threshold: config.heartbeat_threshold.as_secs_f64(),
-            logdir: logdir.clone(),
+            logdir,
             cert_sha256: cert,
         };
-        let scripts = run_dir.join("submit_scripts");
-        let blocks = match &config.provider {
-            Provider::Local(p) => {
-                let mut provider = LocalBlocks::new(&scripts);
-                let mut ids = Vec::new();
-                for block in 0..p.init_blocks {
-                    let script = pool_script(&p.worker_init, &env, &block.to_string(), &exe, None);
-                    let id = provider
-                        .submit(&script, &format!("chervil.{}.block{block}", config.label))
-                        .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-                    ids.push(id);
-                }
-                Blocks::Local(provider, ids)
-            }
-            Provider::Slurm(p) => {
-                let mut provider = crate::slurm::provider(p, &scripts)
-                    .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-                let mut ids = Vec::new();
-                for block in 0..p.init_blocks {
-                    // worker_init is the batch script's own (BlockSpec), before this line.
-                    let script = pool_script("", &env, &block.to_string(), &exe, Some("srun --ntasks=1"));
-                    let id = provider
-                        .submit(&script, 1, &format!("chervil.{}.block{block}", config.label))
-                        .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-                    ids.push(id);
-                }
-                Blocks::Slurm(Box::new(provider), ids)
-            }
-        };
+        let mut blocks = Blocks::new(config, env, run_dir)?;
+        blocks.start(config.provider.init_blocks())?;
+        let blocks = Arc::new(Mutex::new(blocks));
         let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
         let outbox = Outbox::start(ix.clone(), &config.label)?;
         let results = {
@@ -343,8 +316,22 @@ impl Htex {
                 .spawn(move || collect_results(&ix, &waiting, &outbox))
                 .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
+        let strategist = match scaler(run, config)? {
+            None => None,
+            Some(scaler) => {
+                let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
+                let s = Strategist { blocks: blocks.clone(), ix: ix.clone(), outbox: outbox.clone(), stop: stop.clone() };
+                let period = run.strategy_period;
+                let thread = std::thread::Builder::new()
+                    .name(format!("chervil-{}-strategy", config.label))
+                    .spawn(move || s.run(scaler, period))
+                    .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                Some((stop, thread))
+            }
+        };
         tracing::info!(label = %config.label, port = ix.port(), "HighThroughputExecutor started");
         Ok(Htex {
+            strategist: Mutex::new(strategist),
             label: config.label.clone(),
             outbox,
             ix,
@@ -352,7 +339,7 @@ impl Htex {
             next_id: AtomicU64::new(0),
             registered: Mutex::new(HashMap::new()),
             results: Mutex::new(Some(results)),
-            blocks: Mutex::new(blocks),
+            blocks,
             stopped: AtomicBool::new(false),
         })
     }
@@ -372,6 +359,10 @@ impl Htex {
 }
 
 impl Executor for Htex {
+    fn active_blocks(&self) -> Option<usize> {
+        Some(lock(&self.blocks).active())
+    }
+
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
         if self.stopped.load(Ordering::Acquire) {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
@@ -392,14 +383,12 @@ impl Executor for Htex {
         if let Some(t) = lock(&self.results).take() {
             let _ = t.join();
         }
-        match &mut *lock(&self.blocks) {
-            Blocks::Local(p, ids) => {
-                p.cancel(ids);
-            }
-            Blocks::Slurm(p, ids) => {
-                let _ = p.cancel(ids);
-            }
+        if let Some((stop, thread)) = lock(&self.strategist).take() {
+            *lock(&stop.0) = true;
+            stop.1.notify_all();
+            let _ = thread.join();
         }
+        lock(&self.blocks).cancel_all();
         let left: Vec<Done> = lock(&self.waiting).drain().map(|(_, d)| d).collect();
         for done in left {
             done(Err(Error::Executor(format!("executor {} shut down before the task finished", self.label))));
@@ -443,24 +432,6 @@ fn random_token() -> Result<[u8; 32], Error> {
         .fill(&mut token)
         .map_err(|_| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
     Ok(token)
-}
-
-/// The block's script: the pool is this program in pool mode, told where the
-/// interchange is through the environment (`export … &&`, as the Python front's).
-fn pool_script(worker_init: &str, env: &PoolEnv, block: &str, exe: &Path, launcher: Option<&str>) -> String {
-    let vars = env.vars(block);
-    let exports: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
-    let exe = shell_quote(&exe.to_string_lossy());
-    let launch = launcher.map(|l| format!("{l} ")).unwrap_or_default();
-    format!("{worker_init}\nexport {ROLE_ENV}=pool {} && {launch}{exe}\n", exports.join(" "))
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,=+@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// The run directory's numbered subdirectory for this run (`runinfo/000`, `001`, …).

@@ -73,6 +73,7 @@
 //! dependency fails the dependent task with [`Error::DependencyError`] naming it.
 
 mod app;
+mod blocks;
 mod codec;
 mod config;
 mod dfk;

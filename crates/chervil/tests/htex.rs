@@ -63,6 +63,7 @@ fn main() {
     real_pools();
     over_tls();
     pool_lost();
+    elastic();
     println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
 }
 
@@ -181,4 +182,40 @@ fn pool_lost() {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "waited {secs} s for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Parsl's `simple` strategy on the Rust front: no block until there is work, as many as
+/// the work wants up to `max_blocks`, none again once idle for `max_idletime`.
+fn elastic() {
+    let dir = std::env::temp_dir().join(format!("chervil-rs-elastic-{}", std::process::id()));
+    let config = Config::new()
+        .run_dir(dir.join("runinfo"))
+        .strategy("simple")
+        .strategy_period(Duration::from_millis(100))
+        .max_idletime(Duration::from_secs(1))
+        .executor(
+            HighThroughputExecutor::new()
+                .label("elastic")
+                .max_workers_per_node(1)
+                .provider(LocalProvider::new().init_blocks(0).min_blocks(0).max_blocks(2)),
+        );
+    let dfk = chervil::load(config).expect("load");
+    assert_eq!(dfk.active_blocks("elastic"), Some(0));
+    let work: Vec<_> = (0..4).map(|_| sleepy(1)).collect();
+    wait_until("two blocks for four tasks", 30, || dfk.active_blocks("elastic") == Some(2));
+    for f in &work {
+        assert_eq!(f.result().unwrap(), 1);
+    }
+    wait_until("idle blocks to be scaled in", 30, || dfk.active_blocks("elastic") == Some(0));
+    assert_eq!(add(1, 1).result().unwrap(), 2, "a new task brings a block back");
+    dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
 }

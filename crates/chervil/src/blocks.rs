@@ -1,0 +1,214 @@
+//! An executor's blocks: started through a provider, each running the program as a
+//! pool, and scaled between `min_blocks` and `max_blocks` by the engine's strategy
+//! (`chervil_scaling::Scaler`, the Python front's) every `strategy_period`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use chervil_htex::InterchangeHandle;
+use chervil_providers::batch::BatchProvider;
+use chervil_providers::local::LocalProvider as LocalJobs;
+use chervil_providers::JobState;
+use chervil_scaling::{BlockView, Decision, Limits, Scaler, Strategy};
+
+use crate::config::{Config, HighThroughputExecutor, Provider};
+use crate::error::Error;
+use crate::executors::Outbox;
+use crate::worker::{PoolEnv, ROLE_ENV};
+
+enum Jobs {
+    Local(LocalJobs),
+    Batch(Box<BatchProvider>),
+}
+
+/// The blocks of one executor and how to start another.
+pub(crate) struct Blocks {
+    label: String,
+    jobs: Jobs,
+    env: PoolEnv,
+    exe: PathBuf,
+    /// Before the pool command (the local provider's; a batch provider has its own).
+    worker_init: String,
+    /// In front of the pool command (`srun` inside a Slurm job).
+    launcher: Option<&'static str>,
+    /// Block id → the provider's job id.
+    started: BTreeMap<String, String>,
+    next: u32,
+}
+
+impl Blocks {
+    pub(crate) fn new(config: &HighThroughputExecutor, env: PoolEnv, run_dir: &Path) -> Result<Blocks, Error> {
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::Executor(format!("executor {}: cannot find this program to start pools: {e}", config.label)))?;
+        let scripts = run_dir.join("submit_scripts");
+        let (jobs, worker_init, launcher) = match &config.provider {
+            Provider::Local(p) => (Jobs::Local(LocalJobs::new(&scripts)), p.worker_init.clone(), None),
+            Provider::Slurm(p) => {
+                let batch = crate::slurm::provider(p, &scripts).map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                (Jobs::Batch(Box::new(batch)), String::new(), Some("srun --ntasks=1"))
+            }
+        };
+        Ok(Blocks { label: config.label.clone(), jobs, env, exe, worker_init, launcher, started: BTreeMap::new(), next: 0 })
+    }
+
+    /// Starts `n` more blocks.
+    pub(crate) fn start(&mut self, n: u32) -> Result<(), Error> {
+        for _ in 0..n {
+            let block = self.next.to_string();
+            self.next += 1;
+            let script = self.script(&block);
+            let name = format!("chervil.{}.block{block}", self.label);
+            let job = match &mut self.jobs {
+                Jobs::Local(p) => p.submit(&script, &name),
+                Jobs::Batch(p) => p.submit(&script, 1, &name),
+            }
+            .map_err(|e| Error::Executor(format!("executor {}: {e}", self.label)))?;
+            tracing::info!(label = %self.label, block, job, "block started");
+            self.started.insert(block, job);
+        }
+        Ok(())
+    }
+
+    /// The block's script: the pool is this program in pool mode, told where the
+    /// interchange is through the environment (`export … &&`, as the Python front's).
+    fn script(&self, block: &str) -> String {
+        let exports: Vec<String> = self.env.vars(block).iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
+        let exe = shell_quote(&self.exe.to_string_lossy());
+        let launch = self.launcher.map(|l| format!("{l} ")).unwrap_or_default();
+        format!("{}\nexport {ROLE_ENV}=pool {} && {launch}{exe}\n", self.worker_init, exports.join(" "))
+    }
+
+    /// Each started block's id and its job's state now.
+    fn states(&mut self) -> Vec<(String, JobState)> {
+        let ids: Vec<String> = self.started.values().cloned().collect();
+        let states: Vec<JobState> = match &mut self.jobs {
+            Jobs::Local(p) => p.status(&ids).into_iter().map(|s| s.state).collect(),
+            Jobs::Batch(p) => match p.status(&ids) {
+                Ok(s) => s.into_iter().map(|s| s.state).collect(),
+                Err(e) => {
+                    tracing::warn!(label = %self.label, error = %e, "block status unknown");
+                    vec![JobState::Unknown; ids.len()]
+                }
+            },
+        };
+        self.started.keys().cloned().zip(states).collect()
+    }
+
+    fn cancel(&mut self, blocks: &[String]) {
+        let ids: Vec<String> = blocks.iter().filter_map(|b| self.started.get(b).cloned()).collect();
+        match &mut self.jobs {
+            Jobs::Local(p) => {
+                p.cancel(&ids);
+            }
+            Jobs::Batch(p) => {
+                if let Err(e) = p.cancel(&ids) {
+                    tracing::warn!(label = %self.label, error = %e, "cancelling blocks failed");
+                }
+            }
+        }
+    }
+
+    pub(crate) fn cancel_all(&mut self) {
+        let all: Vec<String> = self.started.keys().cloned().collect();
+        self.cancel(&all);
+    }
+
+    /// Blocks whose jobs are pending or running.
+    pub(crate) fn active(&mut self) -> usize {
+        self.states().iter().filter(|(_, s)| matches!(s, JobState::Pending | JobState::Running)).count()
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,=+@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// What the strategy thread needs, shared with the executor.
+pub(crate) struct Strategist {
+    pub(crate) blocks: Arc<Mutex<Blocks>>,
+    pub(crate) ix: Arc<InterchangeHandle>,
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) stop: Arc<(Mutex<bool>, Condvar)>,
+}
+
+/// The scaler for an executor of `config`; `None` with the `none` strategy.
+pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<Option<Scaler>, Error> {
+    let strategy = Strategy::parse(Some(&config.strategy)).map_err(Error::Executor)?;
+    if strategy == Strategy::None {
+        return Ok(None);
+    }
+    let (min_blocks, max_blocks, parallelism) = htex.provider.limits();
+    let workers = f64::from(htex.max_workers_per_node.unwrap_or_else(|| {
+        (std::thread::available_parallelism().map_or(1, |n| n.get()) as f64 / htex.cores_per_worker.max(0.01)) as u32
+    }));
+    let limits = Limits { min_blocks, max_blocks, parallelism, slots_per_block: workers.max(1.0), max_idletime: config.max_idletime };
+    Ok(Some(Scaler::new(strategy, limits)))
+}
+
+impl Strategist {
+    /// Every `period` until stopped: a snapshot of tasks and blocks in, at most one
+    /// decision out, carried out here (start blocks; drain and cancel idle ones).
+    pub(crate) fn run(self, mut scaler: Scaler, period: Duration) {
+        let (stopped, wake) = &*self.stop;
+        let mut done = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        while !*done {
+            done = wake.wait_timeout(done, period).unwrap_or_else(|p| p.into_inner()).0;
+            if *done {
+                break;
+            }
+            drop(done);
+            self.round(&mut scaler);
+            done = stopped.lock().unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn round(&self, scaler: &mut Scaler) {
+        let outstanding = self.outbox.outstanding.load(Ordering::Acquire);
+        let mut by_block: BTreeMap<String, (usize, usize, Option<Duration>)> = BTreeMap::new();
+        for (_, info, held, idle) in self.ix.pools() {
+            let e = by_block.entry(info.block_id.clone()).or_insert((0, 0, idle));
+            e.0 += 1;
+            e.1 += held;
+            e.2 = match (e.2, idle) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            };
+        }
+        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        let views: Vec<BlockView> = blocks
+            .states()
+            .into_iter()
+            .map(|(id, state)| {
+                let (pools, held, idle_for) = by_block.get(&id).copied().unwrap_or((0, 0, None));
+                BlockView { id, state, pools, held, idle_for }
+            })
+            .collect();
+        match scaler.step(Instant::now(), outstanding, &views) {
+            None => {}
+            Some(Decision::ScaleOut { blocks: n, reason }) => {
+                tracing::info!(label = %blocks.label, n, reason, "scaling out");
+                if let Err(e) = blocks.start(n) {
+                    tracing::error!(error = %e, "scaling out failed");
+                }
+            }
+            Some(Decision::ScaleIn { blocks: chosen, reason }) => {
+                tracing::info!(label = %blocks.label, ?chosen, reason, "scaling in");
+                let mut retired = Vec::new();
+                for b in chosen {
+                    match self.ix.retire_block(&b, true) {
+                        Ok(()) => retired.push(b),
+                        Err(_) => scaler.keep(&b), // a task reached it first
+                    }
+                }
+                blocks.cancel(&retired);
+            }
+        }
+    }
+}
