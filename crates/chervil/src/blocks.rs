@@ -130,6 +130,9 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// How the executor stops its strategy thread: a flag, the condvar it waits on, the thread.
+pub(crate) type StrategyStop = (Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHandle<()>);
+
 /// What the strategy thread needs, shared with the executor.
 pub(crate) struct Strategist {
     pub(crate) blocks: Arc<Mutex<Blocks>>,

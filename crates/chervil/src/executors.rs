@@ -14,7 +14,7 @@ use chervil_proto::Outcome;
 
 use crate::app::{execute, AppDef};
 use crate::codec;
-use crate::blocks::{scaler, Blocks, Strategist};
+use crate::blocks::{scaler, Blocks, StrategyStop, Strategist};
 use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
 use crate::error::Error;
 use crate::worker::PoolEnv;
@@ -252,7 +252,7 @@ pub(crate) struct Htex {
     registered: Mutex<HashMap<&'static str, u64>>,
     results: Mutex<Option<JoinHandle<()>>>,
     blocks: Arc<Mutex<Blocks>>,
-    strategist: Mutex<Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>>,
+    strategist: Mutex<Option<StrategyStop>>,
     stopped: AtomicBool,
 }
 
