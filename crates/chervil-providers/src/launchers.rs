@@ -281,3 +281,64 @@ mod tests {
         assert_eq!(wrapped("export A=1 B='x y' && pool --x", "apptainer exec img.sif"), "export A=1 B='x y' && apptainer exec img.sif pool --x");
     }
 }
+
+/// A launcher and its options, as a value both fronts build from their configs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Launcher {
+    /// The command as it is (Parsl's `SimpleLauncher`).
+    Simple,
+    /// Copies on this node (Parsl's default `SingleNodeLauncher`).
+    #[default]
+    SingleNode,
+    SingleNodeFailOnAny,
+    Srun { overrides: String },
+    SrunMpi { overrides: String },
+    Aprun { overrides: String },
+    Jsrun { overrides: String },
+    MpiExec { bind_cmd: String, overrides: String },
+    MpiRun { bash_location: String, overrides: String },
+    GnuParallel,
+    Wrapped { prepend: String },
+}
+
+impl Launcher {
+    /// Parsl's launcher names in snake case (`single_node`, `srun`, `srun_mpi`, `aprun`,
+    /// `jsrun`, `mpiexec`, `mpirun`, `gnu_parallel`, `wrapped`, `simple`), with the
+    /// options the named one reads.
+    pub fn by_name(kind: &str, overrides: &str, fail_on_any: bool, bind_cmd: &str, bash_location: &str, prepend: &str) -> Option<Launcher> {
+        let o = || overrides.to_string();
+        Some(match kind {
+            "simple" => Launcher::Simple,
+            "single_node" if fail_on_any => Launcher::SingleNodeFailOnAny,
+            "single_node" => Launcher::SingleNode,
+            "srun" => Launcher::Srun { overrides: o() },
+            "srun_mpi" => Launcher::SrunMpi { overrides: o() },
+            "aprun" => Launcher::Aprun { overrides: o() },
+            "jsrun" => Launcher::Jsrun { overrides: o() },
+            "mpiexec" => Launcher::MpiExec { bind_cmd: bind_cmd.to_string(), overrides: o() },
+            "mpirun" => Launcher::MpiRun { bash_location: bash_location.to_string(), overrides: o() },
+            "gnu_parallel" => Launcher::GnuParallel,
+            "wrapped" => Launcher::Wrapped { prepend: prepend.to_string() },
+            _ => return None,
+        })
+    }
+
+    /// The script that starts `tasks_per_node × nodes_per_block` copies of `command`;
+    /// `dir` is where a runner's private command file goes (empty: the job's directory).
+    pub fn script(&self, command: &str, tasks_per_node: u32, nodes_per_block: u32, dir: &str, debug: bool) -> String {
+        let (c, t, n, d) = (command, tasks_per_node, nodes_per_block, dir);
+        match self {
+            Launcher::Simple => c.to_string(),
+            Launcher::SingleNode => single_node(c, t, n, false, debug),
+            Launcher::SingleNodeFailOnAny => single_node(c, t, n, true, debug),
+            Launcher::Srun { overrides } => srun(c, t, n, overrides, d, debug),
+            Launcher::SrunMpi { overrides } => srun_mpi(c, t, n, overrides, d, debug),
+            Launcher::Aprun { overrides } => aprun(c, t, n, overrides, d, debug),
+            Launcher::Jsrun { overrides } => jsrun(c, t, n, overrides, d, debug),
+            Launcher::MpiExec { bind_cmd, overrides } => mpiexec(c, t, n, bind_cmd, overrides, d, debug),
+            Launcher::MpiRun { bash_location, overrides } => mpirun(c, t, n, bash_location, overrides, d, debug),
+            Launcher::GnuParallel => gnu_parallel(c, t, n, d, debug),
+            Launcher::Wrapped { prepend } => wrapped(c, prepend),
+        }
+    }
+}

@@ -70,19 +70,9 @@ pub fn launcher_script(
     bash_location: &str,
     prepend: &str,
 ) -> PyResult<String> {
-    let (c, t, n, d) = (command, tasks_per_node, nodes_per_block, script_dir);
-    Ok(match kind {
-        "single_node" => launchers::single_node(c, t, n, fail_on_any, debug),
-        "srun" => launchers::srun(c, t, n, overrides, d, debug),
-        "srun_mpi" => launchers::srun_mpi(c, t, n, overrides, d, debug),
-        "aprun" => launchers::aprun(c, t, n, overrides, d, debug),
-        "jsrun" => launchers::jsrun(c, t, n, overrides, d, debug),
-        "mpiexec" => launchers::mpiexec(c, t, n, bind_cmd, overrides, d, debug),
-        "mpirun" => launchers::mpirun(c, t, n, bash_location, overrides, d, debug),
-        "gnu_parallel" => launchers::gnu_parallel(c, t, n, d, debug),
-        "wrapped" => launchers::wrapped(c, prepend),
-        other => return Err(PyValueError::new_err(format!("no launcher called {other:?}"))),
-    })
+    let launcher = launchers::Launcher::by_name(kind, overrides, fail_on_any, bind_cmd, bash_location, prepend)
+        .ok_or_else(|| PyValueError::new_err(format!("no launcher called {kind:?}")))?;
+    Ok(launcher.script(command, tasks_per_node, nodes_per_block, script_dir, debug))
 }
 
 fn provider_err(e: ProviderError) -> PyErr {

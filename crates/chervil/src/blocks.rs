@@ -14,7 +14,7 @@ use chervil_providers::local::LocalProvider as LocalJobs;
 use chervil_providers::JobState;
 use chervil_scaling::{BlockView, Decision, Limits, Scaler, Strategy};
 
-use crate::config::{Config, HighThroughputExecutor, Provider};
+use crate::config::{Config, HighThroughputExecutor, Launcher, Provider};
 use crate::error::Error;
 use crate::executors::Outbox;
 use crate::worker::{PoolEnv, ROLE_ENV};
@@ -32,8 +32,9 @@ pub(crate) struct Blocks {
     exe: PathBuf,
     /// Before the pool command (the local provider's; a batch provider has its own).
     worker_init: String,
-    /// In front of the pool command (`srun` inside a Slurm job).
-    launcher: Option<&'static str>,
+    /// Turns the pool command into what a batch job runs.
+    launcher: Option<(Launcher, u32)>,
+    scripts: PathBuf,
     /// Block id → the provider's job id.
     started: BTreeMap<String, String>,
     next: u32,
@@ -46,12 +47,15 @@ impl Blocks {
         let scripts = run_dir.join("submit_scripts");
         let (jobs, worker_init, launcher) = match &config.provider {
             Provider::Local(p) => (Jobs::Local(LocalJobs::new(&scripts)), p.worker_init.clone(), None),
-            Provider::Slurm(p) => {
-                let batch = crate::slurm::provider(p, &scripts).map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-                (Jobs::Batch(Box::new(batch)), String::new(), Some("srun --ntasks=1"))
+            Provider::Batch(p) => {
+                let scheduler = chervil_providers::schedulers::by_name(p.scheduler)
+                    .ok_or_else(|| Error::Executor(format!("executor {}: no scheduler {:?}", config.label, p.scheduler)))?;
+                let batch = BatchProvider::new(scheduler, p.spec.clone(), &scripts)
+                    .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                (Jobs::Batch(Box::new(batch)), String::new(), Some((p.launcher.clone(), p.spec.nodes_per_block)))
             }
         };
-        Ok(Blocks { label: config.label.clone(), jobs, env, exe, worker_init, launcher, started: BTreeMap::new(), next: 0 })
+        Ok(Blocks { label: config.label.clone(), jobs, env, exe, worker_init, launcher, scripts, started: BTreeMap::new(), next: 0 })
     }
 
     /// Starts `n` more blocks.
@@ -77,8 +81,11 @@ impl Blocks {
     fn script(&self, block: &str) -> String {
         let exports: Vec<String> = self.env.vars(block).iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
         let exe = shell_quote(&self.exe.to_string_lossy());
-        let launch = self.launcher.map(|l| format!("{l} ")).unwrap_or_default();
-        format!("{}\nexport {ROLE_ENV}=pool {} && {launch}{exe}\n", self.worker_init, exports.join(" "))
+        let command = format!("export {ROLE_ENV}=pool {} && {exe}", exports.join(" "));
+        match &self.launcher {
+            None => format!("{}\n{command}\n", self.worker_init),
+            Some((launcher, nodes)) => launcher.script(&command, 1, *nodes, &self.scripts.to_string_lossy(), false),
+        }
     }
 
     /// Each started block's id and its job's state now.

@@ -132,6 +132,7 @@ impl Config {
 
 /// One executor of the config.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a config value, made once per run
 pub enum ExecutorConfig {
     Threads(ThreadPoolExecutor),
     Htex(HighThroughputExecutor),
@@ -278,9 +279,10 @@ impl From<HighThroughputExecutor> for ExecutorConfig {
 
 /// Where an executor's blocks run.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a config value, made once per run
 pub enum Provider {
     Local(LocalProvider),
-    Slurm(SlurmProvider),
+    Batch(BatchSettings),
 }
 
 /// Blocks as processes on this machine (Parsl's `LocalProvider`).
@@ -312,7 +314,7 @@ impl Provider {
     pub(crate) fn init_blocks(&self) -> u32 {
         match self {
             Provider::Local(p) => p.blocks.init,
-            Provider::Slurm(p) => p.blocks.init,
+            Provider::Batch(p) => p.blocks.init,
         }
     }
 
@@ -320,7 +322,7 @@ impl Provider {
     pub(crate) fn limits(&self) -> (u32, u32, f64) {
         let b = match self {
             Provider::Local(p) => &p.blocks,
-            Provider::Slurm(p) => &p.blocks,
+            Provider::Batch(p) => &p.blocks,
         };
         (b.min, b.max, b.parallelism)
     }
@@ -373,7 +375,6 @@ macro_rules! block_counts {
 }
 
 block_counts!(LocalProvider);
-block_counts!(SlurmProvider);
 
 impl From<LocalProvider> for Provider {
     fn from(p: LocalProvider) -> Self {
@@ -381,62 +382,152 @@ impl From<LocalProvider> for Provider {
     }
 }
 
-/// Blocks as Slurm jobs (Parsl's `SlurmProvider`), one node each, the pool started with
-/// `srun` inside the job.
+/// How a block starts its pools inside a batch job (Parsl's launchers), re-exported
+/// from the engine so both fronts write the same scripts.
+pub use chervil_providers::launchers::Launcher;
+
+/// What every batch provider takes, Parsl's parameters by their names.
 #[derive(Debug, Clone)]
-pub struct SlurmProvider {
-    pub(crate) partition: Option<String>,
+pub struct BatchSettings {
+    pub(crate) scheduler: &'static str,
+    pub(crate) spec: chervil_providers::BlockSpec,
+    pub(crate) launcher: Launcher,
     pub(crate) blocks: BlockCounts,
-    pub(crate) walltime: String,
-    pub(crate) worker_init: String,
-    pub(crate) scheduler_options: String,
 }
 
-impl Default for SlurmProvider {
-    fn default() -> Self {
-        SlurmProvider::new()
+impl BatchSettings {
+    fn new(scheduler: &'static str) -> Self {
+        BatchSettings { scheduler, spec: chervil_providers::BlockSpec::default(), launcher: Launcher::default(), blocks: BlockCounts::default() }
     }
 }
 
-impl SlurmProvider {
-    pub fn new() -> Self {
-        SlurmProvider {
-            partition: None,
-            blocks: BlockCounts::default(),
-            walltime: "00:10:00".into(),
-            worker_init: String::new(),
-            scheduler_options: String::new(),
+/// A batch scheduler's provider: a newtype over [`BatchSettings`] with Parsl's builder
+/// methods, so `SlurmProvider::new().partition("debug").walltime("01:00:00")` reads as
+/// Parsl's `SlurmProvider(partition='debug', walltime='01:00:00')`.
+macro_rules! batch_provider {
+    ($(#[$doc:meta])* $name:ident, $scheduler:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pub(crate) blocks: BlockCounts,
+            settings: BatchSettings,
         }
-    }
 
-    pub fn partition(mut self, partition: impl Into<String>) -> Self {
-        self.partition = Some(partition.into());
-        self
-    }
+        impl Default for $name {
+            fn default() -> Self {
+                $name::new()
+            }
+        }
 
-    /// `HH:MM:SS`.
-    pub fn walltime(mut self, walltime: impl Into<String>) -> Self {
-        self.walltime = walltime.into();
-        self
-    }
+        impl $name {
+            pub fn new() -> Self {
+                $name { blocks: BlockCounts::default(), settings: BatchSettings::new($scheduler) }
+            }
 
-    pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
-        self.worker_init = commands.into();
-        self
-    }
+            /// Slurm's partition; the queue of the others.
+            pub fn partition(mut self, name: impl Into<String>) -> Self {
+                self.settings.spec.queue = Some(name.into());
+                self
+            }
 
-    /// Extra `#SBATCH` lines.
-    pub fn scheduler_options(mut self, options: impl Into<String>) -> Self {
-        self.scheduler_options = options.into();
-        self
-    }
+            pub fn queue(self, name: impl Into<String>) -> Self {
+                self.partition(name)
+            }
+
+            pub fn account(mut self, account: impl Into<String>) -> Self {
+                self.settings.spec.account = Some(account.into());
+                self
+            }
+
+            pub fn qos(mut self, qos: impl Into<String>) -> Self {
+                self.settings.spec.qos = Some(qos.into());
+                self
+            }
+
+            pub fn constraint(mut self, constraint: impl Into<String>) -> Self {
+                self.settings.spec.constraint = Some(constraint.into());
+                self
+            }
+
+            /// `HH:MM:SS` (default `00:10:00`, as Parsl's).
+            pub fn walltime(mut self, walltime: impl Into<String>) -> Self {
+                self.settings.spec.walltime = walltime.into();
+                self
+            }
+
+            pub fn nodes_per_block(mut self, nodes: u32) -> Self {
+                self.settings.spec.nodes_per_block = nodes.max(1);
+                self
+            }
+
+            pub fn cores_per_node(mut self, cores: u32) -> Self {
+                self.settings.spec.cores_per_node = Some(cores);
+                self
+            }
+
+            pub fn mem_per_node(mut self, gb: f64) -> Self {
+                self.settings.spec.mem_per_node_gb = Some(gb);
+                self
+            }
+
+            pub fn exclusive(mut self, on: bool) -> Self {
+                self.settings.spec.exclusive = on;
+                self
+            }
+
+            /// Shell commands run at the start of each block.
+            pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
+                self.settings.spec.worker_init = commands.into();
+                self
+            }
+
+            /// Extra scheduler directives, verbatim.
+            pub fn scheduler_options(mut self, options: impl Into<String>) -> Self {
+                self.settings.spec.scheduler_options = options.into();
+                self
+            }
+
+            /// How the block starts its pools (default: `SingleNode`, as Parsl's).
+            pub fn launcher(mut self, launcher: Launcher) -> Self {
+                self.settings.launcher = launcher;
+                self
+            }
+        }
+
+        impl From<$name> for Provider {
+            fn from(p: $name) -> Self {
+                Provider::Batch(BatchSettings { blocks: p.blocks, ..p.settings })
+            }
+        }
+
+        block_counts!($name);
+    };
 }
 
-impl From<SlurmProvider> for Provider {
-    fn from(p: SlurmProvider) -> Self {
-        Provider::Slurm(p)
-    }
-}
+batch_provider!(
+    /// Blocks as Slurm jobs (Parsl's `SlurmProvider`).
+    SlurmProvider, "slurm"
+);
+batch_provider!(
+    /// Blocks as PBS Pro jobs (Parsl's `PBSProProvider`).
+    PbsProProvider, "pbspro"
+);
+batch_provider!(
+    /// Blocks as Torque jobs (Parsl's `TorqueProvider`).
+    TorqueProvider, "torque"
+);
+batch_provider!(
+    /// Blocks as Grid Engine jobs (Parsl's `GridEngineProvider`).
+    GridEngineProvider, "grid_engine"
+);
+batch_provider!(
+    /// Blocks as LSF jobs (Parsl's `LSFProvider`).
+    LsfProvider, "lsf"
+);
+batch_provider!(
+    /// Blocks as HTCondor jobs (Parsl's `CondorProvider`).
+    CondorProvider, "condor"
+);
 
 /// Per-call options, Parsl's special keyword arguments: give them to an app's `_with`
 /// function (`add_with(Opts::new().walltime(5.0), 1, 2)`).

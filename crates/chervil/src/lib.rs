@@ -80,13 +80,13 @@ mod dfk;
 mod error;
 mod executors;
 mod future;
-mod slurm;
 mod worker;
 
 pub use chervil_macros::{app, bash_app, join_app};
 pub use config::{
-    CheckpointMode, Config, ExecutorConfig, HighThroughputExecutor, LocalProvider, Opts, Provider, RetryHandler,
-    SlurmProvider, TaskView, ThreadPoolExecutor,
+    BatchSettings, CheckpointMode, CondorProvider, Config, ExecutorConfig, GridEngineProvider, HighThroughputExecutor,
+    Launcher, LocalProvider, LsfProvider, Opts, PbsProProvider, Provider, RetryHandler, SlurmProvider, TaskView,
+    ThreadPoolExecutor, TorqueProvider,
 };
 pub use dfk::{dfk, get_all_checkpoints, load, Dfk};
 pub use error::Error;

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use chervil::{Config, HighThroughputExecutor, SlurmProvider};
+use chervil::{Config, HighThroughputExecutor, Launcher, SlurmProvider};
 
 const NAME: &str = "slurm::tasks_run_inside_a_slurm_job";
 
@@ -42,7 +42,12 @@ fn main() {
             .max_workers_per_node(1)
             .heartbeat_period(2)
             .heartbeat_threshold(10)
-            .provider(SlurmProvider::new().walltime("00:05:00").init_blocks(1)),
+            .provider(
+                SlurmProvider::new()
+                    .walltime("00:05:00")
+                    .init_blocks(1)
+                    .launcher(Launcher::Srun { overrides: String::new() }),
+            ),
     );
     let dfk = chervil::load(config).expect("load");
     let futures: Vec<_> = (0..20).map(job_env).collect();
