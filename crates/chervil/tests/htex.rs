@@ -44,6 +44,20 @@ fn shell(cmd: String) -> String {
     cmd
 }
 
+#[chervil::join_app]
+fn fan(n: i64) -> Vec<chervil::AppFuture<i64>> {
+    (0..n).map(|i| add(i, i)).collect()
+}
+
+/// Counts its runs in a file: workers are other processes.
+#[chervil::app(cache)]
+fn counted(path: String, x: i64) -> i64 {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    let _ = f.write_all(b"x");
+    x * 10
+}
+
 const NAME: &str = "htex::real_pools";
 
 fn main() {
@@ -87,6 +101,18 @@ fn real_pools() {
     assert_eq!(total, (1..=200).sum::<i64>());
     let pids: std::collections::HashSet<u32> = (0..20).map(|_| pid()).map(|f| f.result().unwrap()).collect();
     assert!(pids.iter().all(|p| *p != std::process::id()), "tasks ran in worker processes, not here");
+
+    // Joins: the body runs in the client, the futures it returns run on the pool.
+    assert_eq!(fan(5).result().unwrap(), vec![0, 2, 4, 6, 8]);
+    // A failed dependency on a worker fails the dependant, naming it.
+    let bad = refuse(2);
+    assert!(matches!(add(&bad, 1).result(), Err(Error::DependencyError { failed, .. }) if failed.len() == 1));
+    // Memoized on the encoded arguments: the second call is answered in the client.
+    let runs = dir.join("runs");
+    let runs_s = runs.to_string_lossy().into_owned();
+    assert_eq!(counted(runs_s.clone(), 4).result().unwrap(), 40);
+    assert_eq!(counted(runs_s.clone(), 4).result().unwrap(), 40);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().len(), 1, "ran once");
 
     // The app's own error travels back with its type name.
     match refuse(1).result() {
