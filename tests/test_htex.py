@@ -1,5 +1,6 @@
 """The HighThroughputExecutor for real: the interchange in this process, pools started
 by LocalProvider blocks, Python worker processes, and every way one of them can die."""
+import concurrent.futures as cf
 import os
 import signal
 import socket
@@ -113,6 +114,20 @@ def test_many_tasks_all_correct_and_exceptions_keep_their_type(tmp_path):
         for _ in range(50):
             f = double(f)
         assert f.result(timeout=30) == 2 ** 51
+
+
+def test_submissions_are_batched_yet_none_waits_long(tmp_path):
+    """Tasks reach the interchange in batches (submit_soon): flushed when someone
+    blocks on a result, after each batch of results, or within a millisecond when no
+    one waits at all — and concurrent.futures.wait, which the client cannot hook,
+    still sees every task finish."""
+    with chervil.load(htex_config(tmp_path)):
+        assert double(1).result(timeout=30) == 2  # pools up
+        unwatched = double(2)
+        wait_until(unwatched.done, 30, "a task no one blocks on to finish")
+        futures = [double(i) for i in range(100)]
+        done, pending = cf.wait(futures, timeout=30)
+        assert not pending and sorted(f.result() for f in done) == [2 * i for i in range(100)]
 
 
 def test_worker_that_dies_is_replaced_and_retries_run_the_task_again(tmp_path):

@@ -176,6 +176,8 @@ struct Inbox {
     tasks: Vec<(TaskId, Queued)>,
     /// Set by `shutdown`: from then on submissions are answered at once (as lost).
     closed: bool,
+    /// The flusher sleeps until woken (nothing waits here and nothing is out).
+    flusher_parked: bool,
 }
 
 struct Shared {
@@ -185,6 +187,11 @@ struct Shared {
     /// dispatch round and a frame per task — that work moves to the other core.
     inbox: Mutex<Inbox>,
     inbox_ready: Notify,
+    /// Wakes the flusher thread (see [`InterchangeHandle::submit_soon`]).
+    flusher: Condvar,
+    /// Tasks submitted whose outcome the client has not taken yet: while there are
+    /// any, the flusher keeps its deadline running rather than being woken per task.
+    in_flight: AtomicUsize,
     events: Events,
     writers: AtomicUsize,
     writers_done: Notify,
@@ -302,6 +309,8 @@ impl InterchangeHandle {
             }),
             inbox: Mutex::new(Inbox::default()),
             inbox_ready: Notify::new(),
+            flusher: Condvar::new(),
+            in_flight: AtomicUsize::new(0),
             events: Events::default(),
             writers: AtomicUsize::new(0),
             writers_done: Notify::new(),
@@ -337,6 +346,11 @@ impl InterchangeHandle {
                 rt.shutdown_timeout(Duration::from_millis(100));
             })
             .map_err(ServerError::Runtime)?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("chervil-ix-flusher".into())
+            .spawn(move || s.flusher())
+            .map_err(ServerError::Runtime)?;
         tracing::info!(port, "interchange listening");
         Ok(InterchangeHandle { shared, port, thread: Mutex::new(Some(thread)) })
     }
@@ -354,6 +368,7 @@ impl InterchangeHandle {
     /// specification — for the pools. Tasks submitted after `shutdown` are returned
     /// as lost at once.
     pub fn submit(&self, tasks: Vec<(TaskId, Queued)>) {
+        self.shared.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
         let mut inbox = lock(&self.shared.inbox);
         if inbox.closed {
             drop(inbox);
@@ -370,6 +385,45 @@ impl InterchangeHandle {
         }
     }
 
+    /// As [`submit`](Self::submit), without waking the interchange thread for it:
+    /// the tasks wait in the inbox until 256 are there, until [`flush`](Self::flush),
+    /// or for at most [`SOON`]. Waking a sleeping thread costs more than the rest of a
+    /// short task's trip through the client, and a client submitting in a loop pays it
+    /// once per burst this way; a front flushes before it blocks on a result and after
+    /// each batch of results it handles, so nothing waits on the deadline when someone
+    /// is waiting for it.
+    pub fn submit_soon(&self, tasks: Vec<(TaskId, Queued)>) {
+        self.shared.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
+        let mut inbox = lock(&self.shared.inbox);
+        if inbox.closed {
+            drop(inbox);
+            self.shared.dispatch(tasks);
+            return;
+        }
+        inbox.tasks.extend(tasks);
+        if inbox.tasks.len() >= SOON_BATCH {
+            drop(inbox);
+            self.shared.inbox_ready.notify_one();
+        } else if inbox.flusher_parked {
+            inbox.flusher_parked = false;
+            drop(inbox);
+            self.shared.flusher.notify_one();
+        }
+    }
+
+    /// Has the interchange thread take what [`submit_soon`](Self::submit_soon) left
+    /// waiting, now.
+    pub fn flush(&self) {
+        if !lock(&self.shared.inbox).tasks.is_empty() {
+            self.shared.inbox_ready.notify_one();
+        }
+    }
+
+    /// Tasks submitted whose outcome has not been taken with [`wait`](Self::wait) yet.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Acquire)
+    }
+
     /// Waits up to `timeout` for events and takes them all. `None` once the
     /// interchange is shut down and every event has been taken.
     pub fn wait(&self, timeout: Duration) -> Option<Vec<ClientEvent>> {
@@ -381,7 +435,11 @@ impl InterchangeHandle {
         if q.0.is_empty() && q.1 {
             return None;
         }
-        Some(std::mem::take(&mut q.0))
+        let taken = std::mem::take(&mut q.0);
+        drop(q);
+        let answered = taken.iter().filter(|e| matches!(e, ClientEvent::Done { .. } | ClientEvent::PoolLost { .. })).count();
+        let _ = self.shared.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(answered)));
+        Some(taken)
     }
 
     pub fn load(&self) -> Load {
@@ -417,8 +475,10 @@ impl InterchangeHandle {
             let waiting = {
                 let mut inbox = lock(&self.shared.inbox);
                 inbox.closed = true;
+                inbox.flusher_parked = false;
                 std::mem::take(&mut inbox.tasks)
             };
+            self.shared.flusher.notify_all();
             self.shared.dispatch(waiting);
             let mut core = lock(&self.shared.core);
             for link in core.links.values() {
@@ -440,7 +500,30 @@ impl Drop for InterchangeHandle {
     }
 }
 
+/// The longest a task given to [`InterchangeHandle::submit_soon`] waits in the inbox.
+pub const SOON: Duration = Duration::from_millis(1);
+/// So many tasks waiting in the inbox wake the interchange thread at once.
+const SOON_BATCH: usize = 256;
+
 impl Shared {
+    /// Wakes the interchange thread for what `submit_soon` left in the inbox, within
+    /// [`SOON`]. While tasks are out it runs on that deadline (a timer, cheaper than a
+    /// wake per task); with nothing out and nothing waiting it sleeps until a task comes.
+    fn flusher(&self) {
+        let mut inbox = lock(&self.inbox);
+        while !inbox.closed {
+            if inbox.tasks.is_empty() && self.in_flight.load(Ordering::Acquire) == 0 {
+                inbox.flusher_parked = true;
+                inbox = self.flusher.wait(inbox).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            inbox = self.flusher.wait_timeout(inbox, SOON).unwrap_or_else(|p| p.into_inner()).0;
+            if !inbox.tasks.is_empty() {
+                self.inbox_ready.notify_one();
+            }
+        }
+    }
+
     /// Takes what the client submitted since the last time, in one go.
     fn take_inbox(&self) {
         let tasks = std::mem::take(&mut lock(&self.inbox).tasks);

@@ -141,6 +141,18 @@ impl Interchange {
         self.inner.submit(vec![(task, (function, payload.to_vec(), spec))]);
     }
 
+    /// As `submit`, without waking the interchange's thread for this task: it goes out
+    /// with the next 255, at `flush()`, or within a millisecond.
+    #[pyo3(signature = (task, function, payload, spec = Vec::new()))]
+    fn submit_soon(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>) {
+        self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+    }
+
+    /// Sends what `submit_soon` left waiting, now.
+    fn flush(&self) {
+        self.inner.flush();
+    }
+
     /// Waits up to `timeout` seconds; returns `(events, pool changes, samples)` that arrived, or
     /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
     /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker

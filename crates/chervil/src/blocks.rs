@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,6 @@ use chervil_scaling::{BlockView, Decision, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider};
 use crate::error::Error;
-use crate::executors::Outbox;
 use crate::worker::{PoolEnv, ROLE_ENV};
 
 enum Jobs {
@@ -144,7 +142,6 @@ pub(crate) type StrategyStop = (Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHa
 pub(crate) struct Strategist {
     pub(crate) blocks: Arc<Mutex<Blocks>>,
     pub(crate) ix: Arc<InterchangeHandle>,
-    pub(crate) outbox: Arc<Outbox>,
     pub(crate) stop: Arc<(Mutex<bool>, Condvar)>,
 }
 
@@ -180,7 +177,7 @@ impl Strategist {
     }
 
     fn round(&self, scaler: &mut Scaler) {
-        let outstanding = self.outbox.outstanding.load(Ordering::Acquire);
+        let outstanding = self.ix.in_flight();
         let mut by_block: BTreeMap<String, (usize, usize, Option<Duration>)> = BTreeMap::new();
         for (_, info, held, idle) in self.ix.pools() {
             let e = by_block.entry(info.block_id.clone()).or_insert((0, 0, idle));

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -130,115 +130,21 @@ impl Drop for ThreadPool {
     }
 }
 
-/// Tries not yet handed to an interchange.
-///
-/// Handing one over wakes the interchange's thread, and a cross-thread wake costs this
-/// machine more than everything else a no-op task does; a Rust client submits far faster
-/// than that. So submissions gather here and go over in batches: when 256 are waiting,
-/// when any thread is about to block on a future (every wait flushes first, see
-/// [`flush_all`]), at the end of each batch of results (so a finished task's dependants
-/// leave at once), and otherwise within a millisecond (the flusher thread).
-pub(crate) struct Outbox {
-    ix: Arc<InterchangeHandle>,
-    queue: Mutex<OutboxQueue>,
-    ready: Condvar,
-    closed: AtomicBool,
-    /// Tries handed over and not yet answered: while there are any, the flusher keeps
-    /// its millisecond deadline running instead of being woken for each new try.
-    pub(crate) outstanding: AtomicUsize,
-}
+/// Every running interchange of this process, for [`flush_all`].
+static INTERCHANGES: Mutex<Vec<std::sync::Weak<InterchangeHandle>>> = Mutex::new(Vec::new());
 
-#[derive(Default)]
-struct OutboxQueue {
-    tries: Vec<(u64, chervil_htex::server::Queued)>,
-    /// The flusher sleeps until woken: nothing was outstanding or waiting.
-    flusher_parked: bool,
-}
-
-/// A batch goes over when this many tries wait.
-const OUTBOX_BATCH: usize = 256;
-/// The longest a try waits in an outbox when nothing else flushes it.
-const OUTBOX_DELAY: Duration = Duration::from_millis(1);
-
-static OUTBOXES: Mutex<Vec<std::sync::Weak<Outbox>>> = Mutex::new(Vec::new());
-
-/// Hands every waiting try to its interchange. Called before a thread blocks on a future.
+/// Tries go to the interchange with `submit_soon`: they wait in its inbox (up to
+/// 256, at most a millisecond) rather than wake its thread one by one — a cross-thread
+/// wake costs this machine more than everything else a no-op task does. Before any
+/// thread blocks on a future, and after each batch of results, what waits is flushed.
 pub(crate) fn flush_all() {
-    let live: Vec<Arc<Outbox>> = {
-        let mut all = lock(&OUTBOXES);
+    let live: Vec<Arc<InterchangeHandle>> = {
+        let mut all = lock(&INTERCHANGES);
         all.retain(|w| w.strong_count() > 0);
         all.iter().filter_map(std::sync::Weak::upgrade).collect()
     };
-    for o in live {
-        o.flush();
-    }
-}
-
-impl Outbox {
-    fn start(ix: Arc<InterchangeHandle>, label: &str) -> Result<Arc<Outbox>, Error> {
-        let outbox = Arc::new(Outbox {
-            ix,
-            queue: Mutex::new(OutboxQueue::default()),
-            ready: Condvar::new(),
-            closed: AtomicBool::new(false),
-            outstanding: AtomicUsize::new(0),
-        });
-        let o = outbox.clone();
-        std::thread::Builder::new()
-            .name(format!("chervil-{label}-outbox"))
-            .spawn(move || o.flusher())
-            .map_err(|e| Error::Executor(format!("executor {label}: {e}")))?;
-        lock(&OUTBOXES).push(Arc::downgrade(&outbox));
-        Ok(outbox)
-    }
-
-    fn push(&self, task: (u64, chervil_htex::server::Queued)) {
-        self.outstanding.fetch_add(1, Ordering::AcqRel);
-        let mut q = lock(&self.queue);
-        q.tries.push(task);
-        if q.tries.len() >= OUTBOX_BATCH {
-            let batch = std::mem::take(&mut q.tries);
-            drop(q);
-            self.ix.submit(batch);
-        } else if q.flusher_parked {
-            q.flusher_parked = false;
-            drop(q);
-            self.ready.notify_one();
-        }
-    }
-
-    fn flush(&self) {
-        let batch = std::mem::take(&mut lock(&self.queue).tries);
-        if !batch.is_empty() {
-            self.ix.submit(batch);
-        }
-    }
-
-    /// Hands over, within [`OUTBOX_DELAY`], what no one else has. While tries are out
-    /// it wakes on that deadline (a timer, cheaper than a wake per try); with none out
-    /// and none waiting it sleeps until a try arrives.
-    fn flusher(&self) {
-        let mut q = lock(&self.queue);
-        while !self.closed.load(Ordering::Acquire) {
-            if q.tries.is_empty() && self.outstanding.load(Ordering::Acquire) == 0 {
-                q.flusher_parked = true;
-                q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            q = self.ready.wait_timeout(q, OUTBOX_DELAY).unwrap_or_else(|p| p.into_inner()).0;
-            let batch = std::mem::take(&mut q.tries);
-            if !batch.is_empty() {
-                drop(q);
-                self.ix.submit(batch);
-                q = lock(&self.queue);
-            }
-        }
-    }
-
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        lock(&self.queue).flusher_parked = false;
-        self.ready.notify_all();
+    for ix in live {
+        ix.flush();
     }
 }
 
@@ -246,7 +152,6 @@ impl Outbox {
 pub(crate) struct Htex {
     label: String,
     ix: Arc<InterchangeHandle>,
-    outbox: Arc<Outbox>,
     waiting: Arc<Mutex<HashMap<u64, Done>>>,
     next_id: AtomicU64,
     registered: Mutex<HashMap<&'static str, u64>>,
@@ -285,6 +190,7 @@ impl Htex {
             (InterchangeHandle::start(server, PlainAcceptor).map_err(|e| failed(&e))?, None)
         };
         let ix = Arc::new(ix);
+        lock(&INTERCHANGES).push(Arc::downgrade(&ix));
         let address = config.address.clone().unwrap_or_else(|| {
             if local {
                 "127.0.0.1".into()
@@ -308,19 +214,18 @@ impl Htex {
         blocks.start(config.provider.init_blocks())?;
         let blocks = Arc::new(Mutex::new(blocks));
         let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
-        let outbox = Outbox::start(ix.clone(), &config.label)?;
         let results = {
-            let (ix, waiting, outbox) = (ix.clone(), waiting.clone(), outbox.clone());
+            let (ix, waiting) = (ix.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name(format!("chervil-{}-results", config.label))
-                .spawn(move || collect_results(&ix, &waiting, &outbox))
+                .spawn(move || collect_results(&ix, &waiting))
                 .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
         let strategist = match scaler(run, config)? {
             None => None,
             Some(scaler) => {
                 let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
-                let s = Strategist { blocks: blocks.clone(), ix: ix.clone(), outbox: outbox.clone(), stop: stop.clone() };
+                let s = Strategist { blocks: blocks.clone(), ix: ix.clone(), stop: stop.clone() };
                 let period = run.strategy_period;
                 let thread = std::thread::Builder::new()
                     .name(format!("chervil-{}-strategy", config.label))
@@ -333,7 +238,6 @@ impl Htex {
         Ok(Htex {
             strategist: Mutex::new(strategist),
             label: config.label.clone(),
-            outbox,
             ix,
             waiting,
             next_id: AtomicU64::new(0),
@@ -371,14 +275,13 @@ impl Executor for Htex {
         let function = self.function(def);
         let tid = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.waiting).insert(tid, done);
-        self.outbox.push((tid, (function, payload, Vec::new())));
+        self.ix.submit_soon(vec![(tid, (function, payload, Vec::new()))]);
     }
 
     fn shutdown(&self) {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.outbox.close();
         self.ix.shutdown();
         if let Some(t) = lock(&self.results).take() {
             let _ = t.join();
@@ -396,7 +299,7 @@ impl Executor for Htex {
     }
 }
 
-fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>, outbox: &Outbox) {
+fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) {
     while let Some(events) = ix.wait(Duration::from_millis(500)) {
         for event in events {
             let (task, outcome) = match event {
@@ -416,11 +319,10 @@ fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>, 
             };
             let done = lock(waiting).remove(&task);
             if let Some(done) = done {
-                outbox.outstanding.fetch_sub(1, Ordering::AcqRel);
                 done(outcome);
             }
         }
-        // Dependants the batch released leave now, not after the outbox's delay.
+        // Dependants the batch released (on any executor) leave now, not at a deadline.
         flush_all();
     }
 }

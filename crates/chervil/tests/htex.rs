@@ -102,6 +102,11 @@ fn real_pools() {
     let pids: std::collections::HashSet<u32> = (0..20).map(|_| pid()).map(|f| f.result().unwrap()).collect();
     assert!(pids.iter().all(|p| *p != std::process::id()), "tasks ran in worker processes, not here");
 
+    // A task no one blocks on still goes out: tries wait in the interchange's inbox at
+    // most a millisecond when nothing flushes them.
+    let unwatched = add(5, 5);
+    wait_until("a task no one waits on to finish", 30, || unwatched.done());
+
     // Joins: the body runs in the client, the futures it returns run on the pool.
     assert_eq!(fan(5).result().unwrap(), vec![0, 2, 4, 6, 8]);
     // A failed dependency on a worker fails the dependant, naming it.

@@ -19,6 +19,19 @@ from typing import List, Optional
 
 _allocate_lock = threading.Lock
 
+# Called before a thread blocks on a lean future: executors that hold submissions back
+# to send them in batches (HighThroughputExecutor.submit_soon) register their flush
+# here, so no one sleeps on a task that is still waiting to be sent.
+before_wait: List = []
+
+
+def flush_before_waiting() -> None:
+    for flush in list(before_wait):
+        try:
+            flush()
+        except Exception:  # a flush that fails must not turn a wait into an error
+            pass
+
 
 class LeanCondition:
     # future_waiters, future_callbacks: its future's lists (see LeanFuture), kept here
@@ -46,6 +59,8 @@ class LeanCondition:
         # (however deeply held) while waiting, taken back before returning.
         if not self._lock._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
+        if before_wait:
+            flush_before_waiting()
         waiter = _allocate_lock()
         waiter.acquire()
         if self._waiters is None:

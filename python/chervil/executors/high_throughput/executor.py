@@ -21,6 +21,7 @@ import typeguard
 
 from chervil import _core
 from chervil.addresses import get_all_addresses
+from chervil.dataflow import lean_future
 from chervil.dataflow.lean_future import LeanFuture
 from chervil.errors import ConfigurationError
 from chervil.executors.errors import BadStateException, InvalidResourceSpecification
@@ -213,6 +214,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
         logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
                     self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
+        lean_future.before_wait.append(self._ix.flush)
         results = threading.Thread(target=self._collect_results, name=f"{self.label}-results", daemon=True)
         results.start()
         self._threads.append(results)
@@ -274,6 +276,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
             return
         self._stopping.set()
         if self._ix is not None:
+            try:
+                lean_future.before_wait.remove(self._ix.flush)
+            except ValueError:
+                pass
             self._ix.shutdown()
         self._cancel_blocks_at_shutdown()
         if block:
@@ -340,7 +346,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         tid = next(self._task_ids)
         self._tasks[tid] = target
         try:
-            self._ix.submit(tid, fid, payload, spec)
+            # Not a wake of the interchange thread per task: see lean_future.before_wait.
+            self._ix.submit_soon(tid, fid, payload, spec)
         except BaseException:
             self._tasks.pop(tid, None)  # the caller learns of it from this exception, not twice
             raise
@@ -383,6 +390,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
                 ran = (host, block, started_us, ended_us) if monitor is not None and started_us else None
                 _deliver(target, ok, outcome, ran)
+            # Tasks this batch released (dependants launched just now) leave at once.
+            lean_future.flush_before_waiting()
 
     def _fail_all(self, error: BaseException) -> None:
         tasks, self._tasks = self._tasks, {}
