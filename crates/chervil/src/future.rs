@@ -100,7 +100,7 @@ impl Slot {
         if let Some(o) = self.outcome() {
             return Some(o);
         }
-        crate::executors::flush_all(); // what this task waits for may still be in an outbox
+        crate::executors::flush_all(); // what this task waits for may still wait in an interchange inbox
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut s = self.lock();
         loop {
@@ -128,7 +128,7 @@ impl Slot {
             Some(o) => Poll::Ready(o.clone()),
             None => {
                 drop(s);
-                crate::executors::flush_all(); // as `wait`: nothing waits in an outbox while we sleep
+                crate::executors::flush_all(); // as `wait`: nothing waits in an inbox while we sleep
                 s = self.lock();
                 if let Some(o) = &s.outcome {
                     return Poll::Ready(o.clone());
