@@ -13,13 +13,14 @@ use chervil_providers::local::LocalProvider as LocalJobs;
 use chervil_providers::JobState;
 use chervil_scaling::{BlockView, Decision, Limits, Scaler, Strategy};
 
-use crate::config::{Config, HighThroughputExecutor, Launcher, Provider};
+use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
 use crate::error::Error;
 use crate::worker::{PoolEnv, ROLE_ENV};
 
 enum Jobs {
     Local(LocalJobs),
     Batch(Box<BatchProvider>),
+    AdHoc(chervil_providers::AdHocProvider),
 }
 
 /// The blocks of one executor and how to start another.
@@ -45,9 +46,22 @@ impl Blocks {
         let scripts = run_dir.join("submit_scripts");
         let (jobs, worker_init, launcher) = match &config.provider {
             Provider::Local(p) => (Jobs::Local(LocalJobs::new(&scripts)), p.worker_init.clone(), None),
+            Provider::AdHoc(p) => {
+                let adhoc = chervil_providers::AdHocProvider::new(
+                    p.hosts.clone(),
+                    p.ssh_options.clone(),
+                    p.remote_dir.clone(),
+                    Duration::from_secs(30),
+                )
+                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+                (Jobs::AdHoc(adhoc), p.worker_init.clone(), None)
+            }
             Provider::Batch(p) => {
-                let scheduler = chervil_providers::schedulers::by_name(p.scheduler)
-                    .ok_or_else(|| Error::Executor(format!("executor {}: no scheduler {:?}", config.label, p.scheduler)))?;
+                let scheduler = match &p.scheduler {
+                    SchedulerChoice::Named(name) => chervil_providers::schedulers::by_name(name)
+                        .ok_or_else(|| Error::Executor(format!("executor {}: no scheduler {name:?}", config.label)))?,
+                    SchedulerChoice::Made(make) => make(),
+                };
                 let batch = BatchProvider::new(scheduler, p.spec.clone(), &scripts)
                     .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
                 (Jobs::Batch(Box::new(batch)), String::new(), Some((p.launcher.clone(), p.spec.nodes_per_block)))
@@ -66,6 +80,7 @@ impl Blocks {
             let job = match &mut self.jobs {
                 Jobs::Local(p) => p.submit(&script, &name),
                 Jobs::Batch(p) => p.submit(&script, 1, &name),
+                Jobs::AdHoc(p) => p.submit(&script, &name),
             }
             .map_err(|e| Error::Executor(format!("executor {}: {e}", self.label)))?;
             tracing::info!(label = %self.label, block, job, "block started");
@@ -89,30 +104,30 @@ impl Blocks {
     /// Each started block's id and its job's state now.
     fn states(&mut self) -> Vec<(String, JobState)> {
         let ids: Vec<String> = self.started.values().cloned().collect();
-        let states: Vec<JobState> = match &mut self.jobs {
-            Jobs::Local(p) => p.status(&ids).into_iter().map(|s| s.state).collect(),
-            Jobs::Batch(p) => match p.status(&ids) {
-                Ok(s) => s.into_iter().map(|s| s.state).collect(),
-                Err(e) => {
-                    tracing::warn!(label = %self.label, error = %e, "block status unknown");
-                    vec![JobState::Unknown; ids.len()]
-                }
-            },
+        let states = match &mut self.jobs {
+            Jobs::Local(p) => Ok(p.status(&ids)),
+            Jobs::AdHoc(p) => p.status(&ids),
+            Jobs::Batch(p) => p.status(&ids),
+        };
+        let states: Vec<JobState> = match states {
+            Ok(s) => s.into_iter().map(|s| s.state).collect(),
+            Err(e) => {
+                tracing::warn!(label = %self.label, error = %e, "block status unknown");
+                vec![JobState::Unknown; ids.len()]
+            }
         };
         self.started.keys().cloned().zip(states).collect()
     }
 
     fn cancel(&mut self, blocks: &[String]) {
         let ids: Vec<String> = blocks.iter().filter_map(|b| self.started.get(b).cloned()).collect();
-        match &mut self.jobs {
-            Jobs::Local(p) => {
-                p.cancel(&ids);
-            }
-            Jobs::Batch(p) => {
-                if let Err(e) = p.cancel(&ids) {
-                    tracing::warn!(label = %self.label, error = %e, "cancelling blocks failed");
-                }
-            }
+        let cancelled = match &mut self.jobs {
+            Jobs::Local(p) => Ok(p.cancel(&ids)),
+            Jobs::AdHoc(p) => p.cancel(&ids),
+            Jobs::Batch(p) => p.cancel(&ids),
+        };
+        if let Err(e) = cancelled {
+            tracing::warn!(label = %self.label, error = %e, "cancelling blocks failed");
         }
     }
 

@@ -283,6 +283,7 @@ impl From<HighThroughputExecutor> for ExecutorConfig {
 pub enum Provider {
     Local(LocalProvider),
     Batch(BatchSettings),
+    AdHoc(AdHocProvider),
 }
 
 /// Blocks as processes on this machine (Parsl's `LocalProvider`).
@@ -315,6 +316,7 @@ impl Provider {
         match self {
             Provider::Local(p) => p.blocks.init,
             Provider::Batch(p) => p.blocks.init,
+            Provider::AdHoc(p) => p.blocks.init,
         }
     }
 
@@ -323,6 +325,7 @@ impl Provider {
         let b = match self {
             Provider::Local(p) => &p.blocks,
             Provider::Batch(p) => &p.blocks,
+            Provider::AdHoc(p) => &p.blocks,
         };
         (b.min, b.max, b.parallelism)
     }
@@ -387,17 +390,41 @@ impl From<LocalProvider> for Provider {
 pub use chervil_providers::launchers::Launcher;
 
 /// What every batch provider takes, Parsl's parameters by their names.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BatchSettings {
-    pub(crate) scheduler: &'static str,
+    pub(crate) scheduler: SchedulerChoice,
     pub(crate) spec: chervil_providers::BlockSpec,
     pub(crate) launcher: Launcher,
     pub(crate) blocks: BlockCounts,
 }
 
+impl std::fmt::Debug for BatchSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match &self.scheduler {
+            SchedulerChoice::Named(n) => n,
+            SchedulerChoice::Made(_) => "custom",
+        };
+        write!(f, "BatchSettings({name}, {:?}, {:?})", self.spec.walltime, self.launcher)
+    }
+}
+
+/// Which of the engine's schedulers a block goes through.
+#[derive(Clone)]
+pub(crate) enum SchedulerChoice {
+    /// A batch scheduler by its engine name (`slurm`, `pbspro`, …).
+    Named(&'static str),
+    /// A scheduler value with settings of its own (Kubernetes, the clouds).
+    Made(Arc<dyn Fn() -> Box<dyn chervil_providers::Scheduler> + Send + Sync>),
+}
+
 impl BatchSettings {
     fn new(scheduler: &'static str) -> Self {
-        BatchSettings { scheduler, spec: chervil_providers::BlockSpec::default(), launcher: Launcher::default(), blocks: BlockCounts::default() }
+        BatchSettings {
+            scheduler: SchedulerChoice::Named(scheduler),
+            spec: chervil_providers::BlockSpec::default(),
+            launcher: Launcher::default(),
+            blocks: BlockCounts::default(),
+        }
     }
 }
 
@@ -528,6 +555,104 @@ batch_provider!(
     /// Blocks as HTCondor jobs (Parsl's `CondorProvider`).
     CondorProvider, "condor"
 );
+batch_provider!(
+    /// Blocks as Cobalt jobs (Parsl's `CobaltProvider`).
+    CobaltProvider, "cobalt"
+);
+
+/// The engine's Kubernetes and cloud schedulers, configured with their fields (Parsl's
+/// parameter names): `Kubernetes { image: "…".into(), namespace: "default".into(), ..Default::default() }`.
+pub use chervil_providers::schedulers::cloud::{Aws, Azure, GoogleCloud, OpenStack};
+pub use chervil_providers::schedulers::kubernetes::Kubernetes;
+
+/// Blocks as pods or cloud machines, one node each (Parsl's `KubernetesProvider`,
+/// `AWSProvider`, `GoogleCloudProvider`, `JetstreamProvider`/OpenStack, `AzureProvider`):
+/// `PodProvider::new(Kubernetes { … })`. The pool command is the program itself, so the
+/// pod's image or the machine must hold this build of it at the same path. The run's
+/// secret travels as for the Python front (a Kubernetes Secret made with the pod; the
+/// clouds' user data).
+#[derive(Debug, Clone)]
+pub struct PodProvider {
+    pub(crate) blocks: BlockCounts,
+    settings: BatchSettings,
+}
+
+impl PodProvider {
+    pub fn new<S: chervil_providers::Scheduler + Clone + Send + Sync + 'static>(scheduler: S) -> Self {
+        let mut settings = BatchSettings::new("");
+        settings.scheduler = SchedulerChoice::Made(Arc::new(move || Box::new(scheduler.clone())));
+        // The launch line stays `export … && program`, so the secret can be lifted out of it.
+        settings.launcher = Launcher::Simple;
+        PodProvider { blocks: BlockCounts::default(), settings }
+    }
+
+    /// How long a block may live, `HH:MM:SS`.
+    pub fn walltime(mut self, walltime: impl Into<String>) -> Self {
+        self.settings.spec.walltime = walltime.into();
+        self
+    }
+
+    pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
+        self.settings.spec.worker_init = commands.into();
+        self
+    }
+}
+
+impl From<PodProvider> for Provider {
+    fn from(p: PodProvider) -> Self {
+        Provider::Batch(BatchSettings { blocks: p.blocks, ..p.settings })
+    }
+}
+
+block_counts!(PodProvider);
+
+/// Blocks on a fixed list of hosts over SSH, one block per host (Parsl's `AdHocProvider`):
+/// each host must have this build of the program at the same path.
+#[derive(Debug, Clone)]
+pub struct AdHocProvider {
+    pub(crate) blocks: BlockCounts,
+    pub(crate) hosts: Vec<String>,
+    pub(crate) ssh_options: Vec<String>,
+    pub(crate) remote_dir: String,
+    pub(crate) worker_init: String,
+}
+
+impl AdHocProvider {
+    pub fn new(hosts: &[&str]) -> Self {
+        AdHocProvider {
+            blocks: BlockCounts::default(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            ssh_options: Vec::new(),
+            remote_dir: "~/.chervil".into(),
+            worker_init: String::new(),
+        }
+    }
+
+    /// Options for `ssh`, before the host (`-p 2222`, `-i key`, …).
+    pub fn ssh_options(mut self, options: &[&str]) -> Self {
+        self.ssh_options = options.iter().map(|o| o.to_string()).collect();
+        self
+    }
+
+    /// Where block scripts go on the hosts.
+    pub fn remote_dir(mut self, dir: impl Into<String>) -> Self {
+        self.remote_dir = dir.into();
+        self
+    }
+
+    pub fn worker_init(mut self, commands: impl Into<String>) -> Self {
+        self.worker_init = commands.into();
+        self
+    }
+}
+
+impl From<AdHocProvider> for Provider {
+    fn from(p: AdHocProvider) -> Self {
+        Provider::AdHoc(p)
+    }
+}
+
+block_counts!(AdHocProvider);
 
 /// Per-call options, Parsl's special keyword arguments: give them to an app's `_with`
 /// function (`add_with(Opts::new().walltime(5.0), 1, 2)`).

@@ -84,9 +84,10 @@ mod worker;
 
 pub use chervil_macros::{app, bash_app, join_app};
 pub use config::{
-    BatchSettings, CheckpointMode, CondorProvider, Config, ExecutorConfig, GridEngineProvider, HighThroughputExecutor,
-    Launcher, LocalProvider, LsfProvider, Opts, PbsProProvider, Provider, RetryHandler, SlurmProvider, TaskView,
-    ThreadPoolExecutor, TorqueProvider,
+    AdHocProvider, Aws, Azure, BatchSettings, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
+    GoogleCloud, GridEngineProvider, HighThroughputExecutor, Kubernetes, Launcher, LocalProvider, LsfProvider,
+    OpenStack, Opts, PbsProProvider, PodProvider, Provider, RetryHandler, SlurmProvider, TaskView, ThreadPoolExecutor,
+    TorqueProvider,
 };
 pub use dfk::{dfk, get_all_checkpoints, load, Dfk};
 pub use error::Error;

@@ -360,3 +360,30 @@ fn dependants_launched_by_racing_completions_get_every_value() {
     }
     dfk.cleanup();
 }
+
+#[test]
+fn a_provider_that_cannot_start_a_block_fails_the_load_naming_its_tool() {
+    // Kubernetes through the engine's scheduler (its manifests and status parsing are
+    // tested on recorded output in chervil-providers); here kubectl has no cluster to
+    // talk to (or is not installed), and load says so instead of leaving tasks waiting
+    // for a pod that will never come.
+    let _t = turn();
+    let dir = tempdir::Dir::new("k8s");
+    let pod = chervil::PodProvider::new(chervil::Kubernetes {
+        image: "registry.example/app:1".into(),
+        namespace: "default".into(),
+        ..Default::default()
+    });
+    let config = Config::new()
+        .run_dir(dir.path().join("runinfo"))
+        .executor(chervil::HighThroughputExecutor::new().label("k8s").provider(pod));
+    match chervil::load(config) {
+        Err(Error::Executor(m)) => assert!(m.contains("kubectl"), "{m}"),
+        Ok(d) => {
+            d.cleanup();
+            panic!("there is no Kubernetes cluster here, yet the load succeeded")
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+    assert!(chervil::dfk().is_none(), "a failed load leaves nothing loaded");
+}
