@@ -19,6 +19,11 @@ fn echo(x: u64) -> u64 {
     x
 }
 
+#[chervil::app]
+fn worker_pid() -> u32 {
+    std::process::id()
+}
+
 fn rss_mib() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0.0);
@@ -50,6 +55,15 @@ fn main() -> Result<(), chervil::Error> {
                 f.result()?;
             }
         }
+        "spread" => {
+            // How evenly tasks go to the workers: tasks per worker process.
+            let futures: Vec<_> = (0..n).map(|_| worker_pid()).collect();
+            let mut per: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+            for f in &futures {
+                *per.entry(f.result()?).or_default() += 1;
+            }
+            extra = format!(", \"tasks_per_worker\": {:?}", per.values().collect::<Vec<_>>());
+        }
         "chain" => {
             let mut f = echo(0);
             for _ in 1..n {
@@ -71,7 +85,7 @@ fn main() -> Result<(), chervil::Error> {
                 times[(times.len() * 95 / 100).min(times.len() - 1)]
             );
         }
-        other => panic!("unknown workload {other}: noop, chain or latency"),
+        other => panic!("unknown workload {other}: noop, spread, chain or latency"),
     }
     let seconds = start.elapsed().as_secs_f64();
     dfk.cleanup();
