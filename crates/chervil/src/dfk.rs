@@ -71,12 +71,14 @@ struct Task {
     args: Vec<ErasedArg>,
     slot: Arc<Slot>,
     executor: usize,
-    run: RunOptions,
+    /// Bash redirection and walltime, for the few tasks that have them (the app's name
+    /// is added at launch): a pending task of a big run holds as little as it can.
+    run: Option<Box<RunOptions>>,
     cache: bool,
     fail_count: u32,
-    last_error: Option<Error>,
+    last_error: Option<Box<Error>>,
     result: Option<Arc<[u8]>>,
-    joined: Option<Joined>,
+    joined: Option<Box<Joined>>,
     hash: Option<String>,
 }
 
@@ -243,7 +245,9 @@ impl Dfk {
         };
         let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
         let (own, external, external_failed) = inner.classify(args.iter().flat_map(ErasedArg::waits_for));
-        let run = RunOptions { app: short_name(def.name).to_string(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime };
+        let run = (opts.stdout.is_some() || opts.stderr.is_some() || opts.walltime.is_some()).then(|| {
+            Box::new(RunOptions { app: String::new(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime })
+        });
         let cache = opts.cache.unwrap_or(def.cache) && inner.app_cache;
         let join = matches!(def.runner, Runner::Join(_));
         let slot = {
@@ -393,7 +397,11 @@ impl Dfk {
             }
             let payload = match bad {
                 Some(e) => Err(e),
-                None => codec::encode_payload(&t.run, &refs),
+                None => {
+                    let mut run = t.run.as_deref().cloned().unwrap_or_default();
+                    run.app = short_name(t.def.name).to_string();
+                    codec::encode_payload(&run, &refs)
+                }
             };
             (t.def, payload, parts, t.executor, t.hash.clone())
         };
@@ -460,7 +468,7 @@ impl Dfk {
         if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
             t.fail_count += 1;
             tracing::info!(task = tid, try_id, error = %e, "try failed");
-            t.last_error = Some(e);
+            t.last_error = Some(Box::new(e));
         }
         let commands = lock(&self.0.kernel).try_failed(tid, try_id, cost);
         self.act_or_log(commands, tid);
@@ -469,7 +477,7 @@ impl Dfk {
     fn join_returned(&self, tid: u64, try_id: u32, joined: Joined) {
         let (own, external, external_failed) = self.0.classify(joined.slots.iter());
         if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
-            t.joined = Some(joined);
+            t.joined = Some(Box::new(joined));
         }
         let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
         let commands = lock(&self.0.kernel).join_returned(tid, try_id, deps);
@@ -547,7 +555,7 @@ impl Dfk {
                 .collect()
         };
         let error = match cause {
-            FailCause::Try => t.last_error.clone().unwrap_or_else(|| Error::Executor(format!("task {tid} failed"))),
+            FailCause::Try => t.last_error.map(|e| *e).unwrap_or_else(|| Error::Executor(format!("task {tid} failed"))),
             FailCause::Dependency => {
                 Error::DependencyError { task: tid, failed: failures(&mut t.args.iter().flat_map(ErasedArg::waits_for)) }
             }
