@@ -501,9 +501,11 @@ class DataFlowKernel:
             executor = self.executors[record.executor]
             submit_to = getattr(executor, 'submit_to', None)
             if submit_to is not None:
-                # HTEX hands the outcome straight to _try_finished: no Future per try.
+                # HTEX hands the outcome straight to _try_finished: no Future per try. The
+                # key holds the record's own id object, not the equal one a command carried
+                # (28 bytes a pending task).
                 record.exec_fu = None
-                submit_to(self._on_try_finished, (tid, try_id), record.func,
+                submit_to(self._on_try_finished, (record.id, try_id), record.func,
                           record['resource_specification'], *record.args, **record.kwargs)
                 return
             exec_fu = executor.submit(record.func, record['resource_specification'],

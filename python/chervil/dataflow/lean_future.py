@@ -6,8 +6,8 @@ which binds five methods of its lock per instance and allocates a waiter deque: 
 0.8 KiB and a few microseconds each, most of what a pending task cost the client.
 :class:`LeanCondition` is the part of a ``Condition`` that ``Future`` and
 ``concurrent.futures.wait``/``as_completed`` use (``with``, ``acquire``, ``release``,
-``wait``, ``notify_all``), over the same reentrant lock, with its waiter list made on
-first wait. :func:`lean_init` sets a Future's fields as ``Future.__init__`` does, with
+``wait``, ``notify_all``), over the same kind of reentrant lock, with the lock made on
+first use and its waiter list on first wait. :func:`lean_init` sets a Future's fields as ``Future.__init__`` does, with
 it; a Python whose Future has other fields gets the standard one.
 """
 from __future__ import annotations
@@ -33,14 +33,33 @@ def flush_before_waiting() -> None:
             pass
 
 
+_making_locks = threading.Lock()
+
+
 class LeanCondition:
+    """The part of a ``threading.Condition`` that Future uses, over a reentrant lock
+    made on first use: a pending task nobody waits on holds no lock at all (an RLock is
+    ~0.1 KiB), and most tasks of a big run are pending long before anyone looks."""
+
     # future_waiters, future_callbacks: its future's lists (see LeanFuture), kept here
     # so that a future that never needs them has none.
-    __slots__ = ('_lock', '_waiters', 'future_waiters', 'future_callbacks')
+    __slots__ = ('_rlock', '_waiters', 'future_waiters', 'future_callbacks')
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
         self._waiters: Optional[List] = None
+
+    @property
+    def _lock(self):
+        try:
+            return self._rlock
+        except AttributeError:
+            pass
+        with _making_locks:  # two threads reaching a new future at once make one lock
+            try:
+                return self._rlock
+            except AttributeError:
+                lock = self._rlock = threading.RLock()
+                return lock
 
     def acquire(self, *args) -> bool:
         return self._lock.acquire(*args)
