@@ -308,6 +308,11 @@ struct Worker {
     task: Option<u64>,
     /// When `task` was handed to this worker (wall clock, for monitoring).
     task_started_us: u64,
+    /// A second task already in the worker's pipe behind `task`, so that it starts
+    /// without waiting for the pool to hear of `task`'s end (only when the pool holds
+    /// more tasks than workers, i.e. with prefetch): kept whole, so that if the worker
+    /// dies before starting it, it goes back to the queue rather than being lost.
+    next: Option<TaskMsg>,
     /// The sampling round in which this worker was last sampled.
     sampled_round: u64,
     started: Instant,
@@ -514,7 +519,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                 draining = true;
                 let _ = out_tx.send(ToInterchange::Draining);
             }
-            if draining && pool.queue.is_empty() && pool.workers.iter().all(|w| w.task.is_none()) {
+            if draining && pool.queue.is_empty() && pool.workers.iter().all(|w| w.task.is_none() && w.next.is_none()) {
                 break PoolExit::Drained;
             }
         }
@@ -647,6 +652,7 @@ impl Pool {
             input,
             task: None,
             task_started_us: 0,
+            next: None,
             sampled_round: 0,
             started: Instant::now(),
             replied: false,
@@ -660,9 +666,16 @@ impl Pool {
             tracing::warn!(rank, task, "a worker answered for a task it was not given; ignored");
             return;
         }
-        w.task = None;
-        w.replied = true;
         let started_us = w.task_started_us;
+        // The piped task (if any) is running now.
+        match w.next.take() {
+            Some(next) => {
+                w.task = Some(next.task);
+                w.task_started_us = wall_clock_us();
+            }
+            None => w.task = None,
+        }
+        w.replied = true;
         self.early_deaths = 0;
         self.sample_as_it_ends(rank as usize, task);
         let outcome = if ok { Outcome::Ok(value) } else { Outcome::Err(value) };
@@ -675,6 +688,11 @@ impl Pool {
         let pid = w.pid;
         tracing::warn!(rank, pid, how, task = ?w.task, "worker died");
         let lost = w.task.take().map(|task| (task, w.task_started_us));
+        // Every reply it sent was handled before its death (its reader sends them in
+        // order): the piped task never started, so it runs elsewhere instead.
+        if let Some(next) = w.next.take() {
+            self.queue.push_front(next);
+        }
         let early = !w.replied && w.started.elapsed() < Duration::from_secs(10);
         if let Some((task, started_us)) = lost {
             self.results.push(TaskResult {
@@ -789,44 +807,67 @@ impl Pool {
         self.samples.extend(crate::procfs::sample(w.pid, task, wall_clock_us()));
     }
 
-    /// Gives queued tasks to idle workers, one each.
+    /// Gives queued tasks to idle workers, one each; then, if tasks are still queued
+    /// (the interchange prefetched more than there are workers), puts one more in each
+    /// busy worker's pipe, so it goes from one task to the next without a round trip
+    /// through the pool. In MPI mode tasks wait for nodes, and are never piped ahead.
     fn assign(&mut self) {
-        for w in self.workers.iter_mut() {
+        for rank in 0..self.workers.len() {
             if self.queue.is_empty() {
-                break;
+                return;
             }
-            if w.task.is_some() {
-                continue;
+            if self.workers[rank].task.is_none() {
+                self.hand(rank, false);
             }
-            let Some(t) = self.queue.pop_front() else { break };
-            let mut frame = Vec::with_capacity(t.payload.len() + 20);
-            if !w.functions.contains(&t.function) {
-                let Some(blob) = self.functions.get(&t.function) else {
-                    // The interchange sends a function before any task calling it, so
-                    // this is a bug; fail the task rather than the pool.
-                    self.results.push(TaskResult {
-                        task: t.task,
-                        outcome: Outcome::WorkerLost(format!("the pool was never sent function {:#x}", t.function)),
-                        started_us: 0,
-                        ended_us: 0,
-                    });
-                    continue;
-                };
-                encode_frame(&encode_function(t.function, blob), &mut frame);
-                w.functions.insert(t.function);
+        }
+        if self.mpi.is_some() {
+            return;
+        }
+        for rank in 0..self.workers.len() {
+            if self.queue.is_empty() {
+                return;
             }
-            if let Some(env) = self.task_env.get(&t.task) {
-                encode_frame(&encode_env(env), &mut frame);
+            let w = &self.workers[rank];
+            if w.task.is_some() && w.next.is_none() {
+                self.hand(rank, true);
             }
-            encode_frame(&encode_request(t.task, t.function, &t.payload), &mut frame);
-            if w.input.send(frame).is_ok() {
-                w.task = Some(t.task);
-                w.task_started_us = wall_clock_us();
-            } else {
-                // The worker's pipe is closed: it is dying, and its death will be
-                // reported; run the task on another worker.
-                self.queue.push_front(t);
-            }
+        }
+    }
+
+    /// Writes the queue's first task to worker `rank`'s pipe: as the task it runs now, or
+    /// (`behind`) as the one it runs next.
+    fn hand(&mut self, rank: usize, behind: bool) {
+        let Some(t) = self.queue.pop_front() else { return };
+        let w = &mut self.workers[rank];
+        let mut frame = Vec::with_capacity(t.payload.len() + 20);
+        if !w.functions.contains(&t.function) {
+            let Some(blob) = self.functions.get(&t.function) else {
+                // The interchange sends a function before any task calling it, so
+                // this is a bug; fail the task rather than the pool.
+                self.results.push(TaskResult {
+                    task: t.task,
+                    outcome: Outcome::WorkerLost(format!("the pool was never sent function {:#x}", t.function)),
+                    started_us: 0,
+                    ended_us: 0,
+                });
+                return;
+            };
+            encode_frame(&encode_function(t.function, blob), &mut frame);
+            w.functions.insert(t.function);
+        }
+        if let Some(env) = self.task_env.get(&t.task) {
+            encode_frame(&encode_env(env), &mut frame);
+        }
+        encode_frame(&encode_request(t.task, t.function, &t.payload), &mut frame);
+        if w.input.send(frame).is_err() {
+            // The worker's pipe is closed: it is dying, and its death will be
+            // reported; run the task on another worker.
+            self.queue.push_front(t);
+        } else if behind {
+            w.next = Some(t);
+        } else {
+            w.task = Some(t.task);
+            w.task_started_us = wall_clock_us();
         }
     }
 

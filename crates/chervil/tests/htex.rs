@@ -78,6 +78,7 @@ fn main() {
     over_tls();
     pool_lost();
     elastic();
+    piped_task_survives_its_workers_death();
     println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
 }
 
@@ -247,6 +248,33 @@ fn elastic() {
     }
     wait_until("idle blocks to be scaled in", 30, || dfk.active_blocks("elastic") == Some(0));
     assert_eq!(add(1, 1).result().unwrap(), 2, "a new task brings a block back");
+    dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[chervil::app]
+fn die() -> i64 {
+    std::process::abort()
+}
+
+/// With prefetch, a busy worker gets its next task in its pipe before it finishes the
+/// current one; if it dies, the task it never started runs on another worker instead of
+/// being lost with it.
+fn piped_task_survives_its_workers_death() {
+    let dir = std::env::temp_dir().join(format!("chervil-rs-piped-{}", std::process::id()));
+    let config = Config::new().run_dir(dir.join("runinfo")).strategy("none").executor(
+        HighThroughputExecutor::new().max_workers_per_node(1).prefetch_capacity(4).provider(LocalProvider::new()),
+    );
+    let dfk = chervil::load(config).expect("load");
+    assert_eq!(add(0, 0).result().unwrap(), 0); // the pool is up
+    for round in 0..5 {
+        let dying = die();
+        let behind: Vec<_> = (0..3).map(|i| add(i, round)).collect();
+        assert!(matches!(dying.result(), Err(Error::WorkerLost { .. })), "round {round}");
+        for (i, f) in behind.iter().enumerate() {
+            assert_eq!(f.result().unwrap(), i as i64 + round, "round {round}: a task piped behind a dying one");
+        }
+    }
     dfk.cleanup();
     let _ = std::fs::remove_dir_all(&dir);
 }
