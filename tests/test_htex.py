@@ -140,6 +140,21 @@ def test_worker_that_dies_is_replaced_and_retries_run_the_task_again(tmp_path):
         assert [double(i).result(timeout=60) for i in range(4)] == [0, 2, 4, 6]
 
 
+def test_with_prefetch_tasks_piped_behind_a_dying_worker_are_not_lost(tmp_path):
+    """With prefetch_capacity, a busy worker gets its next task in its pipe before it
+    finishes the current one; when it dies, only the task it was running is lost."""
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1, prefetch_capacity=4)):
+        assert double(0).result(timeout=60) == 0  # the pool is up
+        for _ in range(3):
+            dying = segfaults()
+            behind = [double(i) for i in range(3)]
+            with pytest.raises(WorkerLost):
+                dying.result(timeout=60)
+            assert [f.result(timeout=60) for f in behind] == [0, 2, 4]
+        # and plenty of short tasks flow through the piped path
+        assert sum(f.result(timeout=60) for f in [double(i) for i in range(2000)]) == 2 * sum(range(2000))
+
+
 def test_killed_pool_fails_its_tasks_with_manager_lost_and_retries_go_elsewhere(tmp_path):
     for retries in (0, 1):
         provider = LocalProvider(init_blocks=2, max_blocks=2)
