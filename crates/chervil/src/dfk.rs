@@ -20,7 +20,7 @@ use crate::codec::{self, RunOptions};
 use crate::config::{CheckpointMode, Config, ExecutorConfig, Opts, RetryHandler, TaskView, ThreadPoolExecutor};
 use crate::error::Error;
 use crate::executors::{make_run_dir, Executor, Htex, ThreadPool, Threads};
-use crate::future::{AppFuture, ArgKind, DataFuture, ErasedArg, Outcome, Slot};
+use crate::future::{AppFuture, ArgKind, DataFuture, ErasedArg, Slot};
 
 static NEXT_DFK: AtomicU64 = AtomicU64::new(1);
 static LOADED: Mutex<Option<Dfk>> = Mutex::new(None);
@@ -193,7 +193,7 @@ impl Dfk {
                 return;
             }
             for s in slots {
-                let _ = AppFuture::<()>::new(s, Vec::new()).done_wait();
+                s.wait(None);
             }
         }
     }
@@ -611,21 +611,6 @@ fn memo_hash(app: &str, args: &[&[u8]]) -> String {
         ctx.update(a);
     }
     chervil_htex::tls::to_hex(ctx.finish().as_ref())
-}
-
-impl<T> AppFuture<T> {
-    /// Waits until the task is final, whatever its outcome.
-    pub(crate) fn done_wait(&self) -> Option<Outcome> {
-        self.slot.outcome().or_else(|| {
-            crate::executors::flush_all();
-            let s = self.slot.clone();
-            let (tx, rx) = std::sync::mpsc::channel();
-            s.on_done(move |o| {
-                let _ = tx.send(o.clone());
-            });
-            rx.recv().ok()
-        })
-    }
 }
 
 /// Submits a task to the loaded DataFlowKernel; what the app attributes call.

@@ -96,7 +96,8 @@ impl Slot {
         }
     }
 
-    fn wait(&self, timeout: Option<Duration>) -> Option<Outcome> {
+    /// Blocks until the outcome is set (or `timeout` passes: `None`).
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Option<Outcome> {
         if let Some(o) = self.outcome() {
             return Some(o);
         }
