@@ -368,15 +368,7 @@ impl InterchangeHandle {
     /// specification — for the pools. Tasks submitted after `shutdown` are returned
     /// as lost at once.
     pub fn submit(&self, tasks: Vec<(TaskId, Queued)>) {
-        self.shared.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
-        let mut inbox = lock(&self.shared.inbox);
-        if inbox.closed {
-            drop(inbox);
-            self.shared.dispatch(tasks);
-            return;
-        }
-        let was_empty = inbox.tasks.is_empty();
-        inbox.tasks.extend(tasks);
+        let Some((inbox, was_empty)) = self.enqueue(tasks) else { return };
         drop(inbox);
         if was_empty {
             // Otherwise the interchange thread has not taken the earlier ones yet, and
@@ -393,14 +385,7 @@ impl InterchangeHandle {
     /// each batch of results it handles, so nothing waits on the deadline when someone
     /// is waiting for it.
     pub fn submit_soon(&self, tasks: Vec<(TaskId, Queued)>) {
-        self.shared.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
-        let mut inbox = lock(&self.shared.inbox);
-        if inbox.closed {
-            drop(inbox);
-            self.shared.dispatch(tasks);
-            return;
-        }
-        inbox.tasks.extend(tasks);
+        let Some((mut inbox, _)) = self.enqueue(tasks) else { return };
         if inbox.tasks.len() >= SOON_BATCH {
             drop(inbox);
             self.shared.inbox_ready.notify_one();
@@ -409,6 +394,22 @@ impl InterchangeHandle {
             drop(inbox);
             self.shared.flusher.notify_one();
         }
+    }
+
+    /// Counts `tasks` in flight and puts them in the inbox, which it returns still
+    /// locked, with whether it was empty before; after `shutdown` they are answered at
+    /// once as lost, and there is nothing to return.
+    fn enqueue(&self, tasks: Vec<(TaskId, Queued)>) -> Option<(MutexGuard<'_, Inbox>, bool)> {
+        self.shared.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
+        let mut inbox = lock(&self.shared.inbox);
+        if inbox.closed {
+            drop(inbox);
+            self.shared.dispatch(tasks);
+            return None;
+        }
+        let was_empty = inbox.tasks.is_empty();
+        inbox.tasks.extend(tasks);
+        Some((inbox, was_empty))
     }
 
     /// Has the interchange thread take what [`submit_soon`](Self::submit_soon) left
