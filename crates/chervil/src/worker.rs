@@ -100,11 +100,7 @@ fn pool_options() -> Result<PoolOptions, String> {
     let num = |name: &str, text: &str| text.parse::<f64>().map_err(|_| format!("{name}={text:?} is not a number"));
     let token = env("CHERVIL_POOL_TOKEN")?;
     std::env::remove_var("CHERVIL_POOL_TOKEN"); // the workers need no secret
-    let token = (0..token.len())
-        .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or("CHERVIL_POOL_TOKEN is not hex")?;
+    let token = chervil_htex::tls::from_hex(&token).ok_or("CHERVIL_POOL_TOKEN is not hex")?;
     let hb = env("CHERVIL_POOL_HEARTBEAT")?;
     let (period, threshold) = hb.split_once(',').ok_or("CHERVIL_POOL_HEARTBEAT is not period,threshold")?;
     let block_id = env("CHERVIL_POOL_BLOCK")?;

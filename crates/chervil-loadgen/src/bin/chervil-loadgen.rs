@@ -35,10 +35,6 @@ fn main() {
     }
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
-}
-
 /// The interchange and the client loop; starts the fake pools as a child process.
 fn drive(a: &Args) -> Result<(), String> {
     let pools: u32 = a.get("pools", 1000)?;
@@ -197,7 +193,7 @@ fn fake_pools(a: &Args) -> Result<(), String> {
     let pools: u32 = a.get("pools", 1000)?;
     let workers: u32 = a.get("workers", 256)?;
     let delay = Duration::from_millis(a.get("delay-ms", 0)?);
-    let token = std::env::var(TOKEN_VAR).ok().and_then(|t| unhex(&t)).ok_or(format!("{TOKEN_VAR} must hold the secret in hex"))?;
+    let token = std::env::var(TOKEN_VAR).ok().and_then(|t| chervil_htex::tls::from_hex(&t)).ok_or(format!("{TOKEN_VAR} must hold the secret in hex"))?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let stats = Arc::new(PoolStats::default());
     let (silence, _) = tokio::sync::watch::channel(0u32);
