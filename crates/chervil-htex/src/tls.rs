@@ -51,7 +51,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// The bytes `to_hex` wrote; `None` for anything else (odd length, a non-hex digit).
 pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
