@@ -16,5 +16,5 @@ pub mod server;
 pub mod tls;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
-pub use server::{ClientEvent, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
+pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

@@ -12,7 +12,7 @@
 //! [`Link`] in the core owns the writer's queue and a close signal; dropping it ends
 //! both tasks, which is how the core closes a connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -73,6 +73,14 @@ pub enum ServerError {
 /// A task waiting in the interchange: `(function id, pickled arguments, MPI
 /// specification as text pairs, empty for other tasks)`.
 pub type Queued = (u64, Vec<u8>, Vec<(String, String)>);
+
+/// One block's pools as the strategy reads them: [`InterchangeHandle::block_load`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockLoad {
+    pub pools: usize,
+    pub held: usize,
+    pub idle_for: Option<Duration>,
+}
 
 /// A connected pool, as the client sees it (monitoring's `node` rows; where a try ran).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,6 +464,19 @@ impl InterchangeHandle {
         ids.into_iter()
             .filter_map(|id| core.ix.pool(id).map(|info| (id, info.clone(), core.ix.held_by(id).len(), core.ix.idle_for(id, now))))
             .collect()
+    }
+
+    /// Per block with a connected pool: its pools, the tasks they hold, and how long
+    /// all of them have held none (`None` while any is busy) — the strategy's view.
+    pub fn block_load(&self) -> BTreeMap<String, BlockLoad> {
+        let mut by_block: BTreeMap<String, BlockLoad> = BTreeMap::new();
+        for (_, info, held, idle) in self.pools() {
+            let b = by_block.entry(info.block_id).or_insert(BlockLoad { pools: 0, held: 0, idle_for: idle });
+            b.pools += 1;
+            b.held += held;
+            b.idle_for = b.idle_for.zip(idle).map(|(a, b)| a.min(b));
+        }
+        by_block
     }
 
     /// Scales in a block: see [`Interchange::retire_block`]. `Err(n)`: with

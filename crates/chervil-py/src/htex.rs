@@ -215,6 +215,15 @@ impl Interchange {
             .collect()
     }
 
+    /// `{block id: (pools, tasks held, seconds all its pools have been idle, or None)}`.
+    fn block_load(&self) -> std::collections::BTreeMap<String, (usize, usize, Option<f64>)> {
+        self.inner
+            .block_load()
+            .into_iter()
+            .map(|(block, l)| (block, (l.pools, l.held, l.idle_for.map(|d| d.as_secs_f64()))))
+            .collect()
+    }
+
     /// Scales in a block: its pools get no more tasks and are told to exit. With
     /// `only_if_idle`, a block whose pools hold tasks is left alone (returns False).
     #[pyo3(signature = (block, only_if_idle=true))]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use chervil_htex::InterchangeHandle;
+use chervil_htex::{BlockLoad, InterchangeHandle};
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
 use chervil_providers::JobState;
@@ -193,23 +193,14 @@ impl Strategist {
 
     fn round(&self, scaler: &mut Scaler) {
         let outstanding = self.ix.in_flight();
-        let mut by_block: BTreeMap<String, (usize, usize, Option<Duration>)> = BTreeMap::new();
-        for (_, info, held, idle) in self.ix.pools() {
-            let e = by_block.entry(info.block_id.clone()).or_insert((0, 0, idle));
-            e.0 += 1;
-            e.1 += held;
-            e.2 = match (e.2, idle) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                _ => None,
-            };
-        }
+        let load = self.ix.block_load();
         let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
         let views: Vec<BlockView> = blocks
             .states()
             .into_iter()
             .map(|(id, state)| {
-                let (pools, held, idle_for) = by_block.get(&id).copied().unwrap_or((0, 0, None));
-                BlockView { id, state, pools, held, idle_for }
+                let l = load.get(&id).copied().unwrap_or(BlockLoad { pools: 0, held: 0, idle_for: None });
+                BlockView { id, state, pools: l.pools, held: l.held, idle_for: l.idle_for }
             })
             .collect();
         match scaler.step(Instant::now(), outstanding, &views) {

@@ -426,12 +426,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return self._launch_template.format(block_id=block_id)
 
     def _block_load(self) -> Dict[str, Tuple[int, int, Optional[float]]]:
-        load: Dict[str, Tuple[int, int, Optional[float]]] = {}
-        for _pid, _host, block, _workers, held, idle in (self._ix.pools() if self._ix else ()):
-            pools, total, since = load.get(block, (0, 0, float('inf')))
-            idle_now = None if since is None or idle is None else min(since, idle)
-            load[block] = (pools + 1, total + held, idle_now)
-        return load
+        return self._ix.block_load() if self._ix else {}
 
     def _retire(self, block_id: str, only_if_idle: bool) -> bool:
         return self._ix is None or self._ix.retire_block(block_id, only_if_idle)
