@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use chervil::{Config, GridEngineProvider, HighThroughputExecutor, Launcher, Provider, SlurmProvider};
 
+mod support;
+
 const NAME: &str = "batch::tasks_run_inside_batch_jobs";
 
 #[chervil::app]
@@ -19,14 +21,7 @@ fn job_env(x: u32) -> (u32, Option<String>, Option<String>) {
 
 fn main() {
     chervil::init();
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("{NAME}: test");
-        }
-        return;
-    }
-    if args.iter().skip(1).find(|a| !a.starts_with('-')).is_some_and(|f| !NAME.contains(f.as_str())) {
+    if !support::should_run(NAME) {
         return;
     }
     // SAFETY: geteuid has no preconditions.

@@ -58,19 +58,13 @@ fn counted(path: String, x: i64) -> i64 {
     x * 10
 }
 
+mod support;
+
 const NAME: &str = "htex::real_pools";
 
 fn main() {
     chervil::init();
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("{NAME}: test");
-        }
-        return;
-    }
-    let filter = args.iter().skip(1).find(|a| !a.starts_with('-'));
-    if filter.is_some_and(|f| !NAME.contains(f.as_str())) {
+    if !support::should_run(NAME) {
         return;
     }
     let t0 = Instant::now();
