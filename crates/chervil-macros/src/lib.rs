@@ -111,55 +111,46 @@ fn rewrite(kind: Kind, metas: Punctuated<Meta, Token![,]>, func: ItemFn) -> syn:
         inner
     };
 
-    let (output, runner) = match kind {
-        Kind::Plain => {
-            let (output, call) = match result_ok_type(&ret) {
-                Some(ok) => (ok, quote! {
-                    match __chervil_body(#(#params),*) {
+    // Per kind: the future's value type, the runner variant, what its body function
+    // returns, and how that is made from a call of the original body.
+    let call = quote!(__chervil_body(#(#params),*));
+    let (output, variant, returns, made) = match kind {
+        Kind::Plain => match result_ok_type(&ret) {
+            Some(ok) => (
+                quote!(#ok),
+                quote!(Value),
+                quote!(::std::vec::Vec<u8>),
+                quote! {
+                    match #call {
                         ::std::result::Result::Ok(v) => ::chervil::__private::encode_result(&v),
                         ::std::result::Result::Err(e) => ::std::result::Result::Err(::chervil::__private::app_error(e)),
                     }
-                }),
-                None => (ret.clone(), quote! { ::chervil::__private::encode_result(&__chervil_body(#(#params),*)) }),
-            };
-            let runner = quote! {
-                ::chervil::__private::Runner::Value({
-                    fn __run(args: &[&[u8]]) -> ::std::result::Result<::std::vec::Vec<u8>, ::chervil::Error> {
-                        #body_fn
-                        #decode
-                        #call
-                    }
-                    __run
-                })
-            };
-            (quote!(#output), runner)
-        }
-        Kind::Bash => {
-            let runner = quote! {
-                ::chervil::__private::Runner::Bash({
-                    fn __run(args: &[&[u8]]) -> ::std::result::Result<::std::string::String, ::chervil::Error> {
-                        #body_fn
-                        #decode
-                        ::std::result::Result::Ok(::std::string::ToString::to_string(&__chervil_body(#(#params),*)))
-                    }
-                    __run
-                })
-            };
-            (quote!(i32), runner)
-        }
-        Kind::Join => {
-            let runner = quote! {
-                ::chervil::__private::Runner::Join({
-                    fn __run(args: &[&[u8]]) -> ::std::result::Result<::chervil::__private::Joined, ::chervil::Error> {
-                        #body_fn
-                        #decode
-                        ::std::result::Result::Ok(::chervil::__private::IntoJoined::into_joined(__chervil_body(#(#params),*)))
-                    }
-                    __run
-                })
-            };
-            (quote!(<#ret as ::chervil::__private::IntoJoined>::Output), runner)
-        }
+                },
+            ),
+            None => (quote!(#ret), quote!(Value), quote!(::std::vec::Vec<u8>), quote!(::chervil::__private::encode_result(&#call))),
+        },
+        Kind::Bash => (
+            quote!(i32),
+            quote!(Bash),
+            quote!(::std::string::String),
+            quote!(::std::result::Result::Ok(::std::string::ToString::to_string(&#call))),
+        ),
+        Kind::Join => (
+            quote!(<#ret as ::chervil::__private::IntoJoined>::Output),
+            quote!(Join),
+            quote!(::chervil::__private::Joined),
+            quote!(::std::result::Result::Ok(::chervil::__private::IntoJoined::into_joined(#call))),
+        ),
+    };
+    let runner = quote! {
+        ::chervil::__private::Runner::#variant({
+            fn __run(args: &[&[u8]]) -> ::std::result::Result<#returns, ::chervil::Error> {
+                #body_fn
+                #decode
+                #made
+            }
+            __run
+        })
     };
 
     let arg_types: Vec<TokenStream2> = types.iter().map(|t| quote!(impl ::chervil::IntoArg<#t>)).collect();
