@@ -49,6 +49,15 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new run secret (the token every pool must present), from the system's CSPRNG;
+/// `None` when the system gives no random bytes.
+pub fn new_token() -> Option<[u8; 32]> {
+    use ring::rand::SecureRandom;
+    let mut token = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut token).ok()?;
+    Some(token)
+}
+
 /// The bytes `to_hex` wrote; `None` for anything else (odd length, a non-hex digit).
 pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {

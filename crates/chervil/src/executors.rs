@@ -164,7 +164,8 @@ pub(crate) struct Htex {
 
 impl Htex {
     pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path) -> Result<Htex, Error> {
-        let token = random_token()?;
+        let token = chervil_htex::tls::new_token()
+            .ok_or_else(|| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
         // Pools on this machine reach a loopback interchange, unless told another address.
         let loopback = |a: &str| a == "localhost" || a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let local = matches!(config.provider, Provider::Local(_)) && config.address.as_deref().is_none_or(loopback);
@@ -325,15 +326,6 @@ fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) 
         // Dependants the batch released (on any executor) leave now, not at a deadline.
         flush_all();
     }
-}
-
-fn random_token() -> Result<[u8; 32], Error> {
-    use ring::rand::SecureRandom;
-    let mut token = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut token)
-        .map_err(|_| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
-    Ok(token)
 }
 
 /// The run directory's numbered subdirectory for this run (`runinfo/000`, `001`, …).

@@ -49,8 +49,7 @@ fn drive(a: &Args) -> Result<(), String> {
     if fds < u64::from(pools) + 64 {
         return Err(format!("{pools} pools need {} open files; this process may open {fds} (ulimit -n)", pools + 64));
     }
-    let mut token = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut token)).map_err(|e| format!("no random secret: {e}"))?;
+    let token = chervil_htex::tls::new_token().ok_or("the system gave no random bytes for the secret")?.to_vec();
     let rss_before = rss_bytes();
     let ix = InterchangeHandle::start(
         ServerConfig {
