@@ -1,6 +1,10 @@
 """``python -m chervil.worker``: one worker process, fed by its pool over pipes.
 
-stdin carries frames from the pool; the real stdout carries frames back. Each frame
+The pool's pipes arrive as stdin (frames from the pool) and stdout (frames back); the
+worker moves both to private descriptors at once (closed on exec, so no program a task
+starts inherits them) and gives fd 0 ``/dev/null`` and fd 1 its stderr: a task that
+reads stdin (a bash app's ``cat``) gets end-of-input as under Parsl, and neither it nor
+its children can read or write the protocol by accident. Each frame
 is a 4-byte big-endian length and a body (see ``chervil-proto``'s ``worker`` module):
 to the worker, an 8-byte task id, the 8-byte id of the function to call and the
 pickled ``(args, kwargs)`` (or, with the task id 2**64-1, a function id and the
@@ -54,13 +58,21 @@ def _run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
         return task + bytes([ERR]) + payload
 
 
-def main() -> int:
-    # Keep the real stdout for frames; send fd 1 (the app's prints, its children's
-    # output) to stderr.
+def _take_protocol_pipes():
+    """Moves the pool's pipes off fds 0 and 1 (see the module doc). ``os.dup`` makes
+    non-inheritable descriptors, so programs the task starts never hold them."""
+    frames_in = os.fdopen(os.dup(0), "rb")
     frames_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    frames_in = sys.stdin.buffer
+    return frames_in, frames_out
+
+
+def main() -> int:
+    frames_in, frames_out = _take_protocol_pipes()
     from chervil import compat
     compat.install_if_inherited()  # the client's `parsl` alias, so apps from modules that import parsl load here
     functions: dict = {}  # function id -> function

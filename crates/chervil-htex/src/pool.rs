@@ -264,6 +264,51 @@ async fn connect<C: Connector>(opts: &PoolOptions, connector: &C) -> Result<C::S
     }
 }
 
+/// Connects and registers. A connection the interchange closes before answering (it
+/// sheds connections that have not said Hello when strangers crowd its port) is tried
+/// again, within `connect_timeout`; a Reject is final.
+#[allow(clippy::type_complexity)]
+async fn register<C: Connector>(
+    opts: &PoolOptions,
+    connector: &C,
+    hello: Hello,
+) -> Result<(u32, tokio::io::ReadHalf<C::Stream>, tokio::io::WriteHalf<C::Stream>, FrameDecoder, Vec<u8>), PoolError> {
+    let deadline = Instant::now() + opts.connect_timeout;
+    let mut pause = Duration::from_millis(50);
+    let hello = frame_of(&ToInterchange::Hello(hello).encode());
+    loop {
+        let stream = connect(opts, connector).await?;
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut dec = FrameDecoder::default();
+        let mut buf = vec![0u8; 64 * 1024];
+        let answer = match wr.write_all(&hello).await {
+            Err(e) => Err(format!("sending the Hello failed: {e}")),
+            Ok(()) => match tokio::time::timeout(Duration::from_secs(30), read_frame(&mut rd, &mut dec, &mut buf)).await {
+                Err(_) => return Err(PoolError::Handshake("no answer within 30 s".into())),
+                Ok(Ok(Some(first))) => Ok(first),
+                Ok(Ok(None)) => Err("the interchange closed the connection before answering".to_string()),
+                Ok(Err(e)) => Err(e),
+            },
+        };
+        let first = match answer {
+            Ok(first) => first,
+            Err(why) if Instant::now() + pause < deadline => {
+                tracing::warn!(why, "registering failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+            Err(why) => return Err(PoolError::Handshake(why)),
+        };
+        return match ToPool::decode(&first) {
+            Ok(ToPool::Welcome { pool, .. }) => Ok((pool, rd, wr, dec, buf)),
+            Ok(ToPool::Reject { reason }) => Err(PoolError::Rejected(reason)),
+            Ok(other) => Err(PoolError::Handshake(format!("expected Welcome, got {other:?}"))),
+            Err(e) => Err(PoolError::Handshake(e.to_string())),
+        };
+    }
+}
+
 fn bracket(addr: &str) -> String {
     if addr.contains(':') && !addr.starts_with('[') {
         format!("[{addr}]")
@@ -355,8 +400,6 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
     let _ = std::fs::create_dir_all(&opts.logdir);
     let hostname = hostname();
 
-    let stream = connect(&opts, &connector).await?;
-    let (mut rd, mut wr) = tokio::io::split(stream);
     let hello = Hello {
         version: PROTOCOL_VERSION,
         token: opts.token.clone(),
@@ -367,20 +410,8 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         memory_mb: if mem.is_finite() { (mem * 1024.0) as u64 } else { 0 },
         python_version: opts.python_version.clone(),
     };
-    wr.write_all(&frame_of(&ToInterchange::Hello(hello).encode())).await.map_err(|e| PoolError::Handshake(e.to_string()))?;
-    let mut dec = FrameDecoder::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let first = tokio::time::timeout(Duration::from_secs(30), read_frame(&mut rd, &mut dec, &mut buf))
-        .await
-        .map_err(|_| PoolError::Handshake("no answer within 30 s".into()))?
-        .map_err(PoolError::Handshake)?
-        .ok_or_else(|| PoolError::Handshake("the interchange closed the connection".into()))?;
-    let pool_id = match ToPool::decode(&first) {
-        Ok(ToPool::Welcome { pool, .. }) => pool,
-        Ok(ToPool::Reject { reason }) => return Err(PoolError::Rejected(reason)),
-        Ok(other) => return Err(PoolError::Handshake(format!("expected Welcome, got {other:?}"))),
-        Err(e) => return Err(PoolError::Handshake(e.to_string())),
-    };
+    let (pool_id, rd, wr, mut dec, mut buf) = register(&opts, &connector, hello).await?;
+    let mut rd = rd;
     tracing::info!(pool = pool_id, workers = count, host = %hostname, "registered with the interchange");
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
@@ -615,34 +646,10 @@ impl Pool {
         });
         let events = self.events.clone();
         tokio::spawn(async move {
-            let mut dec = FrameDecoder::default();
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut broke = None;
-            loop {
-                match read_frame(&mut stdout, &mut dec, &mut buf).await {
-                    Ok(Some(body)) => match decode_reply(&body) {
-                        Ok(r) => {
-                            let _ = events.send(Event::Reply { rank, gen, task: r.task, ok: r.ok, value: r.value });
-                        }
-                        Err(e) => {
-                            broke = Some(format!("sent a malformed reply ({e}) and was killed"));
-                            let _ = child.start_kill();
-                            break;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(e) => {
-                        broke = Some(format!("broke its output stream ({e}) and was killed"));
-                        let _ = child.start_kill();
-                        break;
-                    }
-                }
-            }
-            let how = match (broke, child.wait().await) {
-                (Some(b), _) => b,
-                (None, Ok(status)) => describe_exit(status),
-                (None, Err(e)) => format!("ended, and its status could not be read: {e}"),
-            };
+            let how = watch_worker(&mut child, &mut stdout, |task, ok, value| {
+                let _ = events.send(Event::Reply { rank, gen, task, ok, value });
+            })
+            .await;
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
@@ -883,6 +890,66 @@ impl Pool {
         }
         // Tasks that were queued but not started are reported by the interchange as
         // lost with the pool, so nothing is dropped silently.
+    }
+}
+
+/// Passes a worker's replies on until it ends; returns how it ended.
+///
+/// The end is the process's exit (tokio reaps it through a pidfd or SIGCHLD), not the end
+/// of its output pipe: a task that forked a child which outlives the worker leaves the
+/// pipe open, and a worker SIGKILLed then would otherwise never be reported. After the
+/// exit, replies it wrote before dying are still in the pipe: they are read as long as
+/// they come without waiting, then the death is reported, after them.
+async fn watch_worker<R: AsyncRead + Unpin>(
+    child: &mut tokio::process::Child,
+    stdout: &mut R,
+    mut reply: impl FnMut(u64, bool, Vec<u8>),
+) -> String {
+    /// How long the pipe may stay quiet once the worker has exited before what is in
+    /// it counts as read: a reply written before the exit is already there.
+    const AFTER_EXIT: Duration = Duration::from_millis(100);
+    let mut dec = FrameDecoder::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut exited = None;
+    loop {
+        let frame = match exited {
+            None => tokio::select! {
+                biased;
+                f = read_frame(stdout, &mut dec, &mut buf) => f,
+                status = child.wait() => {
+                    exited = Some(status);
+                    continue;
+                }
+            },
+            Some(_) => match tokio::time::timeout(AFTER_EXIT, read_frame(stdout, &mut dec, &mut buf)).await {
+                Ok(f) => f,
+                Err(_) => break,
+            },
+        };
+        match frame {
+            Ok(Some(body)) => match decode_reply(&body) {
+                Ok(r) => reply(r.task, r.ok, r.value),
+                Err(e) => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    return format!("sent a malformed reply ({e}) and was killed");
+                }
+            },
+            Ok(None) => break,
+            Err(e) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return format!("broke its output stream ({e}) and was killed");
+            }
+        }
+    }
+    let status = match exited {
+        Some(status) => status,
+        None => child.wait().await,
+    };
+    match status {
+        Ok(status) => describe_exit(status),
+        Err(e) => format!("ended, and its status could not be read: {e}"),
     }
 }
 

@@ -135,18 +135,16 @@ fn pool_options() -> Result<PoolOptions, String> {
     })
 }
 
-/// The worker loop: frames in on stdin, replies out on the real stdout. What the app
-/// prints goes to stderr (fd 1 is pointed there), so it cannot corrupt the stream.
+/// The worker loop: frames in on the pool's pipe (stdin), replies out on the other (the
+/// real stdout). Both pipes move to private descriptors closed on exec, and fd 0 becomes
+/// `/dev/null` and fd 1 stderr: what the app prints cannot corrupt the stream, and a
+/// program it starts that reads stdin gets end-of-input instead of the next task.
 fn run_worker() -> i32 {
-    // SAFETY: plain fd calls on this process's own descriptors 1 and 2.
-    let out_fd = unsafe { libc::dup(1) };
-    if out_fd < 0 || unsafe { libc::dup2(2, 1) } < 0 {
+    let Some((input, mut out)) = take_protocol_pipes() else {
         eprintln!("chervil worker: cannot set up its descriptors");
         return 2;
-    }
-    // SAFETY: out_fd was just made by dup and is owned here alone.
-    let mut out: std::fs::File = unsafe { std::os::fd::FromRawFd::from_raw_fd(out_fd) };
-    let mut input = std::io::stdin().lock();
+    };
+    let mut input = std::io::BufReader::new(input);
     let mut apps: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
     loop {
         let mut head = [0u8; 4];
@@ -184,5 +182,26 @@ fn run_worker() -> i32 {
         if out.write_all(&reply).is_err() {
             return 0;
         }
+    }
+}
+
+/// The pool's pipes as private files (see [`run_worker`]); fds 0 and 1 repointed.
+fn take_protocol_pipes() -> Option<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain descriptor calls on this process's own fds 0, 1 and 2 and on the
+    // descriptors made here; each new one is owned by exactly one File below.
+    unsafe {
+        let input = libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3);
+        let output = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if input < 0 || output < 0 {
+            return None;
+        }
+        let files = (std::fs::File::from_raw_fd(input), std::fs::File::from_raw_fd(output));
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if null < 0 || libc::dup2(null, 0) < 0 || libc::dup2(2, 1) < 0 {
+            return None;
+        }
+        libc::close(null);
+        Some(files)
     }
 }

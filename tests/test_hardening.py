@@ -1,0 +1,162 @@
+"""What a hostile neighbour, a careless task and odd configuration do to a run (issue 27).
+
+Each test starts the real thing: a client with its interchange, LocalProvider blocks,
+pools and Python workers, and attacks it from outside (sockets, signals, a lowered
+descriptor limit) or from inside a task."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import chervil
+from chervil import bash_app, python_app
+from chervil.executors.high_throughput.errors import WorkerLost
+
+from test_htex import htex_config, wait_until, alive
+
+
+@bash_app
+def cat_stdin(stdout=None):
+    return 'cat; echo "cat ended"'
+
+
+@python_app
+def reads_stdin():
+    import sys
+    return sys.stdin.read()
+
+
+@python_app
+def double(x):
+    return 2 * x
+
+
+@pytest.mark.parametrize('prefetch', [0, 2])
+def test_a_task_that_reads_stdin_gets_end_of_input(tmp_path, prefetch):
+    """A worker's stdin was the pool's task pipe: `cat` hung, and with prefetch it
+    swallowed the next task's frame. Tasks now read /dev/null, as under Parsl."""
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1, prefetch_capacity=prefetch)):
+        out = tmp_path / 'cat.out'
+        first = cat_stdin(stdout=str(out))
+        behind = [double(i) for i in range(5)]
+        assert first.result(timeout=60) == 0
+        assert out.read_text() == 'cat ended\n'
+        assert reads_stdin().result(timeout=60) == ''
+        assert [f.result(timeout=60) for f in behind] == [0, 2, 4, 6, 8]
+
+
+@python_app
+def fork_then_die(pidfile):
+    """Leaves a child holding every descriptor the worker had, then dies by SIGKILL."""
+    import os
+    import signal
+    import time
+    child = os.fork()
+    if child == 0:
+        time.sleep(120)
+        os._exit(0)
+    with open(pidfile, 'w') as f:
+        f.write(str(child))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_while_its_forked_child_lives_is_reported_lost(tmp_path):
+    """The pool used to learn of a worker's death from its output pipe closing, which a
+    forked child keeps open: the task and the next one hung (45 s + 20 s). Death is now
+    the process's exit."""
+    pidfile = tmp_path / 'child.pid'
+    try:
+        with chervil.load(htex_config(tmp_path, max_workers_per_node=1)):
+            assert double(1).result(timeout=60) == 2  # the pool is up
+            started = time.monotonic()
+            with pytest.raises(WorkerLost, match='SIGKILL'):
+                fork_then_die(str(pidfile)).result(timeout=30)
+            assert double(2).result(timeout=30) == 4, "the replacement worker runs the next task"
+            # A deadline, not a speed claim: the old pool never noticed at all.
+            assert time.monotonic() - started < 30
+    finally:
+        if pidfile.exists():
+            child = int(pidfile.read_text())
+            if alive(child):
+                os.kill(child, signal.SIGKILL)
+
+
+IDLE_CONNECTIONS_CLIENT = textwrap.dedent('''
+    import resource, sys
+    # The common limit, soft and hard: raising soft to hard (which the engine does) cannot help.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    import chervil
+    from chervil import python_app
+    from chervil.config import Config
+    from chervil.executors import HighThroughputExecutor
+    from chervil.providers import LocalProvider
+
+    @python_app
+    def double(x):
+        return 2 * x
+
+    # No block yet: the first starts after the flood, so the client must still be able to
+    # write its script, its log and its output files.
+    provider = LocalProvider(init_blocks=0, min_blocks=0, max_blocks=1)
+    dfk = chervil.load(Config(executors=[HighThroughputExecutor(label='htex', provider=provider,
+                                                                 max_workers_per_node=2)],
+                              run_dir=sys.argv[1], strategy='simple', strategy_period=0.2))
+    print(dfk.executors['htex']._ix.port, flush=True)
+    sys.stdin.readline()  # the flood is in place
+    futures = [double(i) for i in range(100)]
+    print(sum(f.result(timeout=300) for f in futures), flush=True)
+    dfk.cleanup()
+''')
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f'/proc/{pid}/fd'))
+
+
+def test_idle_connections_cannot_exhaust_the_clients_descriptors(tmp_path):
+    """2,000 idle connections to the interchange port (no secret needed) used to take
+    every descriptor of a client limited to 1,024: its block script could not be
+    written and every task failed. Connections that have not proved the secret are now
+    bounded in number and time, and the run goes on."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 4096 and os.geteuid() != 0:
+        pytest.skip("this test opens 2,000 sockets and cannot raise its own descriptor limit")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), max(hard, 4096)))
+    script = tmp_path / 'client.py'
+    script.write_text(IDLE_CONNECTIONS_CLIENT)
+    client = subprocess.Popen([sys.executable, str(script), str(tmp_path / 'runinfo')], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    flood = []
+    try:
+        port = int(client.stdout.readline())
+        baseline = _open_fds(client.pid)
+        for _ in range(2000):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(('127.0.0.1', port))  # completes in the kernel's backlog; never speaks
+            flood.append(s)
+        # Let the interchange take what it will of the flood, then look at its descriptors.
+        wait_until(lambda: _open_fds(client.pid) >= baseline + 100, 30, "the client to accept part of the flood")
+        time.sleep(0.5)
+        assert _open_fds(client.pid) <= baseline + 128 + 16, "unproven connections are not bounded"
+        client.stdin.write('go\n')
+        client.stdin.flush()
+        total = client.stdout.readline().strip()
+        _, err = client.communicate(timeout=300)
+        assert total == str(2 * sum(range(100))), err[-3000:]
+        assert client.returncode == 0, err[-3000:]
+        assert 'Too many open files' not in err
+        log = (tmp_path / 'runinfo').rglob('chervil.log')
+        assert not any('Too many open files' in p.read_text(errors='replace') for p in log)
+    finally:
+        for s in flood:
+            s.close()
+        if client.poll() is None:
+            client.kill()
+            client.wait()
