@@ -160,3 +160,79 @@ def test_idle_connections_cannot_exhaust_the_clients_descriptors(tmp_path):
         if client.poll() is None:
             client.kill()
             client.wait()
+
+
+@python_app
+def environment_seen_by_a_task():
+    import os
+    with open(f'/proc/{os.getppid()}/environ', 'rb') as f:
+        parent = f.read().decode(errors='replace')
+    with open(f'/proc/{os.getpid()}/environ', 'rb') as f:
+        own = f.read().decode(errors='replace')
+    return parent, own, dict(os.environ)
+
+
+def test_task_code_finds_the_secret_in_no_environment(tmp_path):
+    """The pool removed the secret from its environment, but /proc/<pool>/environ still
+    showed the block it started with to its tasks."""
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        token = dfk.executors['htex']._token_hex
+        parent, own, env = environment_seen_by_a_task().result(timeout=60)
+        assert 'CHERVIL_POOL_TOKEN=' in parent, "the task's parent is the pool"
+        assert token not in parent and token not in own
+        assert 'CHERVIL_POOL_TOKEN' not in env
+
+
+def test_block_files_are_private_from_their_first_byte(tmp_path, monkeypatch):
+    """With a readable run directory, the block script (which holds the secret) and the
+    block's output (which may quote it) are still the owner's alone: created with their
+    mode, never chmod-ed after the secret is written."""
+    monkeypatch.setenv('CHERVIL_RUN_DIR_MODE', '755')
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        assert double(1).result(timeout=60) == 2
+        scripts = os.path.join(dfk.executors['htex'].run_dir, 'submit_scripts')
+        modes = {name: os.stat(os.path.join(scripts, name)).st_mode & 0o777 for name in os.listdir(scripts)}
+    assert any(n.endswith('.sh') for n in modes), modes
+    for name, mode in modes.items():
+        assert mode == (0o700 if name.endswith('.sh') else 0o600), (name, oct(mode))
+
+
+def test_the_secret_traced_by_set_x_is_redacted_from_errors_and_logs(tmp_path):
+    """worker_init='set -x' makes bash print `+ export CHERVIL_POOL_TOKEN=…` into the
+    block's stderr, which the block-failure error quotes."""
+    from chervil.executors.errors import BadStateException
+    from chervil.providers import LocalProvider
+    provider = LocalProvider(worker_init='set -x')
+    with chervil.load(htex_config(tmp_path, provider=provider, launch_cmd='exit 3')) as dfk:
+        token = dfk.executors['htex']._token_hex
+        with pytest.raises(BadStateException) as raised:
+            double(1).result(timeout=60)
+        run_dir = dfk.run_dir
+    text = str(raised.value)
+    assert 'export CHERVIL_POOL_TOKEN=[secret redacted]' in text, text
+    assert token not in text and token not in repr(raised.value.args)
+    for path in ('parsl.log', 'chervil.log'):
+        log = os.path.join(run_dir, path)
+        if os.path.exists(log):
+            assert token not in open(log, errors='replace').read(), path
+
+
+def test_bad_configuration_values_are_named_at_construction():
+    from chervil.errors import ConfigurationError
+    from chervil.executors import HighThroughputExecutor
+    with pytest.raises(ConfigurationError, match=r'worker_port=70000\).*between 1 and 65535'):
+        HighThroughputExecutor(worker_port=70000)
+    with pytest.raises(ConfigurationError, match=r'worker_port_range=\(1, 99999\)'):
+        HighThroughputExecutor(worker_port_range=(1, 99999))
+    with pytest.raises(ConfigurationError, match=r"label='a/b'.*without '/'.*'a_b'"):
+        HighThroughputExecutor(label='a/b')
+
+
+def test_a_run_directory_whose_path_has_braces_starts_blocks(tmp_path, monkeypatch):
+    """The block's launch command was formatted as a template after paths were put in it,
+    so a run under a directory named `{x}` failed every block with ScalingFailed 'x'."""
+    odd = tmp_path / '{x}' / '{}'
+    odd.mkdir(parents=True)
+    monkeypatch.chdir(odd)
+    with chervil.load(htex_config(odd)):
+        assert double(21).result(timeout=60) == 42

@@ -193,10 +193,46 @@ pub enum PoolError {
     Runtime(io::Error),
 }
 
+/// Variables that carry the run's secret to a pool (see [`scrub_initial_environment`]).
+pub const SECRET_VARIABLES: [&str; 1] = ["CHERVIL_POOL_TOKEN"];
+
 /// Runs a pool until it is told to stop or loses the interchange.
 pub fn run<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
+    scrub_initial_environment(&SECRET_VARIABLES);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(PoolError::Runtime)?;
     rt.block_on(run_async(opts, connector))
+}
+
+/// Overwrites the values of `names` in the environment block this process was started
+/// with, which `/proc/<pid>/environ` shows to any process of the same user — a task,
+/// say, looking at its parent. Removing a variable (`unsetenv`, `os.environ.pop`) only
+/// drops it from the C library's list; the bytes the kernel points at stay. So the value
+/// is overwritten with `x`s in place. The block lies where `/proc/self/stat` says
+/// (`env_start`, `env_end`); nothing here is fatal: if it cannot be found, it is left.
+/// Called by [`run`] before the pool starts any thread.
+pub fn scrub_initial_environment(names: &[&str]) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    // Fields after the command name in parentheses start at field 3; env_start and
+    // env_end are fields 50 and 51 (proc(5)).
+    let Some((_, rest)) = stat.rsplit_once(") ") else { return };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
+    let (Some(start), Some(end)) = (field(50), field(51)) else { return };
+    if start == 0 || end <= start {
+        return;
+    }
+    // SAFETY: [env_start, env_end) is this process's own environment block, mapped
+    // writable on the main thread's stack for the process's life; no Rust reference
+    // into it exists (std copies variables out), and the pool has started no thread of
+    // its own yet. Bytes are only replaced, never moved: the block keeps its layout.
+    let block = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+    for entry in block.split_mut(|b| *b == 0) {
+        for name in names {
+            if entry.len() > name.len() && entry.starts_with(name.as_bytes()) && entry[name.len()] == b'=' {
+                entry[name.len() + 1..].fill(b'x');
+            }
+        }
+    }
 }
 
 /// This machine's name, as the pool reports it.

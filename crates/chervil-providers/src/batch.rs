@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -230,8 +229,7 @@ impl BatchProvider {
         let files = JobFiles::new(&self.script_dir, job_name);
         let written = self.scheduler.files(&self.spec, &files, tasks_per_node, command);
         for (path, text) in &written {
-            fs::write(path, text)
-                .and_then(|_| fs::set_permissions(path, fs::Permissions::from_mode(0o700)))
+            crate::private_file::write(path, text, 0o700)
                 .map_err(|error| ProviderError::Script { path: path.clone(), error })?;
         }
         let submit_file = written.first().map(|(p, _)| p.clone()).unwrap_or_else(|| files.path(".submit"));

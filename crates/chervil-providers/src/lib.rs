@@ -15,6 +15,55 @@ pub mod launchers;
 pub mod local;
 pub mod schedulers;
 
+/// Files that may hold the run's secret (a block's script, its output), created with
+/// their final mode: a file written first and `chmod`ed after is readable by anyone in
+/// between (a reader got the token that way 3 times in 6 with a 0755 run directory).
+pub mod private_file {
+    use std::fs::{self, File, OpenOptions};
+    use std::io::{self, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::Path;
+
+    /// A new file at `path` with `mode` from its first byte. An old file there is
+    /// removed, not truncated: someone who opened it while it was readable could still
+    /// read what a truncating write puts in it.
+    pub fn create(path: &Path, mode: u32) -> io::Result<File> {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
+    }
+
+    /// [`create`], then `text` in it.
+    pub fn write(path: &Path, text: &str, mode: u32) -> io::Result<()> {
+        create(path, mode)?.write_all(text.as_bytes())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+        #[test]
+        fn a_readable_old_file_is_replaced_not_reused() {
+            let dir = std::env::temp_dir().join(format!("chervil-private-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("block.sh");
+            std::fs::write(&path, "old").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            // Someone opened it while it was readable.
+            let reader = std::fs::File::open(&path).unwrap();
+            let old_inode = reader.metadata().unwrap().ino();
+            super::write(&path, "export SECRET=1", 0o700).unwrap();
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!(meta.mode() & 0o777, 0o700);
+            assert_ne!(meta.ino(), old_inode, "the reader's open file must not receive the secret");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "export SECRET=1");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
 use std::path::PathBuf;
 
 pub use adhoc::AdHocProvider;

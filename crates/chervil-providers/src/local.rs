@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,10 +41,10 @@ impl LocalProvider {
             .map_err(|error| ProviderError::Script { path: self.script_dir.clone(), error })?;
         let path = self.script_dir.join(format!("{job_name}.sh"));
         let write = || -> std::io::Result<(File, File)> {
-            fs::write(&path, format!("#!/bin/bash\n{script}\n"))?;
-            // The script may carry the run's secret: only its owner may read it.
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
-            Ok((File::create(with_ext(&path, "out"))?, File::create(with_ext(&path, "err"))?))
+            // The script carries the run's secret, and what the block prints may quote it
+            // (`set -x` in worker_init): only their owner may read them, from the start.
+            crate::private_file::write(&path, &format!("#!/bin/bash\n{script}\n"), 0o700)?;
+            Ok((crate::private_file::create(&with_ext(&path, "out"), 0o600)?, crate::private_file::create(&with_ext(&path, "err"), 0o600)?))
         };
         let (out, err) = write().map_err(|error| ProviderError::Script { path: path.clone(), error })?;
         let child = Command::new("/bin/bash")

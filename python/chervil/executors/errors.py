@@ -1,11 +1,13 @@
 """Executor errors (Parsl's ``parsl.executors.errors``)."""
 from chervil.errors import ParslError
+from chervil.redaction import redact
 
 
 class ExecutorError(ParslError):
     """An executor failed; names the executor and why."""
 
     def __init__(self, executor, reason: str) -> None:
+        reason = redact(reason)  # it may quote a block's output, which may quote the secret
         super().__init__(executor, reason)
         self.executor = executor
         self.reason = reason

@@ -2,6 +2,8 @@
 from enum import IntEnum
 from typing import Optional
 
+from chervil.redaction import redact
+
 
 class JobState(IntEnum):
     UNKNOWN = 0
@@ -29,7 +31,7 @@ class JobStatus:
     def __init__(self, state: JobState, message: Optional[str] = None, exit_code: Optional[int] = None,
                  stdout_path: Optional[str] = None, stderr_path: Optional[str] = None) -> None:
         self.state = state
-        self.message = message
+        self.message = redact(message)
         self.exit_code = exit_code
         self.stdout_path = stdout_path
         self.stderr_path = stderr_path
@@ -43,7 +45,7 @@ class JobStatus:
             return None
         try:
             with open(path, errors='replace') as f:
-                return ''.join(f.readlines()[-lines:])
+                return redact(''.join(f.readlines()[-lines:]))
         except OSError:
             return None
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import typeguard
 
-from chervil import _core
+from chervil import _core, redaction
 from chervil.addresses import get_all_addresses
 from chervil.dataflow import lean_future
 from chervil.dataflow.lean_future import LeanFuture
@@ -49,11 +49,18 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
 
 def _check_launch_cmd(template: str, fields: Dict[str, Any]) -> None:
     try:
-        template.format(**fields).format(block_id='')
+        _fill_block_id(template.format(**fields), '')
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigurationError(
             f"HighThroughputExecutor(launch_cmd={template!r}): {type(e).__name__} {e}; the placeholders are "
             f"{', '.join(fields)} and {{{{block_id}}}} (doubled braces: it is filled per block)") from None
+
+
+def _fill_block_id(command: str, block_id: str) -> str:
+    """The launch command of one block. Only ``{block_id}`` is filled: the command holds
+    paths (the log directory, PYTHONPATH), and a path may contain braces — formatting it
+    as a template broke every block of a run started in a directory named ``{x}``."""
+    return command.replace('{block_id}', block_id)
 
 
 def _is_loopback(address: str) -> bool:
@@ -126,6 +133,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         owner = 'HighThroughputExecutor'
         if not isinstance(label, str) or not label:
             raise ConfigurationError(f"{owner} label must be a non-empty string, not {label!r}")
+        if '/' in label or '\0' in label or label in ('.', '..'):
+            raise ConfigurationError(f"{owner}(label={label!r}): the label names the executor's directory in the run "
+                                     "directory and its blocks' files; give a name without '/' (e.g. "
+                                     f"{label.replace('/', '_').strip('.') or 'htex'!r})")
         if max_workers is not None:  # Parsl's old name
             max_workers_per_node = max_workers_per_node or max_workers
         _positive(owner, 'cores_per_worker', cores_per_worker)
@@ -148,8 +159,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
             available_accelerators = [str(i) for i in range(available_accelerators)]
         if worker_port is not None and worker_ports is not None:
             raise ConfigurationError(f"{owner}: give worker_port or worker_ports, not both")
-        for name, rng in (('worker_port_range', worker_port_range), ('interchange_port_range', interchange_port_range)):
-            if rng is not None and not (len(rng) == 2 and 0 < rng[0] <= rng[1] < 65536):
+        if worker_port is not None and (isinstance(worker_port, bool) or not isinstance(worker_port, int)
+                                        or not 0 < worker_port < 65536):
+            raise ConfigurationError(f"{owner}(worker_port={worker_port!r}): give a port between 1 and 65535, or "
+                                     "leave it out to use worker_port_range")
+        for name, rng in (('worker_ports', worker_ports), ('worker_port_range', worker_port_range),
+                          ('interchange_port_range', interchange_port_range)):
+            if rng is not None and not (isinstance(rng, (tuple, list)) and len(rng) == 2
+                                        and all(isinstance(p, int) and not isinstance(p, bool) for p in rng)
+                                        and 0 < rng[0] <= rng[1] < 65536):
                 raise ConfigurationError(f"{owner}({name}={rng!r}): give (lowest, highest) ports between 1 and 65535")
         self.label = label
         self.launch_cmd = launch_cmd
@@ -199,6 +217,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def start(self) -> None:
         token = secrets.token_bytes(32)
         self._token_hex = token.hex()
+        redaction.register(self._token_hex)
         bind = self.loopback_address if self._local else '0.0.0.0'
         if self.worker_port is not None:
             lo = hi = self.worker_port
@@ -423,7 +442,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 for pid, host, block, workers, held, idle in self._ix.pools()]
 
     def _block_command(self, block_id: str) -> str:
-        return self._launch_template.format(block_id=block_id)
+        return _fill_block_id(self._launch_template, block_id)
 
     def _block_load(self) -> Dict[str, Tuple[int, int, Optional[float]]]:
         return self._ix.block_load() if self._ix else {}
