@@ -236,3 +236,38 @@ def test_a_run_directory_whose_path_has_braces_starts_blocks(tmp_path, monkeypat
     monkeypatch.chdir(odd)
     with chervil.load(htex_config(odd)):
         assert double(21).result(timeout=60) == 42
+
+
+@python_app
+def size_of(data):
+    return len(data)
+
+
+@python_app
+def make_bytes(n):
+    return b'\x01' * n
+
+
+def test_a_300_mb_argument_and_result_travel(tmp_path):
+    """Frames were limited to 256 MiB, so a 300 MB argument was lost as ManagerLost; they
+    now go up to what a 32-bit length says, and batches are split to stay under it."""
+    n = 300 * 1000 * 1000
+    with chervil.load(htex_config(tmp_path)):
+        assert size_of(b'\x00' * n).result(timeout=300) == n
+        big = make_bytes(n).result(timeout=300)
+        assert len(big) == n and big[:1] == b'\x01'
+        del big
+        assert double(3).result(timeout=60) == 6
+
+
+def test_a_payload_over_four_gib_is_refused_at_submit_with_its_size(monkeypatch):
+    from chervil import serialize
+    from chervil.serialize.errors import PayloadTooLarge, SerializationError
+    monkeypatch.setattr(serialize, 'MAX_PAYLOAD', 1000)  # the real limit, 4 GiB, is too big to build here
+    with pytest.raises(PayloadTooLarge) as raised:
+        serialize.pack_call(serialize.FunctionCache(), size_of, (b'x' * 5000,), {})
+    assert isinstance(raised.value, SerializationError)
+    assert 'the call to size_of pickles to' in str(raised.value) and 'File' in str(raised.value)
+    import pickle
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert str(again) == str(raised.value)

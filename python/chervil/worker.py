@@ -36,7 +36,7 @@ def _read_exact(stream, n: int) -> bytes:
 
 def _run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
     from chervil.app.errors import RemoteExceptionWrapper
-    from chervil.serialize import SerializationError, dumps, loads
+    from chervil.serialize import SerializationError, check_size, dumps, loads
 
     task = body[:8]
     try:
@@ -45,7 +45,8 @@ def _run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
             fn = functions[key] = loads(blobs.pop(key))
         args, kwargs = loads(body[16:])
         result = fn(*args, **kwargs)
-        return task + bytes([OK]) + dumps(result, what=f"the result of {getattr(fn, '__name__', 'the app')}")
+        what = f"the result of {getattr(fn, '__name__', 'the app')}"
+        return task + bytes([OK]) + check_size(dumps(result, what=what), what)
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end

@@ -27,7 +27,7 @@ use chervil_mpi::prefix::{self, Launcher};
 use chervil_mpi::spec::Value;
 use chervil_mpi::{MpiSpec, NodeScheduler};
 use chervil_proto::worker::{decode_reply, encode_env, encode_function, encode_request};
-use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -612,7 +612,7 @@ async fn write_to_interchange<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Un
         while let Ok(more) = rx.try_recv() {
             push(more, &mut results);
         }
-        if !results.is_empty() {
+        for results in batches(results, result_size) {
             encode_frame(&ToInterchange::Results(results).encode(), &mut buf);
         }
         for m in others {
@@ -624,6 +624,13 @@ async fn write_to_interchange<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Un
         }
     }
     let _ = wr.shutdown().await;
+}
+
+fn result_size(r: &TaskResult) -> usize {
+    match &r.outcome {
+        Outcome::Ok(v) | Outcome::Err(v) => v.len(),
+        Outcome::WorkerLost(s) | Outcome::Refused(s) => s.len(),
+    }
 }
 
 impl Pool {

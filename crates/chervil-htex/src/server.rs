@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chervil_proto::{encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{batches, encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -266,8 +266,12 @@ impl Core {
                                 new.push(FunctionMsg { function: m.function, blob });
                             }
                         }
-                        (new.is_empty() || l.frames.send(framed(&ToPool::Functions(new))).is_ok())
-                            && l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok()
+                        batches(new, |f| f.blob.len())
+                            .into_iter()
+                            .all(|new| l.frames.send(framed(&ToPool::Functions(new))).is_ok())
+                            && batches(msgs, |m| m.payload.len())
+                                .into_iter()
+                                .all(|msgs| l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok())
                     });
                     if sent != Some(true) {
                         // The writer is gone: the reader will report the disconnect and

@@ -273,6 +273,16 @@ impl Executor for Htex {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
             return;
         }
+        if payload.len() > chervil_proto::MAX_PAYLOAD {
+            done(Err(Error::Executor(format!(
+                "the arguments of {} encode to {:.2} GiB, more than the {:.2} GiB one message between processes can \
+                 carry; write the data to a file and pass a File, or split it over several tasks",
+                def.name,
+                payload.len() as f64 / (1u64 << 30) as f64,
+                chervil_proto::MAX_PAYLOAD as f64 / (1u64 << 30) as f64
+            ))));
+            return;
+        }
         let function = self.function(def);
         let tid = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.waiting).insert(tid, done);

@@ -170,6 +170,17 @@ fn run_worker() -> i32 {
             Some((name, None)) => Err(Error::UnknownApp(name.clone())),
             None => Err(Error::Executor(format!("the pool sent task {task} for function {key}, never defined"))),
         };
+        let outcome = outcome.and_then(|bytes| {
+            if bytes.len() > chervil_proto::MAX_PAYLOAD {
+                return Err(Error::Executor(format!(
+                    "the result encodes to {} bytes, more than one message between processes can carry ({}); \
+                     write it to a File and return that",
+                    bytes.len(),
+                    chervil_proto::MAX_PAYLOAD
+                )));
+            }
+            Ok(bytes)
+        });
         let (ok, value) = match outcome {
             Ok(bytes) => (0u8, bytes),
             Err(e) => (1u8, codec::encode(&e, "an error").unwrap_or_default()),

@@ -15,12 +15,23 @@ from typing import Any, Callable, Dict, Tuple
 
 import cloudpickle
 
-from chervil.serialize.errors import DeserializationError, SerializationError
+from chervil.serialize.errors import DeserializationError, PayloadTooLarge, SerializationError
 
 __all__ = ['serialize', 'deserialize', 'pack_apply_message', 'unpack_apply_message', 'dumps', 'loads', 'pack_call',
            'FunctionCache', 'SerializationError', 'DeserializationError']
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+#: The most one call's arguments or one result may pickle to: a frame's 32-bit length,
+#: less room for its headers (``chervil_proto::MAX_PAYLOAD``).
+MAX_PAYLOAD = 2 ** 32 - 1 - 64 * 1024
+
+
+def check_size(data: bytes, what: str) -> bytes:
+    """``data``, if one message can carry it; else :class:`PayloadTooLarge`."""
+    if len(data) > MAX_PAYLOAD:
+        raise PayloadTooLarge(what, len(data), MAX_PAYLOAD)
+    return data
 
 
 def dumps(obj: Any, what: str = "a value") -> bytes:
@@ -81,7 +92,8 @@ def pack_call(cache: FunctionCache, fn: Callable, args: tuple, kwargs: dict) -> 
         _check(a, f"argument {i} of {name}")
     for k, v in kwargs.items():
         _check(v, f"keyword argument {k!r} of {name}")
-    return key, blob, dumps((args, kwargs), what=f"the call to {name}")
+    what = f"the call to {name}"
+    return key, blob, check_size(dumps((args, kwargs), what=what), what)
 
 
 def _check(value: Any, what: str) -> None:

@@ -16,6 +16,21 @@ class SerializationError(ParslError):
                 "app on a ThreadPoolExecutor, which does not copy arguments")
 
 
+class PayloadTooLarge(SerializationError):
+    """A call or a result pickles to more than one message can carry (4 GiB)."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(what, ValueError(f"{size} bytes"))
+        self.args = (what, size, limit)  # so it unpickles as itself on the client
+        self.size = size
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return (f"{self.what} pickles to {self.size / 2**30:.2f} GiB, more than the {self.limit / 2**30:.2f} GiB one "
+                "message between processes can carry (its length is 32 bits). Write the data to a file and pass "
+                "a File (inputs=[File(path)]) or its path, or split it over several tasks")
+
+
 class DeserializationError(ParslError):
     """Bytes from another process could not be unpickled here."""
 
