@@ -7,7 +7,8 @@
 # makes one queue, all.q, on this host. Three things differ from a real site, all for a
 # container: this host's name is aliased to localhost (127.0.0.1 resolves to
 # "localhost", which Grid Engine would otherwise refuse as a different host), root may
-# run jobs (min_uid 0), and the scheduler runs every second instead of every 15 s.
+# run jobs (min_uid 0), the scheduler runs every second instead of every 15 s, and the
+# queue has no load thresholds (a busy CI machine must not put it in alarm).
 # scripts/gridengine-down.sh stops exactly those pids.
 set -euo pipefail
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
@@ -56,6 +57,10 @@ edit 's/^schedule_interval .*/schedule_interval 0:0:1/; s/^flush_submit_sec .*/f
 # Several blocks share the host, as several pools would share a laptop.
 qconf -sql 2>/dev/null | grep -qx all.q || \
   edit "s/^hostlist .*/hostlist $host/; s/^slots .*/slots 8/; s/^pe_list .*/pe_list NONE/" -aq all.q
+# No load alarm: the default (np_load_avg=1.75) puts the queue in state "a" and sends no job
+# while a shared CI machine is busy, which is not what the tests are about. Set on every start,
+# so a queue made by an older version of this script is fixed too.
+edit 's/^load_thresholds .*/load_thresholds NONE/; s/^suspend_thresholds .*/suspend_thresholds NONE/' -mq all.q
 
 for _ in $(seq 1 120); do
   if qstat -f 2>/dev/null | grep -q "^all.q@" && ! qstat -f 2>/dev/null | grep "^all.q@" | grep -qE ' [auE]+$'; then

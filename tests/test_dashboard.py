@@ -44,12 +44,16 @@ def browser():
 class Dashboard:
     """`python -m chervil dashboard DB --port N` in a process of its own."""
 
-    def __init__(self, db, tmp_path):
+    def __init__(self, db, tmp_path, open_files=None):
         self.port = free_port()
         self.log = tmp_path / f'dashboard-{self.port}.log'
         out = open(self.log, 'wb')
+
+        def limit():  # soft and hard: the server cannot raise its way out
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
         self.proc = subprocess.Popen([sys.executable, '-m', 'chervil', 'dashboard', str(db), '--port', str(self.port)],
-                                     stdout=out, stderr=subprocess.STDOUT)
+                                     stdout=out, stderr=subprocess.STDOUT, preexec_fn=limit if open_files else None)
         wait_until(lambda: self.proc.poll() is not None or b'http://' in self.log.read_bytes(), 30,
                    "the dashboard to listen")
         assert self.proc.poll() is None, self.log.read_text()
@@ -187,3 +191,95 @@ def test_a_wrong_database_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, '-m', 'chervil', 'dashboard', str(tmp_path / 'other.db'), '--port', '0'],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and 'not a monitoring database' in proc.stderr
+
+
+def _small_run(tmp_path):
+    """A real run with monitoring on threads; returns its run id and database."""
+    from chervil.executors import ThreadPoolExecutor
+    run_id, _ = workflow(monitored(tmp_path, executor=ThreadPoolExecutor(label='threads')))
+    return run_id, tmp_path / 'runinfo' / 'monitoring.db'
+
+
+def _raw_get(port, path, host):
+    import socket
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        s.sendall(f'GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n'.encode())
+        data = b''
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b' ', 2)[1]), data
+
+
+def test_the_dashboard_answers_only_to_its_own_names(tmp_path, monkeypatch):
+    """A web page can point a name it controls at 127.0.0.1 (DNS rebinding) and read the
+    dashboard through the user's browser unless the Host header is checked."""
+    monkeypatch.chdir(tmp_path)
+    _, db = _small_run(tmp_path)
+    dash = Dashboard(db, tmp_path)
+    try:
+        for host in ('attacker.example', f'attacker.example:{dash.port}', '127.0.0.1.nip.io', ''):
+            status, body = _raw_get(dash.port, '/api/workflows', host)
+            assert status == 421 and b'DNS rebinding' in body, (host, body[:300])
+        for host in (f'127.0.0.1:{dash.port}', f'localhost:{dash.port}', 'localhost', f'[::1]:{dash.port}'):
+            status, body = _raw_get(dash.port, '/api/workflows', host)
+            assert status == 200, (host, body[:300])
+    finally:
+        dash.stop()
+
+
+def test_connections_that_never_finish_a_request_do_not_lock_out_the_user(tmp_path, monkeypatch):
+    """2,000 connections that never send a request, against a dashboard limited to 1,024
+    descriptors: they used to stay open and block every request."""
+    import resource
+    import socket
+    import urllib.request
+    monkeypatch.chdir(tmp_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 4096 and os.geteuid() != 0:
+        pytest.skip("this test opens 2,000 sockets and cannot raise its own descriptor limit")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), max(hard, 4096)))
+    _, db = _small_run(tmp_path)
+    dash = Dashboard(db, tmp_path, open_files=1024)
+    flood = []
+    try:
+        for _ in range(2000):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(('127.0.0.1', dash.port))
+            flood.append(s)
+        wait_until(lambda: len(os.listdir(f'/proc/{dash.proc.pid}/fd')) > 100, 30, "the dashboard to take part of the flood")
+        for _ in range(3):  # the page polls; each request must get through while the flood stays
+            with urllib.request.urlopen(dash.url + '/api/workflows', timeout=30) as r:
+                assert r.status == 200
+        assert len(os.listdir(f'/proc/{dash.proc.pid}/fd')) < 128 + 64, "unanswered connections are not bounded"
+        assert dash.proc.poll() is None
+    finally:
+        for s in flood:
+            s.close()
+        dash.stop()
+    assert 'Too many open files' not in dash.log.read_text()
+
+
+def test_a_crafted_database_cannot_write_into_the_page(browser, tmp_path, monkeypatch):
+    """task_depends went into a link unescaped: a database (a file anyone may hand you)
+    could set attributes on the page."""
+    monkeypatch.chdir(tmp_path)
+    run_id, db = _small_run(tmp_path)
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE task SET task_depends = ? WHERE task_id = 1", ('0" data-pwned="yes',))
+    dash = Dashboard(db, tmp_path)
+    try:
+        show(browser, f'{dash.url}/workflow/{run_id}/task/1', 'crafted-depends')
+        assert not browser.find_elements('css selector', '[data-pwned]')
+        assert '0" data-pwned="yes' in text(browser, '#task-detail')
+        # A malformed address is an error on the page, not "Loading…" for ever.
+        show(browser, f'{dash.url}/workflow/%FF', 'malformed-address')
+        assert 'Cannot show this page' in text(browser, 'h1')
+    finally:
+        dash.stop()
+
+
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, '-m', 'chervil', 'dashboard', str(tmp_path / 'x.db'), '--port', '99999'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "'99999' is not a port" in proc.stderr and 'Traceback' not in proc.stderr

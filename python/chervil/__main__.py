@@ -10,6 +10,16 @@ import runpy
 import sys
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535, or 0 for any free port")
+    return port
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='chervil', description="Parsl's parallel scripting on a Rust engine")
     sub = parser.add_subparsers(dest='command', required=True)
@@ -22,7 +32,7 @@ def main(argv=None) -> int:
     dash = sub.add_parser('dashboard', help="a web page over a monitoring database (runs, tasks, resources; live)")
     dash.add_argument('db', nargs='?', default=os.path.join('runinfo', 'monitoring.db'),
                       help="the monitoring database (default: runinfo/monitoring.db); sqlite:///path works too")
-    dash.add_argument('--port', type=int, default=8080, help="port to listen on (default 8080; 0: any free port)")
+    dash.add_argument('--port', type=_port, default=8080, help="port to listen on (default 8080; 0: any free port)")
     dash.add_argument('--host', default='127.0.0.1',
                       help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all)")
     sub.add_parser('perf', help="measure tasks per second of a config (like parsl-perf); perf -h for options")

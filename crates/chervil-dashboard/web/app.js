@@ -258,7 +258,10 @@ async function taskView(run, task) {
       <td>${y.running != null && y.returned != null ? span(y.returned - y.running) : "—"}</td>
       <td>${y.error ? `<pre>${esc(y.error)}</pre>` : ""}</td></tr>`).join("");
   const states = t.states.map(([name, tryId, at]) => `<tr><td>${stateBadge(name)}</td><td class="num">${tryId}</td><td>${when(at)}</td></tr>`).join("");
-  const deps = t.depends ? t.depends.split(",").map(d => `<a href="/workflow/${encodeURIComponent(run)}/task/${d}">${esc(d)}</a>`).join(", ") : "none";
+  // task_depends is text from the database: escaped in the link as in the label (a crafted
+  // database could otherwise write attributes into the page).
+  const deps = t.depends ? t.depends.split(",").map(d => d.trim()).filter(Boolean)
+    .map(d => `<a href="/workflow/${encodeURIComponent(run)}/task/${encodeURIComponent(d)}">${esc(d)}</a>`).join(", ") : "none";
   clearCharts();
   main.innerHTML = `<h1>Task ${task}: ${esc(t.app)} ${stateBadge(last)}</h1>
     <div class="card" id="task-detail"><dl>
@@ -286,9 +289,11 @@ async function taskView(run, task) {
 
 async function route() {
   clearTimeout(timer);
-  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
   let again = null;
   try {
+    // decodeURIComponent throws on a malformed address (/workflow/%FF): shown as an error
+    // below, not left on "Loading…".
+    const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     if (parts[0] === "workflow" && parts[2] === "task") again = await taskView(parts[1], Number(parts[3]));
     else if (parts[0] === "workflow") again = await workflowView(parts[1]);
     else again = await workflowsView();

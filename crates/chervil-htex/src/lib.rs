@@ -6,12 +6,9 @@
 //!   core, and the queue the client drains results from in batches.
 //! - [`pool`]: the worker pool that runs on compute nodes (`chervil-pool`): registers,
 //!   supervises `python -m chervil.worker` processes, forwards tasks over pipes.
-//! - [`admission`]: how many connections that have not proved the run's secret may hold
-//!   a descriptor, and which goes when strangers crowd the port.
 //! - [`tls`]: TLS for links that leave the machine, with a per-run certificate that
 //!   pools pin by fingerprint.
 
-pub mod admission;
 pub mod interchange;
 pub mod pool;
 mod procfs;

@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::admission::{self, Admission, Room, Ticket};
+use chervil_admission::{Gate, Pass};
 use crate::interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, Rejection, TaskId};
 
 /// How long a new connection may take to present its Hello (and finish TLS).
@@ -35,7 +35,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// frame is refused at once instead of making the interchange buffer it.
 const HELLO_MAX_FRAME: usize = 64 * 1024;
 /// Once the table of unproven connections is full, one older than this is closed to make
-/// room for a newcomer (see [`admission`]); a real pool says Hello within milliseconds.
+/// room for a newcomer (see `chervil_admission`); a real pool says Hello within milliseconds.
 const UNPROVEN_GRACE: Duration = Duration::from_secs(1);
 
 /// Turns an accepted TCP connection into the stream the protocol runs on (TLS, or
@@ -210,26 +210,8 @@ struct Shared {
     stop: Notify,
     max_frame: usize,
     heartbeat_period_ms: u32,
-    /// Connections that have not proved the secret, and how to close each.
-    unproven: Mutex<(Admission, HashMap<Ticket, oneshot::Sender<()>>)>,
-    /// A ticket came back: the accept loop may have room again.
-    unproven_freed: Notify,
-}
-
-/// An unproven connection's place in [`Shared::unproven`], given back when dropped.
-struct Place {
-    shared: Arc<Shared>,
-    ticket: Ticket,
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut u = lock(&self.shared.unproven);
-        u.0.release(self.ticket);
-        u.1.remove(&self.ticket);
-        drop(u);
-        self.shared.unproven_freed.notify_one();
-    }
+    /// Connections that have not proved the secret.
+    unproven: Arc<Gate>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -330,7 +312,7 @@ pub struct InterchangeHandle {
 impl InterchangeHandle {
     /// Binds the listening socket and starts the runtime thread.
     pub fn start<A: Acceptor>(config: ServerConfig, acceptor: A) -> Result<InterchangeHandle, ServerError> {
-        let open_files = admission::raise_open_file_limit();
+        let open_files = chervil_admission::raise_open_file_limit();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServerError::Runtime)?;
         let listener = rt.block_on(bind(config.bind, config.port_range))?;
         let port = listener.local_addr().map_err(ServerError::Runtime)?.port();
@@ -354,11 +336,7 @@ impl InterchangeHandle {
             stop: Notify::new(),
             max_frame: config.max_frame,
             heartbeat_period_ms: u32::try_from(heartbeat_period.as_millis()).unwrap_or(u32::MAX),
-            unproven: Mutex::new((
-                Admission::new(admission::cap_for_open_file_limit(open_files), UNPROVEN_GRACE),
-                HashMap::new(),
-            )),
-            unproven_freed: Notify::new(),
+            unproven: Gate::new(chervil_admission::cap_for_open_file_limit(open_files), UNPROVEN_GRACE),
         });
         let tick = (heartbeat_period.min(threshold) / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
         let s = shared.clone();
@@ -644,7 +622,7 @@ async fn ticker(shared: Arc<Shared>, period: Duration) {
 
 async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
     loop {
-        make_room(&shared).await;
+        shared.unproven.make_room().await;
         let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -654,70 +632,20 @@ async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, ac
                 continue;
             }
         };
-        // Room was made before the accept; a connection older than the grace period may
-        // still have to go if the table filled meanwhile (`make_room` keeps it bounded).
-        let (ticket, closed) = {
-            let mut u = lock(&shared.unproven);
-            if let Room::Evict(old) = u.0.room(Instant::now()) {
-                evict(&mut u, old);
-            }
-            let ticket = u.0.admit(peer.ip(), Instant::now());
-            let (tx, rx) = oneshot::channel();
-            u.1.insert(ticket, tx);
-            (ticket, rx)
-        };
-        let place = Place { shared: shared.clone(), ticket };
+        let (place, evicted) = shared.unproven.admit(peer.ip());
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            // The sender is dropped without a word once the connection proves the secret.
-            let evicted = async move {
-                if closed.await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
             tokio::select! {
                 _ = handshake_and_serve(shared, acceptor, tcp, peer, place) => {}
-                _ = evicted => tracing::warn!(%peer, "connection closed: it had not proved the secret, and its place was needed"),
+                _ = evicted.wait() => tracing::warn!(%peer, "connection closed: it had not proved the secret, and its place was needed"),
             }
         });
     }
 }
 
-/// Waits until the table of unproven connections has room, closing one that has waited
-/// past the grace period if it is full (see [`admission`]).
-async fn make_room(shared: &Shared) {
-    loop {
-        let freed = shared.unproven_freed.notified();
-        let until = {
-            let mut u = lock(&shared.unproven);
-            match u.0.room(Instant::now()) {
-                Room::Free => return,
-                Room::Evict(old) => {
-                    evict(&mut u, old);
-                    return;
-                }
-                Room::WaitUntil(t) => t,
-            }
-        };
-        tokio::select! {
-            _ = freed => {}
-            _ = tokio::time::sleep_until(until.into()) => {}
-        }
-    }
-}
-
-/// Closes an unproven connection: its task ends, and its `Place` gives the ticket back.
-fn evict(u: &mut (Admission, HashMap<Ticket, oneshot::Sender<()>>), ticket: Ticket) {
-    if let Some(close) = u.1.remove(&ticket) {
-        let _ = close.send(());
-    }
-    // Counted free at once, so the bound holds even before the task runs again.
-    u.0.release(ticket);
-}
-
-async fn handshake_and_serve<A: Acceptor>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Place) {
+async fn handshake_and_serve<A: Acceptor>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Pass) {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => serve_pool(shared, stream, peer, place).await,
         Ok(Err(e)) => tracing::warn!(%peer, error = %e, "connection refused: TLS handshake failed"),
@@ -746,7 +674,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
     }
 }
 
-async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S, peer: SocketAddr, place: Place) {
+async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S, peer: SocketAddr, place: Pass) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut dec = FrameDecoder::new(HELLO_MAX_FRAME.min(shared.max_frame));
     let mut buf = vec![0u8; 64 * 1024];

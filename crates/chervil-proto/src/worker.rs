@@ -22,6 +22,17 @@ pub struct WorkerReply {
 pub const FUNCTION_DEF: u64 = u64::MAX;
 
 /// The body of a frame asking a worker to run `task`, which calls `function`.
+/// A request as a whole frame (length first) appended to `out`: what
+/// `encode_frame(&encode_request(..))` gives, without copying the payload twice — it
+/// can be hundreds of megabytes.
+pub fn encode_request_frame(task: u64, function: u64, payload: &[u8], out: &mut Vec<u8>) {
+    out.reserve(20 + payload.len());
+    out.extend_from_slice(&((16 + payload.len()) as u32).to_be_bytes());
+    out.extend_from_slice(&task.to_be_bytes());
+    out.extend_from_slice(&function.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
 pub fn encode_request(task: u64, function: u64, payload: &[u8]) -> Vec<u8> {
     let mut body = Vec::with_capacity(16 + payload.len());
     body.extend_from_slice(&task.to_be_bytes());

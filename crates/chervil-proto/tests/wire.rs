@@ -98,8 +98,9 @@ fn oversized_frame_is_refused_before_reading_it() {
     let mut dec = FrameDecoder::new(1024);
     dec.extend(&(1u32 << 31).to_be_bytes());
     assert_eq!(dec.next_frame(), Err(FrameError::TooLarge { len: 1 << 31, max: 1024 }));
-    // HTTP spoken at the port is refused the same way
-    let mut dec = FrameDecoder::default();
+    // HTTP spoken at the port is refused the same way, under the limit the interchange
+    // holds a connection to until it proves the secret (64 KiB)
+    let mut dec = FrameDecoder::new(64 * 1024);
     dec.extend(b"GET / HTTP/1.1\r\n\r\n");
     assert!(matches!(dec.next_frame(), Err(FrameError::TooLarge { .. })));
 }
@@ -195,6 +196,10 @@ fn worker_frames() {
     assert_eq!(&body[..8], &42u64.to_be_bytes());
     assert_eq!(&body[8..16], &5u64.to_be_bytes());
     assert_eq!(&body[16..], b"call");
+    let (mut framed, mut direct) = (Vec::new(), vec![9u8]);
+    chervil_proto::encode_frame(&body, &mut framed);
+    encode_request_frame(42, 5, b"call", &mut direct);
+    assert_eq!(&direct[1..], &framed[..], "the direct frame is the framed request");
     let def = encode_function(5, b"fn");
     assert_eq!(&def[..8], &FUNCTION_DEF.to_be_bytes());
     let mut reply = 42u64.to_be_bytes().to_vec();

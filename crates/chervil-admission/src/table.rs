@@ -1,23 +1,5 @@
-//! Who may hold one of the interchange's descriptors before proving the run's secret.
-//!
-//! Anyone who reaches the port can open connections; each accepted one costs the client
-//! a file descriptor, and a client out of descriptors cannot write a block's script, a
-//! checkpoint or a log line — the whole run fails. So connections that have not yet
-//! proved the secret (TLS handshake and `Hello` still to come) are bounded three ways:
-//!
-//! - **count**: at most `cap` of them hold a descriptor; past that the accept loop stops
-//!   accepting, and newcomers wait in the kernel's listen backlog, which costs us nothing;
-//! - **time**: once the table is full, one that has been waiting longer than `grace` (a
-//!   real pool says `Hello` within milliseconds of connecting) is closed to make room;
-//!   and none waits past the handshake timeout in any case;
-//! - **per peer**: the one closed is the oldest of the address holding the most, so a
-//!   flood from one address crowds out itself first.
-//!
-//! A real pool whose connection is closed before its answer reconnects (the pool's
-//! `connect` loop), so the worst a flood does to a run is slow its pools' arrival.
-//!
-//! This is the bookkeeping alone, without I/O or clocks of its own: the server's accept
-//! loop asks [`Admission::room`] before each accept and carries out the answer.
+//! The bookkeeping, without I/O or clocks of its own: a server asks [`Admission::room`]
+//! before each accept and carries out the answer (the [`Gate`](crate::Gate) does).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -115,33 +97,6 @@ impl Admission {
     }
 }
 
-/// How many unproven connections may hold a descriptor, given the open-file limit:
-/// an eighth of it, so the run's own files always have most of the table.
-pub fn cap_for_open_file_limit(limit: u64) -> usize {
-    (limit / 8).clamp(16, 1024) as usize
-}
-
-/// Raises this process's soft open-file limit to its hard limit, as servers do (the
-/// common default soft limit, 1,024, is far below what a run with many pools needs);
-/// returns the soft limit in force afterwards.
-pub fn raise_open_file_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit read and write the struct given, which lives here.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 1024;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                tracing::debug!(from = lim.rlim_cur, to = lim.rlim_max, "raised the open-file limit");
-                lim.rlim_cur = lim.rlim_max;
-            }
-        }
-    }
-    lim.rlim_cur
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,10 +153,4 @@ mod tests {
         assert_eq!(a.from_peer(A), 0);
     }
 
-    #[test]
-    fn the_cap_follows_the_open_file_limit() {
-        assert_eq!(cap_for_open_file_limit(1024), 128);
-        assert_eq!(cap_for_open_file_limit(64), 16);
-        assert_eq!(cap_for_open_file_limit(1 << 20), 1024);
-    }
 }
