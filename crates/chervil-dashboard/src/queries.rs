@@ -397,35 +397,102 @@ fn usage_on(conn: &Connection, run: &str, host: &str) -> rusqlite::Result<Usage>
 }
 
 /// Samples `(time, pid, CPU seconds, RSS bytes)`, in time order, into chart buckets.
+///
+/// CPU: the CPU time each process spent between two of its samples is spread evenly over
+/// that interval and added to the buckets it overlaps; a bucket's value is the CPU time
+/// spent in it over its width. A process is never counted twice (it used to be, once per
+/// sample that fell in a bucket: two single-threaded workers read 357 %), so N
+/// single-threaded processes stay within N × 100 %. Memory: each process alive in a
+/// bucket (between its first and last sample) counts once, with its last sampled RSS, even
+/// when it was not sampled in that bucket (a sum over only the processes sampled there
+/// jumped between one worker and two).
 fn bucketed(samples: &[(f64, i64, f64, f64)]) -> Usage {
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Usage::default() };
     let buckets = 120usize;
     let (start, span) = (first.0, (last.0 - first.0).max(1e-3));
     let width = span / buckets as f64;
-    let mut cpu = vec![0.0f64; buckets + 1];
+    let bucket = |t: f64| (((t - start) / width).max(0.0) as usize).min(buckets);
+    let mut cpu_seconds = vec![0.0f64; buckets + 1];
     let mut rss: Vec<HashMap<i64, f64>> = vec![HashMap::new(); buckets + 1];
-    let mut previous: HashMap<i64, (f64, f64)> = HashMap::new();
-    let mut seen = vec![false; buckets + 1];
+    let mut covered = vec![false; buckets + 1];
+    let mut previous: HashMap<i64, (f64, f64, f64)> = HashMap::new();
     for &(t, pid, cpu_s, rss_b) in samples {
-        let b = (((t - start) / width) as usize).min(buckets);
-        seen[b] = true;
-        if let Some((t0, c0)) = previous.insert(pid, (t, cpu_s)) {
-            if t > t0 && cpu_s >= c0 {
-                cpu[b] += (cpu_s - c0) / (t - t0) * 100.0;
+        let mib = rss_b / (1024.0 * 1024.0);
+        let b = bucket(t);
+        covered[b] = true;
+        rss[b].insert(pid, mib);
+        let Some((t0, c0, mib0)) = previous.insert(pid, (t, cpu_s, mib)) else { continue };
+        let b0 = bucket(t0);
+        for (k, held) in rss.iter_mut().enumerate().take(b).skip(b0 + 1) {
+            // alive, not sampled here: its last sampled memory
+            held.entry(pid).or_insert(mib0);
+            covered[k] = true;
+        }
+        if t > t0 && cpu_s >= c0 {
+            let per_second = (cpu_s - c0) / (t - t0);
+            for (k, spent) in cpu_seconds.iter_mut().enumerate().take(b + 1).skip(b0) {
+                let (lo, hi) = (start + k as f64 * width, start + (k + 1) as f64 * width);
+                let overlap = t.min(hi) - t0.max(lo);
+                if overlap > 0.0 {
+                    *spent += per_second * overlap;
+                }
             }
         }
-        let slot = rss[b].entry(pid).or_insert(0.0);
-        *slot = slot.max(rss_b / (1024.0 * 1024.0));
     }
     let mut out = Usage::default();
     for b in 0..=buckets {
-        if seen[b] {
+        if covered[b] {
             out.t.push(start + b as f64 * width);
-            out.cpu_percent.push(cpu[b]);
+            out.cpu_percent.push(cpu_seconds[b] / width * 100.0);
             out.rss_mib.push(rss[b].values().sum());
         }
     }
     out
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::bucketed;
+
+    /// Two single-threaded processes, each busy all the time, sampled ten times a second
+    /// at different phases, each holding 30 MiB.
+    fn two_busy_workers(seconds: f64) -> Vec<(f64, i64, f64, f64)> {
+        let mut samples = Vec::new();
+        for i in 0..(seconds * 10.0) as usize {
+            for (pid, phase) in [(1, 0.0), (2, 0.05)] {
+                let t = i as f64 / 10.0 + phase;
+                samples.push((t, pid, t, 30.0 * 1024.0 * 1024.0));
+            }
+        }
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        samples
+    }
+
+    #[test]
+    fn n_single_threaded_workers_stay_within_n_hundred_percent() {
+        let usage = bucketed(&two_busy_workers(60.0));
+        let peak = usage.cpu_percent.iter().cloned().fold(0.0, f64::max);
+        assert!(peak <= 200.0 + 1e-6, "peak {peak} %");
+        // and it reads what it is: both busy, in the buckets after the first sample of each
+        let inner = &usage.cpu_percent[2..usage.cpu_percent.len() - 2];
+        assert!(inner.iter().all(|c| (c - 200.0).abs() < 1.0), "{inner:?}");
+    }
+
+    #[test]
+    fn memory_counts_each_live_process_once_in_every_bucket() {
+        // Sampled once every 5 s over 60 s, at different phases: most buckets hold no
+        // sample of either, many a sample of one only.
+        let mib = 30.0 * 1024.0 * 1024.0;
+        let mut samples: Vec<_> =
+            (0..=12).flat_map(|i| [(i as f64 * 5.0, 1, i as f64, mib), (i as f64 * 5.0 + 2.5, 2, i as f64, mib)]).collect();
+        // both live from the first sample to the last
+        samples.pop();
+        samples.push((60.0, 2, 12.0, mib));
+        samples.insert(0, (0.0, 2, 0.0, mib));
+        let usage = bucketed(&samples);
+        let inner = &usage.rss_mib[1..usage.rss_mib.len() - 1];
+        assert!(inner.iter().all(|m| (m - 60.0).abs() < 1e-6), "{inner:?}");
+    }
 }
 
 #[derive(Debug, Serialize)]
