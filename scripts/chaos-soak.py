@@ -46,6 +46,7 @@ ROOT = os.path.dirname(HERE)
 MARK = 'CHERVIL_SOAK_ID'
 BATCH = 1000          # tasks submitted before the workflow waits; a multiple of the 5 kinds
 HB_PERIOD, HB_THRESHOLD = 1, 3
+POOL_GIVES_UP = 15  # address_probe_timeout: how long a pool tries to reach its interchange
 FAULT_KINDS = ['worker-sigkill', 'worker-sigsegv', 'pool-sigkill', 'pool-sigstop', 'block-cancel', 'garbage',
                'disk-full']
 
@@ -105,9 +106,12 @@ def workflow(args) -> int:
         provider = SlurmProvider(launcher=SingleNodeLauncher(), exclusive=False, walltime='02:00:00', **blocks)
     else:
         provider = LocalProvider(**blocks)
+    # A block the scheduler starts after its client died finds no interchange: its pool
+    # gives up after address_probe_timeout (60 s by default), and only then does the job
+    # end. The driver waits for the killed client's jobs to end (POOL_GIVES_UP).
     htex = HighThroughputExecutor(label='soak', provider=provider, max_workers_per_node=2,
                                   heartbeat_period=HB_PERIOD, heartbeat_threshold=HB_THRESHOLD,
-                                  block_error_handler=False)
+                                  address_probe_timeout=POOL_GIVES_UP, block_error_handler=False)
     config = Config(executors=[htex], run_dir=args.run_dir, retries=10,
                     strategy_period=1, checkpoint_mode='task_exit',
                     checkpoint_files=get_all_checkpoints(args.run_dir))
@@ -435,8 +439,10 @@ class Driver:
             self.count('client-sigkill')
             self.say(f'client 1 killed at {self.status()["done"]} tasks done')
             self.wait_gone(f'{self.id}-1', HB_THRESHOLD + 20, 'processes of the killed client')
+            # A job Slurm started just as the client died runs a pool that looks for the
+            # interchange for POOL_GIVES_UP seconds (on a busy machine it starts late too).
             t = time.time()
-            while self.our_jobs() and time.time() - t < 60:
+            while self.our_jobs() and time.time() - t < POOL_GIVES_UP + 60:
                 time.sleep(0.5)
             assert not self.our_jobs(), f'Slurm jobs of the killed client left: {self.our_jobs()}'
             self.say('every pool and worker of client 1 left by itself')
