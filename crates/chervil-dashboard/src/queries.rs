@@ -10,7 +10,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
 /// SQL for a stored timestamp as seconds (read as if UTC; the page shows it unshifted).
-const SECS: &str = "(julianday({}) - 2440587.5) * 86400.0";
+/// Whole seconds and the fraction are read apart: SQLite's date functions keep
+/// milliseconds only, and `julianday` arithmetic loses more (tries of 0.63 ms showed as
+/// 1.006 ms), while the text holds microseconds.
+const SECS: &str = "(unixepoch(substr({}, 1, 19)) + coalesce(cast(substr({}, 20) AS REAL), 0.0))";
 
 fn secs(column: &str) -> String {
     SECS.replace("{}", column)
@@ -448,6 +451,20 @@ fn bucketed(samples: &[(f64, i64, f64, f64)]) -> Usage {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn microseconds_survive() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let at = |text: &str| -> f64 { conn.query_row(&format!("SELECT {}", super::secs("?1")), [text], |r| r.get(0)).unwrap() };
+        let (a, b) = (at("2026-11-26 10:00:00.999700"), at("2026-11-26 10:00:01.000330"));
+        assert!(((b - a) - 0.000630).abs() < 1e-7, "{}", b - a);
+        assert_eq!(at("1970-01-01 00:00:10"), 10.0);
+        let null: Option<f64> = conn.query_row(&format!("SELECT {}", super::secs("NULL")), [], |r| r.get(0)).unwrap();
+        assert_eq!(null, None);
+    }
 }
 
 #[cfg(test)]
