@@ -2,6 +2,7 @@
 Parsl's own parsl-visualize over HTTP."""
 import logging
 import os
+import textwrap
 import socket
 import sqlite3
 import subprocess
@@ -81,12 +82,12 @@ def test_every_task_try_and_state_is_recorded(tmp_path, monkeypatch):
     db = str(tmp_path / 'runinfo' / 'monitoring.db')  # Parsl's default place
     [wf] = rows(db, "SELECT workflow_name, rundir, time_completed IS NOT NULL, tasks_completed_count, "
                     "tasks_failed_count FROM workflow WHERE run_id = ?", run_id)
-    assert wf == ('demo', os.path.abspath(run_dir), 1, 3, 2)
+    assert wf == ('demo', os.path.abspath(run_dir), 1, 3, 1)  # Parsl's counts: exec_done, failed
     tasks = rows(db, "SELECT task_id, task_func_name, task_depends, task_memoize, task_fail_count, task_stdout, "
                      "task_time_returned IS NOT NULL, task_hashsum IS NOT NULL FROM task WHERE run_id = ? "
                      "ORDER BY task_id", run_id)
     assert tasks == [(0, 'inc', '', '1', 0, '', 1, 1), (1, 'inc', '0', '1', 0, '', 1, 1),
-                     (2, 'boom', '1', '0', 2, '', 1, 0), (3, 'inc', '2', '1', 0, '', 1, 0),
+                     (2, 'boom', '1', '0', 2, '', 1, 0), (3, 'inc', '2', '1', 1, '', 1, 0),
                      (4, 'hello', '', '0', 0, 'hello.out', 1, 0)]
     states = rows(db, "SELECT task_id, try_id, task_status_name FROM status WHERE run_id = ? "
                       "ORDER BY task_id, timestamp, rowid", run_id)
@@ -101,9 +102,12 @@ def test_every_task_try_and_state_is_recorded(tmp_path, monkeypatch):
     tries = rows(db, "SELECT task_id, try_id, task_executor, task_try_time_launched IS NOT NULL, "
                      "task_try_time_running IS NOT NULL, task_try_time_returned IS NOT NULL, "
                      "task_fail_history, hostname FROM try WHERE run_id = ? ORDER BY task_id, try_id", run_id)
-    assert [t[:2] for t in tries] == [(0, 0), (1, 0), (2, 0), (2, 1), (4, 0)]
-    assert all(t[2:6] == ('threads', 1, 1, 1) and t[7] == socket.gethostname() for t in tries)
+    assert [t[:2] for t in tries] == [(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (4, 0)]
+    ran = [t for t in tries if t[0] != 3]
+    assert all(t[2:6] == ('threads', 1, 1, 1) and t[7] == socket.gethostname() for t in ran)
     assert tries[2][6] == "ValueError('boom 3')"
+    # the dependency failure's try, as Parsl writes it: never launched, returned, its error
+    assert tries[4][2:7] == ('threads', 0, 0, 1, "DependencyError([(ValueError('boom 3'), 'task 2')], 3)")
 
 
 def test_runs_append_and_memo_hits_are_recorded(tmp_path, monkeypatch):
@@ -121,13 +125,14 @@ def test_htex_records_tries_and_blocks(tmp_path, monkeypatch):
                                   provider=LocalProvider(init_blocks=1, max_blocks=1))
     run_id, _ = workflow(monitored(tmp_path, executor=htex))
     db = str(tmp_path / 'runinfo' / 'monitoring.db')
-    assert rows(db, "SELECT count(*) FROM try WHERE run_id = ? AND task_executor = 'htex'", run_id) == [(5,)]
+    assert rows(db, "SELECT count(*) FROM try WHERE run_id = ? AND task_executor = 'htex'", run_id) == [(6,)]  # the dependency failure's too
     blocks = rows(db, "SELECT executor_label, block_id, job_id IS NOT NULL, status FROM block WHERE run_id = ? "
                       "ORDER BY timestamp", run_id)
     assert blocks[0] == ('htex', '0', 1, 'PENDING') and blocks[-1] == ('htex', '0', 1, 'SCALED_IN')
     # Where and when each try ran, from the pool: Parsl's running/running_ended states too.
     tries = rows(db, "SELECT hostname, block_id, task_try_time_launched <= task_try_time_running, "
-                     "task_try_time_running <= task_try_time_returned FROM try WHERE run_id = ?", run_id)
+                     "task_try_time_running <= task_try_time_returned FROM try WHERE run_id = ? "
+                     "AND task_try_time_launched IS NOT NULL", run_id)
     assert tries and all(t == (socket.gethostname(), '0', 1, 1) for t in tries), tries
     states = [r[0] for r in rows(db, "SELECT task_status_name FROM status WHERE run_id = ? AND task_id = 2 "
                                       "ORDER BY timestamp, rowid", run_id)]
@@ -270,3 +275,62 @@ def test_pool_heartbeats_are_node_rows(tmp_path, monkeypatch):
     nodes = rows(str(tmp_path / 'runinfo' / 'monitoring.db'),
                  "SELECT active FROM node WHERE run_id = ? ORDER BY id", run_id)
     assert len(nodes) >= 4 and nodes[-1] == (0,) and all(n == (1,) for n in nodes[:-1]), nodes
+
+
+SAME_WORKFLOW = textwrap.dedent('''
+    import sqlite3, sys
+    import parsl
+    from parsl import bash_app, python_app
+    from parsl.config import Config
+    from parsl.executors import ThreadPoolExecutor
+    from parsl.monitoring import MonitoringHub
+
+    @python_app
+    def inc(x):
+        return x + 1
+
+    @python_app
+    def boom(x):
+        raise ValueError(f'boom {x}')
+
+    @bash_app
+    def hello(stdout=None):
+        return 'echo hello'
+
+    if __name__ == '__main__':  # Parsl's monitoring starts processes that import this file
+        config = Config(executors=[ThreadPoolExecutor(label='threads')], retries=1, strategy='none',
+                        monitoring=MonitoringHub(hub_address='127.0.0.1', resource_monitoring_interval=0))
+        with parsl.load(config):
+            a = inc(1); b = inc(a); c = boom(b); d = inc(c); e = inc(d); h = hello(stdout='hello.out')
+            b.result(); h.result(); c.exception(); d.exception(); e.exception()
+        db = sqlite3.connect('runinfo/monitoring.db')
+        for sql in ["SELECT tasks_completed_count, tasks_failed_count FROM workflow",
+                    "SELECT task_id, task_func_name, task_depends, task_memoize, task_fail_count, task_fail_cost, "
+                    "task_time_returned IS NOT NULL FROM task ORDER BY task_id",
+                    "SELECT task_id, try_id, task_executor, task_try_time_launched IS NOT NULL, "
+                    "task_try_time_running IS NOT NULL, task_try_time_returned IS NOT NULL, task_fail_history "
+                    "FROM try ORDER BY task_id, try_id",
+                    "SELECT task_id, try_id, task_status_name, count(*) FROM status GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"]:
+            print(sql.split(' FROM ')[1].split()[0], [tuple(r) for r in db.execute(sql)])
+''')
+
+
+def test_the_same_workflow_writes_the_rows_parsl_writes(tmp_path):
+    """One workflow (results, a failure with a retry, two dependency failures, a bash app)
+    run on Parsl and on Chervil: the workflow counts, task rows, try rows and states are
+    the same, so parsl-visualize and users' queries report the same run."""
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    _need(bool(parsl_python), "Parsl is not installed (make parsl-venv; CHERVIL_PARSL_PYTHON)")
+    script = tmp_path / 'same.py'
+    script.write_text(SAME_WORKFLOW)
+    outputs = {}
+    for engine, cmd in (('parsl', [parsl_python, str(script)]),
+                        ('chervil', [sys.executable, '-m', 'chervil', 'run', str(script)])):
+        where = tmp_path / engine
+        where.mkdir()
+        run = subprocess.run(cmd, cwd=where, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, f"{engine}: {run.stderr[-3000:]}"
+        outputs[engine] = run.stdout.splitlines()
+    assert len(outputs['parsl']) == 4
+    for theirs, ours in zip(outputs['parsl'], outputs['chervil']):
+        assert ours == theirs

@@ -465,6 +465,12 @@ impl Kernel {
                     out.push(Command::Launch { task: id, try_id });
                 }
                 (TaskState::Pending, true) => {
+                    // Parsl counts a dependency failure as the task's failure (its
+                    // task_fail_count and the cost of one try), and so do we.
+                    if let Some(t) = self.tasks.get_mut(&id) {
+                        t.fail_count += 1;
+                        t.fail_cost += 1.0;
+                    }
                     ready.extend(self.finish(id, TaskState::DepFail, FailCause::Dependency, out));
                 }
                 (TaskState::Joining, false) => {

@@ -331,7 +331,7 @@ fn observed_transitions_are_parsls_status_rows() {
             "0.1 pending 1",        // … then the next try's
             "0.1 launched 1",
             "0.1 failed 2", // with the count, though the record is forgotten now
-            "1.0 dep_fail 0",
+            "1.0 dep_fail 1", // a dependency failure counts as the task's, as in Parsl
         ]
     );
     assert_eq!(b, 1);

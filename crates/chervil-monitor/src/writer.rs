@@ -298,19 +298,38 @@ impl Writer {
                             Some(live) => (Arc::clone(&live.executor), live.open.take()),
                             None => (Arc::from(""), None),
                         };
-                        if let Some(open) = open.filter(|o| o.try_id == *try_id) {
-                            hot.try_row.execute(params![
-                                try_id,
-                                *task_id as i64,
-                                run,
-                                open.block_id,
-                                open.hostname,
-                                &*executor,
-                                open.launched,
-                                open.running,
-                                at,
-                                open.fail_history
-                            ])?;
+                        match open.filter(|o| o.try_id == *try_id) {
+                            Some(open) => {
+                                hot.try_row.execute(params![
+                                    try_id,
+                                    *task_id as i64,
+                                    run,
+                                    open.block_id,
+                                    open.hostname,
+                                    &*executor,
+                                    open.launched,
+                                    open.running,
+                                    at,
+                                    open.fail_history
+                                ])?;
+                            }
+                            // Never launched: Parsl still writes the try, returned and nothing
+                            // else (its fail history, the DependencyError, follows as TryFailed).
+                            None if *state == "dep_fail" => {
+                                hot.try_row.execute(params![
+                                    try_id,
+                                    *task_id as i64,
+                                    run,
+                                    None::<String>,
+                                    None::<String>,
+                                    &*executor,
+                                    None::<String>,
+                                    None::<String>,
+                                    at,
+                                    ""
+                                ])?;
+                            }
+                            None => {}
                         }
                         if final_state {
                             self.live.remove(task_id);

@@ -36,6 +36,12 @@ impl Monitor {
         self.inner.send(Event::WorkflowEnded { completed_us: Clock::now_us(), tasks_completed, tasks_failed });
     }
 
+    /// A try's failure that the kernel did not see as one (a dependency failure): its
+    /// `task_fail_history`.
+    fn try_failed(&self, task_id: u64, try_id: u32, error: String) {
+        self.inner.send(Event::TryFailed { task_id, try_id, error });
+    }
+
     fn task_hashsum(&self, task_id: u64, hashsum: String) {
         self.inner.send(Event::TaskHashsum { task_id, hashsum });
     }

@@ -290,8 +290,10 @@ class DataFlowKernel:
             logger.exception("The final checkpoint failed")
         if self.monitoring is not None:
             states = self.task_state_counts
-            self.monitoring.close(tasks_completed=states.get(States.exec_done, 0) + states.get(States.memo_done, 0),
-                                  tasks_failed=states.get(States.failed, 0) + states.get(States.dep_fail, 0))
+            # Parsl's counts: tasks that ran to a result, tasks that failed themselves (memo hits
+            # and dependency failures are not counted; parsl-visualize reads these).
+            self.monitoring.close(tasks_completed=states.get(States.exec_done, 0),
+                                  tasks_failed=states.get(States.failed, 0))
         atexit.unregister(self.atexit_cleanup)
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader.clear()
@@ -664,9 +666,14 @@ class DataFlowKernel:
         record = self.tasks[tid]
         if cause == _CAUSE_DEPENDENCY:
             failures = [(_exception_of(d), self._describe(d)) for d in record['depends'] if _failed(d)]
+            # As in Parsl: one failure, costing one try (the kernel counts the same).
             record['fail_count'] += 1
+            record['fail_cost'] += 1
             error: BaseException = DependencyError(failures, tid)
+            record['fail_history'] = [*record['fail_history'], repr(error)]
             logger.info("Task %s failed because a dependency failed", tid)
+            if self._monitor is not None:
+                self._monitor.try_failed(tid, record['try_id'], repr(error))
         elif cause == _CAUSE_JOIN:
             joins = record['joins']
             inner = [joins] if isinstance(joins, cf.Future) else joins
