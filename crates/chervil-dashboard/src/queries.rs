@@ -66,13 +66,22 @@ fn workflow_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Workflow> {
     })
 }
 
+/// A run's counts are written when it ends; while it goes they come from its status rows
+/// (the same states the end counts: exec_done, failed), so a live run does not read 0 / 0.
 fn workflow_sql(filter: &str) -> String {
+    let live = |state: &str| {
+        format!("(SELECT count(*) FROM status s WHERE s.run_id = w.run_id AND s.task_status_name = '{state}')")
+    };
     format!(
         "SELECT w.run_id, w.workflow_name, w.workflow_version, {}, {}, w.host, w.user, w.rundir, \
-         (SELECT count(*) FROM task t WHERE t.run_id = w.run_id), w.tasks_completed_count, w.tasks_failed_count \
+         (SELECT count(*) FROM task t WHERE t.run_id = w.run_id), \
+         CASE WHEN w.time_completed IS NULL THEN {} ELSE w.tasks_completed_count END, \
+         CASE WHEN w.time_completed IS NULL THEN {} ELSE w.tasks_failed_count END \
          FROM workflow w {filter}",
         secs("w.time_began"),
-        secs("w.time_completed")
+        secs("w.time_completed"),
+        live("exec_done"),
+        live("failed")
     )
 }
 
@@ -133,6 +142,55 @@ pub struct NodeEvent {
     pub t: f64,
 }
 
+/// One pool (a `node` uid) over the run: Parsl writes a `node` row per heartbeat, so a
+/// long run has thousands of rows for a handful of pools.
+#[derive(Debug, Serialize, Clone)]
+pub struct Pool {
+    pub hostname: String,
+    pub block: String,
+    pub uid: String,
+    pub workers: i64,
+    /// Connected at its last row.
+    pub active: bool,
+    pub first: f64,
+    pub last: f64,
+}
+
+/// A run's `node` rows as pools, and as the changes only (joined, left) for the chart.
+fn pools_of(rows: Vec<NodeEvent>) -> (Vec<Pool>, Vec<NodeEvent>) {
+    let mut pools: Vec<Pool> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut changes = Vec::new();
+    for row in rows {
+        match index.get(&row.uid) {
+            Some(&i) => {
+                let p = &mut pools[i];
+                let changed = p.active != row.active;
+                p.active = row.active;
+                p.last = row.t;
+                p.workers = row.workers;
+                if changed {
+                    changes.push(row);
+                }
+            }
+            None => {
+                index.insert(row.uid.clone(), pools.len());
+                pools.push(Pool {
+                    hostname: row.hostname.clone(),
+                    block: row.block.clone(),
+                    uid: row.uid.clone(),
+                    workers: row.workers,
+                    active: row.active,
+                    first: row.t,
+                    last: row.t,
+                });
+                changes.push(row);
+            }
+        }
+    }
+    (pools, changes)
+}
+
 #[derive(Debug, Serialize, Default)]
 pub struct Usage {
     pub t: Vec<f64>,
@@ -152,7 +210,10 @@ pub struct Summary {
     pub tries: Vec<TryBar>,
     pub tries_total: i64,
     pub blocks: Vec<BlockEvent>,
+    /// Pools joining and leaving (heartbeat rows left out).
     pub nodes: Vec<NodeEvent>,
+    /// Each pool once.
+    pub pools: Vec<Pool>,
     pub usage: Usage,
     /// The same, per host the samples came from (at most [`MAX_HOSTS`]).
     pub usage_by_host: Vec<(String, Usage)>,
@@ -284,14 +345,20 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         })
         .collect();
 
-    let tries_total: i64 = conn.query_row("SELECT count(*) FROM try WHERE run_id = ?1", [run], |r| r.get(0))?;
+    // Tries that ran (a dependency failure's try, as Parsl writes it, never launched: no bar).
+    let tries_total: i64 = conn.query_row(
+        "SELECT count(*) FROM try WHERE run_id = ?1 AND task_try_time_launched IS NOT NULL",
+        [run],
+        |r| r.get(0),
+    )?;
     let tries = {
         let mut stmt = conn.prepare(&format!(
             "SELECT y.task_id, y.try_id, coalesce(t.task_func_name, ''), coalesce(y.hostname, y.task_executor) || \
              CASE WHEN y.block_id IS NULL OR y.block_id = '' THEN '' ELSE ' · block ' || y.block_id END, \
              {}, {}, {}, coalesce(y.task_fail_history, '') != '' \
              FROM try y LEFT JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id \
-             WHERE y.run_id = ?1 ORDER BY y.task_try_time_launched DESC LIMIT ?2",
+             WHERE y.run_id = ?1 AND y.task_try_time_launched IS NOT NULL \
+             ORDER BY y.task_try_time_launched DESC LIMIT ?2",
             secs("y.task_try_time_launched"),
             secs("y.task_try_time_running"),
             secs("y.task_try_time_returned")
@@ -337,6 +404,7 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
+    let (pools, nodes) = pools_of(nodes);
     let usage = usage(conn, run, None)?;
     let hosts: Vec<String> = {
         let mut stmt = conn.prepare(
@@ -361,6 +429,7 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         tries_total,
         blocks,
         nodes,
+        pools,
         usage,
         usage_by_host,
     }))
@@ -464,6 +533,28 @@ mod time_tests {
         assert_eq!(at("1970-01-01 00:00:10"), 10.0);
         let null: Option<f64> = conn.query_row(&format!("SELECT {}", super::secs("NULL")), [], |r| r.get(0)).unwrap();
         assert_eq!(null, None);
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::{pools_of, NodeEvent};
+
+    #[test]
+    fn heartbeat_rows_make_one_pool_and_only_changes_reach_the_chart() {
+        let row = |uid: &str, active: bool, t: f64| NodeEvent {
+            hostname: "h".into(),
+            block: "0".into(),
+            uid: uid.into(),
+            workers: 2,
+            active,
+            t,
+        };
+        let rows = vec![row("a", true, 1.0), row("a", true, 2.0), row("b", true, 2.5), row("a", true, 3.0), row("a", false, 4.0)];
+        let (pools, changes) = pools_of(rows);
+        assert_eq!(pools.len(), 2);
+        assert_eq!((pools[0].first, pools[0].last, pools[0].active), (1.0, 4.0, false));
+        assert_eq!(changes.iter().map(|c| (c.uid.as_str(), c.t)).collect::<Vec<_>>(), [("a", 1.0), ("b", 2.5), ("a", 4.0)]);
     }
 }
 

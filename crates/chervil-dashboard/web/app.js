@@ -45,7 +45,8 @@ function lineChart(el, title, x, series, opts = {}) {
   const width = Math.max(360, el.clientWidth - 8);
   const chart = new uPlot({
     title, width, height: opts.height || 240, tzDate: utc,
-    scales: { x: { time: true } },
+    // One sample: a minute around it, not uPlot's default of years.
+    scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) } },
     series: [{}, ...series.map(s => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale || "y",
                                            fill: s.fill ? s.color + "22" : undefined, points: { show: false } }))],
     axes: [{}, { scale: "y", label: opts.yLabel || "" },
@@ -101,8 +102,9 @@ async function workflowView(run) {
       <td class="num">${span(a.median_s)}</td><td class="num">${span(a.p95_s)}</td></tr>`).join("");
   const blocks = s.blocks.map(b => `<tr><td>${esc(b.executor)}</td><td>${esc(b.block)}</td><td>${esc(b.job || "")}</td>
       <td>${stateBadge(b.status)}</td><td>${when(b.t)}</td></tr>`).join("");
-  const nodes = s.nodes.map(x => `<tr><td>${esc(x.hostname)}</td><td>${esc(x.block)}</td><td>${esc(x.uid)}</td>
-      <td class="num">${x.workers}</td><td>${x.active ? "joined" : "left"}</td><td>${when(x.t)}</td></tr>`).join("");
+  // One row per pool (Parsl's database has a node row per heartbeat).
+  const nodes = s.pools.map(x => `<tr><td>${esc(x.hostname)}</td><td>${esc(x.block)}</td><td>${esc(x.uid)}</td>
+      <td class="num">${x.workers}</td><td>${when(x.first)}</td><td>${x.active ? "connected" : `left ${when(x.last)}`}</td></tr>`).join("");
   clearCharts();
   main.innerHTML = `<h1>${esc(w.name || "(unnamed workflow)")} ${going ? '<span class="state live">running</span>' : '<span class="state finished">finished</span>'}</h1>
     <div class="card"><dl>
@@ -121,7 +123,7 @@ async function workflowView(run) {
     <div id="gantt-wrap"><canvas id="gantt"></canvas></div>
     <div class="grid"><div><h2>Blocks</h2><table id="blocks"><thead><tr><th>Executor</th><th>Block</th><th>Job</th><th>Status</th><th>At</th></tr></thead><tbody>${blocks ||
       '<tr><td colspan="5" class="muted">No blocks (thread pool).</td></tr>'}</tbody></table></div>
-      <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>Host</th><th>Block</th><th>Pool</th><th class="num">Workers</th><th>Event</th><th>At</th></tr></thead><tbody>${nodes ||
+      <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>Host</th><th>Block</th><th>Pool</th><th class="num">Workers</th><th>Joined</th><th>Now</th></tr></thead><tbody>${nodes ||
       '<tr><td colspan="6" class="muted">No pools.</td></tr>'}</tbody></table></div></div>
     <div class="grid"><div class="card" id="chart-capacity"></div></div>
     <div class="grid" id="hosts"></div>
