@@ -228,8 +228,9 @@ def two_hosts(tmp_path):
 
 @bash_app
 def where_ranks_run(stdout=None, stderr=None, parsl_resource_specification=None):
+    # sleep: see tests/parsl_scripts/mpi_hello.py (Hydra and ranks that all exit at once)
     return ("$PARSL_MPI_PREFIX bash -c 'echo rank $PMI_RANK on "
-            "$(ip -4 -o addr show scope global | awk \"{print \\$4}\" | cut -d/ -f1)'")
+            "$(ip -4 -o addr show scope global | awk \"{print \\$4}\" | cut -d/ -f1); sleep 0.3'")
 
 
 def test_ranks_start_on_separate_hosts_over_ssh(tmp_path, two_hosts):

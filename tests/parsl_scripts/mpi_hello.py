@@ -11,9 +11,11 @@ from parsl.launchers import SimpleLauncher
 from parsl.providers import LocalProvider
 
 
+# Each rank lives a moment after it prints: MPICH's Hydra (4.0) dies of SIGPIPE now and then
+# when every rank of a non-MPI program exits at once on a busy machine (on Parsl as here).
 @parsl.bash_app
 def ranks(parsl_resource_specification=None, stdout=None, stderr=None):
-    return "echo \"$PARSL_MPI_PREFIX|$PARSL_NUM_NODES|$PARSL_NUM_RANKS\"; $PARSL_MPI_PREFIX bash -c 'echo rank $PMI_RANK'"
+    return "echo \"$PARSL_MPI_PREFIX|$PARSL_NUM_NODES|$PARSL_NUM_RANKS\"; $PARSL_MPI_PREFIX bash -c 'echo rank $PMI_RANK; sleep 0.3'"
 
 
 if __name__ == '__main__':
