@@ -26,7 +26,7 @@
 mod table;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,25 @@ impl Gate {
             tokio::select! {
                 _ = freed => {}
                 _ = tokio::time::sleep_until(until.into()) => {}
+            }
+        }
+    }
+
+    /// The next connection on `listener` once there is room for it, admitted: what an
+    /// accept loop does each turn. A failed accept (out of descriptors, say) is logged and
+    /// retried after a pause rather than in a spin. Cancel-safe at every await.
+    pub async fn accept(self: &Arc<Self>, listener: &tokio::net::TcpListener) -> (tokio::net::TcpStream, SocketAddr, Pass, Evicted) {
+        loop {
+            self.make_room().await;
+            match listener.accept().await {
+                Ok((tcp, peer)) => {
+                    let (pass, evicted) = self.admit(peer.ip());
+                    return (tcp, peer, pass, evicted);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     }

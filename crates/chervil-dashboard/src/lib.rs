@@ -155,22 +155,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
             },
             _ = &mut stop => return,
         };
-        tokio::select! {
-            _ = unanswered.make_room() => {}
-            _ = &mut stop => return,
-        }
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (tcp, peer, pass, evicted) = tokio::select! {
+            accepted = unanswered.accept(&listener) => accepted,
             _ = &mut stop => return,
         };
-        let (pass, evicted) = unanswered.admit(peer.ip());
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(Answered { stream: tcp, pass: Some(pass) });

@@ -622,17 +622,7 @@ async fn ticker(shared: Arc<Shared>, period: Duration) {
 
 async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
     loop {
-        shared.unproven.make_room().await;
-        let (tcp, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a moment rather than spin.
-                tracing::warn!(error = %e, "accepting a pool connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (place, evicted) = shared.unproven.admit(peer.ip());
+        let (tcp, peer, place, evicted) = shared.unproven.accept(&listener).await;
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
