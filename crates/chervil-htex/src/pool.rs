@@ -259,8 +259,8 @@ pub fn available_memory_gb() -> f64 {
         .unwrap_or(f64::INFINITY)
 }
 
-async fn connect<C: Connector>(opts: &PoolOptions, connector: &C) -> Result<C::Stream, PoolError> {
-    let deadline = Instant::now() + opts.connect_timeout;
+/// Connects to the first address that answers, trying until `deadline`.
+async fn connect<C: Connector>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<C::Stream, PoolError> {
     let mut last = String::from("no address to try");
     let mut pause = Duration::from_millis(50);
     loop {
@@ -302,7 +302,7 @@ async fn connect<C: Connector>(opts: &PoolOptions, connector: &C) -> Result<C::S
 
 /// Connects and registers. A connection the interchange closes before answering (it
 /// sheds connections that have not said Hello when strangers crowd its port) is tried
-/// again, within `connect_timeout`; a Reject is final.
+/// again; connecting and retrying together stay within `connect_timeout`. A Reject is final.
 #[allow(clippy::type_complexity)]
 async fn register<C: Connector>(
     opts: &PoolOptions,
@@ -313,7 +313,7 @@ async fn register<C: Connector>(
     let mut pause = Duration::from_millis(50);
     let hello = frame_of(&ToInterchange::Hello(hello).encode());
     loop {
-        let stream = connect(opts, connector).await?;
+        let stream = connect(opts, connector, deadline).await?;
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut dec = FrameDecoder::default();
         let mut buf = vec![0u8; 64 * 1024];
@@ -446,8 +446,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         memory_mb: if mem.is_finite() { (mem * 1024.0) as u64 } else { 0 },
         python_version: opts.python_version.clone(),
     };
-    let (pool_id, rd, wr, mut dec, mut buf) = register(&opts, &connector, hello).await?;
-    let mut rd = rd;
+    let (pool_id, mut rd, wr, mut dec, mut buf) = register(&opts, &connector, hello).await?;
     tracing::info!(pool = pool_id, workers = count, host = %hostname, "registered with the interchange");
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
