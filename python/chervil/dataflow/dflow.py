@@ -670,10 +670,11 @@ class DataFlowKernel:
             record['fail_count'] += 1
             record['fail_cost'] += 1
             error: BaseException = DependencyError(failures, tid)
-            record['fail_history'] = [*record['fail_history'], repr(error)]
+            described = repr(error)
+            record['fail_history'] = [*record['fail_history'], described]
             logger.info("Task %s failed because a dependency failed", tid)
             if self._monitor is not None:
-                self._monitor.try_failed(tid, record['try_id'], repr(error))
+                self._monitor.try_failed(tid, record['try_id'], described)
         elif cause == _CAUSE_JOIN:
             joins = record['joins']
             inner = [joins] if isinstance(joins, cf.Future) else joins
