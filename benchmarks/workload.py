@@ -136,7 +136,9 @@ def recorded(url: str, run_id: str) -> dict:
     with sqlite3.connect(url[len('sqlite:///'):]) as db:
         def count(table):
             return db.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", (run_id,)).fetchone()[0]
-        return {'db_tasks': count('task'), 'db_tries': count('try'), 'db_status_rows': count('status')}
+        sampled = db.execute("SELECT count(DISTINCT task_id) FROM resource WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return {'db_tasks': count('task'), 'db_tries': count('try'), 'db_status_rows': count('status'),
+                'db_resource_rows': count('resource'), 'db_tasks_sampled': sampled}
 
 
 def checkpoint_bench(n: int, workers: int) -> dict:

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Statement, Transaction};
 
@@ -16,6 +17,9 @@ use crate::MonitorError;
 /// At most this many events go into one transaction, so a flood of tasks still
 /// commits every few milliseconds and readers (the dashboard) see progress.
 const MAX_BATCH: usize = 20_000;
+/// How often the writer commits while events keep coming: rows reach the database at
+/// most this late (the dashboard reads it every 2 s).
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 enum Msg {
     Event(Event),
@@ -181,7 +185,19 @@ impl Writer {
         };
         let mut batch: Vec<Event> = Vec::new();
         let mut waiting: Vec<SyncSender<()>> = Vec::new();
+        let mut last_commit = Instant::now();
+        let mut behind = false;
         while let Ok(first) = rx.recv() {
+            // A flood of events is committed in a few large transactions, not one per
+            // wake-up: after a commit the writer lets events gather for the rest of
+            // COMMIT_EVERY (sleeping, so senders wake nobody). Committing whatever had
+            // arrived at each wake-up cost a transaction per handful of events and cut
+            // no-op throughput by a quarter on two cores. A flush is served at once.
+            if matches!(first, Msg::Event(_)) && !behind {
+                if let Some(rest) = COMMIT_EVERY.checked_sub(last_commit.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+            }
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
@@ -203,7 +219,9 @@ impl Writer {
                 }
                 None => w.summary.lost += batch.len() as u64,
             }
+            behind = batch.len() >= MAX_BATCH;
             batch.clear();
+            last_commit = Instant::now();
             for done in waiting.drain(..) {
                 let _ = done.send(());
             }

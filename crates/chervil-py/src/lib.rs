@@ -132,7 +132,22 @@ impl KernelHandle {
         Ok(true)
     }
 
-    /// Draws the last progress line and ends it with a newline.
+    /// The script is about to write to the terminal: the progress line steps aside
+    /// (see `progress_back`). Nothing when no line is drawn.
+    fn progress_aside(&self) {
+        if let Some(p) = self.progress.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            p.aside();
+        }
+    }
+
+    /// The script's write is done; the line comes back below it if `ended_line`.
+    fn progress_back(&self, ended_line: bool) {
+        if let Some(p) = self.progress.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            p.back(ended_line);
+        }
+    }
+
+    /// Draws the run's summary in place of the progress line and ends it with a newline.
     fn stop_progress(&self, py: Python<'_>) {
         let taken = self.progress.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut p) = taken {

@@ -31,6 +31,7 @@ from chervil.data_provider.files import File
 from chervil.dataflow.dependency_resolvers import DEEP_DEPENDENCY_RESOLVER, SHALLOW_DEPENDENCY_RESOLVER
 from chervil.dataflow.errors import DataFlowException, DependencyError, JoinError
 from chervil.dataflow.futures import AppFuture
+from chervil.dataflow import progress_line
 from chervil.dataflow.memoization import BasicMemoizer
 from chervil.dataflow.rundirs import make_rundir
 from chervil.dataflow.states import States
@@ -94,7 +95,9 @@ class DataFlowKernel:
 
         self._kernel = _core.KernelHandle(retries=float(config.retries), garbage_collect=config.garbage_collect)
         if os.environ.get('CHERVIL_PROGRESS') == '1':
-            self._kernel.start_progress()  # a live line on stderr, when it is a terminal
+            # a live line on stderr, when it is a terminal; the script's prints step round it
+            if self._kernel.start_progress():
+                progress_line.install(self._kernel)
         self.monitoring = config.monitoring
         # The engine's monitor when the config has a MonitoringHub: the kernel sends it every
         # state change itself; executors send their blocks' (see `add_executors`).
@@ -121,7 +124,7 @@ class DataFlowKernel:
         try:
             self.memoizer.start(run_dir=self.run_dir, config_run_dir=config.run_dir)
         except Exception:
-            self._kernel.stop_progress()
+            self._stop_progress()
             if self.monitoring is not None:
                 self.monitoring.close(tasks_completed=0, tasks_failed=0)
             self._close_log()
@@ -268,6 +271,10 @@ class DataFlowKernel:
             cf.wait(pending)
         logger.info("All remaining tasks completed")
 
+    def _stop_progress(self) -> None:
+        progress_line.uninstall()
+        self._kernel.stop_progress()
+
     def cleanup(self) -> None:
         """Shuts the executors down and stops taking tasks. Tasks not yet finished are
         not waited for (use ``wait_for_current_tasks()`` first, or ``exit_mode='wait'``)."""
@@ -275,7 +282,7 @@ class DataFlowKernel:
             raise DataFlowException("attempt to clean up a DataFlowKernel that has already been cleaned up")
         self.cleanup_called = True
         self._kernel.close()
-        self._kernel.stop_progress()
+        self._stop_progress()
         counts = {s.name: n for s, n in self.task_state_counts.items() if n}
         logger.info("DFK cleanup: task states %s", counts)
         self.job_status_poller.close()
