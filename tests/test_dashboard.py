@@ -113,6 +113,26 @@ def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
         assert len(browser.find_elements('css selector', '#nodes tbody tr')) == pools == 1
         assert 'left' in text(browser, '#nodes')
 
+        # Failures, grouped by error, as the database has them.
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(browser, 20).until(lambda d: d.find_elements('css selector', '#failure-groups tbody tr'))
+        groups = [[c.text for c in r.find_elements('tag name', 'td')]
+                  for r in browser.find_elements('css selector', '#failure-groups tbody tr')]
+        assert sorted((g[0], g[3], g[4]) for g in groups) == [('1', '0', '1'), ('1', '1', '0')], groups
+        assert any("ValueError('boom 3')" in g[1] and g[2] == 'boom (1)' for g in groups), groups
+        # The failed counter narrows the task list to the failures; the search box narrows it further.
+        browser.execute_script("document.querySelector('#counts .count.failed').click()")
+        WebDriverWait(browser, 20).until(lambda d: 'tasks' in text(d, '#task-count') and
+                                         text(d, '#task-count').startswith('2 '))
+        listed = browser.execute_script(
+            "return [...document.querySelectorAll('#tasks-table tbody tr')].map(r => r.children[2].innerText)")
+        assert sorted(listed) == ['dep_fail', 'failed'], listed
+        browser.execute_script("const f = document.querySelector('#task-filters'); f.q.value = 'DependencyError'; "
+                               "f.requestSubmit();")
+        WebDriverWait(browser, 20).until(lambda d: text(d, '#task-count').startswith('1 '))
+        assert 'dep_fail' in text(browser, '#tasks-table') and 'inc' in text(browser, '#tasks-table')
+        browser.save_screenshot(os.path.join(ARTIFACTS, 'workflow-failures.png'))
+
         [(boom_id,)] = rows(str(db), "SELECT task_id FROM task WHERE run_id = ? AND task_func_name = 'boom'", run_id)
         show(browser, f'{dash.url}/workflow/{run_id}/task/{boom_id}', 'task')
         assert 'boom' in text(browser, 'h1') and 'failed' in text(browser, 'h1')

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, Request, State};
+use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -78,6 +78,8 @@ pub fn router(path: PathBuf) -> Router {
         .route("/api/workflows", get(api_workflows))
         .route("/api/workflow/{run}", get(api_workflow))
         .route("/api/workflow/{run}/graph", get(api_graph))
+        .route("/api/workflow/{run}/tasks", get(api_tasks))
+        .route("/api/workflow/{run}/failures", get(api_failures))
         .route("/api/workflow/{run}/task/{task}", get(api_task))
         .with_state(db)
         .layer(middleware::from_fn(check_host))
@@ -304,6 +306,18 @@ async fn api_workflow(State(db): State<Arc<Db>>, UrlPath(run): UrlPath<String>) 
 
 async fn api_graph(State(db): State<Arc<Db>>, UrlPath(run): UrlPath<String>) -> Response {
     query(db, move |c| queries::graph(c, &run).map(Some)).await
+}
+
+async fn api_tasks(
+    State(db): State<Arc<Db>>,
+    UrlPath(run): UrlPath<String>,
+    Query(filter): Query<queries::TaskFilter>,
+) -> Response {
+    query(db, move |c| queries::tasks(c, &run, &filter).map(Some)).await
+}
+
+async fn api_failures(State(db): State<Arc<Db>>, UrlPath(run): UrlPath<String>) -> Response {
+    query(db, move |c| queries::failures(c, &run).map(Some)).await
 }
 
 async fn api_task(State(db): State<Arc<Db>>, UrlPath((run, task)): UrlPath<(String, i64)>) -> Response {

@@ -742,3 +742,240 @@ pub fn graph(conn: &Connection, run: &str) -> rusqlite::Result<Graph> {
     }
     Ok(Graph { tasks, edges, total })
 }
+
+/// One task in the task list: where it ended and why.
+#[derive(Debug, Serialize, Clone)]
+pub struct TaskLine {
+    pub task: i64,
+    pub app: String,
+    /// Its last state (empty before its first).
+    pub state: String,
+    /// Host of its last try that ran.
+    pub host: Option<String>,
+    pub invoked: Option<f64>,
+    pub returned: Option<f64>,
+    pub tries: i64,
+    /// The error of its last failed try (`task_fail_history`).
+    pub error: Option<String>,
+}
+
+/// What the task list is narrowed to; every field optional.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct TaskFilter {
+    pub app: Option<String>,
+    /// A state, or a counter's group of them: `done`, `failures`, `active`, `waiting`.
+    pub state: Option<String>,
+    pub host: Option<String>,
+    /// Text looked for in the task id, app and error.
+    pub q: Option<String>,
+    /// Invoked at or after / before these times (the page's seconds).
+    pub after: Option<f64>,
+    pub before: Option<f64>,
+    pub limit: Option<usize>,
+}
+
+/// The task list answers at most this many lines (the count says how many matched).
+pub const MAX_TASK_LINES: usize = 1_000;
+
+#[derive(Debug, Serialize)]
+pub struct TaskList {
+    pub tasks: Vec<TaskLine>,
+    pub matched: usize,
+    /// The choices the filters offer: apps, states and hosts of this run.
+    pub apps: Vec<String>,
+    pub states: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+/// Every task of a run with its last state, last host and last error.
+fn task_lines(conn: &Connection, run: &str) -> rusqlite::Result<Vec<TaskLine>> {
+    let mut lines: Vec<TaskLine> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT task_id, task_func_name, {}, {} FROM task WHERE run_id = ?1 ORDER BY task_id",
+            secs("task_time_invoked"),
+            secs("task_time_returned")
+        ))?;
+        let mut rows = stmt.query([run])?;
+        while let Some(r) = rows.next()? {
+            let task: i64 = r.get(0)?;
+            index.insert(task, lines.len());
+            lines.push(TaskLine {
+                task,
+                app: r.get(1)?,
+                state: String::new(),
+                host: None,
+                invoked: r.get(2)?,
+                returned: r.get(3)?,
+                tries: 0,
+                error: None,
+            });
+        }
+    }
+    let mut stmt =
+        conn.prepare("SELECT task_id, task_status_name FROM status WHERE run_id = ?1 ORDER BY timestamp, rowid")?;
+    let mut rows = stmt.query([run])?;
+    while let Some(r) = rows.next()? {
+        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+            lines[i].state = r.get(1)?;
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT task_id, hostname, task_fail_history, task_try_time_launched IS NOT NULL FROM try \
+         WHERE run_id = ?1 ORDER BY task_id, try_id",
+    )?;
+    let mut rows = stmt.query([run])?;
+    while let Some(r) = rows.next()? {
+        let Some(&i) = index.get(&r.get::<_, i64>(0)?) else { continue };
+        let line = &mut lines[i];
+        let (host, error, launched): (Option<String>, Option<String>, bool) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        if launched {
+            line.tries += 1;
+        }
+        if host.is_some() {
+            line.host = host;
+        }
+        if let Some(e) = error.filter(|e| !e.is_empty()) {
+            line.error = Some(e);
+        }
+    }
+    Ok(lines)
+}
+
+fn matches(line: &TaskLine, f: &TaskFilter) -> bool {
+    let state_ok = match f.state.as_deref() {
+        None | Some("") => true,
+        // the page's counters, each a group of states
+        Some("done") => matches!(line.state.as_str(), "exec_done" | "memo_done"),
+        Some("failures") => matches!(line.state.as_str(), "failed" | "dep_fail"),
+        Some("active") => matches!(line.state.as_str(), "launched" | "running" | "running_ended" | "joining"),
+        Some("waiting") => matches!(line.state.as_str(), "pending" | "fail_retryable"),
+        Some(s) => line.state == s,
+    };
+    let text_ok = match f.q.as_deref().map(str::trim) {
+        None | Some("") => true,
+        Some(q) => {
+            let q = q.to_lowercase();
+            line.task.to_string() == q
+                || line.app.to_lowercase().contains(&q)
+                || line.error.as_deref().is_some_and(|e| e.to_lowercase().contains(&q))
+        }
+    };
+    state_ok
+        && text_ok
+        && f.app.as_deref().is_none_or(|a| a.is_empty() || line.app == a)
+        && f.host.as_deref().is_none_or(|h| h.is_empty() || line.host.as_deref() == Some(h))
+        && f.after.is_none_or(|t| line.invoked.is_some_and(|i| i >= t))
+        && f.before.is_none_or(|t| line.invoked.is_some_and(|i| i < t))
+}
+
+/// The run's tasks that pass `filter` (the first [`MAX_TASK_LINES`], by task id), and
+/// what the filters can choose from.
+pub fn tasks(conn: &Connection, run: &str, filter: &TaskFilter) -> rusqlite::Result<TaskList> {
+    let lines = task_lines(conn, run)?;
+    let distinct = |get: &dyn Fn(&TaskLine) -> Option<String>| -> Vec<String> {
+        let mut v: Vec<String> = lines.iter().filter_map(get).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let apps = distinct(&|l| Some(l.app.clone()));
+    let states = distinct(&|l| Some(l.state.clone()).filter(|s| !s.is_empty()));
+    let hosts = distinct(&|l| l.host.clone());
+    let limit = filter.limit.unwrap_or(MAX_TASK_LINES).min(MAX_TASK_LINES);
+    let mut matched = 0;
+    let mut tasks = Vec::new();
+    for line in lines.into_iter().filter(|l| matches(l, filter)) {
+        matched += 1;
+        if tasks.len() < limit {
+            tasks.push(line);
+        }
+    }
+    Ok(TaskList { tasks, matched, apps, states, hosts })
+}
+
+/// Failed tasks that failed the same way.
+#[derive(Debug, Serialize)]
+pub struct FailureGroup {
+    /// The error with its numbers as `N` (so `bad 17` and `bad 18` fall together).
+    pub key: String,
+    /// One of the errors, as written.
+    pub example: String,
+    pub count: usize,
+    /// `failed` and `dep_fail` counts.
+    pub failed: usize,
+    pub dep_fail: usize,
+    /// `(app, tasks)`, most first.
+    pub apps: Vec<(String, usize)>,
+    /// The first task ids (at most [`GROUP_TASKS`]).
+    pub tasks: Vec<i64>,
+}
+
+/// Task ids listed per failure group.
+pub const GROUP_TASKS: usize = 50;
+
+/// An error's text with every run of digits as `N`, cut to its first line.
+pub fn error_key(error: &str) -> String {
+    let first = error.lines().next().unwrap_or("").trim();
+    let mut key = String::with_capacity(first.len());
+    let mut in_digits = false;
+    for ch in first.chars() {
+        if ch.is_ascii_digit() {
+            if !in_digits {
+                key.push('N');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            key.push(ch);
+        }
+    }
+    key
+}
+
+/// The run's failed and dep_fail tasks, grouped by error, largest group first.
+pub fn failures(conn: &Connection, run: &str) -> rusqlite::Result<Vec<FailureGroup>> {
+    let mut groups: Vec<FailureGroup> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut apps: Vec<HashMap<String, usize>> = Vec::new();
+    for line in task_lines(conn, run)? {
+        if !matches!(line.state.as_str(), "failed" | "dep_fail") {
+            continue;
+        }
+        let example = line.error.clone().unwrap_or_else(|| "(no error recorded)".into());
+        let key = error_key(&example);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(FailureGroup { key, example, count: 0, failed: 0, dep_fail: 0, apps: Vec::new(), tasks: Vec::new() });
+            apps.push(HashMap::new());
+            groups.len() - 1
+        });
+        let g = &mut groups[i];
+        g.count += 1;
+        if line.state == "failed" {
+            g.failed += 1;
+        } else {
+            g.dep_fail += 1;
+        }
+        if g.tasks.len() < GROUP_TASKS {
+            g.tasks.push(line.task);
+        }
+        *apps[i].entry(line.app).or_default() += 1;
+    }
+    for (g, a) in groups.iter_mut().zip(apps) {
+        g.apps = a.into_iter().collect();
+        g.apps.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    }
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod failure_tests {
+    #[test]
+    fn numbers_do_not_split_a_group() {
+        assert_eq!(super::error_key("ValueError('bad 17 of 200')"), "ValueError('bad N of N')");
+        assert_eq!(super::error_key("ValueError('bad 18 of 200')\nmore"), "ValueError('bad N of N')");
+        assert_eq!(super::error_key(""), "");
+    }
+}

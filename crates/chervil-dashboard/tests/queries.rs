@@ -72,5 +72,22 @@ fn a_small_run_reads_back() {
     let t = queries::task(&conn, "run-1", 1).unwrap().unwrap();
     assert_eq!(t.tries[0].error.as_deref(), Some("ValueError('x')"));
     assert_eq!(t.states.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["pending", "launched", "failed"]);
+
+    // Failures, grouped by error: task 1 failed with its own error; task 2 is a dep_fail
+    let groups = queries::failures(&conn, "run-1").unwrap();
+    assert_eq!(groups.iter().map(|g| g.count).sum::<usize>(), 2);
+    let own = groups.iter().find(|g| g.example == "ValueError('x')").unwrap();
+    assert_eq!((own.failed, own.dep_fail, own.tasks.clone()), (1, 0, vec![1]));
+    assert_eq!(own.apps, vec![("a".to_string(), 1)]);
+    // The task list, filtered
+    let all = queries::tasks(&conn, "run-1", &queries::TaskFilter::default()).unwrap();
+    assert_eq!((all.matched, all.apps.clone(), all.hosts.clone()), (3, vec!["a".to_string(), "b".into()], vec!["n1".to_string()]));
+    let failures = queries::TaskFilter { state: Some("failures".into()), ..Default::default() };
+    let listed = queries::tasks(&conn, "run-1", &failures).unwrap();
+    assert_eq!(listed.tasks.iter().map(|t| (t.task, t.state.as_str())).collect::<Vec<_>>(), [(1, "failed"), (2, "dep_fail")]);
+    let by_text = queries::TaskFilter { q: Some("valueerror".into()), ..Default::default() };
+    assert_eq!(queries::tasks(&conn, "run-1", &by_text).unwrap().tasks.iter().map(|t| t.task).collect::<Vec<_>>(), [1]);
+    let on_host = queries::TaskFilter { host: Some("n1".into()), app: Some("a".into()), ..Default::default() };
+    assert_eq!(queries::tasks(&conn, "run-1", &on_host).unwrap().matched, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,9 @@ const HINTS = {
   done: "exec_done and memo_done", failed: "failed and dep_fail",
   running: "handed to an executor (launched), running, or joining", pending: "waiting for dependencies, or for a retry",
 };
+// What each counter narrows the task list to.
+const FILTER_OF = { done: "done", failed: "failures", running: "active", pending: "waiting" };
+const GROUPS = { done: "done (exec_done, memo_done)", failures: "failed or dep_fail", active: "launched or running", waiting: "pending or retrying" };
 let timer = null;
 let charts = [];
 
@@ -97,8 +100,8 @@ async function workflowView(run) {
     done: n.exec_done + n.memo_done, failed: n.failed + n.dep_fail,
     running: n.launched + n.running + n.running_ended + n.joining, pending: n.pending + n.fail_retryable,
   };
-  const apps = s.apps.map(a => `<tr><td>${esc(a.name)}</td><td class="num">${num(a.tasks)}</td>
-      <td class="num">${num(a.done)}</td><td class="num">${num(a.failed)}</td><td class="num">${num(a.retries)}</td>
+  const apps = s.apps.map(a => `<tr><td><a href="#tasks" data-app="${esc(a.name)}">${esc(a.name)}</a></td><td class="num">${num(a.tasks)}</td>
+      <td class="num">${num(a.done)}</td><td class="num">${a.failed ? `<a href="#tasks" data-app="${esc(a.name)}" data-filter="failures">${num(a.failed)}</a>` : 0}</td><td class="num">${num(a.retries)}</td>
       <td class="num">${span(a.median_s)}</td><td class="num">${span(a.p95_s)}</td></tr>`).join("");
   const blocks = s.blocks.map(b => `<tr><td>${esc(b.executor)}</td><td>${esc(b.block)}</td><td>${esc(b.job || "")}</td>
       <td>${stateBadge(b.status)}</td><td>${when(b.t)}</td></tr>`).join("");
@@ -113,7 +116,7 @@ async function workflowView(run) {
       <dt>Began</dt><dd>${when(w.began)}</dd><dt>${going ? "Running for" : "Took"}</dt>
       <dd>${span((going ? (s.timeline.t.at(-1) ?? w.began) : w.completed) - w.began)}</dd></dl></div>
     <div class="counts" id="counts">
-      ${["done", "failed", "running", "pending"].map(k => `<div class="count ${k}" data-state="${k}" title="${HINTS[k]}"><b>${num(now[k])}</b>${LABELS[k]}</div>`).join("")}
+      ${["done", "failed", "running", "pending"].map(k => `<a class="count ${k}" data-state="${k}" title="${HINTS[k]}" href="${k === "failed" ? "#failures" : "#tasks"}" data-filter="${FILTER_OF[k]}"><b>${num(now[k])}</b>${LABELS[k]}</a>`).join("")}
       <div class="count"><b>${num(w.tasks)}</b>tasks</div></div>
     <div class="grid"><div class="card" id="chart-states"></div><div class="card" id="chart-usage"></div></div>
     <h2>Apps</h2>
@@ -127,6 +130,8 @@ async function workflowView(run) {
       '<tr><td colspan="6" class="muted">No pools.</td></tr>'}</tbody></table></div></div>
     <div class="grid"><div class="card" id="chart-capacity"></div></div>
     <div class="grid" id="hosts"></div>
+    <h2 id="failures">Failures</h2><div id="failures-card"><p class="muted">Loading…</p></div>
+    <h2 id="tasks">Tasks</h2><div class="card" id="task-list"><p class="muted">Loading…</p></div>
     <h2>Task graph</h2><div class="card" id="graph-card"><p class="muted">Loading…</p></div>`;
 
   const g = grouped(s);
@@ -157,6 +162,14 @@ async function workflowView(run) {
     ], { yLabel: "CPU %", y2Label: "MiB", height: 180 });
   }
   drawGantt(document.getElementById("gantt"), s.tries, run);
+  drawFailures(document.getElementById("failures-card"), run);
+  taskList(document.getElementById("task-list"), run);
+  main.querySelectorAll("a[data-app], a[data-filter]").forEach(a => a.addEventListener("click", () => {
+    filters.app = a.dataset.app || "";
+    filters.state = a.dataset.filter || "";
+    filters.q = filters.host = "";
+    taskList(document.getElementById("task-list"), run);
+  }));
   drawGraph(document.getElementById("graph-card"), run);
   live.hidden = !going;
   return going ? 2000 : null;
@@ -221,6 +234,46 @@ function drawGantt(canvas, tries, run) {
     });
     if (hit) location.href = `/workflow/${encodeURIComponent(run)}/task/${hit.task}`;
   };
+}
+
+// Failed and dep_fail tasks, grouped by their error (numbers in it ignored).
+async function drawFailures(card, run) {
+  const groups = await get(`/api/workflow/${encodeURIComponent(run)}/failures`);
+  if (!groups.length) { card.innerHTML = '<p class="muted">No task failed.</p>'; return; }
+  const link = id => `<a href="/workflow/${encodeURIComponent(run)}/task/${id}">${id}</a>`;
+  card.innerHTML = `<table id="failure-groups"><thead><tr><th class="num">Tasks</th><th>Error</th><th>Apps</th>
+    <th class="num">Failed</th><th class="num">Dependency failed</th></tr></thead><tbody>${groups.map(g => `<tr>
+      <td class="num"><b>${num(g.count)}</b></td>
+      <td><details><summary><code>${esc(g.example.split("\n")[0].slice(0, 160))}</code></summary>
+        <pre>${esc(g.example)}</pre><p>Tasks: ${g.tasks.map(link).join(", ")}${g.count > g.tasks.length ? ` … and ${num(g.count - g.tasks.length)} more` : ""}</p></details></td>
+      <td>${g.apps.map(([a, n]) => `${esc(a)} (${num(n)})`).join(", ")}</td>
+      <td class="num">${num(g.failed)}</td><td class="num">${num(g.dep_fail)}</td></tr>`).join("")}</tbody></table>`;
+}
+
+// The task list: every task with its last state, host and error, narrowed by the filters.
+const filters = { app: "", state: "", host: "", q: "" };
+async function taskList(card, run) {
+  const params = new URLSearchParams(Object.entries(filters).filter(([, v]) => v));
+  const l = await get(`/api/workflow/${encodeURIComponent(run)}/tasks?${params}`);
+  const options = (name, values, label) => `<label>${label} <select name="${name}"><option value="">all</option>${values.map(v =>
+    `<option${v === filters[name] ? " selected" : ""}>${esc(v)}</option>`).join("")}</select></label>`;
+  const rows = l.tasks.map(t => `<tr data-task="${t.task}"><td class="num"><a href="/workflow/${encodeURIComponent(run)}/task/${t.task}">${t.task}</a></td>
+      <td>${esc(t.app)}</td><td>${stateBadge(t.state)}</td><td>${esc(t.host || "")}</td><td>${when(t.invoked)}</td>
+      <td class="num">${t.invoked != null && t.returned != null ? span(t.returned - t.invoked) : "—"}</td><td class="num">${t.tries}</td>
+      <td class="error">${esc((t.error || "").split("\n")[0].slice(0, 120))}</td></tr>`).join("");
+  card.innerHTML = `<form id="task-filters">${options("app", l.apps, "App")}
+      <label>State <select name="state"><option value="">all</option>${Object.entries(GROUPS).map(([v, label]) =>
+        `<option value="${v}"${v === filters.state ? " selected" : ""}>${label}</option>`).join("")}${l.states.map(v =>
+        `<option${v === filters.state ? " selected" : ""}>${esc(v)}</option>`).join("")}</select></label>
+      ${options("host", l.hosts, "Host")}
+      <label>Search <input name="q" type="search" value="${esc(filters.q)}" placeholder="task id, app or error"></label>
+      <span class="muted" id="task-count">${num(l.matched)} task${l.matched === 1 ? "" : "s"}${l.matched > l.tasks.length ? `, the first ${num(l.tasks.length)} shown` : ""}</span></form>
+    <div class="scroll"><table id="tasks-table"><thead><tr><th class="num">Task</th><th>App</th><th>State</th><th>Host</th><th>Invoked</th>
+      <th class="num">Took</th><th class="num">Tries</th><th>Error</th></tr></thead><tbody>${rows ||
+      '<tr><td colspan="8" class="muted">No task matches.</td></tr>'}</tbody></table></div>`;
+  const form = card.querySelector("form");
+  form.addEventListener("change", ev => { filters[ev.target.name] = ev.target.value; taskList(card, run); });
+  form.addEventListener("submit", ev => { ev.preventDefault(); filters.q = form.q.value; taskList(card, run); });
 }
 
 // The task graph, layered by depth (a task one step right of its deepest dependency).
