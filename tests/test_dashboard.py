@@ -97,7 +97,7 @@ def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
         assert 'dashboard-demo' in text(browser, 'h1') and 'finished' in text(browser, 'h1')
         counts = {e.get_attribute('data-state'): e.text.split('\n')[0]
                   for e in browser.find_elements('css selector', '#counts .count[data-state]')}
-        assert counts == {'done': '3', 'failed': '2', 'running': '0', 'pending': '0'}
+        assert counts == {'done': '3', 'failed': '2', 'running': '0', 'queued': '0', 'pending': '0'}
         apps = {r.find_elements('tag name', 'td')[0].text: [c.text for c in r.find_elements('tag name', 'td')[1:5]]
                 for r in browser.find_elements('css selector', '#apps tbody tr')}
         assert apps['inc'] == ['3', '2', '1', '0'] and apps['boom'] == ['1', '0', '1', '1'], apps
@@ -143,6 +143,39 @@ def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
 
         show(browser, f'{dash.url}/workflow/no-such-run', 'unknown-run')
         assert 'not found' in text(browser, '#error')
+    finally:
+        dash.stop()
+
+
+def test_chart_values_agree_with_the_database(browser, tmp_path, monkeypatch):
+    # Two single-threaded workers kept busy: the page's CPU chart never reads above
+    # 2 × 100 % (a clock tick's error at most: 1 %), its memory counts each worker once,
+    # and its counters and final states are the database's.
+    monkeypatch.chdir(tmp_path)
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=2,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    with chervil.load(monitored(tmp_path, executor=htex, resource_monitoring_interval=0.2)) as dfk:
+        assert all(f.result() == 64 * 2 ** 20 for f in [busy(1.2) for _ in range(4)])
+        run_id = dfk.run_id
+    db = str(tmp_path / 'runinfo' / 'monitoring.db')
+    dash = Dashboard(db, tmp_path)
+    try:
+        show(browser, f'{dash.url}/workflow/{run_id}', 'workflow-busy')
+        usage = browser.execute_script("return window.chartData[\"Workers' resource use\"]")
+        cpu, rss = usage['CPU %'], usage['RSS MiB']
+        assert max(cpu) <= 2 * 100 * 1.01, cpu
+        assert max(cpu) > 0, "the work is seen (how much depends on how busy the machine is)"
+        [(workers,)] = rows(db, "SELECT count(DISTINCT psutil_process_pid) FROM resource WHERE run_id = ?", run_id)
+        [(peak_rss,)] = rows(db, "SELECT max(psutil_process_memory_resident) FROM resource WHERE run_id = ?", run_id)
+        assert workers == 2 and max(rss) <= workers * peak_rss / 2 ** 20 + 1e-6, (rss, peak_rss)
+        states = dict(rows(db, "SELECT s.task_status_name, count(*) FROM status s WHERE s.run_id = ?1 AND s.rowid = "
+                               "(SELECT s2.rowid FROM status s2 WHERE s2.run_id = ?1 AND s2.task_id = s.task_id "
+                               "ORDER BY s2.timestamp DESC, s2.rowid DESC LIMIT 1) GROUP BY 1", run_id))
+        assert states == {'exec_done': 4}, states
+        assert int(text(browser, '#counts .count.done b')) == 4
+        assert browser.execute_script("return window.chartData['Tasks by state'].done.at(-1)") == 4
+        # one Gantt row per worker, not one per overlap
+        assert browser.execute_script("return document.getElementById('gantt').dataset.rows") == '2'
     finally:
         dash.stop()
 
@@ -197,8 +230,8 @@ def test_a_running_workflow_updates_by_itself(browser, tmp_path):
             def done():
                 return count('done')
             first = done()
-            # Every task is accounted for: done, or handed to the thread pool, or waiting.
-            assert count('done') + count('running') + count('pending') == 40
+            # Every task is accounted for: done, running, handed to the thread pool, or waiting.
+            assert count('done') + count('running') + count('queued') + count('pending') == 40
             # The run list counts a live run's tasks too (its row's counts come at the end).
             wait_until(lambda: _listed_done(dash, run_id) > 0, 20, "the run list to count tasks done")
             # No reload: the page fetches again by itself while the run goes.

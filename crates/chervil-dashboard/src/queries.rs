@@ -109,6 +109,12 @@ pub struct App {
     pub retries: u32,
     pub median_s: Option<f64>,
     pub p95_s: Option<f64>,
+    /// Median time a try waited between being handed to an executor and starting to run
+    /// (queued there, or in a pool's pipe).
+    pub median_wait_s: Option<f64>,
+    /// Time its tries ran, summed, and that as a share of every app's.
+    pub busy_s: f64,
+    pub share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,6 +127,8 @@ pub struct TryBar {
     pub running: Option<f64>,
     pub returned: Option<f64>,
     pub failed: bool,
+    /// The worker process it ran in (from its resource samples), when sampled.
+    pub worker: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -313,26 +321,36 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         }
     }
     let mut durations: Vec<Vec<f64>> = vec![Vec::new(); app_names.len()];
+    let mut waits: Vec<Vec<f64>> = vec![Vec::new(); app_names.len()];
     {
         let mut stmt = conn.prepare(&format!(
-            "SELECT task_id, {} - {} FROM try WHERE run_id = ?1 AND task_try_time_returned IS NOT NULL",
+            "SELECT task_id, {} - {}, {} - {} FROM try WHERE run_id = ?1 AND task_try_time_launched IS NOT NULL",
             secs("task_try_time_returned"),
-            secs("coalesce(task_try_time_running, task_try_time_launched)")
+            secs("coalesce(task_try_time_running, task_try_time_launched)"),
+            secs("task_try_time_running"),
+            secs("task_try_time_launched")
         ))?;
         let mut rows = stmt.query([run])?;
         while let Some(r) = rows.next()? {
-            let (task, d): (i64, Option<f64>) = (r.get(0)?, r.get(1)?);
-            if let (Some(&a), Some(d)) = (app_of.get(&task), d) {
+            let (task, ran, waited): (i64, Option<f64>, Option<f64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let Some(&a) = app_of.get(&task) else { continue };
+            if let Some(d) = ran {
                 durations[a].push(d.max(0.0));
+            }
+            if let Some(w) = waited {
+                waits[a].push(w.max(0.0));
             }
         }
     }
+    let busy: Vec<f64> = durations.iter().map(|d| d.iter().sum()).collect();
+    let all_busy: f64 = busy.iter().sum();
     let apps = app_names
         .into_iter()
         .enumerate()
         .map(|(i, name)| {
             let d = &mut durations[i];
             d.sort_by(f64::total_cmp);
+            waits[i].sort_by(f64::total_cmp);
             App {
                 name,
                 tasks: tasks[i],
@@ -341,6 +359,9 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
                 retries: retries[i],
                 median_s: percentile(d, 0.5),
                 p95_s: percentile(d, 0.95),
+                median_wait_s: percentile(&waits[i], 0.5),
+                busy_s: busy[i],
+                share: if all_busy > 0.0 { busy[i] / all_busy } else { 0.0 },
             }
         })
         .collect();
@@ -355,7 +376,9 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
         let mut stmt = conn.prepare(&format!(
             "SELECT y.task_id, y.try_id, coalesce(t.task_func_name, ''), coalesce(y.hostname, y.task_executor) || \
              CASE WHEN y.block_id IS NULL OR y.block_id = '' THEN '' ELSE ' · block ' || y.block_id END, \
-             {}, {}, {}, coalesce(y.task_fail_history, '') != '' \
+             {}, {}, {}, coalesce(y.task_fail_history, '') != '', \
+             (SELECT min(r.psutil_process_pid) FROM resource r WHERE r.run_id = y.run_id AND r.task_id = y.task_id \
+              AND r.try_id = y.try_id) \
              FROM try y LEFT JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id \
              WHERE y.run_id = ?1 AND y.task_try_time_launched IS NOT NULL \
              ORDER BY y.task_try_time_launched DESC LIMIT ?2",
@@ -373,6 +396,7 @@ pub fn summary(conn: &Connection, run: &str) -> rusqlite::Result<Option<Summary>
                 running: r.get(5)?,
                 returned: r.get(6)?,
                 failed: r.get(7)?,
+                worker: r.get(8)?,
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -468,6 +492,9 @@ fn usage_on(conn: &Connection, run: &str, host: &str) -> rusqlite::Result<Usage>
     Ok(bucketed(&rows.collect::<rusqlite::Result<Vec<_>>>()?))
 }
 
+/// The shortest span a process's CPU use is measured over (see [`bucketed`]).
+const MIN_CPU_SPAN: f64 = 1.0;
+
 /// Samples `(time, pid, CPU seconds, RSS bytes)`, in time order, into chart buckets.
 ///
 /// CPU: the CPU time each process spent between two of its samples is spread evenly over
@@ -487,22 +514,47 @@ fn bucketed(samples: &[(f64, i64, f64, f64)]) -> Usage {
     let mut cpu_seconds = vec![0.0f64; buckets + 1];
     let mut rss: Vec<HashMap<i64, f64>> = vec![HashMap::new(); buckets + 1];
     let mut covered = vec![false; buckets + 1];
-    let mut previous: HashMap<i64, (f64, f64, f64)> = HashMap::new();
+    // Per process: its last sample's time and memory, and every `(t, CPU s)` it gave.
+    let mut previous: HashMap<i64, (f64, f64)> = HashMap::new();
+    let mut cpu: HashMap<i64, Vec<(f64, f64)>> = HashMap::new();
     for &(t, pid, cpu_s, rss_b) in samples {
         let mib = rss_b / (1024.0 * 1024.0);
         let b = bucket(t);
         covered[b] = true;
         rss[b].insert(pid, mib);
-        let Some((t0, c0, mib0)) = previous.insert(pid, (t, cpu_s, mib)) else { continue };
-        let b0 = bucket(t0);
-        for (k, held) in rss.iter_mut().enumerate().take(b).skip(b0 + 1) {
+        cpu.entry(pid).or_default().push((t, cpu_s));
+        let Some((t_last, mib0)) = previous.insert(pid, (t, mib)) else { continue };
+        for (k, held) in rss.iter_mut().enumerate().take(b).skip(bucket(t_last) + 1) {
             // alive, not sampled here: its last sampled memory
             held.entry(pid).or_insert(mib0);
             covered[k] = true;
         }
-        if t > t0 && cpu_s >= c0 {
-            let per_second = (cpu_s - c0) / (t - t0);
-            for (k, spent) in cpu_seconds.iter_mut().enumerate().take(b + 1).skip(b0) {
+    }
+    // CPU times move in clock ticks (10 ms): over samples a few ms apart (a task's end
+    // soon after an interval's look) one tick would read as a burst of several hundred
+    // percent. So a process's CPU is counted over spans of at least MIN_CPU_SPAN between
+    // its samples (a short last span joins the one before), where a tick is at most 1 %.
+    for points in cpu.values() {
+        let mut marks = vec![0usize];
+        for (i, p) in points.iter().enumerate().skip(1) {
+            if p.0 - points[marks[marks.len() - 1]].0 >= MIN_CPU_SPAN {
+                marks.push(i);
+            }
+        }
+        let end = points.len() - 1;
+        if marks[marks.len() - 1] != end {
+            if marks.len() > 1 {
+                marks.pop();
+            }
+            marks.push(end);
+        }
+        for pair in marks.windows(2) {
+            let ((t0, c0), (t, c)) = (points[pair[0]], points[pair[1]]);
+            if t <= t0 || c < c0 {
+                continue;
+            }
+            let per_second = (c - c0) / (t - t0);
+            for (k, spent) in cpu_seconds.iter_mut().enumerate().take(bucket(t) + 1).skip(bucket(t0)) {
                 let (lo, hi) = (start + k as f64 * width, start + (k + 1) as f64 * width);
                 let overlap = t.min(hi) - t0.max(lo);
                 if overlap > 0.0 {
@@ -584,6 +636,21 @@ mod usage_tests {
         // and it reads what it is: both busy, in the buckets after the first sample of each
         let inner = &usage.cpu_percent[2..usage.cpu_percent.len() - 2];
         assert!(inner.iter().all(|c| (c - 200.0).abs() < 1.0), "{inner:?}");
+    }
+
+    #[test]
+    fn a_clock_tick_between_close_samples_is_no_burst() {
+        // Busy all the time, sampled each second by the interval, and again 5 ms after
+        // each look as a task ends: the CPU time read then is one tick (10 ms) further on.
+        let mut samples = Vec::new();
+        for i in 0..30 {
+            let t = i as f64;
+            samples.push((t, 1, t, 1e6));
+            samples.push((t + 0.005, 1, t + 0.010, 1e6));
+        }
+        let usage = bucketed(&samples);
+        let peak = usage.cpu_percent.iter().cloned().fold(0.0, f64::max);
+        assert!(peak <= 101.0, "peak {peak} %");
     }
 
     #[test]
@@ -763,7 +830,7 @@ pub struct TaskLine {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct TaskFilter {
     pub app: Option<String>,
-    /// A state, or a counter's group of them: `done`, `failures`, `active`, `waiting`.
+    /// A state, or a counter's group of them: `done`, `failures`, `active`, `queued`, `waiting`.
     pub state: Option<String>,
     pub host: Option<String>,
     /// Text looked for in the task id, app and error.
@@ -849,7 +916,8 @@ fn matches(line: &TaskLine, f: &TaskFilter) -> bool {
         // the page's counters, each a group of states
         Some("done") => matches!(line.state.as_str(), "exec_done" | "memo_done"),
         Some("failures") => matches!(line.state.as_str(), "failed" | "dep_fail"),
-        Some("active") => matches!(line.state.as_str(), "launched" | "running" | "running_ended" | "joining"),
+        Some("active") => matches!(line.state.as_str(), "running" | "running_ended" | "joining"),
+        Some("queued") => line.state == "launched",
         Some("waiting") => matches!(line.state.as_str(), "pending" | "fail_retryable"),
         Some(s) => line.state == s,
     };

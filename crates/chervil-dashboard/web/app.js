@@ -5,16 +5,19 @@
 const main = document.getElementById("main");
 const crumbs = document.getElementById("crumbs");
 const live = document.getElementById("live");
-const COLORS = { pending: "#b8860b", running: "#2f6fd6", done: "#2f9e62", failed: "#d64545", cpu: "#5b3fc4", rss: "#1b998b" };
-// "launched" counts tasks handed to an executor: running, or queued there for a worker.
-const LABELS = { done: "done", failed: "failed", running: "launched", pending: "pending" };
+const COLORS = { pending: "#b8860b", queued: "#8fb3ee", running: "#2f6fd6", done: "#2f9e62", failed: "#d64545", cpu: "#5b3fc4", rss: "#1b998b" };
+const LABELS = { done: "done", failed: "failed", running: "running", queued: "queued", pending: "pending" };
+// HTEX reports when a try began running with its result: while a run goes, a try running
+// on a worker reads as queued until it returns; afterwards the two are told apart.
 const HINTS = {
   done: "exec_done and memo_done", failed: "failed and dep_fail",
-  running: "handed to an executor (launched), running, or joining", pending: "waiting for dependencies, or for a retry",
+  running: "running on a worker (running, running_ended), or joining",
+  queued: "handed to an executor (launched) and not known to run yet: queued there for a worker, or running on HTEX until its result comes back",
+  pending: "waiting for dependencies, or for a retry",
 };
 // What each counter narrows the task list to.
-const FILTER_OF = { done: "done", failed: "failures", running: "active", pending: "waiting" };
-const GROUPS = { done: "done (exec_done, memo_done)", failures: "failed or dep_fail", active: "launched or running", waiting: "pending or retrying" };
+const FILTER_OF = { done: "done", failed: "failures", running: "active", queued: "queued", pending: "waiting" };
+const GROUPS = { done: "done (exec_done, memo_done)", failures: "failed or dep_fail", active: "running", queued: "queued (launched)", waiting: "pending or retrying" };
 let timer = null;
 let charts = [];
 
@@ -41,7 +44,7 @@ async function get(url) {
   return r.json();
 }
 function stateBadge(s) { return `<span class="state ${esc(s)}">${esc(s)}</span>`; }
-function clearCharts() { charts.forEach(c => c.destroy()); charts = []; }
+function clearCharts() { charts.forEach(c => c.destroy()); charts = []; window.chartData = {}; }
 function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
 
 function lineChart(el, title, x, series, opts = {}) {
@@ -56,6 +59,9 @@ function lineChart(el, title, x, series, opts = {}) {
            ...(opts.y2Label ? [{ scale: "y2", side: 1, label: opts.y2Label, grid: { show: false } }] : [])],
   }, [x, ...series.map(s => s.data)], el);
   charts.push(chart);
+  // What each chart drew, by title and series label: tests compare it with SQL.
+  window.chartData = window.chartData || {};
+  window.chartData[title] = Object.fromEntries(series.map(s => [s.label, s.data]));
 }
 
 // ---- views --------------------------------------------------------------------------
@@ -85,7 +91,8 @@ function grouped(s) {
   const sum = (...names) => s.timeline.t.map((_, i) => names.reduce((a, n) => a + (at(n)[i] || 0), 0));
   return {
     pending: sum("pending", "fail_retryable"),
-    running: sum("launched", "running", "running_ended", "joining"),
+    queued: sum("launched"),
+    running: sum("running", "running_ended", "joining"),
     done: sum("exec_done", "memo_done"),
     failed: sum("failed", "dep_fail"),
   };
@@ -98,11 +105,12 @@ async function workflowView(run) {
   crumbs.innerHTML = `/ <a href="/workflow/${encodeURIComponent(run)}">${esc(w.name || run)}</a>`;
   const now = {
     done: n.exec_done + n.memo_done, failed: n.failed + n.dep_fail,
-    running: n.launched + n.running + n.running_ended + n.joining, pending: n.pending + n.fail_retryable,
+    running: n.running + n.running_ended + n.joining, queued: n.launched, pending: n.pending + n.fail_retryable,
   };
   const apps = s.apps.map(a => `<tr><td><a href="#tasks" data-app="${esc(a.name)}">${esc(a.name)}</a></td><td class="num">${num(a.tasks)}</td>
       <td class="num">${num(a.done)}</td><td class="num">${a.failed ? `<a href="#tasks" data-app="${esc(a.name)}" data-filter="failures">${num(a.failed)}</a>` : 0}</td><td class="num">${num(a.retries)}</td>
-      <td class="num">${span(a.median_s)}</td><td class="num">${span(a.p95_s)}</td></tr>`).join("");
+      <td class="num">${span(a.median_s)}</td><td class="num">${span(a.p95_s)}</td><td class="num">${span(a.median_wait_s)}</td>
+      <td class="num share"><span class="bar" style="width:${(a.share * 100).toFixed(1)}%"></span><span class="value">${(a.share * 100).toFixed(1)} %</span></td></tr>`).join("");
   const blocks = s.blocks.map(b => `<tr><td>${esc(b.executor)}</td><td>${esc(b.block)}</td><td>${esc(b.job || "")}</td>
       <td>${stateBadge(b.status)}</td><td>${when(b.t)}</td></tr>`).join("");
   // One row per pool (Parsl's database has a node row per heartbeat).
@@ -116,14 +124,16 @@ async function workflowView(run) {
       <dt>Began</dt><dd>${when(w.began)}</dd><dt>${going ? "Running for" : "Took"}</dt>
       <dd>${span((going ? (s.timeline.t.at(-1) ?? w.began) : w.completed) - w.began)}</dd></dl></div>
     <div class="counts" id="counts">
-      ${["done", "failed", "running", "pending"].map(k => `<a class="count ${k}" data-state="${k}" title="${HINTS[k]}" href="${k === "failed" ? "#failures" : "#tasks"}" data-filter="${FILTER_OF[k]}"><b>${num(now[k])}</b>${LABELS[k]}</a>`).join("")}
+      ${["done", "failed", "running", "queued", "pending"].map(k => `<a class="count ${k}" data-state="${k}" title="${HINTS[k]}" href="${k === "failed" ? "#failures" : "#tasks"}" data-filter="${FILTER_OF[k]}"><b>${num(now[k])}</b>${LABELS[k]}</a>`).join("")}
       <div class="count"><b>${num(w.tasks)}</b>tasks</div></div>
     <div class="grid"><div class="card" id="chart-states"></div><div class="card" id="chart-usage"></div></div>
     <h2>Apps</h2>
     <table id="apps"><thead><tr><th>App</th><th class="num">Tasks</th><th class="num">Done</th><th class="num">Failed</th>
-      <th class="num">Retries</th><th class="num">Median try</th><th class="num">95th percentile</th></tr></thead><tbody>${apps}</tbody></table>
-    <h2>Tries by host and block <span class="muted">(${s.tries.length < s.tries_total ? `latest ${num(s.tries.length)} of ${num(s.tries_total)}` : num(s.tries_total)})</span></h2>
-    <div id="gantt-wrap"><canvas id="gantt"></canvas></div>
+      <th class="num">Retries</th><th class="num">Median try</th><th class="num">95th percentile</th>
+      <th class="num" title="from launched (handed to the executor) to running">Median queue wait</th>
+      <th class="num" title="this app's tries' running time over every app's">Share of time</th></tr></thead><tbody>${apps}</tbody></table>
+    <h2>Tries by worker <span class="muted">(${s.tries.length < s.tries_total ? `latest ${num(s.tries.length)} of ${num(s.tries_total)}` : num(s.tries_total)})</span></h2>
+    <div id="gantt-wrap"></div>
     <div class="grid"><div><h2>Blocks</h2><table id="blocks"><thead><tr><th>Executor</th><th>Block</th><th>Job</th><th>Status</th><th>At</th></tr></thead><tbody>${blocks ||
       '<tr><td colspan="5" class="muted">No blocks (thread pool).</td></tr>'}</tbody></table></div>
       <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>Host</th><th>Block</th><th>Pool</th><th class="num">Workers</th><th>Joined</th><th>Now</th></tr></thead><tbody>${nodes ||
@@ -138,7 +148,8 @@ async function workflowView(run) {
   lineChart(document.getElementById("chart-states"), "Tasks by state", s.timeline.t, [
     { label: "done", data: g.done, color: COLORS.done, fill: true },
     { label: "failed", data: g.failed, color: COLORS.failed },
-    { label: "launched", data: g.running, color: COLORS.running },
+    { label: "running", data: g.running, color: COLORS.running },
+    { label: "queued", data: g.queued, color: COLORS.queued },
     { label: "pending", data: g.pending, color: COLORS.pending },
   ], { yLabel: "tasks" });
   const usage = document.getElementById("chart-usage");
@@ -161,7 +172,7 @@ async function workflowView(run) {
       { label: "RSS MiB", data: u.rss_mib, color: COLORS.rss, scale: "y2" },
     ], { yLabel: "CPU %", y2Label: "MiB", height: 180 });
   }
-  drawGantt(document.getElementById("gantt"), s.tries, run);
+  drawGantt(document.getElementById("gantt-wrap"), s.tries, run);
   drawFailures(document.getElementById("failures-card"), run);
   taskList(document.getElementById("task-list"), run);
   main.querySelectorAll("a[data-app], a[data-filter]").forEach(a => a.addEventListener("click", () => {
@@ -199,41 +210,125 @@ function drawCapacity(el, s, going) {
   ], { yLabel: "blocks", y2Label: "workers", height: 200 });
 }
 
-// Tries as bars, one row per host/block lane (bars that overlap stack into sub-rows).
-function drawGantt(canvas, tries, run) {
+// Colours for apps, in the order apps first appear (a run with more apps reuses them).
+const PALETTE = ["#2f6fd6", "#2f9e62", "#b8860b", "#5b3fc4", "#1b998b", "#c2410c", "#0e7490", "#9d174d", "#4d7c0f", "#6b7484"];
+function appColors(names) {
+  const colors = new Map();
+  [...new Set(names)].forEach((n, i) => colors.set(n, PALETTE[i % PALETTE.length]));
+  return colors;
+}
+function legend(colors) {
+  return `<div class="legend">${[...colors].map(([n, c]) => `<span><i style="background:${c}"></i>${esc(n)}</span>`).join("")}</div>`;
+}
+// A tick step near a tenth of the span: 1, 2 or 5 times a power of ten seconds.
+function tickStep(spanS) {
+  const raw = spanS / 8, p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map(m => m * p).find(st => st >= raw) || p * 10;
+}
+
+// Tries as bars: one row per worker (the process a try ran in, known from its resource
+// samples) under its host and block; tries without a sample are packed into as few rows
+// as their overlaps allow. Coloured by app, failed tries outlined in red. Hover for a
+// try's details, drag across to zoom in, double-click to zoom out, click a bar for its task.
+function drawGantt(wrap, tries, run) {
   const bars = tries.filter(t => t.launched != null).map(t => ({ ...t, start: t.running ?? t.launched, end: t.returned }));
-  if (!bars.length) { canvas.replaceWith(Object.assign(document.createElement("p"), { className: "muted", textContent: "No tries yet." })); return; }
-  const t0 = Math.min(...bars.map(b => b.start));
-  const t1 = Math.max(...bars.map(b => b.end ?? b.start), t0 + 1e-3);
-  const lanes = new Map();
+  if (!bars.length) { wrap.innerHTML = '<p class="muted">No tries yet.</p>'; return; }
   bars.sort((a, b) => a.start - b.start);
+  const first = Math.min(...bars.map(b => b.start));
+  const last = Math.max(...bars.map(b => b.end ?? b.start), first + 1e-3);
+  const colors = appColors(bars.map(b => b.app));
+  // lane (host · block) → its rows: worker pids first, in order, then packed rows
+  const lanes = new Map();
   for (const b of bars) {
-    const rows = lanes.get(b.lane) || []; lanes.set(b.lane, rows);
-    let r = rows.findIndex(end => end <= b.start);
-    if (r < 0) { r = rows.length; rows.push(0); }
-    rows[r] = b.end ?? t1; b.row = r;
+    const lane = lanes.get(b.lane) || { workers: new Map(), packed: [] };
+    lanes.set(b.lane, lane);
+    if (b.worker != null) {
+      if (!lane.workers.has(b.worker)) lane.workers.set(b.worker, lane.workers.size);
+    }
   }
-  const labelW = 170, rowH = 14, width = Math.max(700, canvas.parentElement.clientWidth - 2);
-  let y = 20; const laneY = new Map();
-  for (const [lane, rows] of lanes) { laneY.set(lane, y); y += rows.length * rowH + 8; }
+  let y = 22;
+  const rows = [];  // {lane, label, top}
+  for (const [name, lane] of lanes) {
+    lane.top = y;
+    const pids = [...lane.workers.keys()].sort((a, b) => a - b);
+    pids.forEach((pid, i) => { lane.workers.set(pid, i); rows.push({ label: i ? `  worker ${pid}` : `${name} · worker ${pid}`, top: y + i * 14 }); });
+    let packedRows = 0;
+    for (const b of bars.filter(b => b.lane === name && b.worker == null)) {
+      let r = lane.packed.findIndex(end => end <= b.start);
+      if (r < 0) { r = lane.packed.length; lane.packed.push(0); }
+      lane.packed[r] = b.end ?? last; b.packedRow = r; packedRows = Math.max(packedRows, r + 1);
+    }
+    for (const b of bars.filter(b => b.lane === name)) b.row = b.worker != null ? lane.workers.get(b.worker) : pids.length + b.packedRow;
+    for (let i = 0; i < packedRows; i++) rows.push({ label: pids.length + i ? "" : name, top: y + (pids.length + i) * 14 });
+    y += (pids.length + packedRows) * 14 + 8;
+    lane.height = y - lane.top;
+  }
+  wrap.innerHTML = `${legend(colors)}<canvas id="gantt"></canvas><div class="tip" hidden></div>
+    <p class="muted hint">Drag across to zoom in, double-click to zoom out.</p>`;
+  const canvas = wrap.querySelector("canvas"), tip = wrap.querySelector(".tip");
+  const labelW = 200, rowH = 14, width = Math.max(700, wrap.clientWidth - 2);
   canvas.width = width; canvas.height = y + 4;
-  const ctx = canvas.getContext("2d"), scale = (width - labelW - 10) / (t1 - t0);
-  ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#6b7484";
-  ctx.fillText(when(t0), labelW, 12); ctx.textAlign = "right"; ctx.fillText(`+${span(t1 - t0)}`, width - 10, 12); ctx.textAlign = "left";
-  for (const [lane, top] of laneY) { ctx.fillStyle = "#1d2430"; ctx.fillText(lane.slice(0, 26), 6, top + 11); }
-  for (const b of bars) {
-    const x = labelW + (b.start - t0) * scale, w = Math.max(1, ((b.end ?? t1) - b.start) * scale);
-    ctx.fillStyle = b.end == null ? COLORS.running : b.failed ? COLORS.failed : COLORS.done;
-    ctx.fillRect(x, laneY.get(b.lane) + b.row * rowH, w, rowH - 3);
+  canvas.dataset.rows = String(rows.length);
+  canvas.dataset.lanes = String(lanes.size);
+  const ctx = canvas.getContext("2d");
+  let view = [first, last];
+  const x = t => labelW + (t - view[0]) * (width - labelW - 10) / (view[1] - view[0]);
+  const top = b => lanes.get(b.lane).top + b.row * rowH;
+  function draw() {
+    ctx.clearRect(0, 0, width, canvas.height);
+    ctx.font = "11px system-ui, sans-serif";
+    const step = tickStep(view[1] - view[0]);
+    ctx.strokeStyle = "#e3e7ee"; ctx.fillStyle = "#6b7484"; ctx.textAlign = "center";
+    for (let t = Math.ceil((view[0] - first) / step) * step + first; t <= view[1]; t += step) {
+      ctx.beginPath(); ctx.moveTo(x(t), 16); ctx.lineTo(x(t), canvas.height); ctx.stroke();
+      ctx.fillText(`+${span(t - first)}`, x(t), 12);
+    }
+    ctx.textAlign = "left";
+    ctx.fillText(when(first), 6, 12);
+    ctx.fillStyle = "#1d2430";
+    for (const r of rows) if (r.label) ctx.fillText(r.label.slice(0, 32), 6, r.top + 11);
+    ctx.save(); ctx.beginPath(); ctx.rect(labelW, 16, width - labelW, canvas.height); ctx.clip();
+    for (const b of bars) {
+      const end = b.end ?? last;
+      if (end < view[0] || b.start > view[1]) continue;
+      const bx = x(b.start), w = Math.max(1, x(end) - bx);
+      ctx.fillStyle = colors.get(b.app);
+      ctx.globalAlpha = b.end == null ? 0.5 : 1;
+      ctx.fillRect(bx, top(b), w, rowH - 3);
+      if (b.failed) { ctx.strokeStyle = COLORS.failed; ctx.lineWidth = 2; ctx.strokeRect(bx, top(b), w, rowH - 3); }
+    }
+    ctx.restore(); ctx.globalAlpha = 1; ctx.lineWidth = 1;
   }
-  canvas.onclick = ev => {
+  draw();
+  const hit = ev => {
     const rect = canvas.getBoundingClientRect(), px = ev.clientX - rect.left, py = ev.clientY - rect.top;
-    const hit = bars.find(b => {
-      const x = labelW + (b.start - t0) * scale, w = Math.max(3, ((b.end ?? t1) - b.start) * scale), top = laneY.get(b.lane) + b.row * rowH;
-      return px >= x && px <= x + w && py >= top && py <= top + rowH;
-    });
-    if (hit) location.href = `/workflow/${encodeURIComponent(run)}/task/${hit.task}`;
+    return bars.find(b => px >= x(b.start) - 1 && px <= Math.max(x(b.end ?? last), x(b.start) + 3) && py >= top(b) && py <= top(b) + rowH);
   };
+  let dragFrom = null;
+  canvas.onmousedown = ev => { dragFrom = ev.clientX - canvas.getBoundingClientRect().left; };
+  canvas.onmouseup = ev => {
+    const to = ev.clientX - canvas.getBoundingClientRect().left, from = dragFrom; dragFrom = null;
+    if (from != null && Math.abs(to - from) > 5 && Math.max(from, to) > labelW) {
+      const t = px => view[0] + (Math.max(labelW, px) - labelW) * (view[1] - view[0]) / (width - labelW - 10);
+      view = [t(Math.min(from, to)), t(Math.max(from, to))];
+      draw();
+      return;
+    }
+    const b = hit(ev);
+    if (b) location.href = `/workflow/${encodeURIComponent(run)}/task/${b.task}`;
+  };
+  canvas.ondblclick = () => { view = [first, last]; draw(); };
+  canvas.onmousemove = ev => {
+    const b = hit(ev);
+    canvas.style.cursor = b ? "pointer" : "crosshair";
+    if (!b) { tip.hidden = true; return; }
+    tip.hidden = false;
+    tip.style.left = `${ev.offsetX + 14}px`; tip.style.top = `${ev.offsetY + 14}px`;
+    tip.innerHTML = `<b>task ${b.task}</b> ${esc(b.app)} · try ${b.try_id}${b.failed ? ' · <span class="failed">failed</span>' : ""}<br>
+      ${esc(b.lane)}${b.worker != null ? ` · worker ${b.worker}` : ""}<br>
+      ${b.running != null ? `waited ${span(b.running - b.launched)}, ` : ""}ran ${b.end != null ? span(b.end - b.start) : "(still running)"}`;
+  };
+  canvas.onmouseleave = () => { tip.hidden = true; };
 }
 
 // Failed and dep_fail tasks, grouped by their error (numbers in it ignored).
