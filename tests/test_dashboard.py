@@ -104,7 +104,9 @@ def test_pages_of_a_finished_run(browser, tmp_path, monkeypatch):
         assert browser.find_elements('css selector', '#chart-states .uplot'), "the states chart is drawn"
         gantt = browser.find_element('css selector', 'canvas#gantt')
         assert gantt.size['height'] > 30 and gantt.size['width'] > 500
-        assert len(browser.find_elements('css selector', '#graph circle')) == 5, "one node per task"
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.getElementById('graph')"))
+        assert browser.execute_script("return document.getElementById('graph').dataset.nodes") == '5', "a node per task"
         assert 'PENDING' in text(browser, '#blocks') and 'SCALED_IN' in text(browser, '#blocks')
         assert browser.find_elements('css selector', '#chart-capacity .uplot'), "blocks and workers over time"
         assert browser.find_elements('css selector', '#chart-usage .uplot'), "the workers' CPU and memory"
@@ -176,6 +178,42 @@ def test_chart_values_agree_with_the_database(browser, tmp_path, monkeypatch):
         assert browser.execute_script("return window.chartData['Tasks by state'].done.at(-1)") == 4
         # one Gantt row per worker, not one per overlap
         assert browser.execute_script("return document.getElementById('gantt').dataset.rows") == '2'
+    finally:
+        dash.stop()
+
+
+def test_a_graph_of_10000_tasks_reads_on_one_screen(browser, tmp_path, monkeypatch):
+    # A fan-out of 9,999 tasks and one that waits on the first hundred: drawn whole, as a
+    # block per depth, coloured by app (it was one column of dots 220,000 px tall).
+    monkeypatch.chdir(tmp_path)
+    from chervil import python_app
+
+    @python_app
+    def leaf(i):
+        return i
+
+    @python_app
+    def gather(inputs=()):
+        return len(inputs)
+
+    with chervil.load(monitored(tmp_path)) as dfk:
+        leaves = [leaf(i) for i in range(9999)]
+        assert gather(inputs=leaves[:100]).result() == 100
+        assert sum(f.result() for f in leaves) == sum(range(9999))
+        run_id = dfk.run_id
+    dash = Dashboard(tmp_path / 'runinfo' / 'monitoring.db', tmp_path)
+    try:
+        show(browser, f'{dash.url}/workflow/{run_id}', 'workflow-10k')
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.getElementById('graph')"))
+        size = browser.execute_script("const c = document.getElementById('graph'); "
+                                      "return [c.width, c.height, c.dataset.nodes]")
+        assert size[2] == '10000', size
+        assert size[1] <= 640 and size[0] <= 4000, f"{size[0]} × {size[1]} px"
+        legend = text(browser, '#graph-card .legend')
+        assert 'leaf' in legend and 'gather' in legend
+        browser.execute_script("document.getElementById('graph-card').scrollIntoView()")
+        browser.save_screenshot(os.path.join(ARTIFACTS, 'graph-10k.png'))
     finally:
         dash.stop()
 

@@ -781,7 +781,7 @@ pub struct Graph {
 }
 
 /// The task graph is drawn for at most this many tasks.
-pub const MAX_GRAPH: i64 = 3_000;
+pub const MAX_GRAPH: i64 = 10_000;
 
 pub fn graph(conn: &Connection, run: &str) -> rusqlite::Result<Graph> {
     let total: i64 = conn.query_row("SELECT count(*) FROM task WHERE run_id = ?1", [run], |r| r.get(0))?;

@@ -371,31 +371,67 @@ async function taskList(card, run) {
   form.addEventListener("submit", ev => { ev.preventDefault(); filters.q = form.q.value; taskList(card, run); });
 }
 
-// The task graph, layered by depth (a task one step right of its deepest dependency).
+// The task graph, layered by depth (a task one column right of its deepest dependency).
+// Each depth is a block of columns, its tasks grouped by app and packed in a grid, so a
+// 10,000-task fan-out is a square, not a 200,000-pixel line. Colour is the app; a red
+// ring marks a failure, a hollow dot a task not finished. Drawn on a canvas.
 async function drawGraph(card, run) {
   const g = await get(`/api/workflow/${encodeURIComponent(run)}/graph`);
   if (!g.tasks.length) { card.innerHTML = '<p class="muted">No tasks.</p>'; return; }
-  const depth = new Map(), deps = new Map();
-  for (const [from, to] of g.edges) { (deps.get(to) || deps.set(to, []).get(to)).push(from); }
+  const deps = new Map(), depth = new Map();
+  for (const [from, to] of g.edges) (deps.get(to) || deps.set(to, []).get(to)).push(from);
   for (const [id] of g.tasks) depth.set(id, 1 + Math.max(-1, ...(deps.get(id) || []).map(d => depth.get(d) ?? 0)));
-  const columns = new Map();
-  for (const [id] of g.tasks) { const d = depth.get(id); (columns.get(d) || columns.set(d, []).get(d)).push(id); }
-  const dx = 70, dy = 22, height = Math.max(...[...columns.values()].map(c => c.length)) * dy + 30;
+  const colors = appColors(g.tasks.map(t => t[1]));
+  const levels = new Map();
+  for (const t of g.tasks) { const d = depth.get(t[0]); (levels.get(d) || levels.set(d, []).get(d)).push(t); }
+  const n = g.tasks.length, cell = n > 2000 ? 7 : n > 300 ? 11 : 22, r = Math.max(2, cell / 2 - 1.5);
+  const widest = Math.max(...[...levels.values()].map(l => l.length));
+  // rows per column: a near-square block for the widest level, at most ~560 px tall
+  const rowsMax = Math.max(1, Math.min(Math.ceil(Math.sqrt(widest * 2)), Math.floor(560 / cell)));
   const pos = new Map();
-  for (const [d, ids] of columns) ids.forEach((id, i) => pos.set(id, [30 + d * dx, 20 + i * dy]));
-  const color = s => ({ exec_done: COLORS.done, memo_done: COLORS.done, failed: COLORS.failed, dep_fail: COLORS.failed,
-                        pending: COLORS.pending, fail_retryable: COLORS.pending })[s] || COLORS.running;
-  const lines = g.edges.filter(([a, b]) => pos.has(a) && pos.has(b)).map(([a, b]) => {
+  let x = 16;
+  for (const d of [...levels.keys()].sort((a, b) => a - b)) {
+    const level = levels.get(d).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[0] - b[0]));
+    level.forEach((t, i) => pos.set(t[0], [x + Math.floor(i / rowsMax) * cell + cell / 2, 12 + (i % rowsMax) * cell + cell / 2]));
+    x += Math.ceil(level.length / rowsMax) * cell + Math.max(24, cell * 2);
+  }
+  const width = x, height = 24 + Math.min(widest, rowsMax) * cell;
+  card.innerHTML = `${g.total > n ? `<p class="muted">The first ${num(n)} of ${num(g.total)} tasks.</p>` : ""}
+    ${legend(colors)}<div class="legend"><span><i class="ring"></i>failed</span><span><i class="hollow"></i>not finished</span></div>
+    <div class="graph-wrap"><canvas id="graph"></canvas><div class="tip" hidden></div></div>`;
+  const canvas = card.querySelector("canvas"), tip = card.querySelector(".tip");
+  canvas.width = width; canvas.height = height;
+  canvas.dataset.nodes = String(n);
+  const ctx = canvas.getContext("2d");
+  ctx.strokeStyle = "rgba(110, 120, 140, 0.18)";
+  ctx.beginPath();
+  for (const [a, b] of g.edges) {
+    if (!pos.has(a) || !pos.has(b)) continue;
     const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b);
-    return `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#c4cad4"/>`;
-  }).join("");
-  const dots = g.tasks.map(([id, app, state]) => {
-    const [x, y] = pos.get(id);
-    return `<a href="/workflow/${encodeURIComponent(run)}/task/${id}"><circle cx="${x}" cy="${y}" r="7" fill="${color(state)}" data-task="${id}"><title>${id} ${esc(app)}: ${esc(state)}</title></circle></a>`;
-  }).join("");
-  const width = 60 + (Math.max(...depth.values()) + 1) * dx;
-  card.innerHTML = `${g.total > g.tasks.length ? `<p class="muted">The first ${num(g.tasks.length)} of ${num(g.total)} tasks.</p>` : ""}
-    <div style="overflow:auto;max-height:520px"><svg id="graph" width="${width}" height="${height}">${lines}${dots}</svg></div>`;
+    ctx.moveTo(x1, y1); ctx.lineTo(x2, y2);
+  }
+  ctx.stroke();
+  const finished = new Set(["exec_done", "memo_done", "failed", "dep_fail"]);
+  for (const [id, app, state] of g.tasks) {
+    const [cx, cy] = pos.get(id);
+    ctx.beginPath(); ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+    ctx.fillStyle = finished.has(state) ? colors.get(app) : "#fff"; ctx.fill();
+    ctx.lineWidth = state === "failed" || state === "dep_fail" ? 2 : 1;
+    ctx.strokeStyle = state === "failed" || state === "dep_fail" ? COLORS.failed : colors.get(app); ctx.stroke();
+  }
+  const at = ev => {
+    const rect = canvas.getBoundingClientRect(), px = ev.clientX - rect.left, py = ev.clientY - rect.top;
+    return g.tasks.find(([id]) => { const [cx, cy] = pos.get(id); return Math.abs(cx - px) <= cell / 2 && Math.abs(cy - py) <= cell / 2; });
+  };
+  canvas.onclick = ev => { const t = at(ev); if (t) location.href = `/workflow/${encodeURIComponent(run)}/task/${t[0]}`; };
+  canvas.onmousemove = ev => {
+    const t = at(ev);
+    canvas.style.cursor = t ? "pointer" : "default";
+    if (!t) { tip.hidden = true; return; }
+    tip.hidden = false; tip.style.left = `${ev.offsetX + 14}px`; tip.style.top = `${ev.offsetY + 14}px`;
+    tip.innerHTML = `<b>task ${t[0]}</b> ${esc(t[1])}<br>${esc(t[2] || "not started")} · depth ${depth.get(t[0])}`;
+  };
+  canvas.onmouseleave = () => { tip.hidden = true; };
 }
 
 async function taskView(run, task) {
