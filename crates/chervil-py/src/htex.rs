@@ -1,7 +1,9 @@
 //! The HighThroughputExecutor's engine as Python sees it: the interchange (in the
 //! client) and the pool's entry point (on compute nodes).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
@@ -11,6 +13,10 @@ use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
+
+use chervil_monitor::Monitor as MonitorEngine;
+
+use crate::monitor;
 
 /// Event kinds as `Interchange.wait` reports them.
 const DONE_OK: u8 = 0;
@@ -36,6 +42,58 @@ fn server_err(e: ServerError) -> PyErr {
 pub struct Interchange {
     inner: InterchangeHandle,
     cert_sha256: Option<String>,
+    /// When the run is monitored: where each try ran and its resource samples go from
+    /// here to the monitor, with no Python on the way.
+    recorder: OnceLock<Recorder>,
+}
+
+/// What monitoring needs to record HTEX's tries: the DataFlowKernel's `(task, try)` of
+/// each executor task, kept from its submission to its result.
+struct Recorder {
+    monitor: Arc<MonitorEngine>,
+    /// The resource samples' `resource_monitoring_interval` column.
+    interval_s: f64,
+    tries: Mutex<HashMap<u64, (u64, u32)>>,
+}
+
+impl Recorder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, u32)>> {
+        self.tries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records what `events` say about monitored tries: samples ahead of results (the
+    /// pool sends them so, and a try is forgotten once its result is in).
+    fn record(&self, events: &[ClientEvent]) {
+        let mut rows = Vec::new();
+        let mut tries = self.lock();
+        for e in events {
+            match e {
+                ClientEvent::Resources(batch) => {
+                    for s in batch {
+                        if let Some(&(task, try_id)) = tries.get(&s.task) {
+                            rows.push(monitor::resource_event(task, try_id, self.interval_s, s));
+                        }
+                    }
+                }
+                ClientEvent::Done { task, on, started_us, ended_us, .. } => {
+                    if let Some((t, try_id)) = tries.remove(task) {
+                        if *started_us != 0 {
+                            let block = Some(on.block_id.to_string()).filter(|b| !b.is_empty());
+                            rows.extend(monitor::try_ran_events(t, try_id, on.hostname.to_string(), block, *started_us, *ended_us));
+                        }
+                    }
+                }
+                ClientEvent::PoolLost { task, .. } => {
+                    tries.remove(task);
+                }
+                _ => {}
+            }
+        }
+        drop(tries);
+        if !rows.is_empty() {
+            self.monitor.send_all(rows);
+        }
+    }
 }
 
 /// `(task id, kind, value, hostname, block id, started µs, ended µs)` as
@@ -45,22 +103,6 @@ type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py
 /// `(active, pool id, hostname, block id, workers, cores, memory MB, python version)`:
 /// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
-
-/// A sample of a worker process, handed from the interchange to the monitor through
-/// Python untouched: Python only reads `task` to find the DFK task and try.
-#[pyclass(frozen, module = "chervil._core")]
-pub struct Sample {
-    pub(crate) inner: chervil_proto::ResourceSample,
-}
-
-#[pymethods]
-impl Sample {
-    /// The executor's id of the task whose worker was sampled.
-    #[getter]
-    fn task(&self) -> u64 {
-        self.inner.task
-    }
-}
 
 /// `/proc`'s state letter in psutil's words, which Parsl's database holds.
 pub(crate) fn process_state(letter: u8) -> &'static str {
@@ -76,6 +118,14 @@ pub(crate) fn process_state(letter: u8) -> &'static str {
         b'W' => "waking",
         b'P' => "parked",
         _ => "unknown",
+    }
+}
+
+impl Interchange {
+    fn remember(&self, task: u64, key: Option<(u64, u32)>) {
+        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
+            r.lock().insert(task, key);
+        }
     }
 }
 
@@ -110,12 +160,12 @@ impl Interchange {
         };
         if !tls {
             let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
-            return Ok(Interchange { inner, cert_sha256: None });
+            return Ok(Interchange { inner, cert_sha256: None, recorder: OnceLock::new() });
         }
         let identity = TlsIdentity::generate().map_err(tls_err)?;
         let acceptor = identity.acceptor().map_err(tls_err)?;
         let inner = py.detach(|| InterchangeHandle::start(config, acceptor)).map_err(server_err)?;
-        Ok(Interchange { inner, cert_sha256: Some(tls::to_hex(&identity.fingerprint())) })
+        Ok(Interchange { inner, cert_sha256: Some(tls::to_hex(&identity.fingerprint())), recorder: OnceLock::new() })
     }
 
     /// The SHA-256 of this run's TLS certificate (hex) that pools must pin; None without TLS.
@@ -136,16 +186,32 @@ impl Interchange {
 
     /// Queues one task: its id, its function's id, its pickled arguments and, for an MPI
     /// task, its resource specification as text pairs.
-    #[pyo3(signature = (task, function, payload, spec = Vec::new()))]
-    fn submit(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>) {
+    /// `key`, when monitored, is the DataFlowKernel's `(task, try)` this task runs.
+    #[pyo3(signature = (task, function, payload, spec = Vec::new(), key = None))]
+    fn submit(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, key: Option<(u64, u32)>) {
+        self.remember(task, key);
         self.inner.submit(vec![(task, (function, payload.to_vec(), spec))]);
     }
 
     /// As `submit`, without waking the interchange's thread for this task: it goes out
     /// with the next 255, at `flush()`, or within a millisecond.
-    #[pyo3(signature = (task, function, payload, spec = Vec::new()))]
-    fn submit_soon(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>) {
+    #[pyo3(signature = (task, function, payload, spec = Vec::new(), key = None))]
+    fn submit_soon(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, key: Option<(u64, u32)>) {
+        self.remember(task, key);
         self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+    }
+
+    /// From now on where each keyed task's try ran (`try` row, `running` and
+    /// `running_ended`) and its workers' resource samples (when `interval_s` is given)
+    /// go to `monitor` straight from here.
+    #[pyo3(signature = (monitor, interval_s = None))]
+    fn attach_monitor(&self, monitor: &monitor::Monitor, interval_s: Option<f64>) -> PyResult<()> {
+        let recorder = Recorder {
+            monitor: Arc::clone(&monitor.inner),
+            interval_s: interval_s.unwrap_or(0.0),
+            tries: Mutex::new(HashMap::new()),
+        };
+        self.recorder.set(recorder).map_err(|_| PyRuntimeError::new_err("this interchange already has a monitor"))
     }
 
     /// Sends what `submit_soon` left waiting, now.
@@ -153,7 +219,7 @@ impl Interchange {
         self.inner.flush();
     }
 
-    /// Waits up to `timeout` seconds; returns `(events, pool changes, samples)` that arrived, or
+    /// Waits up to `timeout` seconds; returns `(events, pool changes)` that arrived, or
     /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
     /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker
     /// lost (why), 3 pool lost (why; no block or times), 4 refused by the pool (why). Pool changes are
@@ -163,12 +229,20 @@ impl Interchange {
         &self,
         py: Python<'py>,
         timeout: f64,
-    ) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>, Vec<Sample>)>> {
+    ) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
         let t = secs(timeout, "timeout")?;
-        let Some(events) = py.detach(|| self.inner.wait(t)) else { return Ok(None) };
+        let recorder = self.recorder.get();
+        let Some(events) = py.detach(|| {
+            let events = self.inner.wait(t);
+            if let (Some(r), Some(events)) = (recorder, events.as_ref()) {
+                r.record(events);
+            }
+            events
+        }) else {
+            return Ok(None);
+        };
         let mut out = Vec::with_capacity(events.len());
         let mut pools = Vec::new();
-        let mut samples = Vec::new();
         let empty = PyString::new(py, "");
         for e in events {
             match e {
@@ -192,12 +266,13 @@ impl Interchange {
                     0,
                     0,
                 )),
-                ClientEvent::Resources(batch) => samples.extend(batch.into_iter().map(|inner| Sample { inner })),
+                // recorded above when monitored; nobody asked for them otherwise
+                ClientEvent::Resources(_) => {}
                 ClientEvent::PoolJoined(p) | ClientEvent::PoolHeartbeat(p) => pools.push(pool_change(true, &p)),
                 ClientEvent::PoolLeft(p) => pools.push(pool_change(false, &p)),
             }
         }
-        Ok(Some((out, pools, samples)))
+        Ok(Some((out, pools)))
     }
 
     /// `(pending, held by pools, capacity, pools)`.

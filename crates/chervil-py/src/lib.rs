@@ -372,7 +372,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scaling::Scaler>()?;
     m.add_class::<checkpoint::Checkpointer>()?;
     m.add_class::<monitor::Monitor>()?;
-    m.add_class::<htex::Sample>()?;
     m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint::checkpoint_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;

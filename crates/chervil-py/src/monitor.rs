@@ -9,7 +9,9 @@ use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine, ResourceRow}
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::htex::{process_state, Sample};
+use chervil_proto::ResourceSample;
+
+use crate::htex::process_state;
 
 #[pyclass(frozen, module = "chervil._core")]
 pub struct Monitor {
@@ -54,39 +56,10 @@ impl Monitor {
     /// Try `try_id` of `task_id` ran on `hostname` (block `block_id`) between these
     /// wall-clock times (µs since the epoch): its host and block, and Parsl's `running`
     /// and `running_ended` states. Sent before the try's outcome reaches the kernel.
+    /// (HTEX's tries are recorded by the interchange handle itself: `attach_monitor`.)
     #[pyo3(signature = (task_id, try_id, hostname, block_id, started_us, ended_us))]
     fn try_ran(&self, task_id: u64, try_id: u32, hostname: String, block_id: Option<String>, started_us: u64, ended_us: u64) {
-        let (started, ended) = (started_us as i64, ended_us as i64);
-        self.inner.send_all([
-            Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id },
-            Event::TaskState { task_id, try_id, state: "running", at_us: started },
-            Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
-        ]);
-    }
-
-    /// A sample of the process running try `try_id` of `task_id` (`resource` row),
-    /// as the interchange gave it.
-    fn resource(&self, task_id: u64, try_id: u32, interval_s: f64, sample: &Sample) {
-        let r = &sample.inner;
-        self.inner.send(Event::Resource(ResourceRow {
-            task_id,
-            try_id,
-            at_us: r.at_us as i64,
-            interval_s,
-            pid: r.pid,
-            memory_percent: r.memory_percent,
-            children: r.children,
-            user_s: r.user_s,
-            system_s: r.system_s,
-            vms_bytes: r.vms_bytes,
-            rss_bytes: r.rss_bytes,
-            read_bytes: r.read_bytes,
-            write_bytes: r.write_bytes,
-            status: process_state(r.state).to_string(),
-            cpu_num: r.cpu_num,
-            ctx_voluntary: r.ctx_voluntary,
-            ctx_involuntary: r.ctx_involuntary,
-        }));
+        self.inner.send_all(try_ran_events(task_id, try_id, hostname, block_id, started_us, ended_us));
     }
 
     /// A pool joined (`active`) or left: a `node` row.
@@ -127,4 +100,44 @@ impl Monitor {
         let s = py.detach(|| self.inner.close());
         (s.recorded, s.lost, s.first_error)
     }
+}
+
+/// A try's host and block, and Parsl's `running` and `running_ended` states.
+pub(crate) fn try_ran_events(
+    task_id: u64,
+    try_id: u32,
+    hostname: String,
+    block_id: Option<String>,
+    started_us: u64,
+    ended_us: u64,
+) -> [Event; 3] {
+    let (started, ended) = (started_us as i64, ended_us as i64);
+    [
+        Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id },
+        Event::TaskState { task_id, try_id, state: "running", at_us: started },
+        Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
+    ]
+}
+
+/// A sample of the process running try `try_id` of `task_id`, as a `resource` row.
+pub(crate) fn resource_event(task_id: u64, try_id: u32, interval_s: f64, r: &ResourceSample) -> Event {
+    Event::Resource(ResourceRow {
+        task_id,
+        try_id,
+        at_us: r.at_us as i64,
+        interval_s,
+        pid: r.pid,
+        memory_percent: r.memory_percent,
+        children: r.children,
+        user_s: r.user_s,
+        system_s: r.system_s,
+        vms_bytes: r.vms_bytes,
+        rss_bytes: r.rss_bytes,
+        read_bytes: r.read_bytes,
+        write_bytes: r.write_bytes,
+        status: process_state(r.state).to_string(),
+        cpu_num: r.cpu_num,
+        ctx_voluntary: r.ctx_voluntary,
+        ctx_involuntary: r.ctx_involuntary,
+    })
 }

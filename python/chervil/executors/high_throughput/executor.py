@@ -229,6 +229,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._ix = _core.Interchange(bind, lo, hi, token, prefetch_capacity=self.prefetch_capacity,
                                      heartbeat_period=float(self.heartbeat_period),
                                      heartbeat_threshold=float(self.heartbeat_threshold), tls=tls)
+        if self.monitor is not None:
+            # where each try ran and its workers' samples go from the interchange handle to
+            # the monitor directly (no Python per task); `_send` gives each task its key
+            self._ix.attach_monitor(self.monitor, float(self.resource_monitoring_interval or 0) or None)
         addresses = self.address or (self.loopback_address if self._local else ','.join(get_all_addresses()))
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
         logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
@@ -337,7 +341,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         """``submit`` for the DataFlowKernel: ``on_done(*key, ok, value, ran)`` gets the
         try's outcome on the results thread — the result (or the RemoteExceptionWrapper
         of the app's exception), or the executor's exception when ``ok`` is False;
-        ``ran`` is ``(host, block, started µs, ended µs)`` when monitoring. A pending
+        ``ran`` is None: where the try ran reaches the monitor from the engine. A pending
         task holds no Future (~0.6 KiB and a lock), just one tuple of the callback and
         its key (~70 bytes less than a ``functools.partial`` of them)."""
         self._send((on_done, *key), func, resource_specification, args, kwargs)
@@ -366,7 +370,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._tasks[tid] = target
         try:
             # Not a wake of the interchange thread per task: see lean_future.before_wait.
-            self._ix.submit_soon(tid, fid, payload, spec)
+            key = target[1:3] if self.monitor is not None and isinstance(target, tuple) else None
+            self._ix.submit_soon(tid, fid, payload, spec, key)
         except BaseException:
             self._tasks.pop(tid, None)  # the caller learns of it from this exception, not twice
             raise
@@ -378,19 +383,13 @@ class HighThroughputExecutor(BlockProviderExecutor):
             got = ix.wait(0.5)
             if got is None:
                 return
-            events, pools, samples = got
+            events, pools = got  # tries' hosts and resource samples reach the monitor from the engine (attach_monitor)
             monitor = self.monitor
             if any(not change[0] for change in pools):
                 self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
             if monitor is not None:
                 for active, pool, host, block, workers, cores, memory_mb, python_v in pools:
                     monitor.node(pool, host, block, workers, cores, memory_mb, python_v, active)
-            if monitor is not None:
-                interval = self.resource_monitoring_interval
-                for sample in samples:
-                    key = _try_of(self._tasks.get(sample.task))
-                    if key is not None:
-                        monitor.resource(key[0], key[1], interval, sample)
             for tid, kind, value, host, block, started_us, ended_us in events:
                 target = self._tasks.pop(tid, None)
                 if target is None:
@@ -407,8 +406,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                         ok, outcome = False, ManagerLost(None, host, value)
                 except Exception as e:
                     ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
-                ran = (host, block, started_us, ended_us) if monitor is not None and started_us else None
-                _deliver(target, ok, outcome, ran)
+                # (where the try ran is recorded by the interchange handle: attach_monitor)
+                _deliver(target, ok, outcome, None)
             # Tasks this batch released (dependants launched just now) leave at once.
             lean_future.flush_before_waiting()
 
@@ -470,11 +469,3 @@ def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
         target[0](*target[1:], ok, outcome, ran)
     except Exception:
         logger.exception("completing a task failed")
-
-
-def _try_of(target) -> Optional[Tuple[int, int]]:
-    """(DataFlowKernel task, try) of what waits for a task, for resource samples: the
-    key the DataFlowKernel gave ``submit_to``; None for a Future."""
-    if isinstance(target, tuple):
-        return target[1:3]
-    return None
