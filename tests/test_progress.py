@@ -138,9 +138,16 @@ def screen_of(out, width):
 
 
 INTERLEAVED = """
-import sys, time, parsl
+import logging, sys, time, parsl
 from parsl.config import Config
 from parsl.executors import ThreadPoolExecutor
+
+# a stream handler made before the run, as parsl.set_stream_logger() makes one
+log = logging.getLogger('script')
+handler = logging.StreamHandler(sys.stderr)
+handler.setFormatter(logging.Formatter('%(message)s'))
+log.addHandler(handler)
+log.setLevel(logging.INFO)
 
 @parsl.python_app
 def nap(i):
@@ -154,6 +161,7 @@ with parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=4)], run_dir='r
         time.sleep(0.6)  # the line is drawn meanwhile
         print(f'stage {stage} finished with {sum(f.result() for f in futures)}')
     print('a warning on stderr', file=sys.stderr)
+    log.info('a log line')
     print('half a line', end='', flush=True)
     time.sleep(0.7)  # a tick while the row is half written: the line must wait
     print(' and its end')
@@ -167,7 +175,7 @@ def test_the_line_fits_80_columns_and_steps_aside_for_the_scripts_output(tmp_pat
                             env_without_progress_setting(), columns=80)
     rows = [row for row in screen_of(out, 80) if row]
     expected = [f'stage {i} finished with {sum(range(1500))}' for i in range(4)]
-    expected += ['a warning on stderr', 'half a line and its end']
+    expected += ['a warning on stderr', 'a log line', 'half a line and its end']
     # The script's own rows, whole and in order, each on a row of its own.
     assert [row for row in rows if not row.startswith('chervil:')][:len(expected)] == expected, "\n".join(rows)
     assert rows[-1] == 'script done', rows

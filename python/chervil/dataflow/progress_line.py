@@ -6,10 +6,12 @@ that each write first asks the line to step aside (it is erased and kept away), 
 writes and flushes, then lets it come back below the text once the text has ended its
 row. Without this a ``print`` landed on the line's row ("…ETA 0:01stage 1 finished").
 
-Writes that do not go through ``sys.stdout``/``sys.stderr`` (a subprocess writing to the
-inherited descriptor, a logging handler made before the run began) are not seen; the
-line is redrawn over them at its next tick.
+Logging handlers that already write to one of those streams (``parsl.set_stream_logger()``
+called before ``load``) are pointed at the wrapper too, and back at the end. Writes that
+do not go through any of these (a subprocess writing to the inherited descriptor) are not
+seen; the line is redrawn over them at its next tick.
 """
+import logging
 import sys
 from typing import Any, List, Tuple
 
@@ -43,6 +45,14 @@ class _AsideStream:
 
 
 _installed: List[Tuple[str, Any, _AsideStream]] = []
+_handlers: List[Tuple[logging.StreamHandler, Any]] = []
+
+
+def _stream_handlers() -> List[logging.StreamHandler]:
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
 
 
 def install(kernel: Any) -> None:
@@ -57,10 +67,20 @@ def install(kernel: Any) -> None:
             wrapper = _AsideStream(stream, kernel)
             setattr(sys, name, wrapper)
             _installed.append((name, stream, wrapper))
+    wrappers = {id(raw): wrapper for _, raw, wrapper in _installed}
+    for handler in _stream_handlers():
+        wrapper = wrappers.get(id(handler.stream))
+        if wrapper is not None:
+            _handlers.append((handler, handler.stream))
+            handler.stream = wrapper
 
 
 def uninstall() -> None:
     """Puts the streams back (those the script has not replaced meanwhile)."""
+    while _handlers:
+        handler, raw = _handlers.pop()
+        if isinstance(handler.stream, _AsideStream):
+            handler.stream = raw
     while _installed:
         name, stream, wrapper = _installed.pop()
         if getattr(sys, name) is wrapper:
