@@ -132,7 +132,7 @@ impl<'c> Hot<'c> {
                 "INSERT OR REPLACE INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, \
                  task_hashsum, task_inputs, task_outputs, task_stdin, task_stdout, task_stderr, \
                  task_time_invoked, task_time_returned, task_fail_count, task_fail_cost) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, NULL, ?8, ?9, ?10, NULL, 0, 0.0)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, NULL, ?8, ?9, ?10, ?12, ?13, ?14)",
             )?,
             try_row: tx.prepare(
                 "INSERT OR REPLACE INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, \
@@ -156,6 +156,24 @@ struct OpenTry {
     fail_history: String,
 }
 
+/// A task's row not written yet: it is written once, at the end of the batch that
+/// submitted it, with whatever of its end that batch also holds (a task submitted and
+/// finished within one commit window costs one insert, not an insert and updates).
+struct PendingTask {
+    depends: String,
+    func_name: String,
+    memoize: bool,
+    inputs: Option<String>,
+    outputs: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    invoked: String,
+    hashsum: Option<String>,
+    returned: Option<String>,
+    fail_count: u32,
+    fail_cost: f64,
+}
+
 /// What the writer remembers of an unfinished task.
 struct Live {
     /// Its executor's label, for its tries' rows (Parsl's `task` table has no executor
@@ -168,6 +186,7 @@ struct Writer {
     run_id: String,
     clock: Formatter,
     live: HashMap<u64, Live>,
+    pending: HashMap<u64, PendingTask>,
     labels: Vec<Arc<str>>,
     summary: Summary,
 }
@@ -175,7 +194,7 @@ struct Writer {
 impl Writer {
     fn run(path: PathBuf, run_id: String, clock: Clock, rx: Receiver<Msg>) -> Summary {
         lower_priority();
-        let mut w = Writer { run_id, clock: Formatter::new(clock), live: HashMap::new(), labels: Vec::new(), summary: Summary::default() };
+        let mut w = Writer { run_id, clock: Formatter::new(clock), live: HashMap::new(), pending: HashMap::new(), labels: Vec::new(), summary: Summary::default() };
         let mut conn = match open(&path) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -252,6 +271,7 @@ impl Writer {
             for event in batch {
                 self.apply(&tx, &mut hot, event)?;
             }
+            self.write_pending(&mut hot)?;
         }
         tx.commit()
     }
@@ -300,7 +320,7 @@ impl Writer {
                 )?
                 .execute(params![run, t(*completed_us), *tasks_completed as i64, *tasks_failed as i64])?;
             }
-            Event::TaskSubmitted(row) => self.task_submitted(hot, row)?,
+            Event::TaskSubmitted(row) => self.task_submitted(row),
             Event::TaskState { task_id, try_id, state, at_us } => {
                 let at = t(*at_us);
                 hot.status.execute(params![*task_id as i64, state, at, run, try_id])?;
@@ -351,10 +371,20 @@ impl Writer {
                         }
                         if final_state {
                             self.live.remove(task_id);
-                            hot.task_returned.execute(params![*task_id as i64, run, at])?;
+                            match self.pending.get_mut(task_id) {
+                                Some(p) => p.returned = Some(at),
+                                None => {
+                                    hot.task_returned.execute(params![*task_id as i64, run, at])?;
+                                }
+                            }
                         }
                     }
                     _ => {}
+                }
+            }
+            Event::TaskFailures { task_id, fail_count, fail_cost } if self.pending.contains_key(task_id) => {
+                if let Some(p) = self.pending.get_mut(task_id) {
+                    (p.fail_count, p.fail_cost) = (*fail_count, *fail_cost);
                 }
             }
             Event::TaskFailures { task_id, fail_count, fail_cost } => {
@@ -362,6 +392,11 @@ impl Writer {
                     "UPDATE task SET task_fail_count = ?3, task_fail_cost = ?4 WHERE task_id = ?1 AND run_id = ?2",
                 )?
                 .execute(params![*task_id as i64, run, fail_count, fail_cost])?;
+            }
+            Event::TaskHashsum { task_id, hashsum } if self.pending.contains_key(task_id) => {
+                if let Some(p) = self.pending.get_mut(task_id) {
+                    p.hashsum = Some(hashsum.clone());
+                }
             }
             Event::TaskHashsum { task_id, hashsum } => {
                 tx.prepare_cached("UPDATE task SET task_hashsum = ?3 WHERE task_id = ?1 AND run_id = ?2")?
@@ -468,25 +503,50 @@ impl Writer {
         Ok(())
     }
 
-    fn task_submitted(&mut self, hot: &mut Hot<'_>, row: &TaskRow) -> rusqlite::Result<()> {
+    fn task_submitted(&mut self, row: &TaskRow) {
         let executor = self.label(&row.executor);
         self.live.insert(row.task_id, Live { executor, open: None });
-        let invoked = self.clock.format(row.invoked_us);
-        // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no
-        // stdout/stderr as ''.
-        hot.task_row
-        .execute(params![
-            row.task_id as i64,
-            self.run_id,
-            row.depends,
-            row.func_name,
-            if row.memoize { "1" } else { "0" },
-            row.inputs.as_deref().unwrap_or("None"),
-            row.outputs.as_deref().unwrap_or("None"),
-            row.stdout.as_deref().unwrap_or(""),
-            row.stderr.as_deref().unwrap_or(""),
-            invoked
-        ])?;
+        self.pending.insert(
+            row.task_id,
+            PendingTask {
+                depends: row.depends.clone(),
+                func_name: row.func_name.clone(),
+                memoize: row.memoize,
+                inputs: row.inputs.clone(),
+                outputs: row.outputs.clone(),
+                stdout: row.stdout.clone(),
+                stderr: row.stderr.clone(),
+                invoked: self.clock.format(row.invoked_us),
+                hashsum: None,
+                returned: None,
+                fail_count: 0,
+                fail_cost: 0.0,
+            },
+        );
+    }
+
+    /// The task rows this batch submitted, each once (see [`PendingTask`]).
+    fn write_pending(&mut self, hot: &mut Hot<'_>) -> rusqlite::Result<()> {
+        for (task_id, p) in self.pending.drain() {
+            // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no
+            // stdout/stderr as ''.
+            hot.task_row.execute(params![
+                task_id as i64,
+                self.run_id,
+                p.depends,
+                p.func_name,
+                if p.memoize { "1" } else { "0" },
+                p.inputs.as_deref().unwrap_or("None"),
+                p.outputs.as_deref().unwrap_or("None"),
+                p.stdout.as_deref().unwrap_or(""),
+                p.stderr.as_deref().unwrap_or(""),
+                p.invoked,
+                p.hashsum,
+                p.returned,
+                p.fail_count,
+                p.fail_cost
+            ])?;
+        }
         Ok(())
     }
 }

@@ -44,6 +44,9 @@ class ClusterProvider(EngineProvider):
         self.parallelism = parallelism
         self.walltime = walltime
         self.launcher = launcher if launcher is not None else SingleNodeLauncher()
+        if not callable(self.launcher):
+            from chervil.launchers.errors import BadLauncher
+            raise BadLauncher(self.launcher)
         self.cmd_timeout = cmd_timeout
         self.scheduler_options = scheduler_options
         self.worker_init = worker_init
