@@ -32,7 +32,7 @@ DELIBERATE = {
 
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
-    'parsl.concurrent', 'parsl.executors.high_throughput.manager_selector',
+    'parsl.executors.high_throughput.manager_selector',
     'parsl.executors.high_throughput.mpi_prefix_composer',
     'parsl.logconfigs', 'parsl.logconfigs.base', 'parsl.logconfigs.file', 'parsl.logconfigs.json',
     'parsl.logconfigs.noop', 'parsl.monitoring.errors', 'parsl.monitoring.message_type', 'parsl.monitoring.queries',
@@ -221,3 +221,59 @@ def test_version_module():
     import chervil
     from chervil.version import VERSION
     assert VERSION == chervil.__version__
+
+
+POOL_SCRIPT = textwrap.dedent('''
+    import json
+    from parsl.concurrent import ParslPoolExecutor
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.providers import LocalProvider
+
+    def square(x):
+        return x * x
+
+    def add(a, b):
+        return a + b
+
+    def fail(x):
+        raise ValueError(f"no {x}")
+
+    if __name__ == '__main__':
+        config = Config(executors=[HighThroughputExecutor(label='htex', max_workers_per_node=2,
+                                                          provider=LocalProvider(init_blocks=1, max_blocks=1))],
+                        strategy='none')
+        out = {}
+        with ParslPoolExecutor(config) as pool:
+            out['map'] = list(pool.map(square, range(10)))
+            out['map2'] = list(pool.map(add, [1, 2], [10, 20]))
+            chained = pool.submit(add, pool.submit(square, 3), 1)  # a future as an argument waits
+            out['chained'] = chained.result()
+            try:
+                list(pool.map(fail, [7]))
+            except ValueError as e:
+                out['error'] = str(e)
+            out['apps'] = pool.app_count
+        try:
+            pool.submit(square, 2)
+        except RuntimeError:
+            out['after'] = 'refused'
+        print(json.dumps(out))
+''')
+
+
+def test_parsl_pool_executor_as_the_docs_use_it_beside_parsl(tmp_path):
+    (tmp_path / 'pool.py').write_text(POOL_SCRIPT)
+    runs = {'chervil': [sys.executable, '-m', 'chervil', 'run', '--no-progress', 'pool.py']}
+    if os.environ.get('CHERVIL_PARSL_PYTHON'):
+        runs['parsl'] = [os.environ['CHERVIL_PARSL_PYTHON'], 'pool.py']
+    outs = {}
+    for engine, cmd in runs.items():
+        env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(cmd[0]), os.environ.get('PATH', '')]))
+        done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, f"{engine}: {done.stderr[-3000:]}"
+        outs[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outs['chervil'] == {'map': [x * x for x in range(10)], 'map2': [11, 22], 'chained': 10,
+                               'error': 'no 7', 'apps': 3, 'after': 'refused'}
+    if 'parsl' in outs:
+        assert outs['chervil'] == outs['parsl']
