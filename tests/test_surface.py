@@ -35,8 +35,8 @@ NOT_YET = {
     'parsl.executors.high_throughput.manager_selector',
     'parsl.executors.high_throughput.mpi_prefix_composer',
     'parsl.logconfigs', 'parsl.logconfigs.base', 'parsl.logconfigs.file', 'parsl.logconfigs.json',
-    'parsl.logconfigs.noop', 'parsl.monitoring.errors', 'parsl.monitoring.message_type', 'parsl.monitoring.queries',
-    'parsl.monitoring.queries.pandas', 'parsl.monitoring.radios', 'parsl.monitoring.radios.base',
+    'parsl.logconfigs.noop', 'parsl.monitoring.errors', 'parsl.monitoring.message_type',
+    'parsl.monitoring.radios', 'parsl.monitoring.radios.base',
     'parsl.monitoring.radios.filesystem', 'parsl.monitoring.radios.htex', 'parsl.monitoring.radios.multiprocessing',
     'parsl.monitoring.radios.udp', 'parsl.monitoring.types',
     'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
@@ -277,3 +277,51 @@ def test_parsl_pool_executor_as_the_docs_use_it_beside_parsl(tmp_path):
                                'error': 'no 7', 'apps': 3, 'after': 'refused'}
     if 'parsl' in outs:
         assert outs['chervil'] == outs['parsl']
+
+
+PANDAS_HELPERS = ['app_counts_for_workflow', 'nodes_for_workflow', 'resources_for_workflow', 'status_for_workflow',
+                  'completion_times_for_workflow', 'tasks_for_workflow', 'tries_for_workflow']
+
+
+def test_the_pandas_queries_read_a_chervil_database_as_parsls_do(tmp_path):
+    import sqlite3
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        from test_htex import _need
+        _need(False, "pandas is not installed (make setup installs it)")
+
+    import chervil
+    from chervil.executors import HighThroughputExecutor
+    from chervil.monitoring.queries import pandas as queries
+    from chervil.providers import LocalProvider
+    from test_monitoring import monitored, workflow
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=2,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    run_id, _ = workflow(monitored(tmp_path, executor=htex, resource_monitoring_interval=0.1))
+    db = tmp_path / 'runinfo' / 'monitoring.db'
+    with sqlite3.connect(db) as conn:
+        ours = {name: getattr(queries, name)(run_id, conn) for name in PANDAS_HELPERS}
+        [(task_id,)] = conn.execute("SELECT min(task_id) FROM resource WHERE run_id = ?", (run_id,)).fetchall()
+        ours['resources_for_task'] = queries.resources_for_task(run_id, task_id, conn)
+    assert len(ours['tasks_for_workflow']) == 5 and len(ours['tries_for_workflow']) >= 5
+    assert dict(zip(ours['app_counts_for_workflow'].task_func_name,
+                    ours['app_counts_for_workflow'].frequency)) == {'inc': 3, 'boom': 1, 'hello': 1}
+    assert len(ours['resources_for_task']) >= 1
+    # a run id is a parameter, not SQL
+    assert len(queries.tasks_for_workflow("x' OR '1'='1", sqlite3.connect(db))) == 0
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    if parsl_python:
+        script = textwrap.dedent(f'''
+            import json, sqlite3, sys
+            from parsl.monitoring.queries import pandas as q
+            conn = sqlite3.connect({str(db)!r})
+            out = {{name: [list(f.columns), len(f)] for name in {PANDAS_HELPERS!r}
+                   for f in [getattr(q, name)({run_id!r}, conn)]}}
+            f = q.resources_for_task({run_id!r}, {task_id!r}, conn)
+            out['resources_for_task'] = [list(f.columns), len(f)]
+            print(json.dumps(out))
+        ''')
+        theirs = subprocess.run([parsl_python, '-c', script], capture_output=True, text=True, timeout=300)
+        assert theirs.returncode == 0, theirs.stderr[-3000:]
+        assert json.loads(theirs.stdout) == {name: [list(f.columns), len(f)] for name, f in ours.items()}

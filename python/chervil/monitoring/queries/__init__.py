@@ -1,0 +1,1 @@
+"""Queries over a monitoring database (``parsl.monitoring.queries``)."""
