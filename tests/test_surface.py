@@ -32,7 +32,6 @@ DELIBERATE = {
 
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
-    'parsl.executors.high_throughput.manager_selector',
     'parsl.executors.high_throughput.mpi_prefix_composer',
     'parsl.logconfigs', 'parsl.logconfigs.base', 'parsl.logconfigs.file', 'parsl.logconfigs.json',
     'parsl.logconfigs.noop', 'parsl.monitoring.errors', 'parsl.monitoring.message_type',
@@ -325,3 +324,41 @@ def test_the_pandas_queries_read_a_chervil_database_as_parsls_do(tmp_path):
         theirs = subprocess.run([parsl_python, '-c', script], capture_output=True, text=True, timeout=300)
         assert theirs.returncode == 0, theirs.stderr[-3000:]
         assert json.loads(theirs.stdout) == {name: [list(f.columns), len(f)] for name, f in ours.items()}
+
+
+def test_block_id_selector_fills_block_0_and_leaves_block_1_idle(tmp_path):
+    import chervil
+    from chervil import python_app
+    from chervil.config import Config
+    from chervil.errors import ConfigurationError
+    from chervil.executors import HighThroughputExecutor
+    from chervil.executors.high_throughput.manager_selector import (BlockIdManagerSelector, ManagerSelector,
+                                                                     RandomManagerSelector)
+    from chervil.providers import LocalProvider
+
+    @python_app
+    def where():
+        import os
+        return os.environ['PARSL_WORKER_BLOCK_ID']
+
+    def config(selector):
+        return Config(executors=[HighThroughputExecutor(
+            label='htex', max_workers_per_node=1, manager_selector=selector,
+            provider=LocalProvider(init_blocks=2, min_blocks=2, max_blocks=2))],
+            strategy='none', run_dir=str(tmp_path / 'runinfo'))
+
+    with chervil.load(config(BlockIdManagerSelector())) as dfk:
+        ex = dfk.executors['htex']
+        from test_htex import wait_until
+        wait_until(lambda: ex.connected_workers >= 2, 60, "both blocks' pools to connect")
+        assert {where().result() for _ in range(20)} == {'0'}, "one at a time, every task ran in block 0"
+        burst = {f.result() for f in [where() for _ in range(40)]}
+    assert '0' in burst
+    with chervil.load(config(RandomManagerSelector())):
+        assert {where().result() for _ in range(5)} <= {'0', '1'}
+
+    class Mine(ManagerSelector):
+        def sort_managers(self, ready_managers, manager_list):
+            return list(manager_list)
+    with pytest.raises(ConfigurationError, match='selector of your own'):
+        HighThroughputExecutor(manager_selector=Mine())

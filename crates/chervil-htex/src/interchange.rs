@@ -31,6 +31,23 @@ pub struct InterchangeConfig {
     pub heartbeat_period: Duration,
     /// The run's secret, which a pool must present.
     pub token: Vec<u8>,
+    /// Which pool with a free slot gets tasks first.
+    pub selector: ManagerSelector,
+}
+
+/// The order in which pools with free slots are given tasks (Parsl's
+/// `manager_selector`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ManagerSelector {
+    /// Each round starts after the pool served last: load spreads evenly (the default).
+    #[default]
+    RoundRobin,
+    /// Each round starts at a pool picked at random (Parsl's `RandomManagerSelector`).
+    Random,
+    /// The lowest block first (numerically; then by pool): tasks fill the oldest blocks
+    /// and leave the newest idle, so the strategy can scale them in (Parsl's
+    /// `BlockIdManagerSelector`).
+    BlockId,
 }
 
 /// What a pool told us about itself.
@@ -89,6 +106,8 @@ struct Pool {
     draining: bool,
     /// Since when the pool has held no task (None while it holds some).
     idle_since: Option<Instant>,
+    /// Its block's place in `BlockId` order.
+    rank: u64,
 }
 
 /// Capacity figures for the scaling strategy.
@@ -110,15 +129,29 @@ pub struct Interchange {
     /// visits only these, so its cost follows the tasks sent, not the pools connected
     /// (a round over a thousand pools for every result was the interchange's limit).
     open: BTreeSet<PoolId>,
+    /// The same pools by block (`ManagerSelector::BlockId` only).
+    ranked: BTreeSet<(u64, PoolId)>,
     /// Where the last dispatch round stopped, so rounds start at different pools.
     cursor: PoolId,
+    /// `ManagerSelector::Random`'s generator (xorshift; no need for more).
+    random: u64,
     /// Blocks being scaled in: their pools get no tasks, and late pools are refused.
     retired: HashSet<String>,
 }
 
 impl Interchange {
     pub fn new(config: InterchangeConfig) -> Self {
-        Interchange { config, pending: VecDeque::new(), pools: BTreeMap::new(), open: BTreeSet::new(), next_pool: 0, cursor: 0, retired: HashSet::new() }
+        Interchange {
+            config,
+            pending: VecDeque::new(),
+            pools: BTreeMap::new(),
+            open: BTreeSet::new(),
+            ranked: BTreeSet::new(),
+            next_pool: 0,
+            cursor: 0,
+            random: 0x9E37_79B9_7F4A_7C15,
+            retired: HashSet::new(),
+        }
     }
 
     /// A task is ready to run.
@@ -167,6 +200,7 @@ impl Interchange {
                 last_sent: now,
                 draining: false,
                 idle_since: Some(now),
+                rank: hello.block_id.trim().parse().unwrap_or(u64::MAX),
             },
         );
         self.reopen(id);
@@ -210,7 +244,7 @@ impl Interchange {
             p.draining = true;
             p.last_heard = now;
         }
-        self.open.remove(&pool);
+        self.close(pool);
         Vec::new()
     }
 
@@ -270,7 +304,7 @@ impl Interchange {
             .filter_map(|id| {
                 let p = self.pools.get_mut(&id)?;
                 p.draining = true;
-                self.open.remove(&id);
+                self.close(id);
                 Some(Action::Retire { pool: id })
             })
             .collect())
@@ -293,8 +327,8 @@ impl Interchange {
     }
 
     fn lose(&mut self, pool: PoolId, why: &str) -> Vec<Action> {
+        self.close(pool);
         let Some(p) = self.pools.remove(&pool) else { return Vec::new() };
-        self.open.remove(&pool);
         let mut tasks: Vec<TaskId> = p.held.into_iter().collect();
         tasks.sort_unstable();
         tracing::warn!(pool, host = %p.info.hostname, lost = tasks.len(), why, "pool lost");
@@ -307,20 +341,52 @@ impl Interchange {
     /// Puts the pool in (or takes it out of) the set dispatch looks at.
     fn reopen(&mut self, id: PoolId) {
         match self.pools.get(&id) {
-            Some(p) if !p.draining && p.held.len() < p.capacity as usize => self.open.insert(id),
-            _ => self.open.remove(&id),
+            Some(p) if !p.draining && p.held.len() < p.capacity as usize => {
+                self.open.insert(id);
+                if self.config.selector == ManagerSelector::BlockId {
+                    self.ranked.insert((p.rank, id));
+                }
+            }
+            _ => self.close(id),
         };
+    }
+
+    /// Takes the pool out of the sets dispatch looks at.
+    fn close(&mut self, id: PoolId) {
+        if self.open.remove(&id) && self.config.selector == ManagerSelector::BlockId {
+            if let Some(p) = self.pools.get(&id) {
+                self.ranked.remove(&(p.rank, id));
+            } else {
+                self.ranked.retain(|&(_, pool)| pool != id);
+            }
+        }
+    }
+
+    /// The pool to serve next, as the selector orders them.
+    fn next_open(&mut self) -> Option<PoolId> {
+        match self.config.selector {
+            ManagerSelector::BlockId => self.ranked.iter().next().map(|&(_, id)| id),
+            ManagerSelector::RoundRobin | ManagerSelector::Random => {
+                self.open.range(self.cursor..).next().or_else(|| self.open.iter().next()).copied()
+            }
+        }
     }
 
     /// Hands pending tasks to pools with free slots, one batch per pool, starting
     /// after the pool that was served last so load spreads evenly.
     fn dispatch(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.config.selector == ManagerSelector::Random && !self.pending.is_empty() && self.next_pool > 0 {
+            self.random ^= self.random << 13;
+            self.random ^= self.random >> 7;
+            self.random ^= self.random << 17;
+            self.cursor = (self.random % u64::from(self.next_pool)) as PoolId;
+        }
         while !self.pending.is_empty() {
-            let Some(id) = self.open.range(self.cursor..).next().or_else(|| self.open.iter().next()).copied() else { break };
+            let Some(id) = self.next_open() else { break };
             self.cursor = id.wrapping_add(1);
             let Some(p) = self.pools.get_mut(&id) else {
-                self.open.remove(&id);
+                self.close(id);
                 continue;
             };
             let free = (p.capacity as usize).saturating_sub(p.held.len());
@@ -328,6 +394,7 @@ impl Interchange {
             // Either the pool is now full, or the queue is empty and the loop ends.
             if n == free {
                 self.open.remove(&id);
+                self.ranked.remove(&(p.rank, id));
             }
             if n == 0 {
                 continue;

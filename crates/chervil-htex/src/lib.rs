@@ -15,6 +15,6 @@ mod procfs;
 pub mod server;
 pub mod tls;
 
-pub use interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
+pub use interchange::{Action, Interchange, InterchangeConfig, Load, ManagerSelector, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
 pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

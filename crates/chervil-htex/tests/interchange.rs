@@ -14,6 +14,7 @@ fn ic(prefetch: u32) -> Interchange {
         heartbeat_threshold: Duration::from_secs(120),
         heartbeat_period: Duration::from_secs(30),
         token: TOKEN.to_vec(),
+        selector: Default::default(),
     })
 }
 
@@ -241,4 +242,56 @@ fn a_retired_block_gets_no_tasks_and_only_when_idle() {
     let mut late = hello(1);
     late.block_id = block.clone();
     assert_eq!(x.register(&late, t0).unwrap_err(), Rejection::Retired(block));
+}
+
+fn with_selector(selector: ManagerSelector) -> Interchange {
+    Interchange::new(InterchangeConfig {
+        prefetch_capacity: 0,
+        heartbeat_threshold: Duration::from_secs(120),
+        heartbeat_period: Duration::from_secs(30),
+        token: TOKEN.to_vec(),
+        selector,
+    })
+}
+
+fn in_block(block: &str, workers: u32) -> Hello {
+    Hello { block_id: block.into(), ..hello(workers) }
+}
+
+#[test]
+fn block_id_order_fills_the_lowest_block_and_leaves_the_newest_idle() {
+    let mut x = with_selector(ManagerSelector::BlockId);
+    let now = Instant::now();
+    // registered newest first, and block 10 after block 2 (numeric order, not text)
+    let b10 = x.register(&in_block("10", 2), now).unwrap().0;
+    let b2 = x.register(&in_block("2", 2), now).unwrap().0;
+    let b0 = x.register(&in_block("0", 2), now).unwrap().0;
+    // tasks one at a time, as a trickle of work: every one lands in block 0
+    for task in 0..6 {
+        let got = sent(&x.submit(task, now));
+        assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [b0], "task {task}");
+        x.results(b0, &[task], now);
+    }
+    assert!(x.idle_for(b10, now).is_some() && x.idle_for(b2, now).is_some());
+    // a burst fills block 0, then 2, then 10
+    let got = sent(&x.submit_all(10..15, now));
+    assert_eq!(got, vec![(b0, vec![10, 11]), (b2, vec![12, 13]), (b10, vec![14])]);
+    // a result frees a slot in block 2: the next task goes there, not to block 10
+    x.results(b2, &[12], now);
+    assert_eq!(sent(&x.submit(15, now)), vec![(b2, vec![15])]);
+}
+
+#[test]
+fn random_order_spreads_a_trickle_over_the_pools() {
+    let mut x = with_selector(ManagerSelector::Random);
+    let now = Instant::now();
+    let pools: Vec<PoolId> = (0..4).map(|b| x.register(&in_block(&b.to_string(), 1), now).unwrap().0).collect();
+    let mut used = HashSet::new();
+    for task in 0..40 {
+        for (pool, tasks) in sent(&x.submit(task, now)) {
+            used.insert(pool);
+            x.results(pool, &tasks, now);
+        }
+    }
+    assert_eq!(used.len(), pools.len(), "every pool got work");
 }

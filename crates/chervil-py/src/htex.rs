@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
 use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -132,7 +132,7 @@ impl Interchange {
 #[pymethods]
 impl Interchange {
     #[new]
-    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false))]
+    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false, selector = "round_robin"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -145,7 +145,18 @@ impl Interchange {
         heartbeat_threshold: f64,
         max_frame: usize,
         tls: bool,
+        selector: &str,
     ) -> PyResult<Self> {
+        let selector = match selector {
+            "round_robin" => ManagerSelector::RoundRobin,
+            "random" => ManagerSelector::Random,
+            "block_id" => ManagerSelector::BlockId,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "selector must be 'round_robin', 'random' or 'block_id', not {other:?}"
+                )))
+            }
+        };
         let bind = bind.parse().map_err(|_| PyValueError::new_err(format!("{bind:?} is not an IP address to listen on")))?;
         let config = ServerConfig {
             bind,
@@ -155,6 +166,7 @@ impl Interchange {
                 heartbeat_threshold: secs(heartbeat_threshold, "heartbeat_threshold")?,
                 heartbeat_period: secs(heartbeat_period, "heartbeat_period")?,
                 token,
+                selector,
             },
             max_frame,
         };

@@ -178,6 +178,7 @@ impl Htex {
                 heartbeat_threshold: config.heartbeat_threshold,
                 heartbeat_period: config.heartbeat_period,
                 token: token.to_vec(),
+                selector: Default::default(),
             },
             max_frame: chervil_proto::MAX_FRAME_DEFAULT,
         };

@@ -55,7 +55,7 @@ fn drive(a: &Args) -> Result<(), String> {
         ServerConfig {
             bind: [127, 0, 0, 1].into(),
             port_range: (0, 0),
-            interchange: InterchangeConfig { prefetch_capacity: a.get("prefetch", 0)?, heartbeat_threshold: threshold, heartbeat_period: period, token: token.clone() },
+            interchange: InterchangeConfig { prefetch_capacity: a.get("prefetch", 0)?, heartbeat_threshold: threshold, heartbeat_period: period, token: token.clone(), selector: Default::default() },
             max_frame: 256 << 20,
         },
         PlainAcceptor,

@@ -63,6 +63,7 @@ fn simulate_dispatch(pools: u32, workers: u32, tasks: u64, (min_ms, max_ms): (u6
         heartbeat_threshold: Duration::from_secs(86_400),
         heartbeat_period: Duration::from_secs(30),
         token: b"sim".to_vec(),
+        selector: Default::default(),
     });
     let mut rng = Rng::new(seed);
     // (virtual µs when it ends, pool, task)

@@ -86,8 +86,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     The parameters are Parsl's. ``encrypted`` (TLS between the interchange and pools)
     is on by default and applies whenever the interchange listens beyond loopback;
-    ``poll_period`` and ``manager_selector`` are accepted for compatibility and have
-    nothing to tune here.
+    ``manager_selector`` (``RandomManagerSelector()``, ``BlockIdManagerSelector()``) orders
+    the pools in the engine's dispatch core; ``poll_period`` is accepted for
+    compatibility and has nothing to tune here.
     """
 
     # MPI mode (Parsl's): set by MPIExecutor; the pool shares its block's nodes among MPI tasks.
@@ -193,6 +194,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.address_probe_timeout = address_probe_timeout
         self.worker_logdir_root = worker_logdir_root
         self.manager_selector = manager_selector
+        self._selector_order = _engine_order(manager_selector)
         self.encrypted = encrypted
         self.remote_monitoring_radio = remote_monitoring_radio
 
@@ -228,7 +230,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         tls = self.encrypted and not _is_loopback(bind)
         self._ix = _core.Interchange(bind, lo, hi, token, prefetch_capacity=self.prefetch_capacity,
                                      heartbeat_period=float(self.heartbeat_period),
-                                     heartbeat_threshold=float(self.heartbeat_threshold), tls=tls)
+                                     heartbeat_threshold=float(self.heartbeat_threshold), tls=tls,
+                                     selector=self._selector_order)
         if self.monitor is not None:
             # where each try ran and its workers' samples go from the interchange handle to
             # the monitor directly (no Python per task); `_send` gives each task its key
@@ -451,6 +454,20 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     def __repr__(self) -> str:
         return f"HighThroughputExecutor(label={self.label!r}, provider={self.provider!r})"
+
+
+def _engine_order(selector) -> str:
+    """The dispatch core's name for ``manager_selector``'s order."""
+    from chervil.executors.high_throughput.manager_selector import ManagerSelector
+    if selector is None:
+        return 'round_robin'
+    order = getattr(selector, 'engine_order', '') if isinstance(selector, ManagerSelector) else ''
+    if not order:
+        raise ConfigurationError(
+            f"manager_selector={selector!r}: Chervil orders pools in its engine and knows RandomManagerSelector() "
+            "and BlockIdManagerSelector() (from parsl.executors.high_throughput.manager_selector); "
+            "a selector of your own cannot run there")
+    return order
 
 
 def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
