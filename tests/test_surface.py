@@ -33,8 +33,7 @@ DELIBERATE = {
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
     'parsl.executors.high_throughput.mpi_prefix_composer',
-    'parsl.logconfigs', 'parsl.logconfigs.base', 'parsl.logconfigs.file', 'parsl.logconfigs.json',
-    'parsl.logconfigs.noop', 'parsl.monitoring.errors', 'parsl.monitoring.message_type',
+    'parsl.monitoring.errors', 'parsl.monitoring.message_type',
     'parsl.monitoring.radios', 'parsl.monitoring.radios.base',
     'parsl.monitoring.radios.filesystem', 'parsl.monitoring.radios.htex', 'parsl.monitoring.radios.multiprocessing',
     'parsl.monitoring.radios.udp', 'parsl.monitoring.types',
@@ -362,3 +361,59 @@ def test_block_id_selector_fills_block_0_and_leaves_block_1_idle(tmp_path):
             return list(manager_list)
     with pytest.raises(ConfigurationError, match='selector of your own'):
         HighThroughputExecutor(manager_selector=Mine())
+
+
+LOGGING_SCRIPT = textwrap.dedent('''
+    import glob, json, logging, os, sys
+    import parsl
+    from parsl.config import Config
+    from parsl.executors import ThreadPoolExecutor
+    from parsl.logconfigs.json import JSONLogging
+    from parsl.logconfigs.noop import NoopLogging
+
+    @parsl.python_app
+    def double(x):
+        return 2 * x
+
+    if __name__ == '__main__':
+        kind = sys.argv[1]
+        config = JSONLogging(level=logging.INFO) if kind == 'json' else NoopLogging()
+        with parsl.load(Config(executors=[ThreadPoolExecutor()], run_dir='runinfo', initialize_logging=config)) as dfk:
+            assert double(21).result() == 42
+            run_dir = dfk.run_dir
+        print(json.dumps(sorted(os.path.basename(p) for p in glob.glob(os.path.join(run_dir, '*log*')))))
+        if kind == 'json':
+            with open(os.path.join(run_dir, 'parsl.jsonlog')) as f:
+                lines = [json.loads(line) for line in f]
+            print(json.dumps({'lines': len(lines), 'keys': sorted(set().union(*lines)),
+                              'levels': sorted({l['levelname'] for l in lines}),
+                              'task_lines': sum('parsl.task' in l for l in lines)}))
+''')
+
+
+def test_json_logging_writes_json_lines_as_parsls_does(tmp_path):
+    (tmp_path / 'logs.py').write_text(LOGGING_SCRIPT)
+    runs = {'chervil': [sys.executable, '-m', 'chervil', 'run', '--no-progress', 'logs.py']}
+    if os.environ.get('CHERVIL_PARSL_PYTHON'):
+        runs['parsl'] = [os.environ['CHERVIL_PARSL_PYTHON'], 'logs.py']
+    found = {}
+    for engine, cmd in runs.items():
+        for kind in ('json', 'noop'):
+            here = tmp_path / f'{engine}-{kind}'
+            here.mkdir()
+            done = subprocess.run([*cmd[:-1], str(tmp_path / 'logs.py'), kind], cwd=here, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, f"{engine} {kind}: {done.stderr[-3000:]}"
+            found[engine, kind] = [json.loads(line) for line in done.stdout.strip().splitlines()[-2:]
+                                   if line.startswith(('[', '{'))]
+    files, summary = found['chervil', 'json']
+    assert 'parsl.jsonlog' in files and 'parsl.log' not in files
+    assert summary['lines'] > 0 and summary['task_lines'] > 0 and 'DEBUG' not in summary['levels']
+    assert {'created', 'name', 'levelname', 'msg', 'formatted', 'parsl.task'} <= set(summary['keys'])
+    assert found['chervil', 'noop'][0] == [], "NoopLogging: no log files at all"
+    if ('parsl', 'json') in found:
+        theirs_files, theirs = found['parsl', 'json']
+        assert 'parsl.jsonlog' in theirs_files and theirs['task_lines'] > 0
+        assert set(theirs['keys']) - {'parsl.try_id', 'parsl.dfk', 'parsl.executor'} <= set(summary['keys']) | \
+            {k for k in theirs['keys'] if k.startswith('parsl.')}
+        assert found['parsl', 'noop'][0] == []

@@ -6,6 +6,7 @@ import typeguard
 from chervil.errors import ConfigurationError
 from chervil.executors.base import ParslExecutor
 from chervil.executors.threads import ThreadPoolExecutor
+from chervil.logconfigs.base import LogConfig
 from chervil.monitoring.monitoring import MonitoringHub
 
 _EXIT_MODES = ('cleanup', 'skip', 'wait')
@@ -41,7 +42,7 @@ class Config:
                  monitoring: Optional[MonitoringHub] = None,
                  usage_tracking: int = 0,
                  project_name: Optional[str] = None,
-                 initialize_logging: bool = True,
+                 initialize_logging: Union[bool, LogConfig] = True,
                  app_cache: bool = True,
                  checkpoint_files: Optional[Sequence[str]] = None,
                  checkpoint_mode: Optional[str] = None,

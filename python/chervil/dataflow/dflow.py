@@ -14,6 +14,7 @@ import collections
 import concurrent.futures as cf
 import logging
 import os
+import pathlib
 import random
 import threading
 import time
@@ -40,6 +41,8 @@ from chervil.errors import ConfigurationError, NoDataFlowKernelError
 from chervil.executors.threads import ThreadPoolExecutor
 from chervil.jobs.job_status_poller import JobStatusPoller
 from chervil.log_utils import set_file_logger
+from chervil.logconfigs.base import LogConfig, oneshot_initialize_logging, oneshot_uninitialize_logging
+from chervil.logconfigs.noop import NoopLogging
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,15 @@ class DataFlowKernel:
         self.run_dir = make_rundir(config.run_dir)
         self.run_id = str(uuid.uuid4())
         self._log_handler = None
-        if config.initialize_logging:
+        self._log_config = None
+        if isinstance(config.initialize_logging, LogConfig):
+            # The user's set-up (JSONLogging, FileLogging, …), shared by runs that share it.
+            self._log_config = config.initialize_logging
+            oneshot_initialize_logging(log_config=self._log_config, log_dir=pathlib.Path(self.run_dir),
+                                       log_name='parsl')
+            if not isinstance(self._log_config, NoopLogging):
+                _core.set_log_file(os.path.join(self.run_dir, 'chervil.log'), debug=True)
+        elif config.initialize_logging:
             self._log_handler = set_file_logger(os.path.join(self.run_dir, 'parsl.log'), level=logging.DEBUG)
             # Per-task records are for other listeners (see `_someone_listens`); parsl.log
             # gets the engine's per-task lines in chervil.log instead.
@@ -347,6 +358,9 @@ class DataFlowKernel:
 
     def _close_log(self) -> None:
         _core.flush_log()
+        if self._log_config is not None:
+            oneshot_uninitialize_logging(log_config=self._log_config)
+            self._log_config = None
         if self._log_handler is not None:
             logging.getLogger('chervil').removeHandler(self._log_handler)
             self._log_handler.close()
