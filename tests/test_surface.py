@@ -33,10 +33,6 @@ DELIBERATE = {
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
     'parsl.executors.high_throughput.mpi_prefix_composer',
-    'parsl.monitoring.errors', 'parsl.monitoring.message_type',
-    'parsl.monitoring.radios', 'parsl.monitoring.radios.base',
-    'parsl.monitoring.radios.filesystem', 'parsl.monitoring.radios.htex', 'parsl.monitoring.radios.multiprocessing',
-    'parsl.monitoring.radios.udp', 'parsl.monitoring.types',
     'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
     'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
     'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
@@ -417,3 +413,63 @@ def test_json_logging_writes_json_lines_as_parsls_does(tmp_path):
         assert set(theirs['keys']) - {'parsl.try_id', 'parsl.dfk', 'parsl.executor'} <= set(summary['keys']) | \
             {k for k in theirs['keys'] if k.startswith('parsl.')}
         assert found['parsl', 'noop'][0] == []
+
+
+def test_every_radio_is_accepted_and_the_samples_still_arrive(tmp_path, caplog):
+    import logging
+
+    import chervil
+    from chervil import python_app
+    from chervil.executors import HighThroughputExecutor
+    from chervil.monitoring.radios.filesystem import FilesystemRadio
+    from chervil.monitoring.radios.htex import HTEXRadio
+    from chervil.monitoring.radios.multiprocessing import MultiprocessingQueueRadio
+    from chervil.monitoring.radios.udp import UDPRadio
+    from chervil.providers import LocalProvider
+    from test_monitoring import monitored, rows
+
+    @python_app
+    def one():
+        return 1
+
+    radio = UDPRadio(address='127.0.0.1', port=55055)
+    assert 'UDPRadio(' in repr(radio) and "address='127.0.0.1'" in repr(radio)
+    for other in (HTEXRadio(), FilesystemRadio(), MultiprocessingQueueRadio()):
+        with pytest.raises(NotImplementedError, match='own connection|connection to the interchange|directly'):
+            other.create_sender()
+    htex = HighThroughputExecutor(label='htex', max_workers_per_node=1, remote_monitoring_radio=radio,
+                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
+    with caplog.at_level(logging.INFO, logger='chervil'):
+        with chervil.load(monitored(tmp_path, executor=htex, resource_monitoring_interval=1)) as dfk:
+            assert sum(one().result() for _ in range(5)) == 5
+            run_id = dfk.run_id
+    assert any('remote_monitoring_radio=UDPRadio' in r.getMessage() and 'not used' in r.getMessage()
+               for r in caplog.records)
+    [(sampled,)] = rows(str(tmp_path / 'runinfo' / 'monitoring.db'),
+                        "SELECT count(DISTINCT task_id) FROM resource WHERE run_id = ?", run_id)
+    assert sampled == 5
+
+
+def test_the_radio_senders_deliver(tmp_path):
+    import hmac
+    import pickle
+    import queue
+    import socket
+
+    from chervil.monitoring.radios.filesystem import FilesystemRadioSender
+    from chervil.monitoring.radios.multiprocessing import MultiprocessingQueueRadioSender
+    from chervil.monitoring.radios.udp import UDPRadioSender
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.settimeout(10)
+    UDPRadioSender('127.0.0.1', listener.getsockname()[1], b'key', 'sha512').send({'task': 7})
+    datagram = listener.recv(65536)
+    mac, body = datagram[:64], datagram[64:]
+    assert hmac.compare_digest(mac, hmac.digest(b'key', body, 'sha512')) and pickle.loads(body) == {'task': 7}
+    FilesystemRadioSender(run_dir=str(tmp_path)).send(('resource', 1))
+    [message] = list((tmp_path / 'monitor-fs-radio' / 'new').iterdir())
+    assert pickle.loads(message.read_bytes()) == ('resource', 1)
+    assert list((tmp_path / 'monitor-fs-radio' / 'tmp').iterdir()) == []
+    q = queue.Queue()
+    MultiprocessingQueueRadioSender(q).send('m')
+    assert q.get_nowait() == 'm'

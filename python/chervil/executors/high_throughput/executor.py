@@ -232,6 +232,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                      heartbeat_period=float(self.heartbeat_period),
                                      heartbeat_threshold=float(self.heartbeat_threshold), tls=tls,
                                      selector=self._selector_order)
+        if self.monitor is not None and self.remote_monitoring_radio is not None:
+            note = getattr(self.remote_monitoring_radio, 'chervil_note', 'accepted and not used')
+            logger.info("%s: remote_monitoring_radio=%r: %s", self.label, self.remote_monitoring_radio, note)
         if self.monitor is not None:
             # where each try ran and its workers' samples go from the interchange handle to
             # the monitor directly (no Python per task); `_send` gives each task its key
