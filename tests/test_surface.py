@@ -44,15 +44,10 @@ NOT_YET = {
     'parsl.executors.workqueue.executor', 'parsl.executors.workqueue.parsl_coprocess',
     'parsl.executors.workqueue.parsl_coprocess_stub',
     # names in modules Chervil has
-    'parsl.benchmark.perf.cli_run', 'parsl.benchmark.perf.iteration_mode', 'parsl.benchmark.perf.load_dfk_from_config',
-    'parsl.benchmark.perf.validate_int_list', 'parsl.data_provider.ftp.in_task_transfer_wrapper',
+    'parsl.data_provider.ftp.in_task_transfer_wrapper',
     'parsl.data_provider.globus.Globus', 'parsl.data_provider.globus.cli_run', 'parsl.data_provider.globus.get_globus',
     'parsl.data_provider.http.in_task_transfer_wrapper', 'parsl.data_provider.rsync.in_task_stage_in_wrapper',
-    'parsl.data_provider.rsync.in_task_stage_out_wrapper', 'parsl.dataflow.futures.deferred_getattr',
-    'parsl.dataflow.futures.deferred_getitem', 'parsl.dataflow.memoization.CheckpointCommand',
-    'parsl.dataflow.memoization.id_for_memo_dict', 'parsl.dataflow.memoization.id_for_memo_list',
-    'parsl.dataflow.memoization.id_for_memo_pickle', 'parsl.dataflow.memoization.id_for_memo_tuple',
-    'parsl.executors.high_throughput.executor.HTEXFuture', 'parsl.providers.slurm.slurm.batched',
+    'parsl.data_provider.rsync.in_task_stage_out_wrapper',
 }
 
 CHECK = textwrap.dedent('''
@@ -473,3 +468,32 @@ def test_the_radio_senders_deliver(tmp_path):
     q = queue.Queue()
     MultiprocessingQueueRadioSender(q).send('m')
     assert q.get_nowait() == 'm'
+
+
+def test_parsls_helper_names_do_what_theirs_do(tmp_path):
+    from chervil.benchmark.perf import iteration_mode, load_dfk_from_config, validate_int_list
+    from chervil.dataflow.futures import deferred_getattr, deferred_getitem
+    from chervil.dataflow.memoization import (CheckpointCommand, id_for_memo, id_for_memo_dict, id_for_memo_list,
+                                              id_for_memo_pickle, id_for_memo_tuple)
+    from chervil.executors.high_throughput.executor import HTEXFuture
+    from chervil.providers.slurm.slurm import batched
+    assert list(batched(range(5), 2)) == [(0, 1), (2, 3), (4,)]
+    assert validate_int_list('1,2') == [1, 2] and validate_int_list('x') is False
+    assert iteration_mode('estimate') == 'estimate' and iteration_mode('10,20') == [10, 20]
+    assert deferred_getitem({'a': 1}, 'a') == 1 and deferred_getattr(3, 'real') == 3
+    assert id_for_memo_list([1, 'a']) == id_for_memo([1, 'a']) and id_for_memo_tuple((1,)) == id_for_memo((1,))
+    assert id_for_memo_dict({'k': 2}) == id_for_memo({'k': 2}) and id_for_memo_pickle(5) == id_for_memo(5)
+    c = CheckpointCommand({'id': 1}, result=None)
+    assert (c.task_record, c.result, c.exception) == ({'id': 1}, None, None)
+    with pytest.raises(ValueError):
+        CheckpointCommand({}, result=1, exception=ValueError())
+    assert HTEXFuture(4).parsl_executor_task_id == 4
+    (tmp_path / 'cfg.py').write_text("from chervil.config import Config\n"
+                                     "from chervil.executors import ThreadPoolExecutor\n"
+                                     f"def fresh_config():\n    return Config(executors=[ThreadPoolExecutor()], "
+                                     f"run_dir={str(tmp_path / 'runinfo')!r})\n")
+    dfk = load_dfk_from_config(str(tmp_path / 'cfg.py'))
+    try:
+        assert dfk.executors['threads']
+    finally:
+        dfk.cleanup()

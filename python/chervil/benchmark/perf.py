@@ -21,12 +21,20 @@ def app(extra_payload, parsl_resource_specification={}):
     return 7
 
 
-def _iterate(value: str):
+def validate_int_list(v: str):
+    """``'1000,10000'`` as ``[1000, 10000]``; False if it is not such a list."""
+    try:
+        return [int(x) for x in v.split(',')]
+    except ValueError:
+        return False
+
+
+def iteration_mode(value: str):
+    """``--iterate``'s value: ``'estimate'``, ``'exponential'``, or a list of sizes."""
     if value in ('estimate', 'exponential'):
         return value
-    try:
-        sizes = [int(v) for v in value.split(',')]
-    except ValueError:
+    sizes = validate_int_list(value)
+    if sizes is False:
         raise argparse.ArgumentTypeError(f"--iterate {value!r}: give estimate, exponential or sizes like 1000,10000")
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--iterate {value!r}: sizes must be whole numbers of at least 1")
@@ -39,9 +47,17 @@ def _load_config(path):
         from chervil.executors import HighThroughputExecutor
         return Config(executors=[HighThroughputExecutor(label='perf_htex')], strategy='none')
     namespace = runpy.run_path(path)
-    if 'config' not in namespace:
-        raise SystemExit(f"chervil perf: {path} defines no variable named `config`")
-    return namespace['config']
+    if 'config' in namespace:
+        return namespace['config']
+    if 'fresh_config' in namespace:
+        return namespace['fresh_config']()
+    raise SystemExit(f"chervil perf: {path} defines neither `config` nor `fresh_config()`")
+
+
+def load_dfk_from_config(filename: str):
+    """Loads the DataFlowKernel for the configuration file ``filename`` (which defines
+    ``config``, or ``fresh_config()``), as ``parsl-perf --config`` does."""
+    return chervil.load(_load_config(filename))
 
 
 def performance(target_t: float, args_extra_size: int, iterate, resources: dict) -> list:
@@ -79,7 +95,7 @@ def main(argv=None) -> int:
     p.add_argument('--config', help="a Python file that defines `config` (default: a local HighThroughputExecutor)")
     p.add_argument('--time', type=float, default=120, help="target seconds for a round (default 120, as parsl-perf)")
     p.add_argument('--argsize', type=int, default=0, help="extra bytes in each task's arguments")
-    p.add_argument('--iterate', type=_iterate, default='estimate', help="estimate, exponential, or sizes like 1000,10000")
+    p.add_argument('--iterate', type=iteration_mode, default='estimate', help="estimate, exponential, or sizes like 1000,10000")
     p.add_argument('--resources', default='{}', help="parsl_resource_specification, as a Python dict")
     a = p.parse_args(argv)
     try:
@@ -93,5 +109,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == '__main__':
+def cli_run() -> None:
+    """The ``parsl-perf`` entry point's name for :func:`main`."""
     sys.exit(main())
+
+
+if __name__ == '__main__':
+    cli_run()

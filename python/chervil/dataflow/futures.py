@@ -54,23 +54,27 @@ class AppFuture(LeanFuture):
         return False
 
     def __getitem__(self, key: Any) -> AppFuture:
-        return _deferred(self, _getitem, key)
+        return _deferred(self, deferred_getitem, key)
 
     def __getattr__(self, name: str) -> AppFuture:
         if name.startswith("_"):
             raise AttributeError(name)
-        return _deferred(self, _getattr, name)
+        return _deferred(self, deferred_getattr, name)
 
     def __repr__(self) -> str:
         return f"<AppFuture task {self.tid} {self._state.lower()}>"
 
 
-def _getitem(o: Any, k: Any) -> Any:
+def deferred_getitem(o: Any, k: Any) -> Any:
+    """What ``future[k]`` runs once ``future`` has its value (as a task of its own, so
+    it shows in monitoring under this name, as in Parsl)."""
     return o[k]
 
 
-def _getattr(o: Any, name: str) -> Any:
+def deferred_getattr(o: Any, name: str) -> Any:
+    """What ``future.name`` runs once ``future`` has its value."""
     return getattr(o, name)
+
 
 
 def _deferred(fut: AppFuture, fn, key) -> AppFuture:

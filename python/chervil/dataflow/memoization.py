@@ -107,6 +107,38 @@ def _id_file(f: File, output_ref: bool = False) -> bytes:
     return pickle.dumps(["chervil.File", f.url])
 
 
+# Parsl's names for the rules above, for code that calls or re-registers them.
+id_for_memo_pickle = _id_plain
+id_for_memo_list = _id_list
+id_for_memo_tuple = _id_tuple
+id_for_memo_dict = _id_dict
+
+
+class CheckpointCommand:
+    """One entry to checkpoint: ``task_record``'s ``result``, or its ``exception``
+    (never both; a result of None is a result)."""
+
+    def __init__(self, task_record, *, result: Optional[object] = None,
+                 exception: Optional[BaseException] = None) -> None:
+        if result is not None and exception is not None:
+            raise ValueError("a CheckpointCommand holds a result or an exception, not both")
+        self._task_record = task_record
+        self._result = result
+        self._exception = exception
+
+    @property
+    def task_record(self):
+        return self._task_record
+
+    @property
+    def result(self) -> Optional[object]:
+        return self._result
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        return self._exception
+
+
 def make_hash(task: Dict[str, Any]) -> str:
     """The memo hash of a task record: outputs (as output references), the other
     keyword arguments except ``ignore_for_cache``, the function and the positional

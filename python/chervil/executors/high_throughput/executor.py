@@ -81,6 +81,15 @@ def _positive(owner: str, name: str, value, allow_none: bool = False, integer: b
                                  + (" (or None)" if allow_none else ""))
 
 
+class HTEXFuture(LeanFuture):
+    """What ``HighThroughputExecutor.submit`` returns: a Future that knows its task's id
+    in the executor (``parsl_executor_task_id``)."""
+
+    def __init__(self, task_id) -> None:
+        super().__init__()
+        self.parsl_executor_task_id = task_id
+
+
 class HighThroughputExecutor(BlockProviderExecutor):
     """Runs tasks on pools of worker processes, one pool per node of each block.
 
@@ -338,7 +347,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return [(str(k), str(v)) for k, v in spec.items()]
 
     def submit(self, func, resource_specification, *args: Any, **kwargs: Any) -> cf.Future:
-        fut: cf.Future = LeanFuture()
+        fut: cf.Future = HTEXFuture(None)
         fut.parsl_executor_task_id = self._send(fut, func, resource_specification, args, kwargs)
         return fut
 

@@ -7,6 +7,22 @@ from chervil.launchers.launchers import Launcher
 from chervil.providers.cluster_provider import ClusterProvider
 
 
+try:
+    from itertools import batched  # Python 3.12+
+except ImportError:  # Parsl's helper for older Pythons, under the same name
+    from itertools import islice
+
+    def batched(iterable, n: int, *, strict: bool = False):
+        """``iterable`` in tuples of ``n`` (the last may be shorter, unless ``strict``)."""
+        if n < 1:
+            raise ValueError("n must be at least one")
+        iterator = iter(iterable)
+        while chunk := tuple(islice(iterator, n)):
+            if strict and len(chunk) != n:
+                raise ValueError("batched(): incomplete batch")
+            yield chunk
+
+
 class SlurmProvider(ClusterProvider):
     """Each block is one ``sbatch`` job of ``nodes_per_block`` nodes."""
 
