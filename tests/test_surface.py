@@ -497,3 +497,33 @@ def test_parsls_helper_names_do_what_theirs_do(tmp_path):
         assert dfk.executors['threads']
     finally:
         dfk.cleanup()
+
+
+DOCS_CHECKPOINT = textwrap.dedent('''
+    # as Parsl's checkpoints.rst: a ready-made config from parsl.tests.configs, app cache on
+    import parsl
+    from parsl.tests.configs.local_threads_checkpoint_task_exit import config
+    from parsl.tests.configs.local_threads import config as plain
+
+    @parsl.python_app(cache=True)
+    def slow_double(x):
+        return x * 2
+
+    if __name__ == '__main__':
+        config.run_dir = 'runinfo'
+        with parsl.load(config):
+            print(sum(slow_double(i).result() for i in range(5)))
+        assert plain.executors[0].label == 'threads'
+''')
+
+
+def test_the_docs_ready_made_configs_import_and_run(tmp_path):
+    (tmp_path / 'docs.py').write_text(DOCS_CHECKPOINT)
+    done = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', 'docs.py'], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == '20'
+    assert list((tmp_path / 'runinfo').glob('*/checkpoint')), "task_exit checkpoints written"
+    from chervil.tests.configs import htex_local
+    assert htex_local.fresh_config() is not htex_local.config
+    assert htex_local.config.executors[0].label == 'htex_local'
