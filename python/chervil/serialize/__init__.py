@@ -103,21 +103,8 @@ def _check(value: Any, what: str) -> None:
     dumps(value, what=what)
 
 
-# Parsl's facade (``parsl.serialize.serialize`` and friends), for code that moves
-# objects itself: the same bytes as Chervil's own calls and results.
-def serialize(obj: Any, buffer_threshold: int = 0) -> bytes:
-    """``obj`` as bytes another Chervil process can :func:`deserialize`."""
-    return dumps(obj)
-
-
-def deserialize(payload: bytes) -> Any:
-    return loads(payload)
-
-
-def pack_apply_message(func: Callable, args: Any, kwargs: Any, buffer_threshold: int = 0) -> bytes:
-    """A whole call (function included) as one payload."""
-    return cloudpickle.dumps((func, args, kwargs), protocol=PROTOCOL)
-
-
-def unpack_apply_message(packed_buffer: bytes) -> list:
-    return list(pickle.loads(packed_buffer))
+# Parsl's facade (``parsl.serialize.serialize`` and friends), for code that moves objects
+# itself: identifier-headed payloads, with serializers that can be registered
+# (``chervil.serialize.facade``).
+from chervil.serialize.facade import (deserialize, pack_apply_message, serialize,  # noqa: E402
+                                      unpack_apply_message)
