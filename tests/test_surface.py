@@ -32,7 +32,6 @@ DELIBERATE = {
 
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
-    'parsl.executors.high_throughput.mpi_prefix_composer',
     'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
     'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
     'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
@@ -571,3 +570,27 @@ def test_the_serialization_facade_round_trips_and_takes_plugins_beside_parsl():
         assert theirs.returncode == 0, theirs.stderr[-2000:]
         first, second = theirs.stdout.split('\n', 1)
         assert first == "{'n': 1}" and deserialize(bytes.fromhex(second)) == [3, 'x']
+
+
+def test_mpi_prefixes_are_the_engines_and_read_as_parsls():
+    from chervil.executors.errors import InvalidResourceSpecification
+    from chervil.executors.high_throughput import mpi_prefix_composer as ours
+    spec = {'num_nodes': 2, 'num_ranks': 4, 'launcher_options': '--bind-to core'}
+    ours.validate_resource_spec(spec)
+    assert spec['ranks_per_node'] == '2.0'
+    nodes = ['n1', 'n2']
+    mine = {launcher: ours.compose_all(launcher, dict(spec), nodes) for launcher in ours.VALID_LAUNCHERS}
+    assert mine['srun']['PARSL_MPI_PREFIX'] == mine['srun']['PARSL_SRUN_PREFIX'] and \
+        mine['mpiexec']['PARSL_MPIEXEC_PREFIX'] == 'mpiexec -n 4 -ppn 2.0 -hosts n1,n2 --bind-to core'
+    for bad in ({}, {'cores': 2}):
+        with pytest.raises(InvalidResourceSpecification):
+            ours.validate_resource_spec(bad)
+    parsl_python = os.environ.get('CHERVIL_PARSL_PYTHON')
+    if parsl_python:
+        script = ("import json; from parsl.executors.high_throughput import mpi_prefix_composer as m\n"
+                  "spec = {'num_nodes': 2, 'num_ranks': 4, 'launcher_options': '--bind-to core'}\n"
+                  "m.validate_resource_spec(spec)\n"
+                  "print(json.dumps({l: m.compose_all(l, dict(spec), ['n1', 'n2']) for l in m.VALID_LAUNCHERS}))")
+        theirs = subprocess.run([parsl_python, '-c', script], capture_output=True, text=True, timeout=120)
+        assert theirs.returncode == 0, theirs.stderr[-2000:]
+        assert json.loads(theirs.stdout) == mine

@@ -414,6 +414,13 @@ pub fn run_pool(
 /// ValueError naming the problem (the executor turns it into InvalidResourceSpecification).
 #[pyfunction]
 pub fn check_mpi_spec(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<(u64, u64, u64)> {
+    let spec = chervil_mpi::MpiSpec::parse(&spec_values(pairs)?).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((spec.num_nodes, spec.ranks_per_node, spec.num_ranks))
+}
+
+/// A resource specification's values as the MPI spec reads them: ints as ints (not
+/// bools), the rest as text.
+fn spec_values(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<Vec<(String, chervil_mpi::spec::Value)>> {
     use chervil_mpi::spec::Value;
     let mut values = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
@@ -430,8 +437,18 @@ pub fn check_mpi_spec(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<(u64, 
         };
         values.push((k, value));
     }
-    let spec = chervil_mpi::MpiSpec::parse(&values).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok((spec.num_nodes, spec.ranks_per_node, spec.num_ranks))
+    Ok(values)
+}
+
+/// The environment an MPI task gets on `nodes` (`PARSL_MPI_PREFIX` and the rest), as
+/// pools compose it: `launcher` is mpiexec, srun or aprun; `pairs` the task's resource
+/// specification. Raises ValueError for a bad launcher or specification.
+#[pyfunction]
+pub fn mpi_environment(launcher: &str, pairs: Vec<(String, Bound<'_, PyAny>)>, nodes: Vec<String>) -> PyResult<Vec<(String, String)>> {
+    let chosen = chervil_mpi::prefix::Launcher::parse(launcher)
+        .ok_or_else(|| PyValueError::new_err(format!("mpi_launcher must be one of mpiexec, srun, aprun, not {launcher:?}")))?;
+    let spec = chervil_mpi::MpiSpec::parse(&spec_values(pairs)?).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(chervil_mpi::prefix::environment(chosen, &spec, &nodes).into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// Checks a `cpu_affinity` setting the way pools will read it.
