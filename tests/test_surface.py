@@ -35,7 +35,6 @@ NOT_YET = {
     'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
     'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
     'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
-    'parsl.usage_tracking.usage',
     'parsl.executors.taskvine', 'parsl.executors.taskvine.errors', 'parsl.executors.taskvine.exec_parsl_function',
     'parsl.executors.taskvine.executor', 'parsl.executors.taskvine.factory', 'parsl.executors.taskvine.factory_config',
     'parsl.executors.taskvine.manager', 'parsl.executors.taskvine.manager_config', 'parsl.executors.taskvine.utils',
@@ -594,3 +593,25 @@ def test_mpi_prefixes_are_the_engines_and_read_as_parsls():
         theirs = subprocess.run([parsl_python, '-c', script], capture_output=True, text=True, timeout=120)
         assert theirs.returncode == 0, theirs.stderr[-2000:]
         assert json.loads(theirs.stdout) == mine
+
+
+def test_usage_tracker_composes_and_never_sends(tmp_path, monkeypatch):
+    import socket
+
+    import chervil
+    from chervil.config import Config
+    from chervil.executors import ThreadPoolExecutor
+    from chervil.usage_tracking.usage import UsageTracker
+    sent = []
+    monkeypatch.setattr(socket.socket, 'sendto', lambda *a: sent.append(a))
+    with chervil.load(Config(executors=[ThreadPoolExecutor()], usage_tracking=3, project_name='p',
+                             run_dir=str(tmp_path))) as dfk:
+        tracker = UsageTracker(dfk)
+        start = json.loads(tracker.construct_start_message())
+        assert start['tracking_level'] == 3 and start['project_name'] == 'p'
+        assert 'chervil.executors.threads.ThreadPoolExecutor' in start['components']
+        tracker.send_start_message()
+        tracker.send_end_message()
+        end = json.loads(tracker.construct_end_message())
+        assert end['components'][0]['app_count'] == 0
+    assert sent == []
