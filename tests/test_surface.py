@@ -24,6 +24,10 @@ DELIBERATE = {
     'parsl.monitoring.radios.filesystem_router',
     # Parsl's monitoring processes: Chervil's monitor is one engine thread writing SQLite.
     'parsl.monitoring.db_manager', 'parsl.monitoring.remote',
+    # Submit-script templates: Chervil's providers compose scripts in the engine.
+    'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
+    'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
+    'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
     # Executors of systems not installed here (Flux, RADICAL-Pilot, Globus Compute).
     'parsl.executors.flux', 'parsl.executors.flux.execute_parsl_task', 'parsl.executors.flux.executor',
     'parsl.executors.flux.flux_instance_manager', 'parsl.executors.radical', 'parsl.executors.radical.executor',
@@ -32,9 +36,6 @@ DELIBERATE = {
 
 # Not built yet (issue 26; Work Queue and TaskVine are issue 28). Shrinks as they land.
 NOT_YET = {
-    'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
-    'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
-    'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
     'parsl.executors.taskvine', 'parsl.executors.taskvine.errors', 'parsl.executors.taskvine.exec_parsl_function',
     'parsl.executors.taskvine.executor', 'parsl.executors.taskvine.factory', 'parsl.executors.taskvine.factory_config',
     'parsl.executors.taskvine.manager', 'parsl.executors.taskvine.manager_config', 'parsl.executors.taskvine.utils',
@@ -42,10 +43,7 @@ NOT_YET = {
     'parsl.executors.workqueue.executor', 'parsl.executors.workqueue.parsl_coprocess',
     'parsl.executors.workqueue.parsl_coprocess_stub',
     # names in modules Chervil has
-    'parsl.data_provider.ftp.in_task_transfer_wrapper',
     'parsl.data_provider.globus.Globus', 'parsl.data_provider.globus.cli_run', 'parsl.data_provider.globus.get_globus',
-    'parsl.data_provider.http.in_task_transfer_wrapper', 'parsl.data_provider.rsync.in_task_stage_in_wrapper',
-    'parsl.data_provider.rsync.in_task_stage_out_wrapper',
 }
 
 CHECK = textwrap.dedent('''
@@ -615,3 +613,25 @@ def test_usage_tracker_composes_and_never_sends(tmp_path, monkeypatch):
         end = json.loads(tracker.construct_end_message())
         assert end['components'][0]['app_count'] == 0
     assert sent == []
+
+
+def test_in_task_transfer_wrapper_fetches_before_the_app(tmp_path):
+    import http.server
+    import threading
+
+    from chervil.data_provider.files import File
+    from chervil.data_provider.http import in_task_transfer_wrapper
+    (tmp_path / 'served').mkdir()
+    (tmp_path / 'served' / 'data.txt').write_text('hello')
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / 'served'))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        f = File(f'http://127.0.0.1:{server.server_address[1]}/data.txt')
+        f.local_path = str(tmp_path / 'work' / 'data.txt')
+
+        def app():
+            return open(f.local_path).read()
+        assert in_task_transfer_wrapper(app, f, str(tmp_path / 'work'))() == 'hello'
+    finally:
+        server.shutdown()

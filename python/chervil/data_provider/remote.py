@@ -9,6 +9,7 @@ library's ``urllib``, so nothing more is installed; a failed fetch fails the
 task with a :class:`StagingError` naming the URL.
 """
 import functools
+import os
 
 from chervil.data_provider.staging import Staging, local_path_for
 from chervil.data_provider.transfer import fetch
@@ -22,16 +23,22 @@ def _stage_in_task(working_dir, parent_fut=None, outputs=(), _parsl_staging_inhi
 _stage_in_task.__name__ = 'stage_in'
 
 
-def in_task_fetch(func, file):
-    """``func`` preceded by fetching ``file`` (keeps func's name, so memo hashes and
-    logs still name the app)."""
+def in_task_transfer_wrapper(func, file, working_dir):
+    """``func`` preceded by fetching ``file`` to its local path (``working_dir`` made
+    first, when given); keeps func's name, so memo hashes and logs still name the app."""
     url, local_path = file.url, file.local_path
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if working_dir:
+            os.makedirs(working_dir, exist_ok=True)
         fetch(url, local_path)
         return func(*args, **kwargs)
     return wrapper
+
+
+def in_task_fetch(func, file):
+    return in_task_transfer_wrapper(func, file, None)
 
 
 class _ByScheme(Staging):

@@ -38,23 +38,39 @@ class RSyncStaging(Staging):
         return None
 
     def replace_task(self, dm, executor, file, func):
-        remote, local, rsh = f"{self.hostname}:{file.path}", file.local_path, self.rsh
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            rsync(remote, local, rsh)
-            return func(*args, **kwargs)
-        return wrapper
+        return in_task_stage_in_wrapper(func, file, None, self.hostname, self.rsh)
 
     def replace_task_stage_out(self, dm, executor, file, func):
-        remote, local, rsh = f"{self.hostname}:{file.path}", file.local_path, self.rsh
+        return in_task_stage_out_wrapper(func, file, None, self.hostname, self.rsh)
 
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            result = func(*args, **kwargs)
-            if not os.path.exists(local):
-                from chervil.app.errors import MissingOutputs
-                raise MissingOutputs(f"the app did not write {local}, so it cannot be sent to {remote}", [local])
-            rsync(local, remote, rsh)
-            return result
-        return wrapper
+
+def in_task_stage_in_wrapper(func, file, working_dir, hostname, rsh=None):
+    """``func`` preceded by copying ``file`` from ``hostname`` (over ssh, or ``rsh``) to
+    its local path, ``working_dir`` made first when given."""
+    remote, local, rsh = f"{hostname}:{file.path}", file.local_path, list(rsh or [])
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if working_dir:
+            os.makedirs(working_dir, exist_ok=True)
+        rsync(remote, local, rsh)
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def in_task_stage_out_wrapper(func, file, working_dir, hostname, rsh=None):
+    """``func`` followed by copying the ``file`` it wrote to ``hostname``; a file the app
+    did not write fails the task (``MissingOutputs``)."""
+    remote, local, rsh = f"{hostname}:{file.path}", file.local_path, list(rsh or [])
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if working_dir:
+            os.makedirs(working_dir, exist_ok=True)
+        result = func(*args, **kwargs)
+        if not os.path.exists(local):
+            from chervil.app.errors import MissingOutputs
+            raise MissingOutputs(f"the app did not write {local}, so it cannot be sent to {remote}", [local])
+        rsync(local, remote, rsh)
+        return result
+    return wrapper
