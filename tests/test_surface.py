@@ -43,7 +43,6 @@ NOT_YET = {
     'parsl.executors.workqueue.executor', 'parsl.executors.workqueue.parsl_coprocess',
     'parsl.executors.workqueue.parsl_coprocess_stub',
     # names in modules Chervil has
-    'parsl.data_provider.globus.Globus', 'parsl.data_provider.globus.cli_run', 'parsl.data_provider.globus.get_globus',
 }
 
 CHECK = textwrap.dedent('''
@@ -635,3 +634,17 @@ def test_in_task_transfer_wrapper_fetches_before_the_app(tmp_path):
         assert in_task_transfer_wrapper(app, f, str(tmp_path / 'work'))() == 'hello'
     finally:
         server.shutdown()
+
+
+def test_the_globus_helpers_say_what_they_need(monkeypatch, capsys):
+    from chervil.data_provider import globus
+    from chervil.errors import ConfigurationError
+    monkeypatch.delenv('GLOBUS_TRANSFER_TOKEN', raising=False)
+    with pytest.raises(SystemExit):
+        globus.cli_run()
+    assert 'GLOBUS_TRANSFER_TOKEN' in capsys.readouterr().err
+    try:
+        import globus_sdk  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigurationError, match='pip install globus-sdk'):
+            globus.get_globus()

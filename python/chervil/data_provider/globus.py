@@ -37,16 +37,7 @@ class GlobusStaging(Staging):
         return os.path.join(self.endpoint_path or working, file.filename)
 
     def _transfer(self, source_ep, source_path, dest_ep, dest_path, label) -> None:
-        import globus_sdk
-        client = globus_sdk.TransferClient(authorizer=_authorizer())
-        data = globus_sdk.TransferData(client, source_ep, dest_ep, label=label, sync_level='checksum')
-        data.add_item(source_path, dest_path)
-        task = client.submit_transfer(data)['task_id']
-        while not client.task_wait(task, timeout=60, polling_interval=5):
-            pass
-        status = client.get_task(task)['status']
-        if status != 'SUCCEEDED':
-            raise StagingError(f"globus://{source_ep}{source_path}", f"Globus transfer {task} ended {status}")
+        _transfer(source_ep, source_path, dest_ep, dest_path, label)
 
     def stage_in(self, dm, executor, file, parent_fut):
         from chervil.app.python import PythonApp
@@ -73,3 +64,69 @@ def _authorizer():
     if not token:
         raise StagingError('globus://', "set GLOBUS_TRANSFER_TOKEN to a Globus Transfer access token")
     return globus_sdk.AccessTokenAuthorizer(token)
+
+
+def _transfer(source_ep, source_path, dest_ep, dest_path, label) -> None:
+    """One Globus transfer, waited for; a transfer that does not succeed is a StagingError."""
+    import globus_sdk
+    client = globus_sdk.TransferClient(authorizer=Globus.get_authorizer())
+    data = globus_sdk.TransferData(client, source_ep, dest_ep, label=label, sync_level='checksum')
+    data.add_item(source_path, dest_path)
+    task = client.submit_transfer(data)['task_id']
+    while not client.task_wait(task, timeout=60, polling_interval=5):
+        pass
+    status = client.get_task(task)['status']
+    if status != 'SUCCEEDED':
+        raise StagingError(f"globus://{source_ep}{source_path}", f"Globus transfer {task} ended {status}")
+
+
+def _need_sdk(what: str) -> None:
+    try:
+        import globus_sdk  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(f"{what} needs the globus_sdk package: pip install globus-sdk") from None
+
+
+class Globus:
+    """Parsl's Globus helper (``parsl.data_provider.globus.Globus``): transfers between
+    endpoints. Chervil authorizes with a Transfer access token from the environment
+    (``GLOBUS_TRANSFER_TOKEN``, e.g. from ``globus login`` and ``globus session show``)
+    rather than Parsl's stored native-app tokens."""
+
+    authorizer = None
+
+    @classmethod
+    def init(cls) -> None:
+        _need_sdk("Globus")
+        cls.authorizer = _authorizer()
+
+    @classmethod
+    def get_authorizer(cls):
+        if cls.authorizer is None:
+            cls.init()
+        return cls.authorizer
+
+    @classmethod
+    def transfer_file(cls, src_ep, dst_ep, src_path, dst_path) -> None:
+        _need_sdk("Globus.transfer_file")
+        _transfer(src_ep, src_path, dst_ep, dst_path, 'chervil transfer')
+
+
+def get_globus():
+    """The Globus helper, authorized (raises, saying what is missing, if it cannot be)."""
+    Globus.init()
+    return Globus
+
+
+def cli_run() -> None:
+    """``parsl-globus-auth``'s job: in Parsl, a login stored for later runs. Chervil takes
+    a token from the environment instead; this says how to get one and checks it."""
+    import sys
+    if not os.environ.get('GLOBUS_TRANSFER_TOKEN'):
+        print("Chervil reads a Globus Transfer access token from GLOBUS_TRANSFER_TOKEN.\n"
+              "With the Globus CLI: `globus login`, then export GLOBUS_TRANSFER_TOKEN=<the transfer.api.globus.org "
+              "access token> (for instance from `globus session show` or your own app's token flow).",
+              file=sys.stderr)
+        sys.exit(1)
+    get_globus()
+    print("GLOBUS_TRANSFER_TOKEN is set; Globus staging will use it.")
