@@ -24,10 +24,6 @@ DELIBERATE = {
     'parsl.monitoring.radios.filesystem_router',
     # Parsl's monitoring processes: Chervil's monitor is one engine thread writing SQLite.
     'parsl.monitoring.db_manager', 'parsl.monitoring.remote',
-    # Submit-script templates: Chervil's providers compose scripts in the engine.
-    'parsl.providers.aws.template', 'parsl.providers.azure.template', 'parsl.providers.condor.template',
-    'parsl.providers.grid_engine.template', 'parsl.providers.kubernetes.template', 'parsl.providers.lsf.template',
-    'parsl.providers.pbspro.template', 'parsl.providers.slurm.template', 'parsl.providers.torque.template',
     # Work Queue and TaskVine: issue 28 (built on CCTools, which is built here for them).
     'parsl.executors.taskvine', 'parsl.executors.taskvine.errors', 'parsl.executors.taskvine.exec_parsl_function',
     'parsl.executors.taskvine.executor', 'parsl.executors.taskvine.factory', 'parsl.executors.taskvine.factory_config',
@@ -648,3 +644,27 @@ def test_the_globus_helpers_say_what_they_need(monkeypatch, capsys):
     except ImportError:
         with pytest.raises(ConfigurationError, match='pip install globus-sdk'):
             globus.get_globus()
+
+
+TEMPLATES = ['slurm', 'pbspro', 'torque', 'grid_engine', 'lsf', 'condor', 'aws', 'azure']
+
+
+@pytest.mark.parametrize('scheduler', TEMPLATES)
+def test_a_template_is_the_engines_script_with_parsls_placeholders(scheduler):
+    import importlib
+    import re
+    import string
+
+    from chervil import _core
+    template = importlib.import_module(f'chervil.providers.{scheduler}.template').template_string
+    names = set(re.findall(r'(?<!\$)\$\{(\w+)\}', template))
+    # (HTCondor's submit file names the job's script; worker_init and the command are in that)
+    must = {'job_script', 'scheduler_options'} if scheduler == 'condor' else {'worker_init', 'user_script'}
+    assert must <= names, names
+    filled = string.Template(template).substitute({n: f'<{n}>' for n in names})
+    assert all(f'<{n}>' in filled for n in must) and '${' not in filled.replace('${PBS_O_WORKDIR', '')
+    # filled with the sentinels again, it is the engine's own script (less the lines Parsl
+    # leaves to scheduler_options)
+    engine = _core.script_with_sentinels(scheduler)
+    kept = [line for line in string.Template(template).substitute({n: '' for n in names}).splitlines() if line.strip()]
+    assert len(kept) >= 3 and all(any(part in engine for part in line.split() if '$' not in part) for line in kept)

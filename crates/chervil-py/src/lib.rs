@@ -377,6 +377,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::script_with_sentinels, m)?)?;
     m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
     m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
     m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;

@@ -345,3 +345,40 @@ impl AdHocJobs {
 pub fn check_walltime(walltime: &str) -> PyResult<()> {
     chervil_providers::batch::check_walltime(walltime).map_err(provider_err)
 }
+
+/// The submit script the engine writes for `scheduler` (a batch scheduler's label, or
+/// `aws`/`azure` for the machine's start-up script), with every value a caller sets
+/// written as a sentinel (`@JOBNAME@`, `@DIR@`, `@WALLTIME@`, `@WORKER_INIT@`,
+/// `@SCHEDULER_OPTIONS@`, `@USER_SCRIPT@`, `@SELECT_OPTIONS@`, `@REQUIREMENTS@`,
+/// `@PROJECT@`, `@INPUT_FILES@`, numbers 7777771 nodes, 7777772 tasks per node,
+/// 7777773 cores per node), for the Python front's `template` modules to name as
+/// Parsl's templates do.
+#[pyfunction]
+pub fn script_with_sentinels(scheduler: &str) -> PyResult<String> {
+    let spec = BlockSpec {
+        nodes_per_block: 7_777_771,
+        walltime: "@WALLTIME@".into(),
+        cores_per_node: Some(7_777_773),
+        select_options: "@SELECT_OPTIONS@".into(),
+        requirements: "@REQUIREMENTS@".into(),
+        account: Some("@PROJECT@".into()),
+        transfer_input_files: vec!["@INPUT_FILES@".into()],
+        scheduler_options: "@SCHEDULER_OPTIONS@".into(),
+        worker_init: "@WORKER_INIT@".into(),
+        ..BlockSpec::default()
+    };
+    let dir = std::path::PathBuf::from("@DIR@");
+    let job = chervil_providers::batch::JobFiles {
+        name: "@JOBNAME@".into(),
+        stdout: dir.join("@JOBNAME@.stdout"),
+        stderr: dir.join("@JOBNAME@.stderr"),
+        dir,
+    };
+    let command = "@USER_SCRIPT@";
+    if matches!(scheduler, "aws" | "azure") {
+        return Ok(chervil_providers::schedulers::cloud::vm_script(&spec, &job.name, command, false));
+    }
+    let sched = schedulers::by_name(scheduler).ok_or_else(|| PyValueError::new_err(format!("no scheduler called {scheduler:?}")))?;
+    let files = sched.files(&spec, &job, 7_777_772, command);
+    files.into_iter().next().map(|(_, text)| text).ok_or_else(|| PyValueError::new_err(format!("{scheduler} writes no script")))
+}
