@@ -783,16 +783,22 @@ pub struct Graph {
 /// The task graph is drawn for at most this many tasks.
 pub const MAX_GRAPH: i64 = 10_000;
 
-pub fn graph(conn: &Connection, run: &str) -> rusqlite::Result<Graph> {
-    let total: i64 = conn.query_row("SELECT count(*) FROM task WHERE run_id = ?1", [run], |r| r.get(0))?;
-    let mut last: HashMap<i64, String> = HashMap::new();
+/// Each task's last state (of those with ids below `below`), from its status rows.
+fn last_states(conn: &Connection, run: &str, below: i64) -> rusqlite::Result<HashMap<i64, String>> {
+    let mut last = HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT task_id, task_status_name FROM status WHERE run_id = ?1 AND task_id < ?2 ORDER BY timestamp, rowid",
     )?;
-    let mut rows = stmt.query(params![run, MAX_GRAPH])?;
+    let mut rows = stmt.query(params![run, below])?;
     while let Some(r) = rows.next()? {
         last.insert(r.get(0)?, r.get(1)?);
     }
+    Ok(last)
+}
+
+pub fn graph(conn: &Connection, run: &str) -> rusqlite::Result<Graph> {
+    let total: i64 = conn.query_row("SELECT count(*) FROM task WHERE run_id = ?1", [run], |r| r.get(0))?;
+    let last = last_states(conn, run, MAX_GRAPH)?;
     let mut tasks = Vec::new();
     let mut edges = Vec::new();
     let mut stmt = conn.prepare(
@@ -880,13 +886,9 @@ fn task_lines(conn: &Connection, run: &str) -> rusqlite::Result<Vec<TaskLine>> {
             });
         }
     }
-    let mut stmt =
-        conn.prepare("SELECT task_id, task_status_name FROM status WHERE run_id = ?1 ORDER BY timestamp, rowid")?;
-    let mut rows = stmt.query([run])?;
-    while let Some(r) = rows.next()? {
-        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-            lines[i].state = r.get(1)?;
-        }
+    let mut last = last_states(conn, run, i64::MAX)?;
+    for line in lines.iter_mut() {
+        line.state = last.remove(&line.task).unwrap_or_default();
     }
     let mut stmt = conn.prepare(
         "SELECT task_id, hostname, task_fail_history, task_try_time_launched IS NOT NULL FROM try \
