@@ -37,10 +37,6 @@ def in_task_transfer_wrapper(func, file, working_dir):
     return wrapper
 
 
-def in_task_fetch(func, file):
-    return in_task_transfer_wrapper(func, file, None)
-
-
 class _ByScheme(Staging):
     schemes: tuple = ()
 
@@ -64,7 +60,7 @@ class _InTask(_ByScheme):
         return None
 
     def replace_task(self, dm, executor, file, func):
-        return in_task_fetch(func, file)
+        return in_task_transfer_wrapper(func, file, None)
 
 
 class HTTPSeparateTaskStaging(_SeparateTask):

@@ -353,10 +353,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     def submit_to(self, on_done: Callable[..., None], key: tuple, func, resource_specification,
                   *args: Any, **kwargs: Any) -> None:
-        """``submit`` for the DataFlowKernel: ``on_done(*key, ok, value, ran)`` gets the
-        try's outcome on the results thread — the result (or the RemoteExceptionWrapper
-        of the app's exception), or the executor's exception when ``ok`` is False;
-        ``ran`` is None: where the try ran reaches the monitor from the engine. A pending
+        """``submit`` for the DataFlowKernel: ``on_done(*key, ok, value)`` gets the try's
+        outcome on the results thread — the result (or the RemoteExceptionWrapper of the
+        app's exception), or the executor's exception when ``ok`` is False (where the try
+        ran reaches the monitor from the engine: ``attach_monitor``). A pending
         task holds no Future (~0.6 KiB and a lock), just one tuple of the callback and
         its key (~70 bytes less than a ``functools.partial`` of them)."""
         self._send((on_done, *key), func, resource_specification, args, kwargs)
@@ -422,14 +422,14 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 except Exception as e:
                     ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
                 # (where the try ran is recorded by the interchange handle: attach_monitor)
-                _deliver(target, ok, outcome, None)
+                _deliver(target, ok, outcome)
             # Tasks this batch released (dependants launched just now) leave at once.
             lean_future.flush_before_waiting()
 
     def _fail_all(self, error: BaseException) -> None:
         tasks, self._tasks = self._tasks, {}
         for target in list(tasks.values()):  # a submit racing with this may still add to the old dict
-            _deliver(target, False, error, None)
+            _deliver(target, False, error)
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -482,9 +482,9 @@ def _engine_order(selector) -> str:
     return order
 
 
-def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
+def _deliver(target, ok: bool, outcome: Any) -> None:
     """Completes a try: a Future (``submit``) or the DataFlowKernel's callback and key
-    (``submit_to``, which alone is told where the try ran)."""
+    (``submit_to``)."""
     if isinstance(target, cf.Future):
         try:
             if ok:
@@ -495,6 +495,6 @@ def _deliver(target, ok: bool, outcome: Any, ran: Optional[tuple]) -> None:
             pass  # already failed by shutdown
         return
     try:
-        target[0](*target[1:], ok, outcome, ran)
+        target[0](*target[1:], ok, outcome)
     except Exception:
         logger.exception("completing a task failed")
