@@ -15,6 +15,7 @@
 //! and several runs (Chervil's or Parsl's) share one file.
 
 mod event;
+mod many;
 pub mod schema;
 mod time;
 mod writer;

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, Statement, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
-use crate::event::{Event, TaskRow};
+use crate::event::{Event, ResourceRow, TaskRow};
+use crate::many::Insert;
 use crate::schema::TABLES;
 use crate::time::{Clock, Formatter};
 use crate::MonitorError;
@@ -112,36 +113,70 @@ impl Drop for Monitor {
     }
 }
 
-/// The statements run for every task, prepared once per batch rather than looked up
-/// in the statement cache for every row (the lookup hashed the SQL text each time).
-struct Hot<'c> {
-    status: Statement<'c>,
-    task_row: Statement<'c>,
-    try_row: Statement<'c>,
-    task_returned: Statement<'c>,
+/// The inserts run for every task: their rows wait for the end of the batch and go
+/// [`many::CHUNK`] to a statement (see [`many`]).
+const STATUS: Insert = Insert {
+    head: "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id)",
+    row: "(?, ?, ?, ?1, ?)",
+    tail: "",
+};
+const TASK: Insert = Insert {
+    head: "INSERT OR REPLACE INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, \
+           task_hashsum, task_inputs, task_outputs, task_stdin, task_stdout, task_stderr, \
+           task_time_invoked, task_time_returned, task_fail_count, task_fail_cost)",
+    row: "(?, ?1, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+    tail: "",
+};
+const TRY: Insert = Insert {
+    head: "INSERT OR REPLACE INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, \
+           task_try_time_launched, task_try_time_running, task_try_time_returned, \
+           task_fail_history, task_joins)",
+    row: "(?, ?, ?1, ?, ?, ?, ?, ?, ?, ?, NULL)",
+    tail: "",
+};
+/// The end time of a task whose row an earlier batch wrote.
+const RETURNED: Insert = Insert {
+    head: "UPDATE task SET task_time_returned = v.column2 FROM (",
+    row: "(?, ?)",
+    tail: ") AS v WHERE task.task_id = v.column1 AND task.run_id = ?1",
+};
+const RESOURCE: Insert = Insert {
+    head: "INSERT OR IGNORE INTO resource (try_id, task_id, run_id, timestamp, resource_monitoring_interval, \
+           psutil_process_pid, psutil_process_memory_percent, psutil_process_children_count, \
+           psutil_process_time_user, psutil_process_time_system, psutil_process_memory_virtual, \
+           psutil_process_memory_resident, psutil_process_disk_read, psutil_process_disk_write, \
+           psutil_process_status, psutil_cpu_num, psutil_process_num_ctx_switches_voluntary, \
+           psutil_process_num_ctx_switches_involuntary)",
+    row: "(?, ?, ?1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    tail: "",
+};
+
+/// A `status` row waiting for the end of its batch.
+struct StatusRow {
+    task_id: i64,
+    state: &'static str,
+    at: String,
+    try_id: u32,
 }
 
-impl<'c> Hot<'c> {
-    fn prepare(tx: &'c Transaction<'_>) -> rusqlite::Result<Self> {
-        Ok(Hot {
-            status: tx.prepare(
-                "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?,
-            task_row: tx.prepare(
-                "INSERT OR REPLACE INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, \
-                 task_hashsum, task_inputs, task_outputs, task_stdin, task_stdout, task_stderr, \
-                 task_time_invoked, task_time_returned, task_fail_count, task_fail_cost) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, NULL, ?8, ?9, ?10, ?12, ?13, ?14)",
-            )?,
-            try_row: tx.prepare(
-                "INSERT OR REPLACE INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, \
-                 task_try_time_launched, task_try_time_running, task_try_time_returned, \
-                 task_fail_history, task_joins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)",
-            )?,
-            task_returned: tx.prepare("UPDATE task SET task_time_returned = ?3 WHERE task_id = ?1 AND run_id = ?2")?,
-        })
-    }
+/// A `try` row waiting for the end of its batch (or for an update of tries, which
+/// writes the waiting ones first).
+struct TryRow {
+    task_id: i64,
+    executor: Arc<str>,
+    open: OpenTry,
+    /// None for a try still out when the run ended.
+    returned: Option<String>,
+}
+
+/// The rows of the batch being applied that go to the database many at a time.
+#[derive(Default)]
+struct Waiting {
+    status: Vec<StatusRow>,
+    tries: Vec<TryRow>,
+    resources: Vec<(String, ResourceRow)>,
+    /// End times of tasks whose row an earlier batch wrote.
+    returned: Vec<(i64, String)>,
 }
 
 /// A try that has not ended: its `try` row is written once, when it ends (one insert
@@ -188,13 +223,22 @@ struct Writer {
     live: HashMap<u64, Live>,
     pending: HashMap<u64, PendingTask>,
     labels: Vec<Arc<str>>,
+    rows: Waiting,
     summary: Summary,
 }
 
 impl Writer {
     fn run(path: PathBuf, run_id: String, clock: Clock, rx: Receiver<Msg>) -> Summary {
         lower_priority();
-        let mut w = Writer { run_id, clock: Formatter::new(clock), live: HashMap::new(), pending: HashMap::new(), labels: Vec::new(), summary: Summary::default() };
+        let mut w = Writer {
+            run_id,
+            clock: Formatter::new(clock),
+            live: HashMap::new(),
+            pending: HashMap::new(),
+            labels: Vec::new(),
+            rows: Waiting::default(),
+            summary: Summary::default(),
+        };
         let mut conn = match open(&path) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -265,18 +309,17 @@ impl Writer {
     }
 
     fn commit(&mut self, conn: &mut Connection, batch: &[Event]) -> rusqlite::Result<()> {
+        // Rows left by a batch that failed half-way are not written with this one.
+        self.rows = Waiting::default();
         let tx = conn.transaction()?;
-        {
-            let mut hot = Hot::prepare(&tx)?;
-            for event in batch {
-                self.apply(&tx, &mut hot, event)?;
-            }
-            self.write_pending(&mut hot)?;
+        for event in batch {
+            self.apply(&tx, event)?;
         }
+        self.write_waiting(&tx)?;
         tx.commit()
     }
 
-    fn apply(&mut self, tx: &Transaction<'_>, hot: &mut Hot<'_>, event: &Event) -> rusqlite::Result<()> {
+    fn apply(&mut self, tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
         let run = self.run_id.as_str();
         let t = |us: i64| self.clock.format(us);
         match event {
@@ -296,22 +339,8 @@ impl Writer {
                 // rows, with no return time.
                 for (task_id, live) in self.live.iter_mut() {
                     if let Some(open) = live.open.take() {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, \
-                             task_try_time_launched, task_try_time_running, task_try_time_returned, \
-                             task_fail_history, task_joins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, NULL)",
-                        )?
-                        .execute(params![
-                            open.try_id,
-                            *task_id as i64,
-                            run,
-                            open.block_id,
-                            open.hostname,
-                            &*live.executor,
-                            open.launched,
-                            open.running,
-                            open.fail_history
-                        ])?;
+                        let executor = Arc::clone(&live.executor);
+                        self.rows.tries.push(TryRow { task_id: *task_id as i64, executor, open, returned: None });
                     }
                 }
                 tx.prepare_cached(
@@ -323,11 +352,11 @@ impl Writer {
             Event::TaskSubmitted(row) => self.task_submitted(row),
             Event::TaskState { task_id, try_id, state, at_us } => {
                 let at = t(*at_us);
-                hot.status.execute(params![*task_id as i64, state, at, run, try_id])?;
                 match *state {
                     "launched" => {
                         if let Some(live) = self.live.get_mut(task_id) {
-                            live.open = Some(OpenTry { try_id: *try_id, launched: Some(at), ..OpenTry::default() });
+                            live.open =
+                                Some(OpenTry { try_id: *try_id, launched: Some(at.clone()), ..OpenTry::default() });
                         }
                     }
                     "exec_done" | "failed" | "fail_retryable" | "memo_done" | "dep_fail" => {
@@ -336,51 +365,32 @@ impl Writer {
                             Some(live) => (Arc::clone(&live.executor), live.open.take()),
                             None => (Arc::from(""), None),
                         };
+                        let task = *task_id as i64;
                         match open.filter(|o| o.try_id == *try_id) {
                             Some(open) => {
-                                hot.try_row.execute(params![
-                                    try_id,
-                                    *task_id as i64,
-                                    run,
-                                    open.block_id,
-                                    open.hostname,
-                                    &*executor,
-                                    open.launched,
-                                    open.running,
-                                    at,
-                                    open.fail_history
-                                ])?;
+                                self.rows.tries.push(TryRow { task_id: task, executor, open, returned: Some(at.clone()) })
                             }
                             // Never launched: Parsl still writes the try, returned and nothing
                             // else (its fail history, the DependencyError, follows as TryFailed).
-                            None if *state == "dep_fail" => {
-                                hot.try_row.execute(params![
-                                    try_id,
-                                    *task_id as i64,
-                                    run,
-                                    None::<String>,
-                                    None::<String>,
-                                    &*executor,
-                                    None::<String>,
-                                    None::<String>,
-                                    at,
-                                    ""
-                                ])?;
-                            }
+                            None if *state == "dep_fail" => self.rows.tries.push(TryRow {
+                                task_id: task,
+                                executor,
+                                open: OpenTry { try_id: *try_id, ..OpenTry::default() },
+                                returned: Some(at.clone()),
+                            }),
                             None => {}
                         }
                         if final_state {
                             self.live.remove(task_id);
                             match self.pending.get_mut(task_id) {
-                                Some(p) => p.returned = Some(at),
-                                None => {
-                                    hot.task_returned.execute(params![*task_id as i64, run, at])?;
-                                }
+                                Some(p) => p.returned = Some(at.clone()),
+                                None => self.rows.returned.push((*task_id as i64, at.clone())),
                             }
                         }
                     }
                     _ => {}
                 }
+                self.rows.status.push(StatusRow { task_id: *task_id as i64, state, at, try_id: *try_id });
             }
             Event::TaskFailures { task_id, fail_count, fail_cost } if self.pending.contains_key(task_id) => {
                 if let Some(p) = self.pending.get_mut(task_id) {
@@ -411,6 +421,7 @@ impl Writer {
                         open.block_id = block_id.clone().or(open.block_id.take());
                     }
                     None => {
+                        write_tries(tx, run, &mut self.rows.tries)?;
                         tx.prepare_cached(
                             "UPDATE try SET task_try_time_running = ?4, hostname = coalesce(?5, hostname), \
                              block_id = coalesce(?6, block_id) WHERE try_id = ?1 AND task_id = ?2 AND run_id = ?3",
@@ -423,6 +434,7 @@ impl Writer {
                 match self.live.get_mut(task_id).and_then(|l| l.open.as_mut()).filter(|o| o.try_id == *try_id) {
                     Some(open) => open.fail_history = error.clone(),
                     None => {
+                        write_tries(tx, run, &mut self.rows.tries)?;
                         tx.prepare_cached(
                             "UPDATE try SET task_fail_history = ?4 WHERE try_id = ?1 AND task_id = ?2 AND run_id = ?3",
                         )?
@@ -431,35 +443,8 @@ impl Writer {
                 }
             }
             Event::Resource(r) => {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO resource (try_id, task_id, run_id, timestamp, resource_monitoring_interval, \
-                     psutil_process_pid, psutil_process_memory_percent, psutil_process_children_count, \
-                     psutil_process_time_user, psutil_process_time_system, psutil_process_memory_virtual, \
-                     psutil_process_memory_resident, psutil_process_disk_read, psutil_process_disk_write, \
-                     psutil_process_status, psutil_cpu_num, psutil_process_num_ctx_switches_voluntary, \
-                     psutil_process_num_ctx_switches_involuntary) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                )?
-                .execute(params![
-                    r.try_id,
-                    r.task_id as i64,
-                    run,
-                    t(r.at_us),
-                    r.interval_s,
-                    r.pid,
-                    r.memory_percent,
-                    f64::from(r.children),
-                    r.user_s,
-                    r.system_s,
-                    r.vms_bytes as f64,
-                    r.rss_bytes as f64,
-                    r.read_bytes as f64,
-                    r.write_bytes as f64,
-                    r.status,
-                    r.cpu_num.to_string(),
-                    r.ctx_voluntary as f64,
-                    r.ctx_involuntary as f64
-                ])?;
+                let at = t(r.at_us);
+                self.rows.resources.push((at, r.clone()));
             }
             Event::Block { executor, block_id, job_id, status, at_us } => {
                 tx.prepare_cached(
@@ -525,30 +510,79 @@ impl Writer {
         );
     }
 
-    /// The task rows this batch submitted, each once (see [`PendingTask`]).
-    fn write_pending(&mut self, hot: &mut Hot<'_>) -> rusqlite::Result<()> {
-        for (task_id, p) in self.pending.drain() {
-            // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no
-            // stdout/stderr as ''.
-            hot.task_row.execute(params![
-                task_id as i64,
-                self.run_id,
-                p.depends,
-                p.func_name,
-                if p.memoize { "1" } else { "0" },
-                p.inputs.as_deref().unwrap_or("None"),
-                p.outputs.as_deref().unwrap_or("None"),
-                p.stdout.as_deref().unwrap_or(""),
-                p.stderr.as_deref().unwrap_or(""),
-                p.invoked,
-                p.hashsum,
-                p.returned,
-                p.fail_count,
-                p.fail_cost
-            ])?;
-        }
-        Ok(())
+    /// The rows this batch left waiting, many to a statement: the task rows it
+    /// submitted (each once, see [`PendingTask`]), end times of earlier ones, tries,
+    /// states and samples.
+    fn write_waiting(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let pending: Vec<(u64, PendingTask)> = self.pending.drain().collect();
+        // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no
+        // stdout/stderr as ''.
+        TASK.run(tx, &self.run_id, &pending, |b, (task_id, p)| {
+            b.bind(&(*task_id as i64))?;
+            b.bind(&p.depends)?;
+            b.bind(&p.func_name)?;
+            b.bind(if p.memoize { "1" } else { "0" })?;
+            b.bind(&p.hashsum)?;
+            b.bind(p.inputs.as_deref().unwrap_or("None"))?;
+            b.bind(p.outputs.as_deref().unwrap_or("None"))?;
+            b.bind(p.stdout.as_deref().unwrap_or(""))?;
+            b.bind(p.stderr.as_deref().unwrap_or(""))?;
+            b.bind(&p.invoked)?;
+            b.bind(&p.returned)?;
+            b.bind(&p.fail_count)?;
+            b.bind(&p.fail_cost)
+        })?;
+        let returned = std::mem::take(&mut self.rows.returned);
+        RETURNED.run(tx, &self.run_id, &returned, |b, (task_id, at)| {
+            b.bind(task_id)?;
+            b.bind(at)
+        })?;
+        write_tries(tx, &self.run_id, &mut self.rows.tries)?;
+        let status = std::mem::take(&mut self.rows.status);
+        STATUS.run(tx, &self.run_id, &status, |b, s| {
+            b.bind(&s.task_id)?;
+            b.bind(s.state)?;
+            b.bind(&s.at)?;
+            b.bind(&s.try_id)
+        })?;
+        let resources = std::mem::take(&mut self.rows.resources);
+        RESOURCE.run(tx, &self.run_id, &resources, |b, (at, r)| {
+            b.bind(&r.try_id)?;
+            b.bind(&(r.task_id as i64))?;
+            b.bind(at)?;
+            b.bind(&r.interval_s)?;
+            b.bind(&r.pid)?;
+            b.bind(&r.memory_percent)?;
+            b.bind(&f64::from(r.children))?;
+            b.bind(&r.user_s)?;
+            b.bind(&r.system_s)?;
+            b.bind(&(r.vms_bytes as f64))?;
+            b.bind(&(r.rss_bytes as f64))?;
+            b.bind(&(r.read_bytes as f64))?;
+            b.bind(&(r.write_bytes as f64))?;
+            b.bind(&r.status)?;
+            b.bind(&r.cpu_num.to_string())?;
+            b.bind(&(r.ctx_voluntary as f64))?;
+            b.bind(&(r.ctx_involuntary as f64))
+        })
     }
+}
+
+/// The waiting `try` rows: at the end of a batch, and before an update of tries
+/// (which may be for one of them).
+fn write_tries(tx: &Transaction<'_>, run_id: &str, waiting: &mut Vec<TryRow>) -> rusqlite::Result<()> {
+    let tries = std::mem::take(waiting);
+    TRY.run(tx, run_id, &tries, |b, t| {
+        b.bind(&t.open.try_id)?;
+        b.bind(&t.task_id)?;
+        b.bind(&t.open.block_id)?;
+        b.bind(&t.open.hostname)?;
+        b.bind(&*t.executor)?;
+        b.bind(&t.open.launched)?;
+        b.bind(&t.open.running)?;
+        b.bind(&t.returned)?;
+        b.bind(&t.open.fail_history)
+    })
 }
 
 fn open(path: &Path) -> Result<Connection, MonitorError> {
