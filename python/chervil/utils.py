@@ -7,10 +7,11 @@ import re
 import subprocess
 import threading
 import time
-from glob import glob
 from typing import IO, Dict, Iterator, List, Optional, Tuple, Union
 
 import typeguard
+
+from chervil import _core
 
 
 logger = logging.getLogger(__name__)
@@ -35,25 +36,15 @@ def get_std_fname_mode(
     return path, mode
 
 
-def _checkpoint_dirs(rundir: str) -> List[str]:
-    found = []
-    runs = [r for r in glob(os.path.join(rundir, '[0-9]*')) if os.path.basename(r).isdigit()]
-    # By number, not by name: run 1000 comes after run 999.
-    for run in sorted(runs, key=lambda r: int(os.path.basename(r))):
-        checkpoint = os.path.join(os.path.abspath(run), 'checkpoint')
-        if os.path.isdir(checkpoint):
-            found.append(checkpoint)
-    return found
-
-
 def get_all_checkpoints(rundir: str = "runinfo") -> List[str]:
-    """The checkpoint directories of every earlier run under ``rundir``, oldest first."""
-    return _checkpoint_dirs(rundir)
+    """The checkpoint directories of every earlier run under ``rundir``, oldest first
+    (by run number: run 1000 after run 999), as absolute paths."""
+    return _core.all_checkpoints(rundir)
 
 
 def get_last_checkpoint(rundir: str = "runinfo") -> List[str]:
     """The checkpoint directory of the latest run that has one (a list of 0 or 1)."""
-    return _checkpoint_dirs(rundir)[-1:]
+    return _core.last_checkpoint(rundir)
 
 
 class Timer:

@@ -13,8 +13,10 @@ pub mod interchange;
 pub mod pool;
 mod procfs;
 pub mod server;
+pub mod slots;
 pub mod tls;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, ManagerSelector, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
+pub use slots::{NodeShape, WorkerSlots};
 pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

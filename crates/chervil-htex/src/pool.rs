@@ -30,6 +30,8 @@ use chervil_proto::worker::{decode_reply, encode_env, encode_function, encode_re
 use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+pub use crate::slots::{NodeShape, WorkerSlots};
 use tokio::sync::mpsc;
 
 /// Turns a TCP connection to the interchange into the stream the protocol runs on.
@@ -45,33 +47,6 @@ impl Connector for PlainConnector {
     type Stream = TcpStream;
     fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
         Box::pin(async move { Ok(tcp) })
-    }
-}
-
-/// How many workers fit on this node (Parsl's rules: the smallest of
-/// `max_workers_per_node`, cores / `cores_per_worker`, memory / `mem_per_worker`,
-/// and the number of accelerators when any are listed).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkerSlots {
-    pub max_workers_per_node: Option<u32>,
-    pub cores_per_worker: f64,
-    pub mem_per_worker_gb: Option<f64>,
-    pub accelerators: Vec<String>,
-}
-
-impl WorkerSlots {
-    pub fn count(&self, cores: usize, available_mem_gb: f64) -> u32 {
-        let mut n = self.max_workers_per_node.unwrap_or(u32::MAX);
-        if self.cores_per_worker > 0.0 {
-            n = n.min((cores as f64 / self.cores_per_worker).floor() as u32);
-        }
-        if let Some(m) = self.mem_per_worker_gb.filter(|m| *m > 0.0) {
-            n = n.min((available_mem_gb / m).floor() as u32);
-        }
-        if !self.accelerators.is_empty() {
-            n = n.min(self.accelerators.len() as u32);
-        }
-        n
     }
 }
 
@@ -248,17 +223,6 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Free memory in GB, from /proc/meminfo's MemAvailable (infinite if unreadable).
-pub fn available_memory_gb() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("MemAvailable:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / (1024.0 * 1024.0))
-        .unwrap_or(f64::INFINITY)
-}
-
 /// Connects to the first address that answers, trying until `deadline`.
 async fn connect<C: Connector>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<C::Stream, PoolError> {
     let mut last = String::from("no address to try");
@@ -429,8 +393,8 @@ struct Pool {
 }
 
 async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mem = available_memory_gb();
+    let node = NodeShape::this_machine();
+    let (cores, mem) = (node.cores.unwrap_or(1), node.mem_gb.unwrap_or(f64::INFINITY));
     let count = opts.slots.count(cores, mem);
     if count == 0 {
         return Err(PoolError::NoWorkers { cores, mem_gb: mem, slots: opts.slots.clone() });

@@ -19,6 +19,7 @@ mod htex;
 mod monitor;
 mod progress;
 mod providers;
+mod run;
 mod scaling;
 
 /// A command as the front reads it: `(kind, task, value, cause)`.
@@ -386,6 +387,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
     m.add_function(wrap_pyfunction!(dashboard::serve_dashboard, m)?)?;
     m.add_function(wrap_pyfunction!(flush_log, m)?)?;
+    m.add_function(wrap_pyfunction!(run::make_run_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(run::all_checkpoints, m)?)?;
+    m.add_function(wrap_pyfunction!(run::last_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(run::checkpoints_to_load, m)?)?;
+    m.add_function(wrap_pyfunction!(run::expected_slots_per_block, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("__commit__", env!("CHERVIL_COMMIT"))?;
     Ok(())

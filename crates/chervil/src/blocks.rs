@@ -167,10 +167,8 @@ pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<O
         return Ok(None);
     }
     let (min_blocks, max_blocks, parallelism) = htex.provider.limits();
-    let workers = f64::from(htex.max_workers_per_node.unwrap_or_else(|| {
-        (std::thread::available_parallelism().map_or(1, |n| n.get()) as f64 / htex.cores_per_worker.max(0.01)) as u32
-    }));
-    let limits = Limits { min_blocks, max_blocks, parallelism, slots_per_block: workers.max(1.0), max_idletime: config.max_idletime };
+    let slots_per_block = htex.slots().expected_per_block(htex.provider.node_shape(), htex.provider.nodes_per_block());
+    let limits = Limits { min_blocks, max_blocks, parallelism, slots_per_block, max_idletime: config.max_idletime };
     Ok(Some(Scaler::new(strategy, limits)))
 }
 

@@ -39,7 +39,7 @@ pub struct Config {
     pub(crate) retry_handler: Option<RetryHandler>,
     pub(crate) app_cache: bool,
     pub(crate) checkpoint_mode: Option<CheckpointMode>,
-    pub(crate) checkpoint_files: Vec<PathBuf>,
+    pub(crate) checkpoint_files: Option<Vec<PathBuf>>,
     pub(crate) run_dir: PathBuf,
     pub(crate) strategy: String,
     pub(crate) strategy_period: Duration,
@@ -61,7 +61,7 @@ impl Config {
             retry_handler: None,
             app_cache: true,
             checkpoint_mode: None,
-            checkpoint_files: Vec::new(),
+            checkpoint_files: None,
             run_dir: PathBuf::from("runinfo"),
             strategy: "simple".into(),
             strategy_period: Duration::from_secs(5),
@@ -99,9 +99,12 @@ impl Config {
     }
 
     /// Checkpoint directories of earlier runs to load memoized results from (see
-    /// [`crate::get_all_checkpoints`]).
+    /// [`crate::get_all_checkpoints`]). Default: none named, and then — as in Parsl — a
+    /// run with a [`checkpoint_mode`](Config::checkpoint_mode) loads every earlier run's
+    /// checkpoints under its [`run_dir`](Config::run_dir), and a run without loads none.
+    /// An empty list loads none.
     pub fn checkpoint_files(mut self, dirs: Vec<PathBuf>) -> Self {
-        self.checkpoint_files = dirs;
+        self.checkpoint_files = Some(dirs);
         self
     }
 
@@ -204,6 +207,16 @@ impl Default for HighThroughputExecutor {
 }
 
 impl HighThroughputExecutor {
+    /// The worker rule its pools follow (and scaling expects before they connect).
+    pub(crate) fn slots(&self) -> chervil_htex::WorkerSlots {
+        chervil_htex::WorkerSlots {
+            max_workers_per_node: self.max_workers_per_node,
+            cores_per_worker: self.cores_per_worker,
+            mem_per_worker_gb: None,
+            accelerators: Vec::new(),
+        }
+    }
+
     pub fn new() -> Self {
         HighThroughputExecutor {
             label: "htex".into(),
@@ -317,6 +330,26 @@ impl Provider {
             Provider::Local(p) => p.blocks.init,
             Provider::Batch(p) => p.blocks.init,
             Provider::AdHoc(p) => p.blocks.init,
+        }
+    }
+
+    /// What is known of a block's node before its pool connects: this machine for
+    /// local blocks, the scheduler settings' `cores_per_node`/`mem_per_node` otherwise.
+    pub(crate) fn node_shape(&self) -> chervil_htex::NodeShape {
+        match self {
+            Provider::Local(_) => chervil_htex::NodeShape::this_machine(),
+            Provider::Batch(p) => chervil_htex::NodeShape {
+                cores: p.spec.cores_per_node.map(|c| c as usize),
+                mem_gb: p.spec.mem_per_node_gb,
+            },
+            Provider::AdHoc(_) => chervil_htex::NodeShape::default(),
+        }
+    }
+
+    pub(crate) fn nodes_per_block(&self) -> u32 {
+        match self {
+            Provider::Batch(p) => p.spec.nodes_per_block,
+            Provider::Local(_) | Provider::AdHoc(_) => 1,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::app::{AppDef, Joined, Runner};
 use crate::codec::{self, RunOptions};
 use crate::config::{CheckpointMode, Config, ExecutorConfig, Opts, RetryHandler, TaskView, ThreadPoolExecutor};
 use crate::error::Error;
-use crate::executors::{make_run_dir, Executor, Htex, ThreadPool, Threads};
+use crate::executors::{Executor, Htex, ThreadPool, Threads};
 use crate::future::{AppFuture, ArgKind, DataFuture, ErasedArg, Slot};
 
 static NEXT_DFK: AtomicU64 = AtomicU64::new(1);
@@ -48,18 +48,16 @@ pub fn dfk() -> Option<Dfk> {
     lock(&LOADED).clone()
 }
 
-/// The checkpoint directories of every run under `run_dir`, oldest first, for
-/// [`Config::checkpoint_files`] (Parsl's `get_all_checkpoints`).
+/// The checkpoint directories of every run under `run_dir` (e.g. `runinfo`), oldest
+/// first by run number, for [`Config::checkpoint_files`] (Parsl's `get_all_checkpoints`).
 pub fn get_all_checkpoints(run_dir: impl AsRef<Path>) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir.as_ref())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("checkpoint"))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
+    chervil_run::all_checkpoints(run_dir.as_ref())
+}
+
+/// The checkpoint directory of the latest run under `run_dir` that has one, as a list
+/// of zero or one (Parsl's `get_last_checkpoint`).
+pub fn get_last_checkpoint(run_dir: impl AsRef<Path>) -> Vec<PathBuf> {
+    chervil_run::last_checkpoint(run_dir.as_ref())
 }
 
 /// A running workflow. Cheap to clone; every clone is the same kernel.
@@ -107,11 +105,17 @@ const INTERNAL: usize = usize::MAX;
 
 impl Dfk {
     fn start(config: Config) -> Result<Dfk, Error> {
-        let run_dir = make_run_dir(&config.run_dir)?;
-        let table = if config.checkpoint_files.is_empty() {
+        let run_dir = chervil_run::make_run_dir(&config.run_dir).map_err(|e| Error::Executor(e.to_string()))?;
+        let load = chervil_run::checkpoints_to_load(
+            config.checkpoint_files.as_deref(),
+            config.checkpoint_mode.is_some(),
+            &config.run_dir,
+            &run_dir,
+        );
+        let table = if load.is_empty() {
             HashMap::new()
         } else {
-            chervil_checkpoint::load_dirs(&config.checkpoint_files)
+            chervil_checkpoint::load_dirs(&load)
                 .map_err(|e| Error::Executor(format!("cannot load checkpoints: {e}")))?
                 .into_iter()
                 .map(|(k, v)| (k, Arc::from(v)))

@@ -3,7 +3,7 @@
 //! Both take an app and its encoded payload and hand the outcome to a callback.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -337,18 +337,4 @@ fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) 
         // Dependants the batch released (on any executor) leave now, not at a deadline.
         flush_all();
     }
-}
-
-/// The run directory's numbered subdirectory for this run (`runinfo/000`, `001`, …).
-pub(crate) fn make_run_dir(base: &Path) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(base).map_err(|e| Error::Executor(format!("cannot make {}: {e}", base.display())))?;
-    for n in 0..100_000u32 {
-        let dir = base.join(format!("{n:03}"));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::Executor(format!("cannot make {}: {e}", dir.display()))),
-        }
-    }
-    Err(Error::Executor(format!("{} holds 100,000 runs; clear it", base.display())))
 }

@@ -89,7 +89,7 @@ pub use config::{
     OpenStack, Opts, PbsProProvider, PodProvider, Provider, RetryHandler, SlurmProvider, TaskView, ThreadPoolExecutor,
     TorqueProvider,
 };
-pub use dfk::{dfk, get_all_checkpoints, load, Dfk};
+pub use dfk::{dfk, get_all_checkpoints, get_last_checkpoint, load, Dfk};
 pub use error::Error;
 pub use future::{AppFuture, Arg, DataFuture, File, IntoArg};
 pub use worker::init;

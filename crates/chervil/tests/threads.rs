@@ -237,6 +237,18 @@ fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
     assert_eq!(costly(4).result().unwrap(), 16);
     assert_eq!(CALLS.load(Ordering::SeqCst), 3, "both answered from the first run's checkpoint");
     dfk.cleanup();
+
+    // As in Parsl (and the Python front: one rule, chervil-run's): a run that
+    // checkpoints and names no files resumes from every earlier run's checkpoints.
+    let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::TaskExit)).unwrap();
+    assert_eq!(costly(4).result().unwrap(), 16);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3, "answered from the earlier runs' checkpoints unasked");
+    dfk.cleanup();
+    let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::TaskExit).checkpoint_files(vec![])).unwrap();
+    assert_eq!(costly(4).result().unwrap(), 16);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 4, "an empty list loads nothing");
+    dfk.cleanup();
+    assert_eq!(chervil::get_last_checkpoint(dir.path().join("runinfo")).len(), 1);
 }
 
 #[chervil::app]
@@ -386,4 +398,18 @@ fn a_provider_that_cannot_start_a_block_fails_the_load_naming_its_tool() {
         Err(other) => panic!("{other:?}"),
     }
     assert!(chervil::dfk().is_none(), "a failed load leaves nothing loaded");
+}
+
+#[test]
+fn run_directories_are_private_and_numbered_as_on_the_python_front() {
+    use std::os::unix::fs::PermissionsExt;
+    let _t = turn();
+    let dir = tempdir::Dir::new("rundir");
+    std::fs::create_dir_all(dir.path().join("runinfo").join("041")).unwrap();
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let run = dfk.run_dir().to_path_buf();
+    dfk.cleanup();
+    assert!(run.is_absolute() && run.ends_with("042"), "one past the highest: {run:?}");
+    let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "private whatever the umask (SECURITY.md)");
 }

@@ -252,15 +252,9 @@ class BasicMemoizer(Memoizer):
         return self._writer.written if self._writer is not None else 0
 
     def start(self, *, run_dir: str, config_run_dir: str) -> None:
-        from chervil.utils import get_all_checkpoints
         self.run_dir = run_dir
-        if self.checkpoint_files is not None:
-            dirs = [os.fspath(d) for d in self.checkpoint_files]
-        elif self.checkpoint_mode is not None:
-            own = os.path.join(os.path.abspath(run_dir), 'checkpoint')
-            dirs = [d for d in get_all_checkpoints(config_run_dir) if d != own]
-        else:
-            dirs = []
+        named = None if self.checkpoint_files is None else [os.fspath(d) for d in self.checkpoint_files]
+        dirs = _core.checkpoints_to_load(named, self.checkpoint_mode is not None, config_run_dir, run_dir)
         if dirs:
             try:
                 self._from_checkpoints = dict(_core.load_checkpoints(dirs))

@@ -60,6 +60,10 @@ class BlockProviderExecutor(ParslExecutor):
     def workers_per_node(self) -> float:
         return 1
 
+    def _slots_per_block(self) -> float:
+        """The workers a block brings, which scaling counts in."""
+        return float(self.workers_per_node * getattr(self.provider, 'nodes_per_block', 1))
+
     @property
     def outstanding(self) -> int:
         return 0
@@ -247,7 +251,7 @@ class BlockProviderExecutor(ParslExecutor):
             p = self.provider
             self._scaler = _core.Scaler(self.label, strategy, getattr(p, 'min_blocks', 0), getattr(p, 'max_blocks', 1),
                                         float(getattr(p, 'parallelism', 1)),
-                                        float(self.workers_per_node * getattr(p, 'nodes_per_block', 1)),
+                                        self._slots_per_block(),
                                         float(max_idletime))
         load = self._block_load()
         blocks = [(b, int(s.state), *load.get(b, (0, 0, None))) for b, s in status.items()]

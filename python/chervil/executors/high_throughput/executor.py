@@ -435,9 +435,20 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     @property
     def workers_per_node(self) -> float:
-        if self.max_workers_per_node:
-            return self.max_workers_per_node
-        return max(1, int((os.cpu_count() or 1) // self.cores_per_worker))
+        """Workers a node is expected to bring before its pool connects: the pools'
+        own rule (the engine's) on what is known of the node."""
+        return self._expected_slots(nodes_per_block=1)
+
+    def _slots_per_block(self) -> float:
+        return self._expected_slots(nodes_per_block=getattr(self.provider, 'nodes_per_block', 1))
+
+    def _expected_slots(self, nodes_per_block: int) -> float:
+        from chervil.providers import LocalProvider
+        p = self.provider
+        return _core.expected_slots_per_block(
+            self.max_workers_per_node, float(self.cores_per_worker), self.mem_per_worker,
+            len(self.available_accelerators), int(nodes_per_block or 1), isinstance(p, LocalProvider),
+            getattr(p, 'cores_per_node', None), getattr(p, 'mem_per_node', None))
 
     @property
     def outstanding(self) -> int:
