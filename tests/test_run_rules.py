@@ -95,3 +95,50 @@ def test_parsl_expects_the_same_workers_from_a_batch_node():
     assert got.returncode == 0, got.stderr[-2000:]
     parsl = json.loads(got.stdout.splitlines()[-1])
     assert parsl == [n[2] for n in COMPARED]
+
+
+# -- the seam: codes and errors come from the engine, not from copies ---------------
+
+def test_the_fronts_states_are_the_engines():
+    from chervil import _core
+    from chervil.dataflow.states import States
+    assert _core.STATES, "the engine names its states"
+    for name, value in _core.STATES.items():
+        assert States[name].value == value, name
+
+
+def test_engine_failures_have_their_own_classes():
+    from chervil import _core
+    for name in ('ProviderError', 'CheckpointError', 'InterchangeError', 'PoolError', 'KernelError',
+                 'DashboardError'):
+        cls = getattr(_core, name)
+        assert issubclass(cls, _core.EngineError) and issubclass(cls, RuntimeError), name
+    with pytest.raises(_core.CheckpointError):
+        _core.load_checkpoints([os.devnull])
+
+
+def test_a_providers_refusal_is_a_submit_exception_and_an_engine_bug_is_not(tmp_path, monkeypatch):
+    """A real refusal (LSF's bsub is not on this machine) arrives as Parsl's
+    SubmitException caused by the engine's ProviderError. Anything else the engine
+    raises reaches the caller as itself: here a RuntimeError stands in for an engine
+    bug (no real one to provoke), in place of the engine's job handle."""
+    from chervil import _core
+    from chervil.jobs.states import JobState
+    from chervil.providers import LSFProvider
+    from chervil.providers.errors import SubmitException
+
+    monkeypatch.setenv('PATH', str(tmp_path))  # no bsub, whatever this machine has
+    provider = LSFProvider()
+    provider.script_dir = str(tmp_path)
+    with pytest.raises(SubmitException, match="bsub") as raised:
+        provider.submit('true', 1, 'block-0')
+    assert isinstance(raised.value.__cause__, _core.ProviderError)
+
+    class Buggy:
+        def submit(self, *args):
+            raise RuntimeError("engine bug")
+
+    provider._jobs = Buggy()
+    with pytest.raises(RuntimeError, match="engine bug") as raised:
+        provider._submitted('block-0', JobState.PENDING, 'script', 'block-0')
+    assert not isinstance(raised.value, SubmitException)

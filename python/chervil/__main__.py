@@ -52,7 +52,7 @@ def main(argv=None) -> int:
             return 0
         except ValueError as e:
             parser.error(str(e))
-        except RuntimeError as e:
+        except _core.EngineError as e:
             print(f"chervil dashboard: {e}", file=sys.stderr)
             return 1
         return 0

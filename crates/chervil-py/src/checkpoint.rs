@@ -4,14 +4,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chervil_checkpoint::{load_dirs, CheckpointError, Checkpointer as Engine, Policy};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use chervil_checkpoint::{load_dirs, Checkpointer as Engine, Policy};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-fn to_py(e: CheckpointError) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
-}
 
 /// Writes finished tasks' results in one of Parsl's checkpoint modes.
 #[pyclass(frozen, module = "chervil._core")]
@@ -39,7 +36,7 @@ impl Checkpointer {
             ("periodic", None) => return Err(PyValueError::new_err("checkpoint_mode='periodic' needs checkpoint_period='HH:MM:SS'")),
             (other, _) => return Err(PyValueError::new_err(format!("checkpoint_mode {other:?} is unknown; choose 'task_exit', 'periodic', 'dfk_exit' or 'manual'"))),
         };
-        Ok(Checkpointer { inner: Mutex::new(Engine::open(dir, policy).map_err(to_py)?) })
+        Ok(Checkpointer { inner: Mutex::new(Engine::open(dir, policy).map_err(crate::errors::checkpoint)?) })
     }
 
     fn record(&self, py: Python<'_>, hash: String, payload: Vec<u8>) {
@@ -47,11 +44,11 @@ impl Checkpointer {
     }
 
     fn checkpoint(&self, py: Python<'_>) -> PyResult<usize> {
-        py.detach(|| self.lock().checkpoint()).map_err(to_py)
+        py.detach(|| self.lock().checkpoint()).map_err(crate::errors::checkpoint)
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<usize> {
-        py.detach(|| self.lock().close()).map_err(to_py)
+        py.detach(|| self.lock().close()).map_err(crate::errors::checkpoint)
     }
 
     #[getter]
@@ -63,7 +60,7 @@ impl Checkpointer {
 /// Every record of these checkpoint directories: `{hash: pickled result}`.
 #[pyfunction]
 pub fn load_checkpoints<'py>(py: Python<'py>, dirs: Vec<PathBuf>) -> PyResult<Bound<'py, PyDict>> {
-    let table = py.detach(|| load_dirs(&dirs)).map_err(to_py)?;
+    let table = py.detach(|| load_dirs(&dirs)).map_err(crate::errors::checkpoint)?;
     let out = PyDict::new(py);
     for (hash, payload) in table {
         out.set_item(hash, PyBytes::new(py, &payload))?;
@@ -75,6 +72,6 @@ pub fn load_checkpoints<'py>(py: Python<'py>, dirs: Vec<PathBuf>) -> PyResult<Bo
 /// included (scripts/chaos-soak.py checks that no task was checkpointed twice).
 #[pyfunction]
 pub fn checkpoint_hashes(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<String>> {
-    let recs = py.detach(|| chervil_checkpoint::records(&dir)).map_err(to_py)?;
+    let recs = py.detach(|| chervil_checkpoint::records(&dir)).map_err(crate::errors::checkpoint)?;
     Ok(recs.into_iter().map(|r| r.hash).collect())
 }

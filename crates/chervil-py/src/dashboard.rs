@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 
 /// Serves the dashboard for the database at `db` on `host:port` (port 0: any free
@@ -19,7 +19,6 @@ pub fn serve_dashboard(py: Python<'_>, db: PathBuf, host: &str, port: u16) -> Py
     });
     match result {
         Ok(()) => Err(PyKeyboardInterrupt::new_err("dashboard stopped")),
-        Err(e @ chervil_dashboard::DashboardError::NoDatabase(_)) => Err(PyValueError::new_err(e.to_string())),
-        Err(e) => Err(PyRuntimeError::new_err(e.to_string())),
+        Err(e) => Err(crate::errors::dashboard(e)),
     }
 }

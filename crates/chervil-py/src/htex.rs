@@ -25,16 +25,26 @@ const WORKER_LOST: u8 = 2;
 const POOL_LOST: u8 = 3;
 const REFUSED: u8 = 4;
 
+/// The kinds of the outcomes `wait` hands the front, named in `_core`.
+pub(crate) fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    for (name, code) in
+        [("RESULT_OK", DONE_OK), ("RESULT_ERR", DONE_ERR), ("WORKER_LOST", WORKER_LOST), ("POOL_LOST", POOL_LOST), ("REFUSED", REFUSED)]
+    {
+        m.add(name, code)?;
+    }
+    Ok(())
+}
+
 fn secs(s: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
 }
 
 fn tls_err(e: TlsError) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
+    crate::errors::interchange(e)
 }
 
 fn server_err(e: ServerError) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
+    crate::errors::interchange(e)
 }
 
 /// The interchange: listens for pools, hands them tasks, collects results.
@@ -328,7 +338,7 @@ fn pool_change(joined: bool, p: &PoolSeen) -> PyPoolChange {
 }
 
 fn pool_err(e: PoolError) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
+    crate::errors::pool(e)
 }
 
 /// Runs a worker pool until the interchange stops it or goes away; returns why it

@@ -2,19 +2,20 @@
 //!
 //! The only crate that knows both Rust and Python types. It turns Python calls into
 //! kernel events and the kernel's commands into small tuples the Python front acts on,
-//! and converts [`KernelError`] into Python exceptions in exactly one place.
+//! and converts engine errors into Python exceptions in exactly one place (`errors`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, KernelError, TaskSpec, TaskState, Transition};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState, Transition};
 use chervil_monitor::{Clock, Event, Monitor as MonitorEngine, TaskRow};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 mod checkpoint;
 mod dashboard;
+mod errors;
 mod htex;
 mod monitor;
 mod progress;
@@ -30,6 +31,31 @@ type PyCommand = (u8, u64, u32, u8);
 const LAUNCH: u8 = 0;
 const COMPLETE: u8 = 1;
 const FAIL: u8 = 2;
+const CAUSE_TRY: u8 = 0;
+const CAUSE_DEPENDENCY: u8 = 1;
+const CAUSE_JOIN: u8 = 2;
+
+/// The codes of the tuples the engine hands the front, named in `_core` so the front
+/// reads them from here instead of keeping a copy; and each state's value by its
+/// Parsl name (the front's `States` enum is checked against it).
+fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    for (name, code) in [
+        ("LAUNCH", LAUNCH),
+        ("COMPLETE", COMPLETE),
+        ("FAIL", FAIL),
+        ("CAUSE_TRY", CAUSE_TRY),
+        ("CAUSE_DEPENDENCY", CAUSE_DEPENDENCY),
+        ("CAUSE_JOIN", CAUSE_JOIN),
+    ] {
+        m.add(name, code)?;
+    }
+    let states = pyo3::types::PyDict::new(m.py());
+    for state in TaskState::ALL {
+        states.set_item(state.name(), state.value())?;
+    }
+    m.add("STATES", states)?;
+    htex::register_codes(m)
+}
 
 fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
     commands
@@ -39,9 +65,9 @@ fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
             Command::Complete { task, state } => (COMPLETE, task, u32::from(state.value()), 0),
             Command::Fail { task, state, cause } => {
                 let cause = match cause {
-                    FailCause::Try => 0,
-                    FailCause::Dependency => 1,
-                    FailCause::Join => 2,
+                    FailCause::Try => CAUSE_TRY,
+                    FailCause::Dependency => CAUSE_DEPENDENCY,
+                    FailCause::Join => CAUSE_JOIN,
                 };
                 (FAIL, task, u32::from(state.value()), cause)
             }
@@ -49,13 +75,6 @@ fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
         .collect()
 }
 
-/// The one conversion from engine errors to Python exceptions.
-fn to_py(err: KernelError) -> PyErr {
-    match err {
-        KernelError::Closed => PyRuntimeError::new_err(err.to_string()),
-        _ => PyValueError::new_err(err.to_string()),
-    }
-}
 
 /// The DataFlowKernel's state machine. Every method is one event; the returned list
 /// holds the commands to carry out, in order.
@@ -184,7 +203,7 @@ impl KernelHandle {
         let depends = monitored.then(|| deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let mut kernel = self.lock();
         let spec = TaskSpec { func_name: &func_name, executor: &executor, join };
-        let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(to_py)?;
+        let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(errors::kernel)?;
         if let Some(depends) = depends {
             let (memoize, inputs, outputs, stdout, stderr) = task_row.unwrap_or_default();
             let row = TaskRow { task_id: id, func_name, executor, depends, memoize, inputs, outputs, stdout, stderr,
@@ -196,7 +215,7 @@ impl KernelHandle {
 
     fn external_resolved(&self, task: u64, failed: bool) -> PyResult<Vec<PyCommand>> {
         let mut kernel = self.lock();
-        let out = kernel.external_resolved(task, failed).map(encode).map_err(to_py);
+        let out = kernel.external_resolved(task, failed).map(encode).map_err(errors::kernel);
         self.observe(&mut kernel, None);
         out
     }
@@ -204,7 +223,7 @@ impl KernelHandle {
     #[pyo3(signature = (task, try_id, from_memo = false))]
     fn try_succeeded(&self, task: u64, try_id: u32, from_memo: bool) -> PyResult<Vec<PyCommand>> {
         let mut kernel = self.lock();
-        let out = kernel.try_succeeded(task, try_id, from_memo).map(encode).map_err(to_py);
+        let out = kernel.try_succeeded(task, try_id, from_memo).map(encode).map_err(errors::kernel);
         self.observe(&mut kernel, None);
         out
     }
@@ -213,7 +232,7 @@ impl KernelHandle {
     #[pyo3(signature = (task, try_id, cost, error = None))]
     fn try_failed(&self, task: u64, try_id: u32, cost: f64, error: Option<String>) -> PyResult<Vec<PyCommand>> {
         let mut kernel = self.lock();
-        let out = kernel.try_failed(task, try_id, cost).map(encode).map_err(to_py);
+        let out = kernel.try_failed(task, try_id, cost).map(encode).map_err(errors::kernel);
         let before = error.map(|error| Event::TryFailed { task_id: task, try_id, error });
         self.observe(&mut kernel, before);
         out
@@ -232,7 +251,7 @@ impl KernelHandle {
         let out = kernel
             .join_returned(task, try_id, deps(inner_tasks, external_pending, external_failed))
             .map(encode)
-            .map_err(to_py);
+            .map_err(errors::kernel);
         self.observe(&mut kernel, None);
         out
     }
@@ -365,6 +384,8 @@ fn set_log_file(path: Option<String>, debug: bool) -> PyResult<()> {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    register_codes(m)?;
     m.add_class::<KernelHandle>()?;
     m.add_class::<htex::Interchange>()?;
     m.add_class::<providers::LocalJobs>()?;

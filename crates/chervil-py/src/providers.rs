@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chervil_providers::schedulers::{cloud::{Aws, Azure, GoogleCloud, OpenStack}, kubernetes::Kubernetes};
 use chervil_providers::{launchers, schedulers, AdHocProvider, BatchProvider, BlockSpec, JobStatus, LocalProvider, ProviderError, Scheduler};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -38,7 +38,7 @@ impl LocalJobs {
     }
 
     fn submit(&self, py: Python<'_>, script: &str, job_name: &str) -> PyResult<String> {
-        py.detach(|| self.lock().submit(script, job_name)).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        py.detach(|| self.lock().submit(script, job_name)).map_err(provider_err)
     }
 
     fn status(&self, py: Python<'_>, ids: Vec<String>) -> Vec<PyJobStatus> {
@@ -76,10 +76,7 @@ pub fn launcher_script(
 }
 
 fn provider_err(e: ProviderError) -> PyErr {
-    match e {
-        ProviderError::Config(m) => PyValueError::new_err(m),
-        other => PyRuntimeError::new_err(other.to_string()),
-    }
+    crate::errors::provider(e)
 }
 
 /// Blocks as batch jobs of one scheduler (`slurm`, `pbspro`, `torque`,

@@ -47,8 +47,8 @@ from chervil.logconfigs.noop import NoopLogging
 logger = logging.getLogger(__name__)
 
 # Command kinds and failure causes, as chervil._core encodes them.
-_LAUNCH, _COMPLETE, _FAIL = 0, 1, 2
-_CAUSE_TRY, _CAUSE_DEPENDENCY, _CAUSE_JOIN = 0, 1, 2
+_LAUNCH, _COMPLETE, _FAIL = _core.LAUNCH, _core.COMPLETE, _core.FAIL
+_CAUSE_TRY, _CAUSE_DEPENDENCY, _CAUSE_JOIN = _core.CAUSE_TRY, _core.CAUSE_DEPENDENCY, _core.CAUSE_JOIN
 
 INTERNAL_EXECUTOR = '_parsl_internal'
 

@@ -258,7 +258,7 @@ class BasicMemoizer(Memoizer):
         if dirs:
             try:
                 self._from_checkpoints = dict(_core.load_checkpoints(dirs))
-            except RuntimeError as e:
+            except _core.CheckpointError as e:
                 raise BadCheckpoint(str(e)) from None
             for d in dirs:
                 # Parsl's results are unpickled already: they stand in as done futures.

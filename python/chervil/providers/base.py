@@ -3,6 +3,7 @@ import os
 from abc import ABCMeta, abstractmethod
 from typing import List, Optional
 
+from chervil import _core
 from chervil.jobs.states import JobState, JobStatus
 from chervil.providers.errors import ExecutionProviderException, SubmitException
 
@@ -71,7 +72,7 @@ class EngineProvider(ExecutionProvider):
         """Submits through the engine and records the job as ``state``."""
         try:
             job_id = self._engine().submit(*engine_args)
-        except RuntimeError as e:
+        except _core.ProviderError as e:
             raise SubmitException(job_name, str(e)) from e
         self.resources[job_id] = {'job_id': job_id, 'status': JobStatus(state)}
         return job_id
@@ -79,7 +80,7 @@ class EngineProvider(ExecutionProvider):
     def status(self, job_ids: List[str]) -> List[JobStatus]:
         try:
             raw = self._engine().status(list(job_ids))
-        except RuntimeError as e:
+        except _core.ProviderError as e:
             raise ExecutionProviderException(str(e)) from e
         out = [JobStatus(JobState(s), m, c, o, e) for s, m, c, o, e in raw]
         for j, s in zip(job_ids, out):
@@ -90,5 +91,5 @@ class EngineProvider(ExecutionProvider):
     def cancel(self, job_ids: List[str]) -> List[bool]:
         try:
             return self._engine().cancel(list(job_ids))
-        except RuntimeError as e:
+        except _core.ProviderError as e:
             raise ExecutionProviderException(str(e)) from e

@@ -36,7 +36,8 @@ from chervil.serialize import DeserializationError, FunctionCache, loads, pack_c
 
 logger = logging.getLogger(__name__)
 
-_OK, _ERR, _WORKER_LOST, _POOL_LOST, _REFUSED = 0, 1, 2, 3, 4
+_OK, _ERR, _WORKER_LOST, _POOL_LOST, _REFUSED = (_core.RESULT_OK, _core.RESULT_ERR, _core.WORKER_LOST, _core.POOL_LOST,
+                                                 _core.REFUSED)
 
 #: What each block runs (once per node); ``{block_id}`` is filled per block, the
 #: other placeholders (``HighThroughputExecutor._launch_fields``) at start.
