@@ -20,7 +20,7 @@ fn main() -> Result<(), chervil::Error> {
     let config = Config::new().executor(HighThroughputExecutor::new().provider(LocalProvider::new()));
     let dfk = chervil::load(config)?;
     println!("{}", hello("World").result()?);
-    echo_with(Opts::new().stdout("hello-stdout.txt"), "Hello from bash").result()?;
+    echo::with(Opts::new().stdout("hello-stdout.txt"), "Hello from bash").result()?;
     print!("{}", std::fs::read_to_string("hello-stdout.txt").unwrap_or_default());
     let _ = std::fs::remove_file("hello-stdout.txt");
     dfk.cleanup();

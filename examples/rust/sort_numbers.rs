@@ -43,7 +43,7 @@ fn main() -> Result<(), chervil::Error> {
     let config = Config::new().executor(HighThroughputExecutor::new().provider(LocalProvider::new()));
     let dfk = chervil::load(config)?;
     let sorted = File::new(work.join("sorted.txt").to_string_lossy());
-    let sort = sort_numbers_with(
+    let sort = sort_numbers::with(
         Opts::new().outputs(vec![sorted.clone()]),
         File::new(unsorted.to_string_lossy()),
         sorted,

@@ -5,8 +5,10 @@
 //! `#[chervil::app] fn add(a: i64, b: i64) -> i64 { a + b }` becomes:
 //! - `fn add(a: impl IntoArg<i64>, b: impl IntoArg<i64>) -> AppFuture<i64>`, which
 //!   submits a task and returns at once (each argument a value or a future);
-//! - `fn add_with(opts: Opts, a, b) -> AppFuture<i64>`, the same with per-call options
-//!   (Parsl's `stdout=`, `walltime=`, `executors=`, …);
+//! - `mod add { fn with(opts: Opts, a, b) -> AppFuture<i64> }`, the same with per-call
+//!   options (Parsl's `stdout=`, `walltime=`, `executors=`, …), called `add::with(…)`: a
+//!   module lives in the type namespace, so it cannot collide with another function
+//!   (an earlier `add_with` twin collided with an app named `add_with`);
 //! - a static `AppDef` named after the app, registered with `inventory` under the
 //!   function's path, whose runner decodes the arguments, calls the original body and
 //!   encodes its result. A worker process — the same program started again — finds the
@@ -60,7 +62,7 @@ fn rewrite(kind: Kind, metas: Punctuated<Meta, Token![,]>, func: ItemFn) -> syn:
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
-                    "unknown app option; the attribute takes `cache` (per-call options go through the `_with` function)",
+                    "unknown app option; the attribute takes `cache` (per-call options go through `<app>::with(Opts, …)`)",
                 ))
             }
         }
@@ -75,7 +77,6 @@ fn rewrite(kind: Kind, metas: Punctuated<Meta, Token![,]>, func: ItemFn) -> syn:
     let name = &sig.ident;
     let vis = &func.vis;
     let attrs = &func.attrs;
-    let with = format_ident!("{}_with", name);
     let def = format_ident!("__CHERVIL_APP_{}", name);
 
     let mut params = Vec::new();
@@ -154,16 +155,23 @@ fn rewrite(kind: Kind, metas: Punctuated<Meta, Token![,]>, func: ItemFn) -> syn:
     };
 
     let arg_types: Vec<TokenStream2> = types.iter().map(|t| quote!(impl ::chervil::IntoArg<#t>)).collect();
+    let doc_mod = format!("Per-call options for [`{name}`](fn@{name}): `{name}::with(opts, …)`, a name no other function can take.");
     let doc_with = format!("[`{name}`] with per-call options (`stdout`, `stderr`, `walltime`, `executors`, `inputs`, `outputs`, `cache`).");
     Ok(quote! {
         #(#attrs)*
         #vis fn #name(#(#params: #arg_types),*) -> ::chervil::AppFuture<#output> {
-            #with(::chervil::Opts::default(), #(#params),*)
+            #name::with(::chervil::Opts::default(), #(#params),*)
         }
 
-        #[doc = #doc_with]
-        #vis fn #with(opts: ::chervil::Opts, #(#params: #arg_types),*) -> ::chervil::AppFuture<#output> {
-            ::chervil::__private::submit(&#def, opts, ::std::vec![#(::chervil::IntoArg::into_arg(#params).erase()),*])
+        #[doc = #doc_mod]
+        #[allow(non_snake_case)]
+        #vis mod #name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[doc = #doc_with]
+            pub fn with(opts: ::chervil::Opts, #(#params: #arg_types),*) -> ::chervil::AppFuture<#output> {
+                ::chervil::__private::submit(&super::#def, opts, ::std::vec![#(::chervil::IntoArg::into_arg(#params).erase()),*])
+            }
         }
 
         #[doc(hidden)]

@@ -687,8 +687,8 @@ impl From<AdHocProvider> for Provider {
 
 block_counts!(AdHocProvider);
 
-/// Per-call options, Parsl's special keyword arguments: give them to an app's `_with`
-/// function (`add_with(Opts::new().walltime(5.0), 1, 2)`).
+/// Per-call options, Parsl's special keyword arguments: give them to an app's `with`
+/// function (`add::with(Opts::new().walltime(5.0), 1, 2)`).
 #[derive(Debug, Clone, Default)]
 pub struct Opts {
     pub(crate) stdout: Option<String>,

@@ -30,7 +30,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Starts a DataFlowKernel for `config` and makes it the one apps use (Parsl's
-/// `parsl.load`). Fails if one is loaded already: [`Dfk::cleanup`] it first.
+/// `parsl.load`). Fails if one is loaded already: [`Dfk::cleanup`] it first. The
+/// handle returned owns the run: dropping its last clone cleans the run up.
 pub fn load(config: Config) -> Result<Dfk, Error> {
     let mut loaded = lock(&LOADED);
     if loaded.is_some() {
@@ -39,11 +40,12 @@ pub fn load(config: Config) -> Result<Dfk, Error> {
         ));
     }
     let dfk = Dfk::start(config)?;
-    *loaded = Some(dfk.clone());
-    Ok(dfk)
+    *loaded = Some(dfk.unowned());
+    Ok(Dfk(Arc::clone(&dfk.0), Some(Arc::new(Owner(dfk.0)))))
 }
 
-/// The loaded DataFlowKernel, if any (Parsl's `parsl.dfk()`).
+/// The loaded DataFlowKernel, if any (Parsl's `parsl.dfk()`); this handle does not own
+/// the run (dropping it does nothing).
 pub fn dfk() -> Option<Dfk> {
     lock(&LOADED).clone()
 }
@@ -61,8 +63,24 @@ pub fn get_last_checkpoint(run_dir: impl AsRef<Path>) -> Vec<PathBuf> {
 }
 
 /// A running workflow. Cheap to clone; every clone is the same kernel.
+///
+/// The handle [`load`] returns (and its clones) owns the run: when the last of them is
+/// dropped, the kernel is cleaned up as [`cleanup`](Dfk::cleanup) would (as a tokio
+/// `Runtime` shuts down when dropped), so blocks are cancelled and checkpoints written
+/// even on an early return or a panic. Keep it bound for the run (`let dfk = …`, not
+/// `let _ = …`). The handle [`dfk()`] gives, and the kernel's own, do not keep the run
+/// going.
 #[derive(Clone)]
-pub struct Dfk(Arc<Inner>);
+pub struct Dfk(Arc<Inner>, #[allow(dead_code)] /* held for its Drop */ Option<Arc<Owner>>);
+
+/// Cleans its kernel up when the last owning handle goes.
+struct Owner(Arc<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        Dfk(Arc::clone(&self.0), None).cleanup();
+    }
+}
 
 struct Task {
     def: &'static AppDef,
@@ -159,7 +177,8 @@ impl Dfk {
             }
         }
         tracing::info!(run_dir = %run_dir.display(), "Chervil run starting");
-        Ok(Dfk(Arc::new(Inner {
+        Ok(Dfk(
+            Arc::new(Inner {
             id: NEXT_DFK.fetch_add(1, Ordering::Relaxed),
             run_dir,
             tasks: Mutex::new(HashMap::new()),
@@ -170,7 +189,9 @@ impl Dfk {
             app_cache: config.app_cache,
             memo: Memo { table: Mutex::new(table), checkpoints },
             cleaned: AtomicBool::new(false),
-        })))
+        }),
+            None,
+        ))
     }
 
     /// This run's directory (`runinfo/NNN`).
@@ -200,6 +221,12 @@ impl Dfk {
                 s.wait(None);
             }
         }
+    }
+
+    /// A handle that does not own the run: what the kernel keeps in callbacks and in
+    /// the loaded slot.
+    fn unowned(&self) -> Dfk {
+        Dfk(Arc::clone(&self.0), None)
     }
 
     /// Writes memoized results finished since the last checkpoint (`CheckpointMode::Manual`).
@@ -312,7 +339,7 @@ impl Dfk {
 
     fn watch_external(&self, tid: u64, external: &[Arc<Slot>]) {
         for s in external {
-            let dfk = self.clone();
+            let dfk = self.unowned();
             s.on_done(move |o| {
                 let failed = o.is_err();
                 let commands = lock(&dfk.0.kernel).external_resolved(tid, failed);
@@ -337,7 +364,7 @@ impl Dfk {
         }
         let nested = QUEUE.with(|q| match q.borrow_mut().as_mut() {
             Some(q) => {
-                q.extend(commands.iter().map(|c| (self.clone(), *c)));
+                q.extend(commands.iter().map(|c| (self.unowned(), *c)));
                 true
             }
             None => false,
@@ -345,7 +372,7 @@ impl Dfk {
         if nested {
             return;
         }
-        QUEUE.with(|q| *q.borrow_mut() = Some(commands.into_iter().map(|c| (self.clone(), c)).collect()));
+        QUEUE.with(|q| *q.borrow_mut() = Some(commands.into_iter().map(|c| (self.unowned(), c)).collect()));
         while let Some((dfk, command)) = QUEUE.with(|q| q.borrow_mut().as_mut().and_then(VecDeque::pop_front)) {
             match command {
                 Command::Launch { task, try_id } => dfk.launch(task, try_id),
@@ -368,7 +395,7 @@ impl Dfk {
             let waited: Vec<Arc<Slot>> = t.args.iter().flat_map(ErasedArg::waits_for).cloned().collect();
             if let Some(slot) = unset(&waited) {
                 drop(tasks);
-                let dfk = self.clone();
+                let dfk = self.unowned();
                 slot.on_done(move |_| dfk.launch(tid, try_id));
                 return;
             }
@@ -424,7 +451,7 @@ impl Dfk {
                 return self.act_or_log(commands, tid);
             }
         }
-        let dfk = self.clone();
+        let dfk = self.unowned();
         if let Runner::Join(body) = def.runner {
             inner.internal.spawn(Box::new(move || {
                 let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
@@ -497,7 +524,7 @@ impl Dfk {
             // another thread is still carrying out (see `launch`).
             if let Some(slot) = t.joined.as_ref().and_then(|j| unset(&j.slots)) {
                 drop(tasks);
-                let dfk = self.clone();
+                let dfk = self.unowned();
                 slot.on_done(move |_| dfk.complete(tid));
                 return;
             }
@@ -541,7 +568,7 @@ impl Dfk {
             };
             if let Some(slot) = unset(&waited) {
                 drop(tasks);
-                let dfk = self.clone();
+                let dfk = self.unowned();
                 slot.on_done(move |_| dfk.fail(tid, cause));
                 return;
             }

@@ -400,3 +400,25 @@ impl IntoArg<String> for &str {
         Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
     }
 }
+
+/// A borrowed value: arguments are encoded when the app is called, so a reference
+/// serves as well as the value (`&String`, `&Vec<T>`, `&MyStruct`, …).
+impl<T: Serialize> IntoArg<T> for &T {
+    fn into_arg(self) -> Arg<T> {
+        Arg::new(ArgKind::Value(codec::encode(self, "an argument")))
+    }
+}
+
+/// A slice for a `Vec<T>` parameter (encoded as the `Vec` is).
+impl<T: Serialize> IntoArg<Vec<T>> for &[T] {
+    fn into_arg(self) -> Arg<Vec<T>> {
+        Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
+    }
+}
+
+/// A path for a `PathBuf` parameter.
+impl IntoArg<std::path::PathBuf> for &std::path::Path {
+    fn into_arg(self) -> Arg<std::path::PathBuf> {
+        Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
+    }
+}

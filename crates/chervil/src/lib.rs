@@ -37,8 +37,11 @@
 //! - `#[chervil::join_app]`: the body runs in the client and returns an `AppFuture<T>`
 //!   or a `Vec<AppFuture<T>>`; the task completes with that value (or `Vec<T>`).
 //!
-//! Each app also gets `<name>_with(Opts, …)` for Parsl's per-call keyword arguments:
-//! `stdout`, `stderr`, `walltime`, `executors`, `outputs`, `cache`.
+//! Each app also gets `<name>::with(Opts, …)` for Parsl's per-call keyword arguments:
+//! `stdout`, `stderr`, `walltime`, `executors`, `outputs`, `cache`. It is a function in
+//! a module named after the app, so it cannot collide with another function's name.
+//! An argument may be given as a value, a reference to one (`&String`, `&Vec<T>`, a
+//! `&[T]` for a `Vec<T>`, a `&Path` for a `PathBuf`), a future, or a list of futures.
 //!
 //! # Executors, and why `init` comes first
 //!

@@ -125,7 +125,7 @@ fn real_pools() {
 
     // Bash apps run on the worker: exit codes and redirection.
     let out = dir.join("bash.out");
-    assert_eq!(shell_with(Opts::new().stdout(out.to_string_lossy()), "echo from-a-worker").result().unwrap(), 0);
+    assert_eq!(shell::with(Opts::new().stdout(out.to_string_lossy()), "echo from-a-worker").result().unwrap(), 0);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "from-a-worker\n");
     assert!(matches!(shell("exit 7").result(), Err(Error::BashExitFailure { code: 7, .. })));
 
@@ -136,7 +136,7 @@ fn real_pools() {
 
     // walltime on a Rust app: AppTimeout at the deadline; the worker is replaced and work goes on.
     let t = Instant::now();
-    match sleepy_with(Opts::new().walltime(0.5), 60).result() {
+    match sleepy::with(Opts::new().walltime(0.5), 60).result() {
         Err(Error::AppTimeout { seconds, .. }) => assert_eq!(seconds, 0.5),
         other => panic!("{other:?}"),
     }

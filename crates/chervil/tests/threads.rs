@@ -198,11 +198,11 @@ fn bash_apps_give_exit_codes_redirect_output_and_honour_walltime() {
     assert_eq!(shell("true").result().unwrap(), 0);
     assert!(matches!(shell("exit 3").result(), Err(Error::BashExitFailure { code: 3, .. })));
     let out = dir.path().join("out/hello.txt");
-    let f = shell_with(Opts::new().stdout(out.to_string_lossy()), "echo hello; echo there".to_string());
+    let f = shell::with(Opts::new().stdout(out.to_string_lossy()), "echo hello; echo there".to_string());
     assert_eq!(f.result().unwrap(), 0);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\nthere\n");
     let t0 = std::time::Instant::now();
-    let slow = shell_with(Opts::new().walltime(0.3), "sleep 30".to_string());
+    let slow = shell::with(Opts::new().walltime(0.3), "sleep 30".to_string());
     assert!(matches!(slow.result(), Err(Error::AppTimeout { .. })), "{:?}", slow.result());
     assert!(t0.elapsed() < Duration::from_secs(10));
     dfk.cleanup();
@@ -226,7 +226,7 @@ fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
     assert_eq!(costly(3).result().unwrap(), 9);
     assert_eq!(costly(4).result().unwrap(), 16);
     assert_eq!(CALLS.load(Ordering::SeqCst), 2);
-    assert_eq!(costly_with(Opts::new().cache(false), 3).result().unwrap(), 9);
+    assert_eq!(costly::with(Opts::new().cache(false), 3).result().unwrap(), 9);
     assert_eq!(CALLS.load(Ordering::SeqCst), 3);
     dfk.cleanup();
 
@@ -269,7 +269,7 @@ fn output_files_are_data_futures_that_other_apps_wait_for() {
     let dir = tempdir::Dir::new("files");
     let dfk = chervil::load(config(&dir)).unwrap();
     let path = File::new(dir.path().join("numbers.txt").to_string_lossy());
-    let w = write_numbers_with(Opts::new().outputs(vec![path.clone()]), 10, path.clone());
+    let w = write_numbers::with(Opts::new().outputs(vec![path.clone()]), 10, path.clone());
     let total = sum_file(&w.outputs()[0]);
     assert_eq!(total.result().unwrap(), 45);
     assert_eq!(w.outputs()[0].result().unwrap(), path);
@@ -320,7 +320,7 @@ fn mistakes_get_errors_that_say_what_to_do() {
     let dir = tempdir::Dir::new("mistakes");
     let dfk = chervil::load(config(&dir)).unwrap();
     assert!(chervil::load(config(&dir)).is_err(), "one config at a time");
-    match add_with(Opts::new().executors(&["gpu"]), 1, 2).result() {
+    match add::with(Opts::new().executors(&["gpu"]), 1, 2).result() {
         Err(Error::Executor(m)) => assert!(m.contains("\"gpu\"") && m.contains("\"threads\""), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -412,4 +412,83 @@ fn run_directories_are_private_and_numbered_as_on_the_python_front() {
     assert!(run.is_absolute() && run.ends_with("042"), "one past the highest: {run:?}");
     let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "private whatever the umask (SECURITY.md)");
+}
+
+#[chervil::app(cache)]
+fn squared_once(x: u64) -> u64 {
+    SQUARED.fetch_add(1, Ordering::SeqCst);
+    x * x
+}
+static SQUARED: AtomicU32 = AtomicU32::new(0);
+
+#[test]
+fn dropping_the_run_cleans_it_up_and_writes_its_checkpoint() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("drop");
+    {
+        let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::DfkExit)).unwrap();
+        let also = dfk.clone();
+        assert_eq!(squared_once(7).result().unwrap(), 49);
+        drop(dfk);
+        assert!(chervil::dfk().is_some(), "a clone still owns the run");
+        let borrowed = chervil::dfk().unwrap();
+        drop(borrowed);
+        assert!(chervil::dfk().is_some(), "dfk()'s handle does not own the run");
+        drop(also);
+    }
+    assert!(chervil::dfk().is_none(), "the last owner dropped: the run was cleaned up");
+    let late = squared_once(8).result().unwrap_err();
+    assert!(late.to_string().contains("no DataFlowKernel loaded"), "{late}");
+    // cleaned up as cleanup() does: the dfk_exit checkpoint was written
+    assert_eq!(chervil::get_all_checkpoints(dir.path().join("runinfo")).len(), 1);
+    let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::DfkExit)).unwrap();
+    assert_eq!(squared_once(7).result().unwrap(), 49);
+    assert_eq!(SQUARED.load(Ordering::SeqCst), 1, "answered from the dropped run's checkpoint");
+    dfk.cleanup();
+}
+
+#[chervil::app]
+fn describe(name: String, numbers: Vec<u64>, path: std::path::PathBuf) -> String {
+    format!("{name}:{}:{}", numbers.iter().sum::<u64>(), path.display())
+}
+
+#[test]
+fn borrowed_arguments_are_accepted_where_their_owned_form_is() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("borrowed");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let name = String::from("n");
+    let numbers = vec![1u64, 2, 3];
+    let path = std::path::PathBuf::from("/tmp/x");
+    assert_eq!(describe(&name, &numbers, &path).result().unwrap(), "n:6:/tmp/x");
+    assert_eq!(describe("n", &numbers[..2], path.as_path()).result().unwrap(), "n:3:/tmp/x");
+    // the owned values are still ours after the calls
+    assert_eq!((name.len(), numbers.len()), (1, 3));
+    dfk.cleanup();
+}
+
+#[chervil::bash_app]
+fn exit(code: i32) -> String {
+    format!("exit {code}")
+}
+
+/// An app whose name ends in `_with`: its per-call form is `exit_with::with`, and
+/// `exit::with` is still `exit`'s.
+#[chervil::app]
+fn exit_with(code: i32) -> i32 {
+    code
+}
+
+#[test]
+fn per_call_options_have_a_name_that_cannot_collide() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("with");
+    let dfk = chervil::load(config(&dir)).unwrap();
+    let out = dir.path().join("out.txt");
+    assert_eq!(exit::with(Opts::new().stdout(out.to_str().unwrap()), 0).result().unwrap(), 0);
+    assert!(out.exists());
+    assert!(matches!(exit::with(Opts::new(), 3).result(), Err(Error::BashExitFailure { code: 3, .. })));
+    assert_eq!(exit_with::with(Opts::new().walltime(5.0), 7).result().unwrap(), 7);
+    assert_eq!(exit_with(8).result().unwrap(), 8);
+    dfk.cleanup();
 }
