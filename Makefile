@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-rust-examples test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15' 'pandas>=1.5'
@@ -68,7 +68,13 @@ test-python: setup parsl-venv system-deps mpi4py
 test-parsl-suite: setup parsl-venv
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) tests/parsl_suite/run.py
 
-test: test-rust test-python test-parsl-suite test-wheel
+test: test-rust test-publish test-python test-parsl-suite test-wheel
+
+# A Rust user adds the crate with `cargo add chervil`: every crate it needs must package
+# and build on its own from what it would upload (versions on path dependencies,
+# metadata, no file outside the crate). Nothing is uploaded.
+test-publish:
+	cargo publish --workspace --dry-run --allow-dirty
 
 # One wheel for CPython 3.9 and later (PyO3 abi3), manylinux2014 (glibc 2.17), linked by Zig so
 # it runs on old cluster nodes; the pool is inside it. `make wheel WHEEL_TARGET=aarch64-unknown-linux-gnu`
