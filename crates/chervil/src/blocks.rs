@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use chervil_htex::{BlockLoad, InterchangeHandle};
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
-use chervil_providers::JobState;
-use chervil_scaling::{BlockView, Decision, Limits, Scaler, Strategy};
+use chervil_providers::{JobState, JobStatus};
+use chervil_scaling::{all_blocks_failed, BlockView, Decision, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
 use crate::error::Error;
-use crate::worker::{PoolEnv, ROLE_ENV};
+use crate::executors::Done;
+use crate::worker::{PoolEnv, MISSING_INIT, MISSING_INIT_EXIT, ROLE_ENV};
 
 enum Jobs {
     Local(LocalJobs),
@@ -101,22 +102,27 @@ impl Blocks {
         }
     }
 
-    /// Each started block's id and its job's state now.
-    fn states(&mut self) -> Vec<(String, JobState)> {
+    /// Each started block's id and its job's status now.
+    fn statuses(&mut self) -> Vec<(String, JobStatus)> {
         let ids: Vec<String> = self.started.values().cloned().collect();
         let states = match &mut self.jobs {
             Jobs::Local(p) => Ok(p.status(&ids)),
             Jobs::AdHoc(p) => p.status(&ids),
             Jobs::Batch(p) => p.status(&ids),
         };
-        let states: Vec<JobState> = match states {
-            Ok(s) => s.into_iter().map(|s| s.state).collect(),
+        let states: Vec<JobStatus> = match states {
+            Ok(s) => s,
             Err(e) => {
                 tracing::warn!(label = %self.label, error = %e, "block status unknown");
-                vec![JobState::Unknown; ids.len()]
+                ids.iter().map(|_| JobStatus { state: JobState::Unknown, message: None, exit_code: None, stdout_path: None, stderr_path: None }).collect()
             }
         };
         self.started.keys().cloned().zip(states).collect()
+    }
+
+    /// Each started block's id and its job's state now.
+    fn states(&mut self) -> Vec<(String, JobState)> {
+        self.statuses().into_iter().map(|(id, s)| (id, s.state)).collect()
     }
 
     fn cancel(&mut self, blocks: &[String]) {
@@ -158,6 +164,12 @@ pub(crate) struct Strategist {
     pub(crate) blocks: Arc<Mutex<Blocks>>,
     pub(crate) ix: Arc<InterchangeHandle>,
     pub(crate) stop: Arc<(Mutex<bool>, Condvar)>,
+    /// The tasks out, failed all at once when every block has failed.
+    pub(crate) waiting: Arc<Mutex<std::collections::HashMap<u64, Done>>>,
+    /// Why the executor stopped taking tasks (every block failed), once it has.
+    pub(crate) stopped: Arc<Mutex<Option<String>>>,
+    /// Parsl's threshold for "every block failed": `max(1, init_blocks)` blocks.
+    pub(crate) threshold: usize,
 }
 
 /// The scaler for an executor of `config`; `None` with the `none` strategy.
@@ -175,7 +187,7 @@ pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<O
 impl Strategist {
     /// Every `period` until stopped: a snapshot of tasks and blocks in, at most one
     /// decision out, carried out here (start blocks; drain and cancel idle ones).
-    pub(crate) fn run(self, mut scaler: Scaler, period: Duration) {
+    pub(crate) fn run(self, mut scaler: Option<Scaler>, period: Duration) {
         let (stopped, wake) = &*self.stop;
         let mut done = stopped.lock().unwrap_or_else(|p| p.into_inner());
         while !*done {
@@ -184,18 +196,23 @@ impl Strategist {
                 break;
             }
             drop(done);
-            self.round(&mut scaler);
+            self.round(scaler.as_mut());
             done = stopped.lock().unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    fn round(&self, scaler: &mut Scaler) {
+    fn round(&self, scaler: Option<&mut Scaler>) {
         let outstanding = self.ix.in_flight();
         let load = self.ix.block_load();
         let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-        let views: Vec<BlockView> = blocks
-            .states()
+        let statuses = blocks.statuses();
+        if self.every_block_failed(&blocks.label, &statuses) {
+            return;
+        }
+        let Some(scaler) = scaler else { return };
+        let views: Vec<BlockView> = statuses
             .into_iter()
+            .map(|(id, status)| (id, status.state))
             .map(|(id, state)| {
                 let l = load.get(&id).copied().unwrap_or(BlockLoad { pools: 0, held: 0, idle_for: None });
                 BlockView { id, state, pools: l.pools, held: l.held, idle_for: l.idle_for }
@@ -222,4 +239,73 @@ impl Strategist {
             }
         }
     }
+}
+
+impl Strategist {
+    /// Parsl's `simple_error_handler`: once every block started (at least `threshold`)
+    /// has failed, the executor stops — each task out fails with why (each block's exit
+    /// and the end of its stderr), and so does each task submitted later — instead of
+    /// blocks being started again while `result()` waits forever. True once stopped.
+    fn every_block_failed(&self, label: &str, statuses: &[(String, JobStatus)]) -> bool {
+        if self.stopped.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return true;
+        }
+        let states: Vec<JobState> = statuses.iter().map(|(_, s)| s.state).collect();
+        if !all_blocks_failed(&states, self.threshold) {
+            return false;
+        }
+        let why = block_failures(label, statuses);
+        tracing::error!(label, %why, "every block failed; the executor stops");
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+        let out: Vec<Done> = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, d)| d).collect();
+        for done in out {
+            done(Err(Error::Executor(why.clone())));
+        }
+        true
+    }
+}
+
+/// Why the blocks failed, for the tasks' errors: the missing `chervil::init()` first
+/// when a block's program said so, then each block's state, exit code and last lines.
+fn block_failures(label: &str, statuses: &[(String, JobStatus)]) -> String {
+    let mut missing_init = false;
+    let mut parts = Vec::new();
+    for (block, s) in statuses {
+        let mut text = format!("block {block}: {:?}", s.state);
+        if let Some(code) = s.exit_code {
+            text += &format!(" (exit code {code})");
+            missing_init |= code == MISSING_INIT_EXIT;
+        }
+        if let Some(m) = s.message.as_deref().filter(|m| !m.is_empty()) {
+            text += &format!(": {m}");
+        }
+        for path in [&s.stderr_path, &s.stdout_path].into_iter().flatten() {
+            let tail = tail_of(path, 600);
+            if tail.contains(MISSING_INIT) {
+                missing_init = true; // said once, at the head
+                continue;
+            }
+            if !tail.trim().is_empty() {
+                text += &format!("\n  {} ends: {}", path.display(), tail.trim());
+            }
+        }
+        parts.push(text);
+    }
+    let head = if missing_init {
+        format!("executor {label}: {MISSING_INIT}")
+    } else {
+        format!("executor {label}: every block failed, so its tasks cannot run")
+    };
+    format!("{head}\n{}", parts.join("\n"))
+}
+
+/// The last `max` bytes of a file (empty when it cannot be read).
+fn tail_of(path: &Path, max: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return String::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut buf = Vec::new();
+    let _ = f.take(max).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }

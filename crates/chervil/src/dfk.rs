@@ -33,6 +33,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `parsl.load`). Fails if one is loaded already: [`Dfk::cleanup`] it first. The
 /// handle returned owns the run: dropping its last clone cleans the run up.
 pub fn load(config: Config) -> Result<Dfk, Error> {
+    crate::worker::refuse_to_run_as_a_block();
     let mut loaded = lock(&LOADED);
     if loaded.is_some() {
         return Err(Error::Executor(

@@ -159,6 +159,8 @@ pub(crate) struct Htex {
     blocks: Arc<Mutex<Blocks>>,
     strategist: Mutex<Option<StrategyStop>>,
     stopped: AtomicBool,
+    /// Set when every block failed: why, for each task submitted since.
+    failed: Arc<Mutex<Option<String>>>,
 }
 
 
@@ -223,18 +225,26 @@ impl Htex {
                 .spawn(move || collect_results(&ix, &waiting))
                 .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
-        let strategist = match scaler(run, config)? {
-            None => None,
-            Some(scaler) => {
-                let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
-                let s = Strategist { blocks: blocks.clone(), ix: ix.clone(), stop: stop.clone() };
-                let period = run.strategy_period;
-                let thread = std::thread::Builder::new()
-                    .name(format!("chervil-{}-strategy", config.label))
-                    .spawn(move || s.run(scaler, period))
-                    .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-                Some((stop, thread))
-            }
+        // Every strategy period, even with the `none` strategy: the blocks are polled and
+        // an executor whose blocks all failed stops (Parsl's job status poller).
+        let failed: Arc<Mutex<Option<String>>> = Arc::default();
+        let strategist = {
+            let scaler = scaler(run, config)?;
+            let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
+            let s = Strategist {
+                blocks: blocks.clone(),
+                ix: ix.clone(),
+                stop: stop.clone(),
+                waiting: waiting.clone(),
+                stopped: failed.clone(),
+                threshold: config.provider.init_blocks().max(1) as usize,
+            };
+            let period = run.strategy_period;
+            let thread = std::thread::Builder::new()
+                .name(format!("chervil-{}-strategy", config.label))
+                .spawn(move || s.run(scaler, period))
+                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
+            Some((stop, thread))
         };
         tracing::info!(label = %config.label, port = ix.port(), "HighThroughputExecutor started");
         Ok(Htex {
@@ -247,6 +257,7 @@ impl Htex {
             results: Mutex::new(Some(results)),
             blocks,
             stopped: AtomicBool::new(false),
+            failed,
         })
     }
 
@@ -272,6 +283,10 @@ impl Executor for Htex {
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
         if self.stopped.load(Ordering::Acquire) {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
+            return;
+        }
+        if let Some(why) = lock(&self.failed).clone() {
+            done(Err(Error::Executor(why)));
             return;
         }
         if payload.len() > chervil_proto::MAX_PAYLOAD {

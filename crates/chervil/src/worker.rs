@@ -53,6 +53,26 @@ impl PoolEnv {
     }
 }
 
+/// What a block's process prints, and the client's error quotes, when the program did
+/// not become a pool: its `main` did not call [`init`] before [`load`](crate::load).
+pub(crate) const MISSING_INIT: &str = "this program was started as a Chervil pool, but its main did not call \
+chervil::init() before chervil::load(), so it ran the workflow again instead of serving it. Make \
+`chervil::init();` the first line of main. (A #[test] cannot do that: put HTEX tests in a test target with \
+`harness = false` whose main calls chervil::init() first, or use a ThreadPoolExecutor in #[test]s.)";
+
+/// The exit code of a block's process that found [`MISSING_INIT`].
+pub(crate) const MISSING_INIT_EXIT: i32 = 86;
+
+/// In a process a block started as a pool or a worker (the program's `main` skipped
+/// [`init`]): says so and exits, so the block fails at once and the client's futures
+/// get [`MISSING_INIT`] instead of the workflow starting itself again, block after block.
+pub(crate) fn refuse_to_run_as_a_block() {
+    if matches!(std::env::var(ROLE_ENV).as_deref(), Ok("pool") | Ok("worker")) {
+        eprintln!("chervil: {MISSING_INIT}");
+        std::process::exit(MISSING_INIT_EXIT);
+    }
+}
+
 /// Call first in `main` of any program whose apps run on a HighThroughputExecutor:
 /// in a pool or worker process started by Chervil it does that work and exits the
 /// process; in the client it returns at once.

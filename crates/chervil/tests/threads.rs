@@ -492,3 +492,20 @@ fn per_call_options_have_a_name_that_cannot_collide() {
     assert_eq!(exit_with(8).result().unwrap(), 8);
     dfk.cleanup();
 }
+
+#[test]
+fn htex_in_a_plain_test_fails_at_once_saying_what_to_write() {
+    // The block runs this test binary as its pool; libtest cannot call chervil::init()
+    // first, so the binary's tests start instead, and the first load() there refuses.
+    let _t = turn();
+    let dir = tempdir::Dir::new("plain-test-htex");
+    let t0 = std::time::Instant::now();
+    let config = Config::new().run_dir(dir.path().join("runinfo")).strategy_period(Duration::from_millis(200)).executor(
+        chervil::HighThroughputExecutor::new().provider(chervil::LocalProvider::new().init_blocks(1)),
+    );
+    let dfk = chervil::load(config).unwrap();
+    let err = add(1, 2).result().expect_err("no pool can serve it").to_string();
+    assert!(err.contains("harness = false") && err.contains("chervil::init()"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
+    dfk.cleanup();
+}
