@@ -108,17 +108,29 @@ pub fn app_error<E: std::fmt::Display>(e: E) -> Error {
     Error::App { type_name: std::any::type_name::<E>().to_string(), message: e.to_string() }
 }
 
+/// Where an app runs, which decides how its walltime is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// A thread of the client's pool: a timed-out body runs on (it cannot be stopped).
+    Thread,
+    /// A worker process: a body with a walltime runs in a child process, killed at the
+    /// deadline (see [`crate::walltime`]).
+    Worker,
+}
+
 /// Runs an app (not a join app) on an encoded payload, where the task runs: in a
 /// thread of the client's pool, or in a worker process.
-pub(crate) fn execute(def: &'static AppDef, payload: &[u8]) -> Result<Vec<u8>, Error> {
+pub(crate) fn execute(def: &'static AppDef, payload: &[u8], place: Place) -> Result<Vec<u8>, Error> {
     let (opts, args) = codec::decode_payload(payload)?;
     match (&def.runner, opts.walltime) {
         (Runner::Value(run), None) => guarded(|| run(&args)),
+        (Runner::Value(run), Some(secs)) if place == Place::Worker => {
+            crate::walltime::run_in_child(|| guarded(|| run(&args)), secs, &opts.app)
+        }
         (Runner::Value(run), Some(secs)) => {
-            // A Rust body cannot be stopped from outside: it runs on a thread of its own and
-            // the task fails at the deadline, while the body runs on until it returns (the
-            // worker goes on taking tasks; exiting instead would lose the task the pool
-            // hands it next).
+            // On a thread a Rust body cannot be stopped from outside: it runs on a thread of
+            // its own and the task fails at the deadline, while the body runs on until it
+            // returns.
             let run = *run;
             let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
             let (tx, rx) = mpsc::channel();

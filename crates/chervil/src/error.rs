@@ -15,7 +15,11 @@ pub enum Error {
     /// A bash app's command exited with a code other than 0 (Parsl's `BashExitFailure`).
     #[error("bash app {app} failed with unix exit code {code}")]
     BashExitFailure { app: String, code: i32 },
-    /// The task ran longer than its `walltime` and was stopped (Parsl's `AppTimeout`).
+    /// The task ran longer than its `walltime` (Parsl's `AppTimeout`). On a
+    /// HighThroughputExecutor it was stopped: a Rust body with a walltime runs in a
+    /// process of its own, killed with what it started at the deadline; a bash app's
+    /// command is killed with its process group. On a `ThreadPoolExecutor` a Rust body
+    /// cannot be stopped and runs on to its end (its result is dropped).
     #[error("task {app} exceeded its walltime of {seconds} s")]
     AppTimeout { app: String, seconds: f64 },
     /// A task this one depended on failed: each failed dependency and its error

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, TlsIdentity};
 use chervil_proto::Outcome;
 
-use crate::app::{execute, AppDef};
+use crate::app::{execute, AppDef, Place};
 use crate::codec;
 use crate::blocks::{scaler, Blocks, StrategyStop, Strategist};
 use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
@@ -116,7 +116,7 @@ impl Threads {
 
 impl Executor for Threads {
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
-        self.pool.spawn(Box::new(move || done(execute(def, &payload))));
+        self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
     }
 
     fn shutdown(&self) {

@@ -83,6 +83,7 @@ mod dfk;
 mod error;
 mod executors;
 mod future;
+mod walltime;
 mod worker;
 
 pub use chervil_macros::{app, bash_app, join_app};

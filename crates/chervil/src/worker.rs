@@ -11,7 +11,7 @@ use std::time::Duration;
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolOptions, WorkerSlots};
 use chervil_proto::worker::{FUNCTION_DEF, TASK_ENV};
 
-use crate::app::{execute, find};
+use crate::app::{execute, find, Place};
 use crate::codec;
 use crate::error::Error;
 
@@ -186,7 +186,7 @@ fn run_worker() -> i32 {
             continue; // MPI tasks' environment: not used by Rust apps yet
         }
         let outcome = match apps.get(&key).map(|name| (name, find(name))) {
-            Some((_, Some(def))) => execute(def, &body[16..]),
+            Some((_, Some(def))) => execute(def, &body[16..], Place::Worker),
             Some((name, None)) => Err(Error::UnknownApp(name.clone())),
             None => Err(Error::Executor(format!("the pool sent task {task} for function {key}, never defined"))),
         };

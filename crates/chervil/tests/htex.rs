@@ -39,6 +39,14 @@ fn sleepy(secs: u64) -> u64 {
     secs
 }
 
+/// Writes its pid, then (two seconds later) its side effect.
+#[chervil::app]
+fn late_writer(pid_file: String, side_effect: String) -> Result<(), std::io::Error> {
+    std::fs::write(&pid_file, std::process::id().to_string())?;
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(&side_effect, b"too late")
+}
+
 #[chervil::bash_app]
 fn shell(cmd: String) -> String {
     cmd
@@ -134,14 +142,25 @@ fn real_pools() {
     assert_eq!(die_once(marker.to_string_lossy().into_owned()).result().unwrap(), "survived");
     assert!(marker.exists());
 
-    // walltime on a Rust app: AppTimeout at the deadline; the worker is replaced and work goes on.
+    // walltime on a Rust app: AppTimeout at the deadline, and the body is stopped there —
+    // its process is gone by the time the error arrives, so its side effect can never
+    // happen — while the worker goes on with the next task.
     let t = Instant::now();
-    match sleepy::with(Opts::new().walltime(0.5), 60).result() {
+    let (pid_file, side_effect) = (dir.join("body.pid"), dir.join("side-effect"));
+    let late = late_writer::with(Opts::new().walltime(0.5), pid_file.to_string_lossy().into_owned(), side_effect.to_string_lossy().into_owned());
+    match late.result() {
         Err(Error::AppTimeout { seconds, .. }) => assert_eq!(seconds, 0.5),
         other => panic!("{other:?}"),
     }
     assert!(t.elapsed() < Duration::from_secs(20));
+    // (on a very busy machine the body may be killed before it writes its pid at all)
+    if let Ok(body) = std::fs::read_to_string(&pid_file) {
+        let body = body.trim();
+        assert!(!std::path::Path::new(&format!("/proc/{body}")).exists(), "the body's process {body} was killed and reaped");
+    }
+    assert!(!side_effect.exists());
     assert_eq!(add(2, 2).result().unwrap(), 4);
+    assert_eq!(sleepy::with(Opts::new().walltime(30.0), 0).result().unwrap(), 0, "a task within its walltime returns its value");
 
     dfk.cleanup();
     let _ = std::fs::remove_dir_all(&dir);
