@@ -23,7 +23,9 @@ pub enum Error {
     #[error("task {app} exceeded its walltime of {seconds} s")]
     AppTimeout { app: String, seconds: f64 },
     /// A task this one depended on failed: each failed dependency and its error
-    /// (Parsl's `DependencyError`).
+    /// (Parsl's `DependencyError`). Each is named `"task N"`, N being the failed task's
+    /// [`AppFuture::tid`](crate::AppFuture::tid); its error is the dependency's own (a
+    /// `DependencyError` itself when the failure came from further up).
     #[error("dependency failure for task {task}: {}", describe(.failed))]
     DependencyError { task: u64, failed: Vec<(String, Error)> },
     /// A future a join app returned failed (Parsl's `JoinError`).

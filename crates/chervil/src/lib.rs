@@ -86,7 +86,118 @@ mod future;
 mod walltime;
 mod worker;
 
-pub use chervil_macros::{app, bash_app, join_app};
+/// Makes a function an app: calling it submits a task and returns an [`AppFuture`] at
+/// once; the body runs where the executor runs tasks (a thread, or a worker process).
+///
+/// For `#[chervil::app] fn add(a: i64, b: i64) -> i64` it generates:
+///
+/// - `fn add(a: impl IntoArg<i64>, b: impl IntoArg<i64>) -> AppFuture<i64>` — each
+///   argument a value, a reference to one, or a future of one (the task then waits);
+/// - `mod add { pub fn with(opts: Opts, a: impl IntoArg<i64>, b: impl IntoArg<i64>) -> AppFuture<i64> }`
+///   — the same with per-call [`Opts`] (Parsl's `walltime=`, `stdout=`, `executors=`,
+///   `outputs=`, `cache=`);
+/// - a registered definition holding the body, found by the function's path
+///   (`crate::module::add`) in a worker.
+///
+/// A body returning `Result<T, E>` (`E: Display`) gives an `AppFuture<T>`; its `Err` is
+/// [`Error::App`]. `#[chervil::app(cache)]` memoizes: a second call with equal encoded
+/// arguments is answered from the first (and from checkpoints, see
+/// [`Config::checkpoint_mode`]); `Opts::cache` overrides it per call.
+///
+/// ```
+/// use chervil::{Config, Error, Opts};
+///
+/// #[chervil::app]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// #[chervil::app(cache)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// #[chervil::app]
+/// fn parse(text: String) -> Result<i64, std::num::ParseIntError> {
+///     text.parse()
+/// }
+///
+/// fn main() -> Result<(), Error> {
+///     let dfk = chervil::load(Config::new())?;
+///     let x = add(1, 2);
+///     assert_eq!(add(&x, 10).result()?, 13); // waits for x, gets its value
+///     assert_eq!(add::with(Opts::new().walltime(5.0), 2, 2).result()?, 4);
+///     assert_eq!(square(9).result()?, square(9).result()?); // the second is a memo hit
+///     assert!(matches!(parse("x".to_string()).result(), Err(Error::App { .. })));
+///     dfk.cleanup();
+///     Ok(())
+/// }
+/// ```
+#[doc(inline)]
+pub use chervil_macros::app;
+
+/// Makes a function a bash app: its body returns the command line, which runs with
+/// `bash -c` where the task runs. The future's value is the exit code, 0; any other code
+/// fails the task with [`Error::BashExitFailure`]. It generates the same pair as
+/// [`app`] — `name(…) -> AppFuture<i32>` and `name::with(Opts, …)`, where
+/// [`Opts::stdout`]/[`Opts::stderr`] redirect (appending) and [`Opts::walltime`] kills
+/// the command's whole process group at the deadline ([`Error::AppTimeout`]).
+///
+/// ```
+/// use chervil::{Config, Error, Opts};
+///
+/// #[chervil::bash_app]
+/// fn greet(name: String) -> String {
+///     format!("echo hello {name}")
+/// }
+///
+/// #[chervil::bash_app]
+/// fn fail(code: i32) -> String {
+///     format!("exit {code}")
+/// }
+///
+/// fn main() -> Result<(), Error> {
+///     let dfk = chervil::load(Config::new())?;
+///     let out = std::env::temp_dir().join(format!("chervil-doc-{}.txt", std::process::id()));
+///     let code = greet::with(Opts::new().stdout(out.to_string_lossy()), "you".to_string()).result()?;
+///     assert_eq!(code, 0);
+///     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello you\n");
+///     assert!(matches!(fail(3).result(), Err(Error::BashExitFailure { code: 3, .. })));
+///     let _ = std::fs::remove_file(out);
+///     dfk.cleanup();
+///     Ok(())
+/// }
+/// ```
+#[doc(inline)]
+pub use chervil_macros::bash_app;
+
+/// Makes a function a join app: its body runs in the client (not on an executor) and
+/// returns an `AppFuture<T>` or a `Vec<AppFuture<T>>`; the task completes with that
+/// value (a `Vec<T>`) once they have. If one fails, the task fails with
+/// [`Error::JoinError`]. It generates the same pair as [`app`].
+///
+/// ```
+/// use chervil::{AppFuture, Config, Error};
+///
+/// #[chervil::app]
+/// fn double(x: i64) -> i64 {
+///     2 * x
+/// }
+///
+/// #[chervil::join_app]
+/// fn doubles(n: i64) -> Vec<AppFuture<i64>> {
+///     (0..n).map(double).collect()
+/// }
+///
+/// fn main() -> Result<(), Error> {
+///     let dfk = chervil::load(Config::new())?;
+///     assert_eq!(doubles(4).result()?, vec![0, 2, 4, 6]);
+///     dfk.cleanup();
+///     Ok(())
+/// }
+/// ```
+#[doc(inline)]
+pub use chervil_macros::join_app;
 pub use config::{
     AdHocProvider, Aws, Azure, BatchSettings, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
     GoogleCloud, GridEngineProvider, HighThroughputExecutor, Kubernetes, Launcher, LocalProvider, LsfProvider,
