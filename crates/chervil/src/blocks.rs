@@ -167,7 +167,7 @@ pub(crate) struct Strategist {
     /// The tasks out, failed all at once when every block has failed.
     pub(crate) waiting: Arc<Mutex<std::collections::HashMap<u64, Done>>>,
     /// Why the executor stopped taking tasks (every block failed), once it has.
-    pub(crate) stopped: Arc<Mutex<Option<String>>>,
+    pub(crate) stopped: Arc<std::sync::OnceLock<String>>,
     /// Parsl's threshold for "every block failed": `max(1, init_blocks)` blocks.
     pub(crate) threshold: usize,
 }
@@ -247,7 +247,7 @@ impl Strategist {
     /// and the end of its stderr), and so does each task submitted later — instead of
     /// blocks being started again while `result()` waits forever. True once stopped.
     fn every_block_failed(&self, label: &str, statuses: &[(String, JobStatus)]) -> bool {
-        if self.stopped.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        if self.stopped.get().is_some() {
             return true;
         }
         let states: Vec<JobState> = statuses.iter().map(|(_, s)| s.state).collect();
@@ -256,7 +256,7 @@ impl Strategist {
         }
         let why = block_failures(label, statuses);
         tracing::error!(label, %why, "every block failed; the executor stops");
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+        let _ = self.stopped.set(why.clone());
         let out: Vec<Done> = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, d)| d).collect();
         for done in out {
             done(Err(Error::Executor(why.clone())));

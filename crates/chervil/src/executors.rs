@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -159,8 +159,9 @@ pub(crate) struct Htex {
     blocks: Arc<Mutex<Blocks>>,
     strategist: Mutex<Option<StrategyStop>>,
     stopped: AtomicBool,
-    /// Set when every block failed: why, for each task submitted since.
-    failed: Arc<Mutex<Option<String>>>,
+    /// Set when every block failed: why, for each task submitted since (a lock-free
+    /// read on every submit).
+    failed: Arc<OnceLock<String>>,
 }
 
 
@@ -227,7 +228,7 @@ impl Htex {
         };
         // Every strategy period, even with the `none` strategy: the blocks are polled and
         // an executor whose blocks all failed stops (Parsl's job status poller).
-        let failed: Arc<Mutex<Option<String>>> = Arc::default();
+        let failed: Arc<OnceLock<String>> = Arc::default();
         let strategist = {
             let scaler = scaler(run, config)?;
             let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
@@ -285,8 +286,8 @@ impl Executor for Htex {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
             return;
         }
-        if let Some(why) = lock(&self.failed).clone() {
-            done(Err(Error::Executor(why)));
+        if let Some(why) = self.failed.get() {
+            done(Err(Error::Executor(why.clone())));
             return;
         }
         if payload.len() > chervil_proto::MAX_PAYLOAD {
