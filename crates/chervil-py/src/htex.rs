@@ -1,9 +1,8 @@
 //! The HighThroughputExecutor's engine as Python sees it: the interchange (in the
 //! client) and the pool's entry point (on compute nodes).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
@@ -14,7 +13,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use chervil_monitor::Monitor as MonitorEngine;
+use chervil_run::monitoring::Recorder;
 
 use crate::monitor;
 
@@ -57,55 +56,6 @@ pub struct Interchange {
     recorder: OnceLock<Recorder>,
 }
 
-/// What monitoring needs to record HTEX's tries: the DataFlowKernel's `(task, try)` of
-/// each executor task, kept from its submission to its result.
-struct Recorder {
-    monitor: Arc<MonitorEngine>,
-    /// The resource samples' `resource_monitoring_interval` column.
-    interval_s: f64,
-    tries: Mutex<HashMap<u64, (u64, u32)>>,
-}
-
-impl Recorder {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, u32)>> {
-        self.tries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records what `events` say about monitored tries: samples ahead of results (the
-    /// pool sends them so, and a try is forgotten once its result is in).
-    fn record(&self, events: &[ClientEvent]) {
-        let mut rows = Vec::new();
-        let mut tries = self.lock();
-        for e in events {
-            match e {
-                ClientEvent::Resources(batch) => {
-                    for s in batch {
-                        if let Some(&(task, try_id)) = tries.get(&s.task) {
-                            rows.push(monitor::resource_event(task, try_id, self.interval_s, s));
-                        }
-                    }
-                }
-                ClientEvent::Done { task, on, started_us, ended_us, .. } => {
-                    if let Some((t, try_id)) = tries.remove(task) {
-                        if *started_us != 0 {
-                            let block = Some(on.block_id.to_string()).filter(|b| !b.is_empty());
-                            rows.extend(monitor::try_ran_events(t, try_id, on.hostname.to_string(), block, *started_us, *ended_us));
-                        }
-                    }
-                }
-                ClientEvent::PoolLost { task, .. } => {
-                    tries.remove(task);
-                }
-                _ => {}
-            }
-        }
-        drop(tries);
-        if !rows.is_empty() {
-            self.monitor.send_all(rows);
-        }
-    }
-}
-
 /// `(task id, kind, value, hostname, block id, started µs, ended µs)` as
 /// `Interchange.wait` hands them out.
 type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py, PyString>, u64, u64);
@@ -114,27 +64,10 @@ type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py
 /// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
-/// `/proc`'s state letter in psutil's words, which Parsl's database holds.
-pub(crate) fn process_state(letter: u8) -> &'static str {
-    match letter {
-        b'R' => "running",
-        b'S' => "sleeping",
-        b'D' => "disk-sleep",
-        b'Z' => "zombie",
-        b'T' => "stopped",
-        b't' => "tracing-stop",
-        b'X' | b'x' => "dead",
-        b'I' => "idle",
-        b'W' => "waking",
-        b'P' => "parked",
-        _ => "unknown",
-    }
-}
-
 impl Interchange {
     fn remember(&self, task: u64, key: Option<(u64, u32)>) {
         if let (Some(r), Some(key)) = (self.recorder.get(), key) {
-            r.lock().insert(task, key);
+            r.remember(task, key);
         }
     }
 }
@@ -228,11 +161,7 @@ impl Interchange {
     /// go to `monitor` straight from here.
     #[pyo3(signature = (monitor, interval_s = None))]
     fn attach_monitor(&self, monitor: &monitor::Monitor, interval_s: Option<f64>) -> PyResult<()> {
-        let recorder = Recorder {
-            monitor: Arc::clone(&monitor.inner),
-            interval_s: interval_s.unwrap_or(0.0),
-            tries: Mutex::new(HashMap::new()),
-        };
+        let recorder = Recorder::new(Arc::clone(&monitor.inner), interval_s.unwrap_or(0.0));
         self.recorder.set(recorder).map_err(|_| PyRuntimeError::new_err("this interchange already has a monitor"))
     }
 

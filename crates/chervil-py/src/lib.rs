@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState, Transition};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState};
 use chervil_monitor::{Clock, Event, Monitor as MonitorEngine, TaskRow};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -95,26 +95,13 @@ impl KernelHandle {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends `before` and then the kernel's state changes to the monitor. Called with
-    /// the kernel locked, so events from different threads stay in kernel order.
+    /// Sends `before` and then the kernel's state changes to the monitor (see
+    /// `chervil_run::monitoring::observe`).
     fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
         if let Some(monitor) = self.monitor.get() {
-            let now = Clock::now_us();
-            let changes = kernel.drain_transitions();
-            // One call's changes happen at once; a microsecond apart each, they keep their
-            // order for readers that sort by time alone (Parsl's visualizer does).
-            let events = changes.into_iter().enumerate().flat_map(|(i, t)| state_events(t, now + i as i64));
-            monitor.send_all(before.into_iter().chain(events));
+            chervil_run::monitoring::observe(monitor, kernel, before);
         }
     }
-}
-
-/// A state change as rows: its `status` row, and the task's failure count when it
-/// has failed at all (Parsl's `task_fail_count`, `task_fail_cost`).
-fn state_events(t: Transition, at_us: i64) -> impl Iterator<Item = Event> {
-    let failures = (t.fail_count > 0 && (t.state.is_final() || t.state == TaskState::FailRetryable))
-        .then_some(Event::TaskFailures { task_id: t.task, fail_count: t.fail_count, fail_cost: t.fail_cost });
-    std::iter::once(Event::TaskState { task_id: t.task, try_id: t.try_id, state: t.state.name(), at_us }).chain(failures)
 }
 
 fn deps(tasks: Vec<u64>, external_pending: u32, external_failed: bool) -> Dependencies {

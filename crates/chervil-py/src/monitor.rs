@@ -5,13 +5,10 @@
 
 use std::sync::Arc;
 
-use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine, ResourceRow};
+use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine};
+use chervil_run::monitoring::try_ran_events;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-use chervil_proto::ResourceSample;
-
-use crate::htex::process_state;
 
 #[pyclass(frozen, module = "chervil._core")]
 pub struct Monitor {
@@ -100,44 +97,4 @@ impl Monitor {
         let s = py.detach(|| self.inner.close());
         (s.recorded, s.lost, s.first_error)
     }
-}
-
-/// A try's host and block, and Parsl's `running` and `running_ended` states.
-pub(crate) fn try_ran_events(
-    task_id: u64,
-    try_id: u32,
-    hostname: String,
-    block_id: Option<String>,
-    started_us: u64,
-    ended_us: u64,
-) -> [Event; 3] {
-    let (started, ended) = (started_us as i64, ended_us as i64);
-    [
-        Event::TryRunning { task_id, try_id, at_us: started, hostname: Some(hostname), block_id },
-        Event::TaskState { task_id, try_id, state: "running", at_us: started },
-        Event::TaskState { task_id, try_id, state: "running_ended", at_us: ended },
-    ]
-}
-
-/// A sample of the process running try `try_id` of `task_id`, as a `resource` row.
-pub(crate) fn resource_event(task_id: u64, try_id: u32, interval_s: f64, r: &ResourceSample) -> Event {
-    Event::Resource(ResourceRow {
-        task_id,
-        try_id,
-        at_us: r.at_us as i64,
-        interval_s,
-        pid: r.pid,
-        memory_percent: r.memory_percent,
-        children: r.children,
-        user_s: r.user_s,
-        system_s: r.system_s,
-        vms_bytes: r.vms_bytes,
-        rss_bytes: r.rss_bytes,
-        read_bytes: r.read_bytes,
-        write_bytes: r.write_bytes,
-        status: process_state(r.state).to_string(),
-        cpu_num: r.cpu_num,
-        ctx_voluntary: r.ctx_voluntary,
-        ctx_involuntary: r.ctx_involuntary,
-    })
 }

@@ -15,6 +15,7 @@
 //! that moves here is deleted from both fronts.
 
 pub mod checkpoints;
+pub mod monitoring;
 pub mod rundir;
 
 pub use checkpoints::{all_checkpoints, checkpoints_to_load, last_checkpoint};
