@@ -44,6 +44,50 @@ pub struct Config {
     pub(crate) strategy: String,
     pub(crate) strategy_period: Duration,
     pub(crate) max_idletime: Duration,
+    pub(crate) monitoring: Option<MonitoringHub>,
+}
+
+/// Monitoring (Parsl's `MonitoringHub`): every task, try, state change and resource
+/// sample of the run in Parsl's SQLite database, which `chervil dashboard` and Parsl's
+/// `parsl-visualize` read. The rows come from the engine code the Python front uses.
+#[derive(Debug, Clone)]
+pub struct MonitoringHub {
+    pub(crate) db: Option<PathBuf>,
+    pub(crate) resource_monitoring_interval: f64,
+    pub(crate) workflow_name: Option<String>,
+}
+
+impl Default for MonitoringHub {
+    fn default() -> Self {
+        MonitoringHub::new()
+    }
+}
+
+impl MonitoringHub {
+    pub fn new() -> Self {
+        MonitoringHub { db: None, resource_monitoring_interval: 30.0, workflow_name: None }
+    }
+
+    /// The database file (default `monitoring.db` in the config's `run_dir`, as Parsl's
+    /// `sqlite:///runinfo/monitoring.db`). Runs append to one file.
+    pub fn db(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db = Some(path.into());
+        self
+    }
+
+    /// Seconds between samples of the workers running tasks on a HighThroughputExecutor
+    /// (default 30, as Parsl's; every task is sampled at least once, as it ends; 0 turns
+    /// sampling off).
+    pub fn resource_monitoring_interval(mut self, seconds: f64) -> Self {
+        self.resource_monitoring_interval = seconds;
+        self
+    }
+
+    /// The `workflow_name` column (default: the program's name).
+    pub fn workflow_name(mut self, name: impl Into<String>) -> Self {
+        self.workflow_name = Some(name.into());
+        self
+    }
 }
 
 impl Default for Config {
@@ -66,7 +110,14 @@ impl Config {
             strategy: "simple".into(),
             strategy_period: Duration::from_secs(5),
             max_idletime: Duration::from_secs(120),
+            monitoring: None,
         }
+    }
+
+    /// Records the run in a monitoring database (default: none).
+    pub fn monitoring(mut self, hub: MonitoringHub) -> Self {
+        self.monitoring = Some(hub);
+        self
     }
 
     /// Adds an executor (the first one added replaces the default thread pool).

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chervil_checkpoint::{Checkpointer, Policy};
-use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState};
+use chervil_monitor::{Event, Monitor};
 
 use crate::app::{AppDef, Joined, Runner};
 use crate::codec::{self, RunOptions};
@@ -117,6 +118,8 @@ struct Inner {
     app_cache: bool,
     memo: Memo,
     cleaned: AtomicBool,
+    /// The run's monitoring database writer, when the config has a `MonitoringHub`.
+    monitor: Option<Arc<Monitor>>,
 }
 
 /// Which executor a task runs on: an index into `executors`, or the internal pool.
@@ -125,6 +128,10 @@ const INTERNAL: usize = usize::MAX;
 impl Dfk {
     fn start(config: Config) -> Result<Dfk, Error> {
         let run_dir = chervil_run::make_run_dir(&config.run_dir).map_err(|e| Error::Executor(e.to_string()))?;
+        let monitor = match &config.monitoring {
+            Some(hub) => Some(start_monitor(hub, &config.run_dir, &run_dir)?),
+            None => None,
+        };
         let load = chervil_run::checkpoints_to_load(
             config.checkpoint_files.as_deref(),
             config.checkpoint_mode.is_some(),
@@ -164,8 +171,10 @@ impl Dfk {
                 return Err(Error::Executor(format!("two executors are labelled {:?}; give each its own label", c.label())));
             }
             let started: Result<Box<dyn Executor>, Error> = match c {
-                ExecutorConfig::Threads(t) => Ok(Box::new(Threads::start(t))),
-                ExecutorConfig::Htex(h) => Htex::start(h, &config, &run_dir).map(|h| Box::new(h) as Box<dyn Executor>),
+                ExecutorConfig::Threads(t) => Ok(Box::new(Threads::start(t, monitor.clone()))),
+                ExecutorConfig::Htex(h) => {
+                    Htex::start(h, &config, &run_dir, monitor.clone()).map(|h| Box::new(h) as Box<dyn Executor>)
+                }
             };
             match started {
                 Ok(e) => executors.push((c.label().to_string(), e)),
@@ -183,13 +192,18 @@ impl Dfk {
             id: NEXT_DFK.fetch_add(1, Ordering::Relaxed),
             run_dir,
             tasks: Mutex::new(HashMap::new()),
-            kernel: Mutex::new(Kernel::new(KernelConfig { retries: f64::from(config.retries), garbage_collect: true })),
+            kernel: Mutex::new({
+                let mut k = Kernel::new(KernelConfig { retries: f64::from(config.retries), garbage_collect: true });
+                k.observe_transitions(monitor.is_some());
+                k
+            }),
             executors,
             internal: ThreadPool::new("internal", 4),
             retry_handler: config.retry_handler,
             app_cache: config.app_cache,
             memo: Memo { table: Mutex::new(table), checkpoints },
             cleaned: AtomicBool::new(false),
+            monitor,
         }),
             None,
         ))
@@ -224,6 +238,17 @@ impl Dfk {
         }
     }
 
+    /// Runs `f` on the kernel; when the run is monitored, `before` and the state changes
+    /// `f` made go to the monitor, under the kernel's lock so they keep kernel order.
+    fn with_kernel<R>(&self, before: Option<Event>, f: impl FnOnce(&mut Kernel) -> R) -> R {
+        let mut k = lock(&self.0.kernel);
+        let r = f(&mut k);
+        if let Some(m) = &self.0.monitor {
+            chervil_run::monitoring::observe(m, &mut k, before);
+        }
+        r
+    }
+
     /// A handle that does not own the run: what the kernel keeps in callbacks and in
     /// the loaded slot.
     fn unowned(&self) -> Dfk {
@@ -247,6 +272,23 @@ impl Dfk {
         lock(&self.0.kernel).close();
         for (_, e) in &self.0.executors {
             e.shutdown();
+        }
+        if let Some(m) = &self.0.monitor {
+            // Parsl's counts: done tasks, and failed ones (not those failed by a dependency).
+            let (done, failed) = {
+                let mut k = lock(&self.0.kernel);
+                chervil_run::monitoring::observe(m, &mut k, None);
+                (k.count(TaskState::ExecDone), k.count(TaskState::Failed))
+            };
+            m.send(Event::WorkflowEnded {
+                completed_us: chervil_monitor::Clock::now_us(),
+                tasks_completed: done,
+                tasks_failed: failed,
+            });
+            let summary = m.close();
+            if let Some(e) = summary.first_error {
+                tracing::error!(error = %e, lost = summary.lost, "monitoring lost rows");
+            }
         }
         if let Some(c) = &self.0.memo.checkpoints {
             if let Err(e) = lock(c).close() {
@@ -304,7 +346,26 @@ impl Dfk {
                 },
             );
             let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
-            match kernel.submit(TaskSpec { func_name: def.name, executor: label, join }, deps) {
+            let row = inner.monitor.as_ref().map(|_| {
+                let t = &tasks[&tid];
+                Event::TaskSubmitted(chervil_monitor::TaskRow {
+                    task_id: tid,
+                    func_name: def.name.rsplit("::").next().unwrap_or(def.name).to_string(),
+                    executor: label.to_string(),
+                    depends: deps.tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+                    memoize: cache,
+                    inputs: None,
+                    outputs: None,
+                    stdout: t.run.as_ref().and_then(|r| r.stdout.clone()),
+                    stderr: t.run.as_ref().and_then(|r| r.stderr.clone()),
+                    invoked_us: chervil_monitor::Clock::now_us(),
+                })
+            });
+            let submitted = kernel.submit(TaskSpec { func_name: def.name, executor: label, join }, deps);
+            if let Some(m) = &inner.monitor {
+                chervil_run::monitoring::observe(m, &mut kernel, row);
+            }
+            match submitted {
                 Ok((_, commands)) => {
                     drop(kernel);
                     drop(tasks);
@@ -343,7 +404,7 @@ impl Dfk {
             let dfk = self.unowned();
             s.on_done(move |o| {
                 let failed = o.is_err();
-                let commands = lock(&dfk.0.kernel).external_resolved(tid, failed);
+                let commands = dfk.with_kernel(None, |k| k.external_resolved(tid, failed));
                 dfk.act_or_log(commands, tid);
             });
         }
@@ -448,7 +509,7 @@ impl Dfk {
                 if let Some(t) = lock(&inner.tasks).get_mut(&tid) {
                     t.result = Some(bytes);
                 }
-                let commands = lock(&inner.kernel).try_succeeded(tid, try_id, true);
+                let commands = self.with_kernel(None, |k| k.try_succeeded(tid, try_id, true));
                 return self.act_or_log(commands, tid);
             }
         }
@@ -465,7 +526,7 @@ impl Dfk {
         }
         let done = Box::new(move |outcome| dfk.try_done(tid, try_id, outcome));
         match inner.executors.get(executor) {
-            Some((_, e)) => e.submit(def, payload, done),
+            Some((_, e)) => e.submit(def, payload, (tid, try_id), done),
             None => done(Err(Error::Executor(format!("task {tid}: no executor {executor}")))),
         }
     }
@@ -476,7 +537,7 @@ impl Dfk {
                 if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
                     t.result = Some(bytes.into());
                 }
-                let commands = lock(&self.0.kernel).try_succeeded(tid, try_id, false);
+                let commands = self.with_kernel(None, |k| k.try_succeeded(tid, try_id, false));
                 self.act_or_log(commands, tid);
             }
             Err(e) => {
@@ -502,7 +563,11 @@ impl Dfk {
             tracing::info!(task = tid, try_id, error = %e, "try failed");
             t.last_error = Some(Box::new(e));
         }
-        let commands = lock(&self.0.kernel).try_failed(tid, try_id, cost);
+        let before = self.0.monitor.as_ref().and_then(|_| {
+            let t = lock(&self.0.tasks);
+            t.get(&tid).and_then(|t| t.last_error.as_ref()).map(|e| Event::TryFailed { task_id: tid, try_id, error: e.to_string() })
+        });
+        let commands = self.with_kernel(before, |k| k.try_failed(tid, try_id, cost));
         self.act_or_log(commands, tid);
     }
 
@@ -512,7 +577,7 @@ impl Dfk {
             t.joined = Some(Box::new(joined));
         }
         let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
-        let commands = lock(&self.0.kernel).join_returned(tid, try_id, deps);
+        let commands = self.with_kernel(None, |k| k.join_returned(tid, try_id, deps));
         self.watch_external(tid, &external);
         self.act_or_log(commands, tid);
     }
@@ -654,5 +719,50 @@ pub fn submit<T>(def: &'static AppDef, opts: Opts, args: Vec<ErasedArg>) -> AppF
             "app {} was called with no DataFlowKernel loaded; call chervil::load(config) first",
             def.name
         ))),
+    }
+}
+
+/// Starts the run's monitoring: the database (the hub's, else `monitoring.db` in the
+/// runs' directory, as Parsl's default) and its `workflow` row.
+fn start_monitor(hub: &crate::config::MonitoringHub, runs: &Path, run_dir: &Path) -> Result<Arc<Monitor>, Error> {
+    let path = hub.db.clone().unwrap_or_else(|| runs.join("monitoring.db"));
+    let run_id = run_id();
+    let monitor = Monitor::start(path, run_id, chervil_monitor::Clock::new(utc_offset_s()))
+        .map_err(|e| Error::Executor(format!("cannot start monitoring: {e}")))?;
+    let program = std::env::args().next().map(|a| {
+        Path::new(&a).file_name().map_or(a.clone(), |n| n.to_string_lossy().into_owned())
+    });
+    monitor.send(Event::WorkflowStarted {
+        name: hub.workflow_name.clone().or(program),
+        version: None,
+        began_us: chervil_monitor::Clock::now_us(),
+        host: chervil_htex::pool::hostname(),
+        user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
+        rundir: run_dir.to_string_lossy().into_owned(),
+    });
+    Ok(Arc::new(monitor))
+}
+
+/// A random run id in UUID v4's text form, as Parsl's `run_id`.
+fn run_id() -> String {
+    let b = chervil_htex::tls::new_token().unwrap_or([0; 32]);
+    let mut u = [0u8; 16];
+    u.copy_from_slice(&b[..16]);
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// This machine's offset from UTC now, for Parsl's local-time stamps.
+fn utc_offset_s() -> i64 {
+    // SAFETY: localtime_r fills the tm it is given from a time_t we own.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return 0;
+        }
+        tm.tm_gmtoff
     }
 }

@@ -22,8 +22,14 @@ use crate::worker::PoolEnv;
 /// Where a try's outcome goes: its encoded result, or its error.
 pub(crate) type Done = Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send>;
 
+/// The kernel's `(task, try)` a submission is, for monitoring.
+pub(crate) type TryKey = (u64, u32);
+
+/// The run's monitor as an executor sees it: where to send what it learns of tries.
+pub(crate) type Watch = Option<Arc<chervil_monitor::Monitor>>;
+
 pub(crate) trait Executor: Send + Sync {
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done);
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done);
     fn shutdown(&self);
     /// Blocks whose jobs are pending or running (`None`: this executor has no blocks).
     fn active_blocks(&self) -> Option<usize> {
@@ -106,17 +112,30 @@ fn work(queue: &(Mutex<Queue>, Condvar)) {
 
 pub(crate) struct Threads {
     pool: ThreadPool,
+    monitor: Watch,
 }
 
 impl Threads {
-    pub(crate) fn start(config: &ThreadPoolExecutor) -> Threads {
-        Threads { pool: ThreadPool::new(&config.label, config.max_threads) }
+    pub(crate) fn start(config: &ThreadPoolExecutor, monitor: Watch) -> Threads {
+        Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor }
     }
 }
 
 impl Executor for Threads {
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
-        self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done) {
+        let Some(monitor) = self.monitor.clone() else {
+            self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
+            return;
+        };
+        self.pool.spawn(Box::new(move || {
+            let started = chervil_monitor::Clock::now_us() as u64;
+            let outcome = execute(def, &payload, Place::Thread);
+            let ended = chervil_monitor::Clock::now_us() as u64;
+            // where and when it ran reach the monitor before its outcome reaches the kernel
+            let host = chervil_htex::pool::hostname();
+            monitor.send_all(chervil_run::monitoring::try_ran_events(key.0, key.1, host, None, started, ended));
+            done(outcome)
+        }));
     }
 
     fn shutdown(&self) {
@@ -162,11 +181,13 @@ pub(crate) struct Htex {
     /// Set when every block failed: why, for each task submitted since (a lock-free
     /// read on every submit).
     failed: Arc<OnceLock<String>>,
+    /// When the run is monitored: where each try ran, and its workers' samples.
+    recorder: Option<Arc<chervil_run::monitoring::Recorder>>,
 }
 
 
 impl Htex {
-    pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path) -> Result<Htex, Error> {
+    pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path, monitor: Watch) -> Result<Htex, Error> {
         let token = chervil_htex::tls::new_token()
             .ok_or_else(|| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
         // Pools on this machine reach a loopback interchange, unless told another address.
@@ -214,16 +235,19 @@ impl Htex {
             heartbeat_threshold: config.heartbeat_threshold.as_secs_f64(),
             logdir,
             cert_sha256: cert,
+            resource_interval: resource_interval(run, &monitor),
         };
+        let interval = resource_interval(run, &monitor).unwrap_or(0.0);
+        let recorder = monitor.map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, interval)));
         let mut blocks = Blocks::new(config, env, run_dir)?;
         blocks.start(config.provider.init_blocks())?;
         let blocks = Arc::new(Mutex::new(blocks));
         let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
         let results = {
-            let (ix, waiting) = (ix.clone(), waiting.clone());
+            let (ix, waiting, recorder) = (ix.clone(), waiting.clone(), recorder.clone());
             std::thread::Builder::new()
                 .name(format!("chervil-{}-results", config.label))
-                .spawn(move || collect_results(&ix, &waiting))
+                .spawn(move || collect_results(&ix, &waiting, recorder.as_deref()))
                 .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
         // Every strategy period, even with the `none` strategy: the blocks are polled and
@@ -259,6 +283,7 @@ impl Htex {
             blocks,
             stopped: AtomicBool::new(false),
             failed,
+            recorder,
         })
     }
 
@@ -281,7 +306,7 @@ impl Executor for Htex {
         Some(lock(&self.blocks).active())
     }
 
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, done: Done) {
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done) {
         if self.stopped.load(Ordering::Acquire) {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
             return;
@@ -302,6 +327,9 @@ impl Executor for Htex {
         }
         let function = self.function(def);
         let tid = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = &self.recorder {
+            r.remember(tid, key);
+        }
         lock(&self.waiting).insert(tid, done);
         self.ix.submit_soon(vec![(tid, (function, payload, Vec::new()))]);
     }
@@ -327,8 +355,11 @@ impl Executor for Htex {
     }
 }
 
-fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) {
+fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>, recorder: Option<&chervil_run::monitoring::Recorder>) {
     while let Some(events) = ix.wait(Duration::from_millis(500)) {
+        if let Some(r) = recorder {
+            r.record(&events); // before the outcomes reach the kernel, as on the Python front
+        }
         for event in events {
             let (task, outcome) = match event {
                 ClientEvent::Done { task, outcome, on, .. } => (
@@ -353,4 +384,11 @@ fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>) 
         // Dependants the batch released (on any executor) leave now, not at a deadline.
         flush_all();
     }
+}
+
+/// How often a monitored run's pools sample their busy workers (`None`: not monitored,
+/// or sampling off).
+fn resource_interval(run: &Config, monitor: &Watch) -> Option<f64> {
+    let hub = run.monitoring.as_ref().filter(|_| monitor.is_some())?;
+    (hub.resource_monitoring_interval > 0.0).then_some(hub.resource_monitoring_interval)
 }

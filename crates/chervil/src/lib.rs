@@ -201,7 +201,7 @@ pub use chervil_macros::join_app;
 pub use config::{
     AdHocProvider, Aws, Azure, BatchSettings, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
     GoogleCloud, GridEngineProvider, HighThroughputExecutor, Kubernetes, Launcher, LocalProvider, LsfProvider,
-    OpenStack, Opts, PbsProProvider, PodProvider, Provider, RetryHandler, SlurmProvider, TaskView, ThreadPoolExecutor,
+    MonitoringHub, OpenStack, Opts, PbsProProvider, PodProvider, Provider, RetryHandler, SlurmProvider, TaskView, ThreadPoolExecutor,
     TorqueProvider,
 };
 pub use dfk::{dfk, get_all_checkpoints, get_last_checkpoint, load, Dfk};

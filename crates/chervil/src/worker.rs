@@ -28,6 +28,8 @@ pub(crate) struct PoolEnv {
     pub heartbeat_period: f64,
     pub heartbeat_threshold: f64,
     pub logdir: PathBuf,
+    /// Seconds between samples of busy workers, when the run is monitored.
+    pub resource_interval: Option<f64>,
     /// The interchange's certificate (SHA-256, hex) when the link is TLS.
     pub cert_sha256: Option<String>,
 }
@@ -48,6 +50,9 @@ impl PoolEnv {
         }
         if let Some(cert) = &self.cert_sha256 {
             v.push(("CHERVIL_POOL_CERT_SHA256", cert.clone()));
+        }
+        if let Some(every) = self.resource_interval {
+            v.push(("CHERVIL_POOL_RESOURCE_INTERVAL", every.to_string()));
         }
         v
     }
@@ -150,7 +155,10 @@ fn pool_options() -> Result<PoolOptions, String> {
         logdir,
         connect_timeout: Duration::from_secs(60),
         python_version: format!("rust ({})", env!("CARGO_PKG_VERSION")),
-        resource_interval: None,
+        resource_interval: std::env::var("CHERVIL_POOL_RESOURCE_INTERVAL")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok()),
         mpi: None,
     })
 }

@@ -81,6 +81,7 @@ fn main() {
     pool_lost();
     elastic();
     piped_task_survives_its_workers_death();
+    monitored();
     println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
 }
 
@@ -289,5 +290,37 @@ fn piped_task_survives_its_workers_death() {
         }
     }
     dfk.cleanup();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A monitored run on real pools: the rows the Python front writes for the same tasks,
+/// from the same engine code (`chervil_run::monitoring`), including a resource sample of
+/// every task and where each try ran.
+fn monitored() {
+    let dir = std::env::temp_dir().join(format!("chervil-rs-monitored-{}", std::process::id()));
+    let db = dir.join("monitoring.db");
+    let config = Config::new()
+        .run_dir(dir.join("runinfo"))
+        .monitoring(chervil::MonitoringHub::new().db(&db).resource_monitoring_interval(1.0))
+        .executor(
+            HighThroughputExecutor::new().max_workers_per_node(2).provider(LocalProvider::new().init_blocks(1)),
+        );
+    let dfk = chervil::load(config).expect("load");
+    let futures: Vec<_> = (0..50).map(|i| add(i, 1)).collect();
+    assert_eq!(futures.iter().map(|f| f.result().unwrap()).sum::<i64>(), (1..=50).sum::<i64>());
+    assert!(refuse(3).result().is_err());
+    dfk.cleanup();
+
+    let conn = rusqlite::Connection::open(&db).expect("the monitoring database");
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    assert_eq!(count("SELECT count(*) FROM workflow WHERE tasks_completed_count = 50 AND tasks_failed_count = 1"), 1);
+    assert_eq!(count("SELECT count(*) FROM task"), 51);
+    assert_eq!(count("SELECT count(*) FROM try WHERE hostname IS NOT NULL AND block_id = '0' AND task_executor = 'htex'"), 51);
+    for state in ["pending", "launched", "running", "running_ended"] {
+        assert_eq!(count(&format!("SELECT count(*) FROM status WHERE task_status_name = '{state}'")), 51, "{state}");
+    }
+    assert_eq!(count("SELECT count(*) FROM status WHERE task_status_name = 'exec_done'"), 50);
+    assert_eq!(count("SELECT count(*) FROM status WHERE task_status_name = 'failed'"), 1);
+    assert_eq!(count("SELECT count(DISTINCT task_id) FROM resource"), 51, "every task sampled at least once");
     let _ = std::fs::remove_dir_all(&dir);
 }

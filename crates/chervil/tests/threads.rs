@@ -509,3 +509,44 @@ fn htex_in_a_plain_test_fails_at_once_saying_what_to_write() {
     assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
     dfk.cleanup();
 }
+
+#[test]
+fn a_monitored_run_writes_parsls_rows() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("monitored");
+    let db = dir.path().join("monitoring.db");
+    let dfk = chervil::load(config(&dir).monitoring(chervil::MonitoringHub::new().db(db.clone()).workflow_name("rust-threads"))).unwrap();
+    let x = add(1, 2);
+    assert_eq!(add(&x, 3).result().unwrap(), 6);
+    assert!(fails("no".to_string()).result().is_err());
+    let dep = add(fails("again".to_string()), 1);
+    assert!(matches!(dep.result(), Err(Error::DependencyError { .. })));
+    dfk.cleanup();
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let (name, completed, failed): (String, i64, i64) = conn
+        .query_row("SELECT workflow_name, tasks_completed_count, tasks_failed_count FROM workflow", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    // Parsl's counts: done, and failed by themselves (the dep_fail task is neither)
+    assert_eq!((name.as_str(), completed, failed), ("rust-threads", 2, 2));
+    assert_eq!(one("SELECT count(*) FROM task"), 5);
+    let states = |task: i64| -> Vec<String> {
+        let mut q = conn.prepare("SELECT task_status_name FROM status WHERE task_id = ?1 ORDER BY timestamp, rowid").unwrap();
+        q.query_map([task], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert_eq!(states(0), ["pending", "launched", "running", "running_ended", "exec_done"]);
+    assert_eq!(states(2), ["pending", "launched", "running", "running_ended", "failed"]);
+    assert_eq!(states(4), ["pending", "dep_fail"]);
+    let (host, running, history): (Option<String>, Option<String>, String) = conn
+        .query_row("SELECT hostname, task_try_time_running, task_fail_history FROM try WHERE task_id = 2", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert!(host.is_some() && running.is_some());
+    assert!(history.contains("no"), "{history}");
+    let depends: String = conn.query_row("SELECT task_depends FROM task WHERE task_id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(depends, "0", "Parsl's text form of the dependencies");
+}
