@@ -87,6 +87,22 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Parsl's name (`JobState.<name>`), as monitoring's `block` rows hold it.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Unknown => "UNKNOWN",
+            JobState::Pending => "PENDING",
+            JobState::Running => "RUNNING",
+            JobState::Cancelled => "CANCELLED",
+            JobState::Completed => "COMPLETED",
+            JobState::Failed => "FAILED",
+            JobState::Timeout => "TIMEOUT",
+            JobState::Held => "HELD",
+            JobState::Missing => "MISSING",
+            JobState::ScaledIn => "SCALED_IN",
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -59,34 +59,6 @@ impl Monitor {
         self.inner.send_all(try_ran_events(task_id, try_id, hostname, block_id, started_us, ended_us));
     }
 
-    /// A pool joined (`active`) or left: a `node` row.
-    #[allow(clippy::too_many_arguments)]
-    fn node(
-        &self,
-        pool: u32,
-        hostname: String,
-        block_id: String,
-        workers: u32,
-        cores: u32,
-        memory_mb: u64,
-        python_v: String,
-        active: bool,
-    ) {
-        let now = Clock::now_us();
-        self.inner.send(Event::Node {
-            hostname,
-            uid: format!("pool-{pool}"),
-            block_id,
-            cpu_count: cores,
-            total_memory: memory_mb * 1024 * 1024,
-            active,
-            worker_count: workers,
-            python_v,
-            at_us: now,
-            last_heartbeat_us: now,
-        });
-    }
-
     /// Waits until everything sent so far is in the database.
     fn flush(&self, py: Python<'_>) {
         py.detach(|| self.inner.flush());

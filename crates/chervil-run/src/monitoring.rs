@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chervil_core::{Kernel, TaskState, Transition};
-use chervil_htex::ClientEvent;
+use chervil_htex::{ClientEvent, PoolSeen};
 use chervil_monitor::{Clock, Event, Monitor, ResourceRow};
 use chervil_proto::ResourceSample;
 
@@ -71,6 +71,23 @@ pub fn resource_event(task_id: u64, try_id: u32, interval_s: f64, r: &ResourceSa
     })
 }
 
+/// A pool joined, sent a heartbeat (`active`), or left: a `node` row.
+pub fn node_event(p: &PoolSeen, active: bool) -> Event {
+    let now = Clock::now_us();
+    Event::Node {
+        hostname: p.hostname.to_string(),
+        uid: format!("pool-{}", p.pool),
+        block_id: p.block_id.to_string(),
+        cpu_count: p.cores,
+        total_memory: p.memory_mb * 1024 * 1024,
+        active,
+        worker_count: p.workers,
+        python_v: p.python_version.to_string(),
+        at_us: now,
+        last_heartbeat_us: now,
+    }
+}
+
 /// `/proc`'s state letter in psutil's words, which Parsl's database holds.
 pub fn process_state(letter: u8) -> &'static str {
     match letter {
@@ -89,7 +106,8 @@ pub fn process_state(letter: u8) -> &'static str {
 }
 
 /// Records, from an HTEX interchange's events, where each monitored try ran (its
-/// `try` row, `running`, `running_ended`) and its workers' resource samples.
+/// `try` row, `running`, `running_ended`), its workers' resource samples, and the pools
+/// as they come, beat and go (`node` rows).
 pub struct Recorder {
     monitor: Arc<Monitor>,
     /// The resource samples' `resource_monitoring_interval` column.
@@ -137,7 +155,8 @@ impl Recorder {
                 ClientEvent::PoolLost { task, .. } => {
                     tries.remove(task);
                 }
-                _ => {}
+                ClientEvent::PoolJoined(p) | ClientEvent::PoolHeartbeat(p) => rows.push(node_event(p, true)),
+                ClientEvent::PoolLeft(p) => rows.push(node_event(p, false)),
             }
         }
         drop(tries);

@@ -38,10 +38,12 @@ pub(crate) struct Blocks {
     /// Block id → the provider's job id.
     started: BTreeMap<String, String>,
     next: u32,
+    /// When the run is monitored: each block's last state, to record each change once.
+    watch: Option<(Arc<chervil_monitor::Monitor>, std::collections::HashMap<String, JobState>)>,
 }
 
 impl Blocks {
-    pub(crate) fn new(config: &HighThroughputExecutor, env: PoolEnv, run_dir: &Path) -> Result<Blocks, Error> {
+    pub(crate) fn new(config: &HighThroughputExecutor, env: PoolEnv, run_dir: &Path, monitor: crate::executors::Watch) -> Result<Blocks, Error> {
         let exe = std::env::current_exe()
             .map_err(|e| Error::Executor(format!("executor {}: cannot find this program to start pools: {e}", config.label)))?;
         let scripts = run_dir.join("submit_scripts");
@@ -68,7 +70,32 @@ impl Blocks {
                 (Jobs::Batch(Box::new(batch)), String::new(), Some((p.launcher.clone(), p.spec.nodes_per_block)))
             }
         };
-        Ok(Blocks { label: config.label.clone(), jobs, env, exe, worker_init, launcher, scripts, started: BTreeMap::new(), next: 0 })
+        Ok(Blocks {
+            label: config.label.clone(),
+            jobs,
+            env,
+            exe,
+            worker_init,
+            launcher,
+            scripts,
+            started: BTreeMap::new(),
+            next: 0,
+            watch: monitor.map(|m| (m, std::collections::HashMap::new())),
+        })
+    }
+
+    /// A block's state as the executor now sees it: a `block` row when it changed.
+    fn note(&mut self, block: &str, state: JobState) {
+        let Some((monitor, seen)) = &mut self.watch else { return };
+        if seen.insert(block.to_string(), state) != Some(state) {
+            monitor.send(chervil_monitor::Event::Block {
+                executor: self.label.clone(),
+                block_id: block.to_string(),
+                job_id: self.started.get(block).cloned(),
+                status: state.name().to_string(),
+                at_us: chervil_monitor::Clock::now_us(),
+            });
+        }
     }
 
     /// Starts `n` more blocks.
@@ -85,7 +112,8 @@ impl Blocks {
             }
             .map_err(|e| Error::Executor(format!("executor {}: {e}", self.label)))?;
             tracing::info!(label = %self.label, block, job, "block started");
-            self.started.insert(block, job);
+            self.started.insert(block.clone(), job);
+            self.note(&block, JobState::Pending);
         }
         Ok(())
     }
@@ -117,7 +145,11 @@ impl Blocks {
                 ids.iter().map(|_| JobStatus { state: JobState::Unknown, message: None, exit_code: None, stdout_path: None, stderr_path: None }).collect()
             }
         };
-        self.started.keys().cloned().zip(states).collect()
+        let statuses: Vec<(String, JobStatus)> = self.started.keys().cloned().zip(states).collect();
+        for (block, s) in &statuses {
+            self.note(block, s.state);
+        }
+        statuses
     }
 
     /// Each started block's id and its job's state now.
@@ -140,6 +172,14 @@ impl Blocks {
     pub(crate) fn cancel_all(&mut self) {
         let all: Vec<String> = self.started.keys().cloned().collect();
         self.cancel(&all);
+        // as the Python front: blocks not ended on their own end scaled in
+        let ended: Vec<String> = match &self.watch {
+            Some((_, seen)) => all.iter().filter(|b| seen.get(*b).is_some_and(|s| !s.is_terminal())).cloned().collect(),
+            None => Vec::new(),
+        };
+        for b in ended {
+            self.note(&b, JobState::ScaledIn);
+        }
     }
 
     /// Blocks whose jobs are pending or running.

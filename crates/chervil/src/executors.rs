@@ -238,8 +238,8 @@ impl Htex {
             resource_interval: resource_interval(run, &monitor),
         };
         let interval = resource_interval(run, &monitor).unwrap_or(0.0);
-        let recorder = monitor.map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, interval)));
-        let mut blocks = Blocks::new(config, env, run_dir)?;
+        let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, interval)));
+        let mut blocks = Blocks::new(config, env, run_dir, monitor.clone())?;
         blocks.start(config.provider.init_blocks())?;
         let blocks = Arc::new(Mutex::new(blocks));
         let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();

@@ -322,5 +322,9 @@ fn monitored() {
     assert_eq!(count("SELECT count(*) FROM status WHERE task_status_name = 'exec_done'"), 50);
     assert_eq!(count("SELECT count(*) FROM status WHERE task_status_name = 'failed'"), 1);
     assert_eq!(count("SELECT count(DISTINCT task_id) FROM resource"), 51, "every task sampled at least once");
+    // the block as the executor saw it, and its pool as a node (Parsl's names and forms)
+    assert_eq!(count("SELECT count(*) FROM block WHERE block_id = '0' AND executor_label = 'htex' AND status = 'PENDING'"), 1);
+    assert_eq!(count("SELECT count(*) FROM block WHERE block_id = '0' AND status = 'SCALED_IN'"), 1);
+    assert!(count("SELECT count(*) FROM node WHERE block_id = '0' AND worker_count = 2 AND active = 1") >= 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -399,13 +399,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             got = ix.wait(0.5)
             if got is None:
                 return
-            events, pools = got  # tries' hosts and resource samples reach the monitor from the engine (attach_monitor)
-            monitor = self.monitor
+            # tries' hosts, resource samples and the pools' node rows reach the monitor from the
+            # engine (attach_monitor)
+            events, pools = got
             if any(not change[0] for change in pools):
                 self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
-            if monitor is not None:
-                for active, pool, host, block, workers, cores, memory_mb, python_v in pools:
-                    monitor.node(pool, host, block, workers, cores, memory_mb, python_v, active)
             for tid, kind, value, host, block, started_us, ended_us in events:
                 target = self._tasks.pop(tid, None)
                 if target is None:
