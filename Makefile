@@ -55,7 +55,7 @@ test-rust: system-deps
 # block whose pool and workers are the example program itself; run in a scratch directory.
 test-rust-examples:
 	cargo build -p chervil --examples
-	@set -e; dir=$$(mktemp -d); for ex in hello sort_numbers monte_carlo; do \
+	@set -e; dir=$$(mktemp -d); for ex in hello sort_numbers monte_carlo monitored; do \
 		echo "== examples/rust/$$ex.rs"; (cd $$dir && $(CURDIR)/target/debug/examples/$$ex); done; rm -rf $$dir
 
 # mpi4py built from source against Debian's MPICH (the MPI tests' python app uses it; its

@@ -661,6 +661,10 @@ impl Dfk {
                 Error::JoinError { task: tid, failed: failures(&mut slots.iter()) }
             }
         };
+        if let (FailCause::Dependency, Some(m)) = (cause, &self.0.monitor) {
+            // As Parsl: the never-launched try's fail history is the DependencyError.
+            m.send(Event::TryFailed { task_id: tid, try_id: 0, error: error.to_string() });
+        }
         t.slot.set(Err(error));
     }
 }

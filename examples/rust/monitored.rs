@@ -1,0 +1,43 @@
+//! A monitored run: a small workflow on a HighThroughputExecutor recorded in Parsl's
+//! monitoring database, which `chervil dashboard` (and Parsl's `parsl-visualize`) read.
+//! `tests/test_fronts.py` runs the same workflow on the Python front and compares the
+//! two databases row for row.
+//!
+//!     cargo run --release --example monitored [monitoring.db]
+//!     chervil dashboard runinfo/monitoring.db
+
+use chervil::{Config, HighThroughputExecutor, LocalProvider, MonitoringHub};
+
+#[chervil::app]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[chervil::app]
+fn fail(why: String) -> Result<i64, String> {
+    Err(why)
+}
+
+#[chervil::bash_app]
+fn greet() -> String {
+    "echo hello".to_string()
+}
+
+fn main() -> Result<(), chervil::Error> {
+    chervil::init();
+    let db = std::env::args().nth(1).unwrap_or_else(|| "runinfo/monitoring.db".into());
+    let config = Config::new()
+        .monitoring(MonitoringHub::new().db(&db).resource_monitoring_interval(1.0).workflow_name("fronts"))
+        .executor(HighThroughputExecutor::new().max_workers_per_node(2).provider(LocalProvider::new()));
+    let dfk = chervil::load(config)?;
+    let sums: Vec<_> = (0..20).map(|i| add(i, 1)).collect();
+    let total: i64 = sums.iter().map(|f| f.result()).sum::<Result<i64, _>>()?;
+    let failed = fail("on purpose".to_string());
+    let after = add(&failed, 1); // fails with DependencyError, never runs
+    let greeted = greet().result()?;
+    println!("sum {total}; greet exit code {greeted}; failed: {}; dependant: {}",
+             failed.result().is_err(), after.result().is_err());
+    dfk.cleanup();
+    println!("recorded in {db}");
+    Ok(())
+}

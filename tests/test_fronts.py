@@ -1,0 +1,110 @@
+"""The two fronts, one engine: the same workflow written once per front — 20 python apps,
+one that fails, one that depends on it, one bash app, on a HighThroughputExecutor with
+two workers and resource monitoring — and the monitoring databases they write compared
+row for row (tables, states, counts). The Rust side is examples/rust/monitored.rs,
+which `make test-rust` builds and runs before the Python tests."""
+import collections
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUST_EXAMPLE = os.path.join(ROOT, 'target', 'debug', 'examples', 'monitored')
+
+PYTHON_WORKFLOW = textwrap.dedent("""
+    import sys
+    import parsl
+    from parsl import bash_app, python_app
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.monitoring import MonitoringHub
+    from parsl.providers import LocalProvider
+
+    @python_app
+    def add(a, b):
+        return a + b
+
+    @python_app
+    def fail(why):
+        raise ValueError(why)
+
+    @bash_app
+    def greet():
+        return "echo hello"
+
+    config = Config(
+        executors=[HighThroughputExecutor(label='htex', max_workers_per_node=2, provider=LocalProvider())],
+        monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], resource_monitoring_interval=1,
+                                 workflow_name='fronts'))
+    with parsl.load(config):
+        total = sum(f.result() for f in [add(i, 1) for i in range(20)])
+        failed = fail("on purpose")
+        after = add(failed, 1)
+        greet().result()
+        assert failed.exception() is not None and after.exception() is not None
+    print("sum", total)
+""")
+
+
+def rows(db, sql):
+    with sqlite3.connect(db) as c:
+        return c.execute(sql).fetchall()
+
+
+def summary(db):
+    """What a run recorded, in terms both fronts must agree on (names of apps aside,
+    which are each front's own functions)."""
+    [(completed, failed, name)] = rows(db, "SELECT tasks_completed_count, tasks_failed_count, workflow_name "
+                                           "FROM workflow")
+    blocks = [r[0] for r in rows(db, "SELECT status FROM block WHERE block_id = '0' ORDER BY timestamp")]
+    states = collections.defaultdict(list)
+    for task, state in rows(db, "SELECT task_id, task_status_name FROM status ORDER BY timestamp, rowid"):
+        states[task].append(state)
+    return {
+        'workflow': (completed, failed, name),
+        'tasks': rows(db, "SELECT count(*) FROM task")[0][0],
+        'state sequences': sorted(collections.Counter(tuple(s) for s in states.values()).items()),
+        'tries': rows(db, "SELECT count(*), count(hostname), count(task_try_time_running), "
+                          "count(task_try_time_returned) FROM try")[0],
+        'tries that failed': rows(db, "SELECT count(*) FROM try WHERE task_fail_history != ''")[0][0],
+        'fail counts': sorted(rows(db, "SELECT task_fail_count, count(*) FROM task GROUP BY task_fail_count")),
+        'tasks sampled': rows(db, "SELECT count(DISTINCT task_id) FROM resource")[0][0],
+        'block 0 first and last': [blocks[0], blocks[-1]] if blocks else [],
+        'active nodes with 2 workers': rows(db, "SELECT count(*) > 0 FROM node WHERE active = 1 "
+                                                "AND worker_count = 2")[0][0],
+    }
+
+
+def test_both_fronts_record_the_same_workflow_alike(tmp_path):
+    if not os.path.exists(RUST_EXAMPLE):
+        pytest.skip("the Rust example is not built: `make test-rust` (or `cargo build -p chervil --examples`) "
+                    "builds it first")
+    rust_dir, py_dir = tmp_path / 'rust', tmp_path / 'python'
+    rust_dir.mkdir()
+    py_dir.mkdir()
+    rust = subprocess.run([RUST_EXAMPLE, str(rust_dir / 'monitoring.db')], cwd=rust_dir, capture_output=True,
+                          text=True, timeout=300)
+    assert rust.returncode == 0, rust.stderr[-3000:]
+    script = py_dir / 'workflow.py'
+    script.write_text(PYTHON_WORKFLOW)
+    py = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', str(script),
+                         str(py_dir / 'monitoring.db')], cwd=py_dir, capture_output=True, text=True, timeout=300)
+    assert py.returncode == 0, py.stderr[-3000:]
+    assert 'sum 210' in py.stdout and 'sum 210' in rust.stdout
+
+    ours, theirs = summary(str(py_dir / 'monitoring.db')), summary(str(rust_dir / 'monitoring.db'))
+    assert ours == theirs
+    # and what that is, so the comparison is not of two empty databases
+    assert ours['workflow'] == (21, 1, 'fronts')
+    assert ours['tasks'] == 23
+    assert dict(ours['state sequences']) == {
+        ('pending', 'launched', 'running', 'running_ended', 'exec_done'): 21,
+        ('pending', 'launched', 'running', 'running_ended', 'failed'): 1,
+        ('pending', 'dep_fail'): 1,
+    }
+    assert ours['tasks sampled'] == 22  # every task that ran
+    assert ours['block 0 first and last'] == ['PENDING', 'SCALED_IN']
