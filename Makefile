@@ -76,9 +76,15 @@ test: test-rust test-publish test-python test-parsl-suite test-wheel
 
 # A Rust user adds the crate with `cargo add chervil`: every crate it needs must package
 # and build on its own from what it would upload (versions on path dependencies,
-# metadata, no file outside the crate). Nothing is uploaded.
+# metadata, no file outside the crate). Nothing is uploaded. The dry run serves the
+# workspace's crates from a local registry as version 0.1.0, and cargo takes a registry
+# version as immutable: its unpacked sources (under CARGO_HOME) and its builds are
+# reused by version. So an earlier run's (older code, same version) are removed first,
+# and the check builds in a target directory of its own.
+PUBLISH_TARGET = target/publish-check
 test-publish:
-	cargo publish --workspace --dry-run --allow-dirty
+	rm -rf $(PUBLISH_TARGET) "$${CARGO_HOME:-$$HOME/.cargo}"/registry/src/-*/chervil-*
+	CARGO_TARGET_DIR=$(PUBLISH_TARGET) cargo publish --workspace --dry-run --allow-dirty
 
 # One wheel for CPython 3.9 and later (PyO3 abi3), manylinux2014 (glibc 2.17), linked by Zig so
 # it runs on old cluster nodes; the pool is inside it. `make wheel WHEEL_TARGET=aarch64-unknown-linux-gnu`
