@@ -252,10 +252,9 @@ impl Strategist {
         let Some(scaler) = scaler else { return };
         let views: Vec<BlockView> = statuses
             .into_iter()
-            .map(|(id, status)| (id, status.state))
-            .map(|(id, state)| {
+            .map(|(id, status)| {
                 let l = load.get(&id).copied().unwrap_or(BlockLoad { pools: 0, held: 0, idle_for: None });
-                BlockView { id, state, pools: l.pools, held: l.held, idle_for: l.idle_for }
+                BlockView { id, state: status.state, pools: l.pools, held: l.held, idle_for: l.idle_for }
             })
             .collect();
         match scaler.step(Instant::now(), outstanding, &views) {

@@ -243,9 +243,7 @@ impl Dfk {
     fn with_kernel<R>(&self, before: Option<Event>, f: impl FnOnce(&mut Kernel) -> R) -> R {
         let mut k = lock(&self.0.kernel);
         let r = f(&mut k);
-        if let Some(m) = &self.0.monitor {
-            chervil_run::monitoring::observe(m, &mut k, before);
-        }
+        self.0.observe(&mut k, before);
         r
     }
 
@@ -277,7 +275,7 @@ impl Dfk {
             // Parsl's counts: done tasks, and failed ones (not those failed by a dependency).
             let (done, failed) = {
                 let mut k = lock(&self.0.kernel);
-                chervil_run::monitoring::observe(m, &mut k, None);
+                self.0.observe(&mut k, None);
                 (k.count(TaskState::ExecDone), k.count(TaskState::Failed))
             };
             m.send(Event::WorkflowEnded {
@@ -362,9 +360,7 @@ impl Dfk {
                 })
             });
             let submitted = kernel.submit(TaskSpec { func_name: def.name, executor: label, join }, deps);
-            if let Some(m) = &inner.monitor {
-                chervil_run::monitoring::observe(m, &mut kernel, row);
-            }
+            inner.observe(&mut kernel, row);
             match submitted {
                 Ok((_, commands)) => {
                     drop(kernel);
@@ -558,15 +554,13 @@ impl Dfk {
     }
 
     fn try_failed(&self, tid: u64, try_id: u32, e: Error, cost: f64) {
+        // the try's fail history, when monitored: the error's text before the task keeps it
+        let before = self.0.monitor.as_ref().map(|_| Event::TryFailed { task_id: tid, try_id, error: e.to_string() });
         if let Some(t) = lock(&self.0.tasks).get_mut(&tid) {
             t.fail_count += 1;
             tracing::info!(task = tid, try_id, error = %e, "try failed");
             t.last_error = Some(Box::new(e));
         }
-        let before = self.0.monitor.as_ref().and_then(|_| {
-            let t = lock(&self.0.tasks);
-            t.get(&tid).and_then(|t| t.last_error.as_ref()).map(|e| Event::TryFailed { task_id: tid, try_id, error: e.to_string() })
-        });
         let commands = self.with_kernel(before, |k| k.try_failed(tid, try_id, cost));
         self.act_or_log(commands, tid);
     }
@@ -670,6 +664,14 @@ impl Dfk {
 }
 
 impl Inner {
+    /// When the run is monitored: `before`, then the kernel's state changes since the
+    /// last call, to the monitor. Called with the kernel locked, so they keep its order.
+    fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
+        if let Some(m) = &self.monitor {
+            chervil_run::monitoring::observe(m, kernel, before);
+        }
+    }
+
     /// This kernel's tasks (by id), other futures still running, and whether any other
     /// future has already failed.
     fn classify<'a>(&self, slots: impl Iterator<Item = &'a Arc<Slot>>) -> (Vec<u64>, Vec<Arc<Slot>>, bool) {
@@ -730,7 +732,7 @@ pub fn submit<T>(def: &'static AppDef, opts: Opts, args: Vec<ErasedArg>) -> AppF
 /// runs' directory, as Parsl's default) and its `workflow` row.
 fn start_monitor(hub: &crate::config::MonitoringHub, runs: &Path, run_dir: &Path) -> Result<Arc<Monitor>, Error> {
     let path = hub.db.clone().unwrap_or_else(|| runs.join("monitoring.db"));
-    let run_id = run_id();
+    let run_id = run_id()?;
     let monitor = Monitor::start(path, run_id, chervil_monitor::Clock::new(utc_offset_s()))
         .map_err(|e| Error::Executor(format!("cannot start monitoring: {e}")))?;
     let program = std::env::args().next().map(|a| {
@@ -748,14 +750,17 @@ fn start_monitor(hub: &crate::config::MonitoringHub, runs: &Path, run_dir: &Path
 }
 
 /// A random run id in UUID v4's text form, as Parsl's `run_id`.
-fn run_id() -> String {
-    let b = chervil_htex::tls::new_token().unwrap_or([0; 32]);
+fn run_id() -> Result<String, Error> {
+    // Runs share one database file: a fixed id would merge their rows, so no randomness
+    // is an error, not a fallback.
+    let b = chervil_htex::tls::new_token()
+        .ok_or_else(|| Error::Executor("the system gave no random bytes for the monitoring run id".into()))?;
     let mut u = [0u8; 16];
     u.copy_from_slice(&b[..16]);
     u[6] = (u[6] & 0x0f) | 0x40;
     u[8] = (u[8] & 0x3f) | 0x80;
     let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    Ok(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
 }
 
 /// This machine's offset from UTC now, for Parsl's local-time stamps.

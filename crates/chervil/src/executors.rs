@@ -112,18 +112,20 @@ fn work(queue: &(Mutex<Queue>, Condvar)) {
 
 pub(crate) struct Threads {
     pool: ThreadPool,
-    monitor: Watch,
+    /// When the run is monitored: the monitor, and this machine's name for the tries' rows.
+    monitor: Option<(Arc<chervil_monitor::Monitor>, Arc<str>)>,
 }
 
 impl Threads {
     pub(crate) fn start(config: &ThreadPoolExecutor, monitor: Watch) -> Threads {
+        let monitor = monitor.map(|m| (m, Arc::from(chervil_htex::pool::hostname())));
         Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor }
     }
 }
 
 impl Executor for Threads {
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done) {
-        let Some(monitor) = self.monitor.clone() else {
+        let Some((monitor, host)) = self.monitor.clone() else {
             self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
             return;
         };
@@ -132,8 +134,7 @@ impl Executor for Threads {
             let outcome = execute(def, &payload, Place::Thread);
             let ended = chervil_monitor::Clock::now_us() as u64;
             // where and when it ran reach the monitor before its outcome reaches the kernel
-            let host = chervil_htex::pool::hostname();
-            monitor.send_all(chervil_run::monitoring::try_ran_events(key.0, key.1, host, None, started, ended));
+            monitor.send_all(chervil_run::monitoring::try_ran_events(key.0, key.1, host.to_string(), None, started, ended));
             done(outcome)
         }));
     }
@@ -237,8 +238,7 @@ impl Htex {
             cert_sha256: cert,
             resource_interval: resource_interval(run, &monitor),
         };
-        let interval = resource_interval(run, &monitor).unwrap_or(0.0);
-        let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, interval)));
+        let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, env.resource_interval.unwrap_or(0.0))));
         let mut blocks = Blocks::new(config, env, run_dir, monitor.clone())?;
         blocks.start(config.provider.init_blocks())?;
         let blocks = Arc::new(Mutex::new(blocks));
