@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py cctools run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15' 'pandas>=1.5'
@@ -64,7 +64,13 @@ mpi4py: system-deps
 	@$(PYTHON) -c "from mpi4py import MPI" 2>/dev/null || \
 		$(PYTHON) -m pip install -q --no-binary mpi4py --force-reinstall --no-deps 'mpi4py>=4'
 
-test-python: setup parsl-venv system-deps mpi4py
+# CCTools (Work Queue, TaskVine) from the vendored source, for the Work Queue and TaskVine
+# executors: built once into build/cctools for this interpreter (about a minute on 2 cores;
+# a stamp makes it a no-op after), the interpreter pointed at its bindings with a .pth file.
+cctools:
+	@scripts/cctools.sh $(PYTHON)
+
+test-python: setup parsl-venv system-deps mpi4py cctools
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) -m pytest -x -q
 
 # Parsl's own tests (six folders, three configs) on Chervil and, for reference, on Parsl:

@@ -15,8 +15,7 @@ MODULE_APPS = os.path.join(HERE, 'parsl_scripts', 'module_apps')
 
 # Presets Chervil cannot express, each with the thing its error must name.
 UNAVAILABLE = {'gc_multisite': 'GlobusComputeExecutor',
-               'gc_tutorial': 'GlobusComputeExecutor', 'toss3_llnl': 'FluxExecutor',
-               'vineex_local': 'TaskVineExecutor', 'wqex_local': 'WorkQueueExecutor'}
+               'gc_tutorial': 'GlobusComputeExecutor', 'toss3_llnl': 'FluxExecutor'}
 
 
 def run_script(args, cwd, timeout=180):

@@ -24,13 +24,12 @@ DELIBERATE = {
     'parsl.monitoring.radios.filesystem_router',
     # Parsl's monitoring processes: Chervil's monitor is one engine thread writing SQLite.
     'parsl.monitoring.db_manager', 'parsl.monitoring.remote',
-    # Work Queue and TaskVine: issue 28 (built on CCTools, which is built here for them).
-    'parsl.executors.taskvine', 'parsl.executors.taskvine.errors', 'parsl.executors.taskvine.exec_parsl_function',
-    'parsl.executors.taskvine.executor', 'parsl.executors.taskvine.factory', 'parsl.executors.taskvine.factory_config',
-    'parsl.executors.taskvine.manager', 'parsl.executors.taskvine.manager_config', 'parsl.executors.taskvine.utils',
-    'parsl.executors.workqueue', 'parsl.executors.workqueue.errors', 'parsl.executors.workqueue.exec_parsl_function',
-    'parsl.executors.workqueue.executor', 'parsl.executors.workqueue.parsl_coprocess',
-    'parsl.executors.workqueue.parsl_coprocess_stub',
+    # The insides of Parsl's Work Queue and TaskVine executors (Chervil has its own).
+    'parsl.executors.workqueue.exec_parsl_function', 'parsl.executors.workqueue.parsl_coprocess',
+    'parsl.executors.workqueue.parsl_coprocess_stub', 'parsl.executors.workqueue.executor.ParslTaskToWq',
+    'parsl.executors.workqueue.executor.WqTaskToParsl', 'parsl.executors.workqueue.executor.ParslFileToWq',
+    'parsl.executors.taskvine.exec_parsl_function', 'parsl.executors.taskvine.factory',
+    'parsl.executors.taskvine.manager', 'parsl.executors.taskvine.utils',
     # Executors of systems not installed here (Flux, RADICAL-Pilot, Globus Compute).
     'parsl.executors.flux', 'parsl.executors.flux.execute_parsl_task', 'parsl.executors.flux.executor',
     'parsl.executors.flux.flux_instance_manager', 'parsl.executors.radical', 'parsl.executors.radical.executor',

@@ -9,15 +9,12 @@ import threading
 import time
 from typing import IO, Dict, Iterator, List, Optional, Tuple, Union
 
-import typeguard
-
 from chervil import _core
 
 
 logger = logging.getLogger(__name__)
 
 
-@typeguard.typechecked
 def get_std_fname_mode(
     fdname: str,
     stdfspec: Union[os.PathLike, str, Tuple[str, str], Tuple[os.PathLike, str]],
@@ -25,11 +22,18 @@ def get_std_fname_mode(
     """Reads a ``stdout=``/``stderr=`` spec: a path (appended to) or a ``(path, mode)`` pair.
 
     A spec of the wrong shape is typeguard's ``TypeCheckError`` naming the argument, as
-    in Parsl (whose tests expect exactly that type)."""
+    in Parsl (whose tests expect exactly that type). Checked by hand: this runs on every
+    worker, and importing typeguard costs a tenth of a second there."""
     if isinstance(stdfspec, (str, os.PathLike)):
         fname, mode = stdfspec, 'a+'
-    else:
+    elif (isinstance(stdfspec, tuple) and len(stdfspec) == 2 and isinstance(stdfspec[0], (str, os.PathLike))
+          and isinstance(stdfspec[1], str)):
         fname, mode = stdfspec
+    else:
+        from typeguard import TypeCheckError
+        raise TypeCheckError(
+            f'argument "stdfspec" ({type(stdfspec).__module__}.{type(stdfspec).__qualname__}) did not match any '
+            f'element in the Union: os.PathLike, str, Tuple[str, str], Tuple[os.PathLike, str] ({fdname}={stdfspec!r})')
     path = os.fspath(fname)
     if isinstance(path, bytes):
         path = os.fsdecode(path)

@@ -1,4 +1,18 @@
-"""Parsl's ``vineex_local`` preset: Chervil cannot express it (it needs TaskVineExecutor)."""
-from chervil.configs._unavailable import unavailable
+"""Parsl's ``vineex_local`` preset: a TaskVine manager whose factory keeps one local worker.
+Workers connect by address and port, so the project name only labels the manager in the
+CCTools catalog (which need not be reachable)."""
+import uuid
 
-raise unavailable('vineex_local', 'TaskVineExecutor')
+from chervil.config import Config
+from chervil.executors.taskvine import TaskVineExecutor, TaskVineManagerConfig
+from chervil.usage_tracking.levels import LEVEL_1
+
+config = Config(
+    executors=[
+        TaskVineExecutor(
+            label="parsl-vine-example",
+            manager_config=TaskVineManagerConfig(project_name="parsl-vine-" + str(uuid.uuid4())),
+        )
+    ],
+    usage_tracking=LEVEL_1,
+)

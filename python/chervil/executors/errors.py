@@ -1,4 +1,7 @@
 """Executor errors (Parsl's ``parsl.executors.errors``)."""
+from typing import Optional
+
+from chervil.app.errors import AppException
 from chervil.errors import ParslError
 from chervil.redaction import redact
 
@@ -54,3 +57,16 @@ class InvalidResourceSpecification(ParslError):
 
     def __str__(self) -> str:
         return f"Invalid resource specification keys {sorted(self.invalid_keys)}: {self.message}"
+
+
+class ManagerTaskFailure(AppException):
+    """A Work Queue or TaskVine manager could not run a task to the end: ``reason`` says
+    why (the manager's words), ``status`` is the task's exit status where there was one."""
+
+    def __init__(self, reason: str, status: Optional[int]) -> None:
+        super().__init__(reason, status)
+        self.reason = reason
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.reason

@@ -21,14 +21,6 @@ class _Unsupported(ParslExecutor):
         raise NotImplementedError
 
 
-class WorkQueueExecutor(_Unsupported):
-    why = "it drives the external Work Queue master (cctools), which Chervil does not bundle"
-
-
-class TaskVineExecutor(_Unsupported):
-    why = "it drives the external TaskVine manager (cctools), which Chervil does not bundle"
-
-
 class FluxExecutor(_Unsupported):
     why = "it needs the Flux resource manager's Python bindings"
 

@@ -1,0 +1,76 @@
+"""Work Queue and TaskVine on Chervil beside the same executors on Parsl, on this machine,
+in the same run; prints JSON lines and then a Markdown table.
+
+    python benchmarks/cctools.py [--tasks 200] [--parsl-python PATH]
+
+Needs CCTools (`make cctools`) for both interpreters: `make bench` points Parsl's venv at
+the same build. Each workload runs in a fresh process (benchmarks/cctools_workload.py).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from run import find_parsl
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOAD = os.path.join(HERE, 'cctools_workload.py')
+ROOT = os.path.dirname(HERE)
+
+
+def run_one(cmd, cwd):
+    # Parsl runs `python3` and the CCTools programs from PATH: its venv and the build first.
+    path = [os.path.dirname(cmd[0]), os.path.join(ROOT, 'build', 'cctools', 'bin'), os.environ.get('PATH', '')]
+    env = dict(os.environ, PATH=os.pathsep.join(path))
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=1800, env=env)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith('{')]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--tasks', type=int, default=200)
+    p.add_argument('--latency-tasks', type=int, default=20)
+    p.add_argument('--parsl-python')
+    p.add_argument('--no-parsl', action='store_true')
+    a = p.parse_args()
+    parsl = None if a.no_parsl else find_parsl(a.parsl_python)
+    engines = [('chervil', [sys.executable, '-m', 'chervil', 'run', WORKLOAD])]
+    if parsl:
+        engines.append(('parsl', [parsl, WORKLOAD]))
+    rows = []
+    port = 9400
+    with tempfile.TemporaryDirectory(prefix='chervil-cctools-bench-') as cwd:
+        for kind in ('workqueue', 'taskvine'):
+            for bench in ('noop', 'bash', 'latency'):
+                n = a.latency_tasks if bench == 'latency' else a.tasks
+                for engine, cmd in engines:
+                    port += 1  # a port per run: a manager's port can linger in TIME_WAIT
+                    r = run_one([*cmd, kind, bench, str(n), str(port)], cwd)
+                    r['engine'] = engine
+                    print(json.dumps(r), flush=True)
+                    rows.append(r)
+    print()
+    print("| executor | workload (tasks) | Chervil | Parsl | Chervil ÷ Parsl |")
+    print("|---|---|---|---|---|")
+    for kind in ('workqueue', 'taskvine'):
+        for bench in ('noop', 'bash', 'latency'):
+            got = {r['engine']: r for r in rows if r['executor'] == kind and r['bench'] == bench}
+            c, q = got.get('chervil'), got.get('parsl')
+            if bench == 'latency':
+                cv, qv = c['latency_ms_median'], q and q['latency_ms_median']
+                cell = lambda v: f"{v:,.0f} ms" if v is not None else '—'  # noqa: E731
+                ratio = f"{qv / cv:.0f}×" if qv else ''
+            else:
+                cv, qv = c['tasks_per_s'], q and q['tasks_per_s']
+                cell = lambda v: f"{v:,.1f} tasks/s" if v is not None else '—'  # noqa: E731
+                ratio = f"{cv / qv:.0f}×" if qv else ''
+            print(f"| {kind} | {bench} ({c['tasks']}) | {cell(cv)} | {cell(qv)} | {ratio} |")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,1 @@
+"""The Work Queue executor (``parsl.executors.workqueue``)."""
