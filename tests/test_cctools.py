@@ -214,12 +214,13 @@ def test_serverless_without_a_shared_file_system_or_environment_says_what_to_set
 
 
 def test_monitoring_rows_for_a_cctools_executor(tmp_path):
-    """The try rows name the worker's host and block, as for any executor."""
+    """The try rows name the worker's host and block, as for any executor; each try has a
+    resource row."""
     import sqlite3
     from chervil.monitoring import MonitoringHub
     db = tmp_path / 'monitoring.db'
     config = make_config(tmp_path, executors=[workqueue()],
-                         monitoring=MonitoringHub(logging_endpoint=f'sqlite:///{db}'))
+                         monitoring=MonitoringHub(logging_endpoint=f'sqlite:///{db}', resource_monitoring_interval=1))
     with chervil.load(config):
         assert add(20, 22).result(timeout=120) == 42
         with pytest.raises(ValueError):
@@ -230,6 +231,13 @@ def test_monitoring_rows_for_a_cctools_executor(tmp_path):
     assert [r[0] for r in rows] == ['add', 'fails']
     assert all(r[1] for r in rows) and all(r[2] == '0' for r in rows)
     assert {r[3] for r in rows} == {'WorkQueueExecutor'}
+    # One resource row per try, taken on the worker as the task ended (Parsl's monitor
+    # wrapper samples on the worker too).
+    samples = sqlite3.connect(db).execute(
+        "SELECT task_id, try_id, psutil_process_pid, psutil_process_memory_resident, "
+        "psutil_process_time_user + psutil_process_time_system FROM resource ORDER BY task_id").fetchall()
+    assert [(s[0], s[1]) for s in samples] == [(0, 0), (1, 0)]
+    assert all(s[2] and s[2] != os.getpid() and s[3] > 0 and s[4] > 0 for s in samples)
 
 
 def test_shutdown_leaves_no_worker_or_manager_behind(tmp_path):

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use chervil_monitor::{sqlite_path, Clock, Event, Monitor as Engine};
-use chervil_run::monitoring::try_ran_events;
+use chervil_proto::ResourceSample;
+use chervil_run::monitoring::{resource_event, try_ran_events};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -57,6 +58,30 @@ impl Monitor {
     #[pyo3(signature = (task_id, try_id, hostname, block_id, started_us, ended_us))]
     fn try_ran(&self, task_id: u64, try_id: u32, hostname: String, block_id: Option<String>, started_us: u64, ended_us: u64) {
         self.inner.send_all(try_ran_events(task_id, try_id, hostname, block_id, started_us, ended_us));
+    }
+
+    /// A sample of the process that ran try `try_id` of `task_id`, taken where it ran (the
+    /// Work Queue and TaskVine executors take one as each task ends): a `resource` row.
+    /// `sample` is three tuples: `(at_us, pid, cpu_num, state)` with `state` a `/proc`
+    /// state letter, `(user_s, system_s, rss_bytes, vms_bytes, memory_percent)` and
+    /// `(read_bytes, write_bytes, ctx_voluntary, ctx_involuntary, children)`.
+    #[pyo3(signature = (task_id, try_id, interval_s, sample))]
+    #[allow(clippy::type_complexity)]
+    fn resource(
+        &self,
+        task_id: u64,
+        try_id: u32,
+        interval_s: f64,
+        sample: ((u64, u32, u32, String), (f64, f64, u64, u64, f64), (u64, u64, u64, u64, u32)),
+    ) {
+        let ((at_us, pid, cpu_num, state), (user_s, system_s, rss_bytes, vms_bytes, memory_percent),
+             (read_bytes, write_bytes, ctx_voluntary, ctx_involuntary, children)) = sample;
+        let state = state.bytes().next().unwrap_or(b'?');
+        let r = ResourceSample {
+            task: task_id, at_us, pid, cpu_num, state, user_s, system_s, rss_bytes, vms_bytes, memory_percent,
+            read_bytes, write_bytes, ctx_voluntary, ctx_involuntary, children,
+        };
+        self.inner.send(resource_event(task_id, try_id, interval_s, &r));
     }
 
     /// Waits until everything sent so far is in the database.

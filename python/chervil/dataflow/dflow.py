@@ -581,6 +581,9 @@ class DataFlowKernel:
         ran = getattr(exec_fu, 'chervil_ran', None)  # where and when it ran (the thread pool's: a list of one)
         if isinstance(ran, list):
             ran = ran[0] if ran else None
+        sample = getattr(exec_fu, 'chervil_sample', None)  # (interval, sample): Work Queue, TaskVine
+        if sample is not None and self._monitor is not None:
+            self._monitor.resource(tid, try_id, *sample)
         if exec_fu.cancelled():
             self._try_finished(tid, try_id, False, cf.CancelledError(
                 f"try {try_id} of task {tid} was cancelled by its executor"), ran)

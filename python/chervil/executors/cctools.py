@@ -234,7 +234,8 @@ class CCToolsExecutor(BlockProviderExecutor):
         os.mkdir(task_dir)
         argument, map_file, result = (os.path.join(task_dir, n) for n in ('argument', 'map', 'result'))
         with open(argument, 'wb') as f:
-            f.write(serialize({'args': args, 'kwargs': kwargs}, buffer_threshold=1 << 20))
+            f.write(serialize({'args': args, 'kwargs': kwargs, 'sample': self._sample_resources()},
+                              buffer_threshold=1 << 20))
         with open(map_file, 'wb') as f:
             f.write(serialize(mapping))
         files = {
@@ -271,6 +272,12 @@ class CCToolsExecutor(BlockProviderExecutor):
             if fut is not None:
                 self._outstanding_slots -= fut._chervil_slots
         return fut
+
+    def _sample_resources(self) -> bool:
+        return self.monitor is not None and self.resource_monitoring_interval > 0
+
+    def monitor_resources(self) -> bool:
+        return True
 
     # -- results -----------------------------------------------------------------------
 
@@ -313,6 +320,8 @@ class CCToolsExecutor(BlockProviderExecutor):
             return
         block = outcome.get('block')
         fut.chervil_ran = (outcome.get('host'), block, outcome.get('started'), outcome.get('ended'))
+        if outcome.get('sample') is not None:
+            fut.chervil_sample = (self.resource_monitoring_interval, outcome['sample'])
         shutil.rmtree(os.path.dirname(result_file), ignore_errors=True)
         fut.set_result(outcome['result'])  # a RemoteExceptionWrapper is re-raised by the DataFlowKernel
 

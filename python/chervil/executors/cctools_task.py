@@ -7,7 +7,8 @@ in TaskVine's serverless mode a library process calls :func:`run` with the same 
 
 The result file holds a dict: ``result`` (the value, or a ``RemoteExceptionWrapper`` of
 what the app raised, which the DataFlowKernel re-raises), and ``host``/``started``/
-``ended`` (microseconds) for the monitoring database's try row.
+``ended`` (microseconds) for the monitoring database's try row; with monitoring,
+``sample``, the process as it ended, for a ``resource`` row.
 """
 import os
 import socket
@@ -39,6 +40,28 @@ def _remap(mapping, args, kwargs):
             one(value)
 
 
+def _end_sample():
+    """This process as it ends (with its reaped children: a bash app's command), in the
+    order ``chervil._core.Monitor.resource`` takes: one ``resource`` row per try."""
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open('/proc/self/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    state, vms, cpu = fields[0], int(fields[20]), int(fields[36])
+    rss = max(me.ru_maxrss, kids.ru_maxrss) * 1024  # the peak: what a try needed
+    io = {}
+    try:
+        with open('/proc/self/io') as f:
+            io = {k: int(v) for k, v in (line.split(':') for line in f)}
+    except OSError:
+        pass
+    total = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    return ((time.time_ns() // 1000, os.getpid(), cpu, state),
+            (me.ru_utime + kids.ru_utime, me.ru_stime + kids.ru_stime, rss, vms, 100.0 * rss / total if total else 0.0),
+            (io.get('read_bytes', 0), io.get('write_bytes', 0), me.ru_nvcsw + kids.ru_nvcsw, me.ru_nivcsw + kids.ru_nivcsw,
+             0))
+
+
 def run(map_file, function_file, argument_file, result_file):
     """Runs the task the files describe and writes its result file; never raises for
     the app's own errors (they travel in the result)."""
@@ -46,6 +69,7 @@ def run(map_file, function_file, argument_file, result_file):
     from chervil.serialize import deserialize, serialize
 
     started = time.time_ns() // 1000
+    call = {}
     try:
         with open(function_file, 'rb') as f:
             func = deserialize(f.read())
@@ -60,6 +84,11 @@ def run(map_file, function_file, argument_file, result_file):
         result = RemoteExceptionWrapper(type(e), e, e.__traceback__)
     outcome = {'result': result, 'host': socket.gethostname(), 'block': os.environ.get('PARSL_WORKER_BLOCK_ID'),
                'started': started, 'ended': time.time_ns() // 1000}
+    if call.get('sample'):
+        try:
+            outcome['sample'] = _end_sample()
+        except Exception:  # a /proc that is not Linux's: no row, the task still counts
+            pass
     try:
         payload = serialize(outcome)
     except Exception as e:
