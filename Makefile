@@ -5,7 +5,7 @@ PARSL_VENV ?= .venv-parsl
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps mpi4py cctools run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
+.PHONY: setup system-deps mpi4py cctools docs run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
 	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15' 'pandas>=1.5'
@@ -78,7 +78,21 @@ test-python: setup parsl-venv system-deps mpi4py cctools
 test-parsl-suite: setup parsl-venv
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) tests/parsl_suite/run.py
 
-test: test-rust test-publish test-python test-parsl-suite test-wheel
+test: test-rust test-publish test-python test-parsl-suite test-wheel docs
+
+# The documentation site (docs/, Sphinx with the Furo theme) into build/docs, offline, with
+# warnings as errors; the guide's examples (``.. testcode::``) run in the doctest pass, and the
+# Rust front's rustdoc is copied beside it (build/docs/rust). Sphinx lives in a venv of its own
+# that sees the installed Chervil (its docutils would clash with other tools' in the system's).
+DOCS_VENV ?= .venv-docs
+docs: setup
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(DOCS_VENV)
+	@$(DOCS_VENV)/bin/python -c "import sphinx, furo" 2>/dev/null || \
+		$(DOCS_VENV)/bin/pip install -q 'sphinx>=7' 'furo>=2024'
+	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b html docs build/docs
+	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b doctest docs build/docs-doctest
+	RUSTDOCFLAGS="-D warnings" cargo doc -q -p chervil --no-deps
+	@rm -rf build/docs/rust && cp -r target/doc build/docs/rust
 
 # A Rust user adds the crate with `cargo add chervil`: every crate it needs must package
 # and build on its own from what it would upload (versions on path dependencies,

@@ -5,7 +5,7 @@ from chervil.data_provider.files import File
 
 
 class DataFuture(Future):
-    """Resolves to its :class:`File` when the task that produces it completes, or fails
+    """Resolves to its :class:`~chervil.data_provider.files.File` when the task that produces it completes, or fails
     with that task's exception."""
 
     def __init__(self, fut: Future, file_obj: File, tid: int) -> None:

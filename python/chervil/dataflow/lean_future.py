@@ -7,7 +7,7 @@ which binds five methods of its lock per instance and allocates a waiter deque: 
 :class:`LeanCondition` is the part of a ``Condition`` that ``Future`` and
 ``concurrent.futures.wait``/``as_completed`` use (``with``, ``acquire``, ``release``,
 ``wait``, ``notify_all``), over the same kind of reentrant lock, with the lock made on
-first use and its waiter list on first wait. :func:`lean_init` sets a Future's fields as ``Future.__init__`` does, with
+first use and its waiter list on first wait. ``lean_init()`` sets a Future's fields as ``Future.__init__`` does, with
 it; a Python whose Future has other fields gets the standard one.
 """
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _list_on_use(slot: str) -> property:
 
 
 class LeanFuture(Future):
-    """A Future made with :func:`lean_init`: the AppFuture's base, and
+    """A Future made with ``lean_init()``: the AppFuture's base, and
     ``HighThroughputExecutor.submit``'s future."""
 
     _waiters = _list_on_use('future_waiters')

@@ -26,7 +26,7 @@ class TaskVineExecutor(CCToolsExecutor):
 
     - ``worker_launch_method``: 'factory' (vine_factory keeps ``factory_config``'s
       workers), 'provider' (the provider's blocks run vine_worker; default LocalProvider
-      with one block) or 'manual' (start ``vine_worker`` yourself: :attr:`worker_command`).
+      with one block) or 'manual' (start ``vine_worker`` yourself: the executor's ``worker_command``).
     - ``function_exec_mode``: 'regular' (a fresh Python per task) or 'serverless' (a
       library process on each worker runs the calls; needs ``shared_fs`` or ``env_pack``).
       A task may choose with ``parsl_resource_specification={'exec_mode': ...}``.

@@ -1,0 +1,64 @@
+"""Sphinx configuration for Chervil's documentation (``make docs``).
+
+Built offline with warnings as errors; the examples in ``.. testcode::`` blocks run in
+``make docs`` (Sphinx's doctest builder), each on a fresh run directory."""
+import os
+import sys
+
+project = 'Chervil'
+author = 'the Chervil developers'
+copyright = '2026, the Chervil developers'
+
+extensions = ['sphinx.ext.autodoc', 'sphinx.ext.napoleon', 'sphinx.ext.doctest', 'sphinx.ext.viewcode']
+html_theme = 'furo'
+html_title = 'Chervil'
+templates_path = []
+exclude_patterns = ['_build']
+nitpicky = True  # a reference to something undocumented is an error (warnings are errors)
+# Offline (no intersphinx): the standard library's and typing's names are not linked.
+nitpick_ignore_regex = [('py:class', r'(concurrent\.futures\..*|os\.PathLike|typing\..*|collections\.abc\..*|'
+                                      r'abc\.ABC|Exception|BaseException|RuntimeError|ValueError|TypeError|object|'
+                                      r'int|str|float|bool|dict|list|tuple|None|Any|Callable|Optional|Union|List|Dict|'
+                                      r'Sequence|Tuple|Literal)'),
+                        ('py:exc', r'.*Error'), ('py:obj', r'typing\..*'),
+                        ('py:class', r'.*\._[A-Za-z]\w*')]  # private helper bases
+autodoc_member_order = 'bysource'
+autodoc_typehints = 'description'
+autodoc_default_options = {'members': True, 'show-inheritance': True}
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+
+# Each example runs in a scratch directory of its own, so runinfo/ and files land there.
+doctest_global_setup = '''
+import os, tempfile
+_docs_cwd = os.getcwd()
+os.chdir(tempfile.mkdtemp(prefix='chervil-docs-'))
+'''
+doctest_global_cleanup = '''
+import chervil
+chervil.clear()
+os.chdir(_docs_cwd)
+'''
+
+sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))
+
+
+def _examples_run_or_say_why(app, doctree):
+    """Every Python example either runs in the doctest pass (``.. testcode::``) or says what
+    it needs that the build machine lacks (``:caption: needs a cluster``); anything else is
+    a warning, so ``make docs`` (warnings as errors) fails on an example nobody runs."""
+    from docutils import nodes
+    from sphinx.util import logging
+    logger = logging.getLogger('chervil-docs')
+    for node in doctree.findall(nodes.literal_block):
+        if node.get('testnodetype') or node.get('language') not in ('python', 'py', 'python3', 'pycon'):
+            continue
+        parent = node.parent
+        caption = parent.next_node(nodes.caption) if isinstance(parent, nodes.container) else None
+        if caption is None or not caption.astext().startswith('needs '):
+            logger.warning("this Python example is never run: make it a `.. testcode::` block, or give it "
+                           "`:caption: needs …` saying what it needs that the build lacks", location=node)
+
+
+def setup(app):
+    app.connect('doctree-read', _examples_run_or_say_why)
