@@ -62,9 +62,15 @@ def explain(system: str, module, task) -> str:
 
 
 class _WorkQueue:
-    """Work Queue's calls (``specify_*``)."""
+    """Work Queue's calls (``specify_*``).
+
+    Its wait polls the workers before it dispatches, for up to a second when its last
+    round saw nothing, and a wait(0) is such a round: so finished tasks are taken one
+    wait at a time, and a wait that follows a submission is nudged (see ``Waiter``)."""
 
     system = 'WORK_QUEUE'
+    drain_without_waiting = False
+    nudge_after_submit = True
 
     def __init__(self, s: Dict[str, Any]) -> None:
         from ndcctools import work_queue as wq
@@ -117,6 +123,8 @@ class _TaskVine:
     """TaskVine's calls (``set_*``, declared files), serverless libraries and the factory."""
 
     system = 'VINE'
+    drain_without_waiting = True  # its wait(0) only hands over tasks already retrieved
+    nudge_after_submit = False
 
     def __init__(self, s: Dict[str, Any]) -> None:
         from ndcctools import taskvine as vine
@@ -290,10 +298,15 @@ class Waiter:
         self._waiting = False
         self._woken = False
 
-    def wait(self, seconds: int) -> Optional[int]:
-        """The address of a finished task, or None."""
+    def wait(self, seconds: int, nudge: bool = False) -> Optional[int]:
+        """The address of a finished task, or None. ``nudge``: wake the wait a moment after
+        it starts, so a manager that polls before it dispatches gets to the new task."""
         with self._lock:
             self._waiting, self._woken = True, False
+        if nudge:
+            timer = threading.Timer(0.002, self.wake)
+            timer.daemon = True
+            timer.start()
         try:
             return self._wait(self._manager, seconds)
         finally:
@@ -341,6 +354,7 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
     module = manager.wq if settings['system'] == 'workqueue' else manager.cvine
     running: Dict[int, tuple] = {}  # the C task's address -> (its Python task, our spec)
     stopping = False
+    submitted = False
     try:
         while not stopping:
             # Nothing running: wait for work here, with the GIL free. Else take what came.
@@ -357,6 +371,7 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
                     task = manager.task(spec, spec['files'])
                     manager.m.submit(task)
                     running[_address(task._task)] = (task, spec)
+                    submitted = True
                 except Exception as e:
                     write_message(out, ('done', [(spec['id'], False, f"task could not be submitted to "
                                                   f"{settings['system']}: {e}", -1)]))
@@ -367,7 +382,8 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
             if stopping or not running:
                 continue
             done: List[tuple] = []
-            address = waiter.wait(1)
+            address = waiter.wait(1, nudge=submitted and manager.nudge_after_submit)
+            submitted = False
             while address:
                 task, spec = running.pop(address, (None, None))
                 if task is not None:
@@ -377,7 +393,7 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
                     else:
                         done.append((spec['id'], False, explain(manager.system, module, task),
                                      manager.exit_code(task)))
-                address = waiter.wait(0) if len(done) < 256 else None
+                address = waiter.wait(0) if manager.drain_without_waiting and len(done) < 256 else None
             if done:
                 write_message(out, ('done', done))
     finally:
