@@ -31,6 +31,10 @@ def run_one(cmd, cwd):
     return json.loads(lines[-1])
 
 
+def _times(x: float) -> str:
+    return f"{x:.0f}×" if x >= 10 else f"{x:.1f}×"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--tasks', type=int, default=200)
@@ -64,11 +68,11 @@ def main() -> None:
             if bench == 'latency':
                 cv, qv = c['latency_ms_median'], q and q['latency_ms_median']
                 cell = lambda v: f"{v:,.0f} ms" if v is not None else '—'  # noqa: E731
-                ratio = f"{qv / cv:.0f}×" if qv else ''
+                ratio = _times(qv / cv) if qv else ''
             else:
                 cv, qv = c['tasks_per_s'], q and q['tasks_per_s']
                 cell = lambda v: f"{v:,.1f} tasks/s" if v is not None else '—'  # noqa: E731
-                ratio = f"{cv / qv:.0f}×" if qv else ''
+                ratio = _times(cv / qv) if qv else ''
             print(f"| {kind} | {bench} ({c['tasks']}) | {cell(cv)} | {cell(qv)} | {ratio} |")
 
 
