@@ -155,6 +155,8 @@ loadgen:
 # Chervil beside Parsl on this machine; prints JSON lines and a Markdown table.
 bench: setup parsl-venv
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) benchmarks/run.py
+	@scripts/cctools.sh $(PYTHON) $(PARSL_VENV)/bin/python
+	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) benchmarks/cctools.py
 
 clean:
 	cargo clean
