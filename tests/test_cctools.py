@@ -313,3 +313,27 @@ def test_a_parsl_script_for_these_executors_runs_unchanged(tmp_path, preset):
     script = tmp_path / 'script.py'
     script.write_text(PARSL_DOCS_SCRIPT.format(preset=preset))
     assert run_script([str(script)], tmp_path, timeout=120) == ['Hello World', 'from bash']
+
+
+@pytest.mark.parametrize('kind', ['workqueue', 'taskvine'])
+def test_a_worker_without_the_runs_password_gets_nothing(tmp_path, kind):
+    """With workers of its own on this machine, the executor makes a per-run password (0600)
+    that its workers present; a worker started without it is turned away."""
+    import stat
+    import subprocess
+    from chervil.executors.cctools import program
+    from chervil.providers import LocalProvider
+    provider = LocalProvider(init_blocks=1, max_blocks=1)
+    executor = workqueue(provider=provider) if kind == 'workqueue' else taskvine('provider', provider=provider)
+    name = 'work_queue_worker' if kind == 'workqueue' else 'vine_worker'
+    with chervil.load(make_config(tmp_path, executors=[executor])):
+        assert add(1, 1).result(timeout=120) == 2
+        password = executor.worker_command.split('--password ')[1].split()[0]
+        assert stat.S_IMODE(os.stat(password).st_mode) == 0o600
+        rogue = subprocess.Popen([program(name), '127.0.0.1', str(executor._port), '--single-shot', '-t', '30'],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = rogue.communicate(timeout=60)
+        finally:
+            rogue.kill()
+        assert 'password' in err, err

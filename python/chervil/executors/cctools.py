@@ -143,8 +143,33 @@ class CCToolsExecutor(BlockProviderExecutor):
     def log_dir(self) -> str:
         return os.path.join(os.path.abspath(self.run_dir), self.label)
 
+    def _workers_are_ours_and_local(self) -> bool:
+        """Whether every worker is started by this executor on this machine, where a file
+        in the run directory reaches it."""
+        return False
+
+    def _password_file(self) -> Optional[str]:
+        raise NotImplementedError
+
+    def _use_password_file(self, path: str) -> None:
+        raise NotImplementedError
+
+    def _make_password(self) -> None:
+        """A per-run password for the manager, when the user gave none and the workers are
+        ours and local: CCTools' manager otherwise takes any worker that reaches its port,
+        and a worker gets the functions and sends back what the client unpickles."""
+        if self._password_file() is not None or not self._workers_are_ours_and_local():
+            return
+        import secrets
+        path = os.path.join(self.log_dir, 'worker_password')
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(secrets.token_hex(32))
+        self._use_password_file(path)
+
     def start(self) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
+        self._make_password()
         self.function_data_dir = self._function_data_dir()
         os.makedirs(os.path.join(self.function_data_dir, 'functions'), exist_ok=True)
         settings = self._settings()

@@ -16,6 +16,7 @@ import queue
 import shlex
 import sys
 import threading
+import time
 from typing import Any, Dict, List, Optional
 
 from chervil.executors.cctools_wire import read_message, write_message
@@ -269,6 +270,13 @@ def _nothing(signum, frame) -> None:
     pass
 
 
+def quiet_thread() -> None:
+    """Keeps SIGCHLD off the calling thread, so the kernel gives it to the main thread,
+    whose poll() in the manager it must interrupt."""
+    import signal
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+
+
 class Waiter:
     """Waits in the C manager with the GIL released, and can be woken by a new message.
 
@@ -304,9 +312,7 @@ class Waiter:
         with self._lock:
             self._waiting, self._woken = True, False
         if nudge:
-            timer = threading.Timer(0.002, self.wake)
-            timer.daemon = True
-            timer.start()
+            threading.Thread(target=self._nudge, daemon=True, name='cctools-nudge').start()
         try:
             return self._wait(self._manager, seconds)
         finally:
@@ -317,6 +323,11 @@ class Waiter:
                 if not reaped:
                     break
                 self._free(reaped)
+
+    def _nudge(self) -> None:
+        quiet_thread()
+        time.sleep(0.002)  # by then the manager is in its poll
+        self.wake()
 
     def wake(self) -> None:
         """Ends the current wait soon (once per wait; a no-op outside one)."""
@@ -355,13 +366,19 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
     running: Dict[int, tuple] = {}  # the C task's address -> (its Python task, our spec)
     stopping = False
     submitted = False
+    carried: Any = None  # a message taken while waiting on the inbox, handled next round
     try:
         while not stopping:
-            # Nothing running: wait for work here, with the GIL free. Else take what came.
-            try:
-                message = inbox.get_nowait() if running else inbox.get(timeout=1.0)
-            except queue.Empty:
-                message = False
+            # Take what came; the manager's own wait below (GIL free, woken by a message)
+            # is where new work is noticed, so the manager also serves workers that connect,
+            # heartbeats and status queries while it has no task.
+            if carried is not None:
+                message, carried = carried, None
+            else:
+                try:
+                    message = inbox.get_nowait()
+                except queue.Empty:
+                    message = False
             while message is not False:
                 if message is None or message[0] == 'stop':
                     stopping = True
@@ -379,11 +396,18 @@ def serve(settings: Dict[str, Any], inbox: "queue.Queue", out, doorbell: "Doorbe
                     message = inbox.get_nowait()
                 except queue.Empty:
                     message = False
-            if stopping or not running:
+            if stopping:
                 continue
             done: List[tuple] = []
+            started = time.monotonic()
             address = waiter.wait(1, nudge=submitted and manager.nudge_after_submit)
             submitted = False
+            if not running and not address and time.monotonic() - started < 0.05:
+                # An empty manager may return at once: wait for work on the inbox instead.
+                try:
+                    carried = inbox.get(timeout=0.5)
+                except queue.Empty:
+                    pass
             while address:
                 task, spec = running.pop(address, (None, None))
                 if task is not None:
@@ -414,6 +438,7 @@ def main() -> None:
     doorbell = Doorbell()
 
     def read_all() -> None:
+        quiet_thread()
         while True:
             message = read_message(inp)
             inbox.put(message)

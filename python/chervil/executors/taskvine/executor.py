@@ -80,6 +80,17 @@ class TaskVineExecutor(CCToolsExecutor):
                 "the workers: set manager_config=TaskVineManagerConfig(shared_fs=True) when workers see this "
                 "machine's files, or env_pack='env.tar.gz' (a poncho environment)")
 
+    def _workers_are_ours_and_local(self) -> bool:
+        if self.worker_launch_method == 'factory':
+            return self.factory_config.batch_type == 'local'
+        return self.worker_launch_method == 'provider' and isinstance(self.provider, LocalProvider)
+
+    def _password_file(self) -> Optional[str]:
+        return self.manager_config.project_password_file
+
+    def _use_password_file(self, path: str) -> None:
+        self.manager_config.project_password_file = path
+
     def _manager_log_dir(self) -> str:
         m = self.manager_config
         if m.vine_log_dir is None:

@@ -105,6 +105,15 @@ class WorkQueueExecutor(CCToolsExecutor):
         self.scaling_cores_per_worker = scaling_cores_per_worker
         self.remote_monitoring_radio = remote_monitoring_radio
 
+    def _workers_are_ours_and_local(self) -> bool:
+        return isinstance(self.provider, LocalProvider)
+
+    def _password_file(self) -> Optional[str]:
+        return self.project_password_file
+
+    def _use_password_file(self, path: str) -> None:
+        self.project_password_file = path
+
     def _settings(self) -> Dict[str, Any]:
         return {'port': self.port, 'project_name': self.project_name,
                 'project_password_file': self.project_password_file, 'autolabel': self.autolabel,
