@@ -76,3 +76,28 @@ pub fn blocks_failed(states: Vec<u8>, threshold: usize, windowed: bool) -> bool 
         chervil_scaling::all_blocks_failed(&states, threshold)
     }
 }
+
+/// Why an executor stopped (`chervil_scaling::block_failure_report`, the Rust front's
+/// text too): `header`, then each block given as `(id, state, message, exit_code,
+/// [(stream, path, tail), ...])`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn block_failure_report(
+    header: &str,
+    blocks: Vec<(String, String, Option<String>, Option<i32>, Vec<(String, Option<String>, String)>)>,
+) -> String {
+    let blocks: Vec<chervil_scaling::FailedBlock> = blocks
+        .into_iter()
+        .map(|(id, state, message, exit_code, outputs)| chervil_scaling::FailedBlock {
+            id,
+            state,
+            message,
+            exit_code,
+            outputs: outputs
+                .into_iter()
+                .map(|(name, path, tail)| chervil_scaling::BlockOutput { name, path, tail })
+                .collect(),
+        })
+        .collect();
+    chervil_scaling::block_failure_report(header, &blocks)
+}

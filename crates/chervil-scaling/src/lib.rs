@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 
 use chervil_providers::JobState;
 
+pub mod report;
+
+pub use report::{block_failure_report, BlockOutput, FailedBlock};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     None,

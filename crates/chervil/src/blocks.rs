@@ -11,7 +11,7 @@ use chervil_htex::{BlockLoad, InterchangeHandle};
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
 use chervil_providers::{JobState, JobStatus};
-use chervil_scaling::{all_blocks_failed, BlockView, Decision, Limits, Scaler, Strategy};
+use chervil_scaling::{all_blocks_failed, block_failure_report, BlockOutput, BlockView, Decision, FailedBlock, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
 use crate::error::Error;
@@ -305,37 +305,37 @@ impl Strategist {
 }
 
 /// Why the blocks failed, for the tasks' errors: the missing `chervil::init()` first
-/// when a block's program said so, then each block's state, exit code and last lines.
+/// when a block's program said so, then each failed block as the engine's report puts
+/// it (`chervil_scaling::block_failure_report`, the Python front's text too).
 fn block_failures(label: &str, statuses: &[(String, JobStatus)]) -> String {
     let mut missing_init = false;
-    let mut parts = Vec::new();
-    for (block, s) in statuses {
-        let mut text = format!("block {block}: {:?}", s.state);
-        if let Some(code) = s.exit_code {
-            text += &format!(" (exit code {code})");
-            missing_init |= code == MISSING_INIT_EXIT;
-        }
-        if let Some(m) = s.message.as_deref().filter(|m| !m.is_empty()) {
-            text += &format!(": {m}");
-        }
-        for path in [&s.stderr_path, &s.stdout_path].into_iter().flatten() {
+    let mut blocks = Vec::new();
+    for (block, s) in statuses.iter().filter(|(_, s)| matches!(s.state, JobState::Failed | JobState::Missing)) {
+        missing_init |= s.exit_code == Some(MISSING_INIT_EXIT);
+        let mut outputs = Vec::new();
+        for (name, path) in [("stdout", &s.stdout_path), ("stderr", &s.stderr_path)] {
+            let Some(path) = path else { continue };
             let tail = tail_of(path, 600);
             if tail.contains(MISSING_INIT) {
                 missing_init = true; // said once, at the head
                 continue;
             }
-            if !tail.trim().is_empty() {
-                text += &format!("\n  {} ends: {}", path.display(), tail.trim());
-            }
+            outputs.push(BlockOutput { name: name.into(), path: Some(path.display().to_string()), tail });
         }
-        parts.push(text);
+        blocks.push(FailedBlock {
+            id: block.clone(),
+            state: format!("{:?}", s.state).to_lowercase(),
+            message: s.message.clone(),
+            exit_code: s.exit_code,
+            outputs,
+        });
     }
     let head = if missing_init {
         format!("executor {label}: {MISSING_INIT}")
     } else {
         format!("executor {label}: every block failed, so its tasks cannot run")
     };
-    format!("{head}\n{}", parts.join("\n"))
+    block_failure_report(&head, &blocks)
 }
 
 /// The last `max` bytes of a file (empty when it cannot be read).

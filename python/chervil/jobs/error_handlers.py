@@ -48,20 +48,9 @@ def _block_order(block_id: str):
 def block_failures(status: Dict[str, JobStatus], header: str) -> TooManyJobFailuresError:
     """One error naming each failed block, its scheduler message, exit code and the
     end of its stdout/stderr files (and where those files are), then the setting that
-    keeps a run going."""
-    parts = []
-    for block, s in status.items():
-        if not s.terminal or s.state.name not in ('FAILED', 'MISSING'):
-            continue
-        text = f"block {block}: {s.state.name.lower()}"
-        if s.message:
-            text += f": {s.message}"
-        if s.exit_code is not None:
-            text += f" (exit code {s.exit_code})"
-        for name, path, tail in (('stdout', s.stdout_path, s.stdout_summary), ('stderr', s.stderr_path, s.stderr_summary)):
-            if tail and tail.strip():
-                where = '' if path in (s.message or '') else f" ({path})"
-                text += f"\n  its {name}{where} ends with:\n    " + tail.rstrip().replace('\n', '\n    ')
-        parts.append(text)
-    text = f"{header}:\n" + "\n".join(parts) if parts else f"{header}, without a message"
-    return TooManyJobFailuresError(f"{text}\n{KEEP_GOING}")
+    keeps a run going. The text is the engine's (the Rust front's too)."""
+    blocks = [(block, s.state.name.lower(), s.message, s.exit_code,
+               [(name, path, tail or '') for name, path, tail in (('stdout', s.stdout_path, s.stdout_summary),
+                                                                  ('stderr', s.stderr_path, s.stderr_summary))])
+              for block, s in status.items() if s.terminal and s.state.name in ('FAILED', 'MISSING')]
+    return TooManyJobFailuresError(f"{_core.block_failure_report(header, blocks)}\n{KEEP_GOING}")
