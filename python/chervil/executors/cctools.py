@@ -225,9 +225,13 @@ class CCToolsExecutor(BlockProviderExecutor):
         key = hashlib.sha256(payload).digest()
         path = self._functions.get(key)
         if path is None:
+            # Written aside and renamed: tries are submitted from several threads, and the
+            # manager may read the file for one while another writes it.
             path = os.path.join(self.function_data_dir, 'functions', key.hex()[:32])
-            with open(path, 'wb') as f:
+            aside = f"{path}.{threading.get_ident()}"
+            with open(aside, 'wb') as f:
                 f.write(payload)
+            os.replace(aside, path)
             self._functions[key] = path
         return path
 
