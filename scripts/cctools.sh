@@ -57,7 +57,7 @@ if [ "$(cat "$prefix/.stamp" 2>/dev/null)" != "$stamp" ]; then
             echo "cctools: swig is missing (Debian: apt-get install swig)" >&2; exit 1
         fi
     fi
-    echo "cctools: building $(basename "$tarball") for Python $pyver into build/cctools (about 15 minutes on 2 cores)"
+    echo "cctools: building $(basename "$tarball") for Python $pyver into build/cctools (about a minute on 2 cores)"
     src="$root/build/cctools-src"
     rm -rf "$src" "$prefix"
     mkdir -p "$src"
