@@ -166,13 +166,15 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_path, kind):
     """Two blocks, each one worker; the worker running the task is killed with all it
     started (as when its node or its batch job dies: a vine_worker's own transfer-server
     child would otherwise keep its connection open). The manager gives the task to the
-    other worker, which finishes it (the app runs twice)."""
+    other worker, which finishes it (the app runs twice) — or, when the manager counts
+    the lost try against its max_retries (1, Parsl's default: Work Queue may), fails it with
+    its TaskFailure and Config(retries=...) runs it again, as with Parsl."""
     from chervil.providers import LocalProvider
     provider = LocalProvider(init_blocks=2, min_blocks=2, max_blocks=2)
     executor = workqueue(provider=provider) if kind == 'workqueue' else taskvine('provider', provider=provider)
     program = 'work_queue_worker' if kind == 'workqueue' else 'vine_worker'
     pids = tmp_path / 'pids'
-    with chervil.load(make_config(tmp_path, executors=[executor])):
+    with chervil.load(make_config(tmp_path, executors=[executor], retries=2)):
         fut = record_pid_then_sleep(str(pids), 5)
         wait_until(lambda: pids.exists() and pids.read_text().strip(), 120, "the task to start")
         victim = _worker_of(int(pids.read_text().split()[0]), program)
@@ -180,7 +182,7 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_path, kind):
         assert group != os.getpgid(0), "the block shares the test's process group"
         os.killpg(group, 9)
         assert fut.result(timeout=180) == 'finished'
-        assert len(pids.read_text().split()) == 2
+        assert len(pids.read_text().split()) >= 2
         assert not alive(victim)
 
 
