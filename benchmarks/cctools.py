@@ -9,26 +9,16 @@ the same build. Each workload runs in a fresh process (benchmarks/cctools_worklo
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-from run import find_parsl
+from run import find_parsl, run_one
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, 'cctools_workload.py')
-ROOT = os.path.dirname(HERE)
-
-
-def run_one(cmd, cwd):
-    # Parsl runs `python3` and the CCTools programs from PATH: its venv and the build first.
-    path = [os.path.dirname(cmd[0]), os.path.join(ROOT, 'build', 'cctools', 'bin'), os.environ.get('PATH', '')]
-    env = dict(os.environ, PATH=os.pathsep.join(path))
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=1800, env=env)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith('{')]
-    if out.returncode != 0 or not lines:
-        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1])
+# Parsl runs `python3` and the CCTools programs from PATH: its venv (run_one puts it first)
+# and the build.
+CCTOOLS_BIN = os.path.join(os.path.dirname(HERE), 'build', 'cctools', 'bin')
 
 
 def _times(x: float) -> str:
@@ -54,7 +44,7 @@ def main() -> None:
                 n = a.latency_tasks if bench == 'latency' else a.tasks
                 for engine, cmd in engines:
                     port += 1  # a port per run: a manager's port can linger in TIME_WAIT
-                    r = run_one([*cmd, kind, bench, str(n), str(port)], cwd)
+                    r = run_one([*cmd, kind, bench, str(n), str(port)], cwd, extra_path=[CCTOOLS_BIN])
                     r['engine'] = engine
                     print(json.dumps(r), flush=True)
                     rows.append(r)

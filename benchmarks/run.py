@@ -33,9 +33,10 @@ def find_parsl(given):
     return None
 
 
-def run_one(cmd, cwd):
+def run_one(cmd, cwd, extra_path=()):
     # each engine's own bin folder first: Parsl starts interchange.py and process_worker_pool.py from PATH
-    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(cmd[0]), os.environ.get('PATH', '')]))
+    path = [os.path.dirname(cmd[0]), *extra_path, os.environ.get('PATH', '')]
+    env = dict(os.environ, PATH=os.pathsep.join(path))
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=1800, env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith('{')]
     if out.returncode != 0 or not lines:
