@@ -600,6 +600,11 @@ fn open(path: &Path) -> Result<Connection, MonitorError> {
     // Several runs (and a dashboard reading) may share the file: wait for a lock
     // rather than fail at once; WAL lets readers in while we write.
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+    // 64 KiB pages (a new file only; an existing one keeps its own): a run's rows are
+    // appended, and the writer's cost was dominated by writing 4 KiB pages to the WAL,
+    // two system calls each. A steady 10,000 tasks/s costs the writer ~10 % less CPU
+    // (`--test throughput -- --ignored steady`), a flood ~25 % less.
+    conn.pragma_update(None, "page_size", 65_536).map_err(err)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
     // 64 MiB of page cache: the indexes of a large run stay in memory instead of being
