@@ -24,6 +24,11 @@ fn writer_rows_per_second() {
 
 /// One no-op HTEX task's events, as the kernel, the interchange and the pool send them.
 fn send_task(m: &Monitor, id: u64) {
+    send_submit(m, id);
+    send_end(m, id);
+}
+
+fn send_submit(m: &Monitor, id: u64) {
     let now = Clock::now_us();
     m.send(Event::TaskSubmitted(TaskRow {
         task_id: id, func_name: "noop".into(), executor: "htex".into(), depends: String::new(), memoize: false,
@@ -31,7 +36,11 @@ fn send_task(m: &Monitor, id: u64) {
     }));
     m.send(Event::TaskState { task_id: id, try_id: 0, state: "pending", at_us: now });
     m.send(Event::TaskState { task_id: id, try_id: 0, state: "launched", at_us: now });
-    // what an HTEX try adds: where and when it ran, and a resource sample as it ended
+}
+
+/// What an HTEX try adds: where and when it ran, and a resource sample as it ended.
+fn send_end(m: &Monitor, id: u64) {
+    let now = Clock::now_us();
     m.send(Event::TryRunning { task_id: id, try_id: 0, at_us: now + 1, hostname: Some("node".into()), block_id: Some("0".into()) });
     m.send(Event::TaskState { task_id: id, try_id: 0, state: "running", at_us: now + 1 });
     m.send(Event::TaskState { task_id: id, try_id: 0, state: "running_ended", at_us: now + 4 });
@@ -42,6 +51,9 @@ fn send_task(m: &Monitor, id: u64) {
     }));
     m.send(Event::TaskState { task_id: id, try_id: 0, state: "exec_done", at_us: now + 5 });
 }
+
+/// Tasks submitted and not yet ended, in the paced test.
+const IN_FLIGHT: u64 = 500;
 
 /// The writer's own CPU time (its thread's, from `/proc`) for a steady arrival of tasks,
 /// as in a no-op workflow on two workers: the figure that decides what monitoring costs
@@ -57,12 +69,19 @@ fn writer_cpu_per_task_at_a_steady_rate() {
     let per_tick = rate / 100;
     let t0 = std::time::Instant::now();
     for tick in 0..200u64 {
+        // as on HTEX with prefetching: tasks are submitted while those sent earlier end
         for id in tick * per_tick..(tick + 1) * per_tick {
-            send_task(&m, id);
+            send_submit(&m, id);
+            if let Some(done) = id.checked_sub(IN_FLIGHT) {
+                send_end(&m, done);
+            }
         }
         if let Some(rest) = std::time::Duration::from_millis(10 * (tick + 1)).checked_sub(t0.elapsed()) {
             std::thread::sleep(rest);
         }
+    }
+    for done in n.saturating_sub(IN_FLIGHT)..n {
+        send_end(&m, done);
     }
     m.flush();
     let cpu = writer_cpu_s().unwrap_or(f64::NAN);

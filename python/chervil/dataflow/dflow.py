@@ -323,11 +323,14 @@ class DataFlowKernel:
         """What the monitoring database's ``task`` row holds that only the front knows,
         in Parsl's text forms."""
         kwargs = record['kwargs']
-
-        def text(value: Any) -> Optional[str]:
-            return None if value is None else str(value)
-        return (bool(record['memoize']), str(kwargs.get('inputs')), str(kwargs.get('outputs')),
-                text(kwargs.get('stdout')), text(kwargs.get('stderr')))
+        if not kwargs:  # the common case, on every submit of a monitored run: no text to make
+            return (bool(record['memoize']), None, None, None, None)
+        # None is written as Parsl writes a missing value: 'None' for inputs and outputs
+        # (str(None)), '' for stdout and stderr.
+        inputs, outputs, stdout, stderr = (kwargs.get(k) for k in ('inputs', 'outputs', 'stdout', 'stderr'))
+        return (bool(record['memoize']), None if inputs is None else str(inputs),
+                None if outputs is None else str(outputs), None if stdout is None else str(stdout),
+                None if stderr is None else str(stderr))
 
     def _someone_listens(self) -> bool:
         """True when a handler other than our parsl.log (or a NullHandler) would get a
