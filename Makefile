@@ -87,8 +87,8 @@ test: test-rust test-publish test-python test-parsl-suite test-wheel docs
 DOCS_VENV ?= .venv-docs
 docs: setup
 	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(DOCS_VENV)
-	@$(DOCS_VENV)/bin/python -c "import sphinx, furo" 2>/dev/null || \
-		$(DOCS_VENV)/bin/pip install -q --no-warn-conflicts 'sphinx>=7' 'furo>=2024'
+	@$(DOCS_VENV)/bin/python -c "import sphinx, furo, myst_parser" 2>/dev/null || \
+		$(DOCS_VENV)/bin/pip install -q --no-warn-conflicts 'sphinx>=7' 'furo>=2024' 'myst-parser>=3'
 	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b html docs build/docs
 	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b doctest docs build/docs-doctest
 	RUSTDOCFLAGS="-D warnings" cargo doc -q -p chervil --no-deps

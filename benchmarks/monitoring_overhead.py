@@ -5,7 +5,7 @@ processes, so both sides of each pair see the same machine.
     python benchmarks/monitoring_overhead.py [--tasks 20000] [--pairs 5] [--parsl]
 
 Prints each run as a JSON line, then each pair's ratio (with ÷ without) and their
-median: the figure the README states. A single pair on a shared machine says little;
+median: the figure docs/guide/monitoring-details.md states. A single pair on a shared machine says little;
 the median of the pairs is what to compare. ``--parsl`` runs the same pairs on Parsl
 (slow: its resource monitoring runs a few dozen tasks a second here).
 """

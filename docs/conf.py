@@ -9,7 +9,10 @@ project = 'Chervil'
 author = 'the Chervil developers'
 copyright = '2026, the Chervil developers'
 
-extensions = ['sphinx.ext.autodoc', 'sphinx.ext.napoleon', 'sphinx.ext.doctest', 'sphinx.ext.viewcode']
+extensions = ['sphinx.ext.autodoc', 'sphinx.ext.napoleon', 'sphinx.ext.doctest', 'sphinx.ext.viewcode', 'myst_parser']
+# Pages moved from the README stay Markdown (MyST); the rest is reStructuredText.
+source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
+myst_heading_anchors = 3  # `[text](page.md#a-heading)` links work, and are checked
 html_theme = 'furo'
 html_title = 'Chervil'
 templates_path = []

@@ -23,7 +23,7 @@ It fails unless: every task's result is right, none is missing or failed; nothin
 first client saw finish runs again in the second (it comes from the checkpoint); no task
 is in a checkpoint twice; no process of either run is left, nor a Slurm job; the
 client's file descriptors and memory stay flat. It prints its figures as JSON and a line
-for the README. Processes are found by a marker in their environment and signalled by
+for the docs (docs/guide/htex.md). Processes are found by a marker in their environment and signalled by
 pid, never by name. Needs root (tmpfs; Slurm via scripts/slurm-up.sh).
 """
 import argparse

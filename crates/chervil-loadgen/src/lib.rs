@@ -9,7 +9,7 @@
 //!   without I/O — at sizes one machine cannot host: a million workers, ten thousand
 //!   blocks, on a virtual clock.
 //!
-//! Both print one JSON object on stdout (the README's table is made from them).
+//! Both print one JSON object on stdout (the table in docs/speed.md is made from them).
 
 use std::collections::HashMap;
 use std::str::FromStr;
