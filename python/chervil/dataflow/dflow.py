@@ -746,4 +746,5 @@ class DataFlowKernelLoader:
 
     @classmethod
     def wait_for_current_tasks(cls) -> None:
+        """Wait until every task submitted so far to the loaded DataFlowKernel is done."""
         cls.dfk().wait_for_current_tasks()
