@@ -22,18 +22,18 @@ class _Unsupported(ParslExecutor):
 
 
 class FluxExecutor(_Unsupported):
-    """Not available: building one raises :class:`ConfigurationError` (it needs the Flux
+    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it needs the Flux
     resource manager's Python bindings)."""
     why = "it needs the Flux resource manager's Python bindings"
 
 
 class GlobusComputeExecutor(_Unsupported):
-    """Not available: building one raises :class:`ConfigurationError` (it sends tasks to the
+    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it sends tasks to the
     Globus Compute cloud service, which this engine does not talk to)."""
     why = "it sends tasks to the Globus Compute cloud service, which this engine does not talk to"
 
 
 class RadicalPilotExecutor(_Unsupported):
-    """Not available: building one raises :class:`ConfigurationError` (it needs
+    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it needs
     RADICAL-Pilot)."""
     why = "it needs RADICAL-Pilot"
