@@ -138,6 +138,19 @@ pub struct MpiMode {
     pub nodes: Vec<String>,
 }
 
+impl MpiMode {
+    /// MPI mode with the launcher named `launcher` (mpiexec, srun or aprun) on the nodes
+    /// the batch scheduler gave this pool's job (read from its environment; this host
+    /// alone outside a batch job). What both fronts' pools start with.
+    pub fn from_environment(launcher: &str) -> Result<MpiMode, String> {
+        let chosen = Launcher::parse(launcher)
+            .ok_or_else(|| format!("mpi_launcher {launcher:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))?;
+        let nodes = chervil_mpi::hostlist::block_nodes(|k| std::env::var(k).ok(), |path| std::fs::read_to_string(path).ok(), &hostname())
+            .map_err(|e| e.to_string())?;
+        Ok(MpiMode { launcher: chosen, nodes })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolExit {
     /// The interchange said so.

@@ -8,12 +8,15 @@
 //! - [`hostlist`]: a block's nodes from what the batch scheduler tells the job
 //!   (`SLURM_NODELIST`'s compressed form, PBS and Cobalt node files, LSF's host lists);
 //! - [`nodes`]: which free nodes each task gets, in submission order;
-//! - [`prefix`]: Parsl's launch prefixes and environment, text for text.
+//! - [`prefix`]: Parsl's launch prefixes and environment, text for text;
+//! - [`accept`]: what an executor lets a task carry at submission (both fronts ask it).
 
+pub mod accept;
 pub mod hostlist;
 pub mod nodes;
 pub mod prefix;
 pub mod spec;
 
 pub use nodes::{Grant, NodeScheduler, ScheduleError};
+pub use accept::{accept, Refused};
 pub use spec::{MpiSpec, SpecError};

@@ -5,7 +5,8 @@
 //! catches exactly the class it can explain — a provider's refusal becomes Parsl's
 //! `SubmitException`, a bad checkpoint Parsl's `BadCheckpoint` — so an engine bug (a
 //! panic, another class) is never dressed up as a scheduler's answer. Settings the
-//! engine refuses are `ValueError`s, as Python's own checks are.
+//! engine refuses are `ValueError`s, as Python's own checks are; a task specification it
+//! refuses is Parsl's own `InvalidResourceSpecification`.
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -56,6 +57,21 @@ pub(crate) fn kernel(err: chervil_core::KernelError) -> PyErr {
         chervil_core::KernelError::Closed => KernelError::new_err(err.to_string()),
         _ => PyValueError::new_err(err.to_string()),
     }
+}
+
+/// Parsl's own class, `InvalidResourceSpecification(invalid_keys, message)`, for a task
+/// specification the engine refused.
+pub(crate) fn resource_specification(e: chervil_mpi::Refused) -> PyErr {
+    Python::attach(|py| {
+        let made = py.import("chervil.executors.errors").and_then(|m| {
+            let keys = pyo3::types::PySet::new(py, &e.keys)?;
+            m.getattr("InvalidResourceSpecification")?.call1((keys, e.message.clone()))
+        });
+        match made {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(import_failed) => import_failed,
+        }
+    })
 }
 
 pub(crate) fn dashboard(e: chervil_dashboard::DashboardError) -> PyErr {

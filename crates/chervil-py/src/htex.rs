@@ -296,21 +296,7 @@ pub fn run_pool(
     resource_interval: Option<f64>,
     mpi_launcher: Option<&str>,
 ) -> PyResult<String> {
-    let mpi = match mpi_launcher {
-        None => None,
-        Some(name) => {
-            let launcher = chervil_mpi::prefix::Launcher::parse(name).ok_or_else(|| {
-                PyValueError::new_err(format!("mpi_launcher {name:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))
-            })?;
-            let nodes = chervil_mpi::hostlist::block_nodes(
-                |k| std::env::var(k).ok(),
-                |path| std::fs::read_to_string(path).ok(),
-                &chervil_htex::pool::hostname(),
-            )
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            Some(pool::MpiMode { launcher, nodes })
-        }
-    };
+    let mpi = mpi_launcher.map(pool::MpiMode::from_environment).transpose().map_err(PyValueError::new_err)?;
     let opts = PoolOptions {
         addresses,
         port,
@@ -348,13 +334,17 @@ pub fn run_pool(
     })
 }
 
-/// Checks an MPI task's resource specification (`[(key, value)]`, values int or str) as
-/// pools will read it; returns `(num_nodes, ranks_per_node, num_ranks)`, or raises
-/// ValueError naming the problem (the executor turns it into InvalidResourceSpecification).
+/// What a task's `parsl_resource_specification` may be on this executor, decided by
+/// the engine's one rule (`chervil_mpi::accept`): the pairs as the pools read them, or
+/// Parsl's `InvalidResourceSpecification` naming the keys at fault.
 #[pyfunction]
-pub fn check_mpi_spec(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<(u64, u64, u64)> {
-    let spec = chervil_mpi::MpiSpec::parse(&spec_values(pairs)?).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok((spec.num_nodes, spec.ranks_per_node, spec.num_ranks))
+#[pyo3(signature = (mpi_mode, pairs, nodes_per_block = None))]
+pub fn accept_resource_specification(
+    mpi_mode: bool,
+    pairs: Vec<(String, Bound<'_, PyAny>)>,
+    nodes_per_block: Option<u64>,
+) -> PyResult<Vec<(String, String)>> {
+    chervil_mpi::accept(mpi_mode, &spec_values(pairs)?, nodes_per_block).map_err(crate::errors::resource_specification)
 }
 
 /// A resource specification's values as the MPI spec reads them: ints as ints (not

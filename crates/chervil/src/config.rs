@@ -259,6 +259,8 @@ pub struct HighThroughputExecutor {
     pub(crate) prefetch_capacity: u32,
     pub(crate) encrypted: bool,
     pub(crate) provider: Provider,
+    /// MPI mode (Parsl's `MPIExecutor`): the launcher each task's ranks start with.
+    pub(crate) mpi_launcher: Option<String>,
 }
 
 impl Default for HighThroughputExecutor {
@@ -289,7 +291,29 @@ impl HighThroughputExecutor {
             prefetch_capacity: 0,
             encrypted: true,
             provider: Provider::Local(LocalProvider::new()),
+            mpi_launcher: None,
         }
+    }
+
+    /// Parsl's `MPIExecutor`: a HighThroughputExecutor in MPI mode, labelled
+    /// `"MPIExecutor"`, one task at a time per block (raise it with
+    /// [`max_workers_per_node`](HighThroughputExecutor::max_workers_per_node), Parsl's
+    /// `max_workers_per_block`), ranks started with `mpiexec` (see
+    /// [`enable_mpi_mode`](HighThroughputExecutor::enable_mpi_mode)).
+    pub fn mpi() -> Self {
+        HighThroughputExecutor::new().label("MPIExecutor").max_workers_per_node(1).enable_mpi_mode("mpiexec")
+    }
+
+    /// MPI mode: the block's nodes are shared among MPI tasks, each asking for its nodes
+    /// and ranks with [`Opts::resource_specification`] and starting its ranks through
+    /// `$PARSL_MPI_PREFIX` (composed for `launcher`: `"mpiexec"`, `"srun"` or `"aprun"`).
+    /// A task without a specification, or with one that cannot work, fails with
+    /// [`Error::InvalidResourceSpecification`](crate::Error::InvalidResourceSpecification).
+    /// The block's one pool runs on its first node: give a batch provider the
+    /// simple launcher.
+    pub fn enable_mpi_mode(mut self, launcher: impl Into<String>) -> Self {
+        self.mpi_launcher = Some(launcher.into());
+        self
     }
 
     /// The executor's name, for `Opts::executors` (default `"htex"`).
@@ -769,6 +793,48 @@ pub struct Opts {
     pub(crate) executors: Option<Vec<String>>,
     pub(crate) outputs: Vec<File>,
     pub(crate) cache: Option<bool>,
+    pub(crate) resources: Option<ResourceSpec>,
+}
+
+/// What an MPI task asks for (Parsl's `parsl_resource_specification`): nodes and ranks,
+/// two of `num_nodes`, `ranks_per_node` and `num_ranks` (the third is derived, as in
+/// Parsl), and extra launcher options. Checked when the task is submitted by the same
+/// engine rule as the Python front's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceSpec {
+    pub(crate) pairs: Vec<(String, chervil_mpi::spec::Value)>,
+}
+
+impl ResourceSpec {
+    pub fn new() -> Self {
+        ResourceSpec::default()
+    }
+
+    fn set(mut self, key: &str, value: chervil_mpi::spec::Value) -> Self {
+        self.pairs.retain(|(k, _)| k != key);
+        self.pairs.push((key.to_string(), value));
+        self
+    }
+
+    /// Nodes of the block the task gets to itself.
+    pub fn num_nodes(self, n: u32) -> Self {
+        self.set("num_nodes", chervil_mpi::spec::Value::Int(n.into()))
+    }
+
+    /// Ranks on each of its nodes.
+    pub fn ranks_per_node(self, n: u32) -> Self {
+        self.set("ranks_per_node", chervil_mpi::spec::Value::Int(n.into()))
+    }
+
+    /// Ranks in all.
+    pub fn num_ranks(self, n: u32) -> Self {
+        self.set("num_ranks", chervil_mpi::spec::Value::Int(n.into()))
+    }
+
+    /// Extra options for the launcher, placed in `$PARSL_MPI_PREFIX` (e.g. `--bind-to core`).
+    pub fn launcher_options(self, options: impl Into<String>) -> Self {
+        self.set("launcher_options", chervil_mpi::spec::Value::Text(options.into()))
+    }
 }
 
 impl Opts {
@@ -815,6 +881,15 @@ impl Opts {
     /// Memoize this call (or not), whatever the app's attribute says.
     pub fn cache(mut self, on: bool) -> Self {
         self.cache = Some(on);
+        self
+    }
+
+    /// An MPI task's nodes and ranks (Parsl's `parsl_resource_specification`), for an
+    /// executor in MPI mode ([`HighThroughputExecutor::mpi`]). The task then finds
+    /// Parsl's environment where it runs: `PARSL_MPI_PREFIX` (e.g. `mpiexec -n 4 -ppn 2
+    /// -hosts n1,n2 `), `PARSL_NUM_RANKS`, `PARSL_MPI_NODELIST` and the rest.
+    pub fn resource_specification(mut self, spec: ResourceSpec) -> Self {
+        self.resources = Some(spec);
         self
     }
 }

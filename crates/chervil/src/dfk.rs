@@ -98,6 +98,8 @@ struct Task {
     result: Option<Arc<[u8]>>,
     joined: Option<Box<Joined>>,
     hash: Option<String>,
+    /// An MPI task's resource specification as its pool reads it (empty for others).
+    resources: Vec<(String, String)>,
 }
 
 struct Memo {
@@ -316,6 +318,22 @@ impl Dfk {
             Err(e) => return failed(e),
         };
         let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
+        let asked = opts.resources.as_ref().map(|r| &r.pairs[..]).unwrap_or(&[]);
+        let resources = if executor == INTERNAL {
+            match asked.is_empty() {
+                true => Ok(Vec::new()),
+                false => Err(Error::InvalidResourceSpecification {
+                    keys: asked.iter().map(|(k, _)| k.clone()).collect(),
+                    message: format!("{} is a join app, which runs in the client: it takes no resource specification", def.name),
+                }),
+            }
+        } else {
+            inner.executors[executor].1.accept_resources(asked)
+        };
+        let resources = match resources {
+            Ok(r) => r,
+            Err(e) => return failed(e),
+        };
         let (own, external, external_failed) = inner.classify(args.iter().flat_map(ErasedArg::waits_for));
         let run = (opts.stdout.is_some() || opts.stderr.is_some() || opts.walltime.is_some()).then(|| {
             Box::new(RunOptions { app: String::new(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime })
@@ -341,6 +359,7 @@ impl Dfk {
                     result: None,
                     joined: None,
                     hash: None,
+                    resources,
                 },
             );
             let deps = Dependencies { tasks: own, external_pending: external.len() as u32, external_failed };
@@ -492,9 +511,9 @@ impl Dfk {
                     codec::encode_payload(&run, &refs)
                 }
             };
-            (t.def, payload, parts, t.executor, t.hash.clone())
+            (t.def, payload, parts, t.executor, t.hash.clone(), t.resources.clone())
         };
-        let (def, payload, parts, executor, hash) = prepared;
+        let (def, payload, parts, executor, hash, resources) = prepared;
         let payload = match payload {
             Ok(p) => p,
             Err(e) => return self.try_failed(tid, try_id, e, f64::INFINITY),
@@ -522,7 +541,7 @@ impl Dfk {
         }
         let done = Box::new(move |outcome| dfk.try_done(tid, try_id, outcome));
         match inner.executors.get(executor) {
-            Some((_, e)) => e.submit(def, payload, (tid, try_id), done),
+            Some((_, e)) => e.submit(def, payload, resources, (tid, try_id), done),
             None => done(Err(Error::Executor(format!("task {tid}: no executor {executor}")))),
         }
     }

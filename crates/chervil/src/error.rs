@@ -46,6 +46,10 @@ pub enum Error {
     /// The executor cannot take the task (it is shut down, or the config is wrong).
     #[error("{0}")]
     Executor(String),
+    /// The task's resource specification does not fit its executor (Parsl's
+    /// `InvalidResourceSpecification`): the keys at fault and what to do instead.
+    #[error("invalid resource specification keys {keys:?}: {message}")]
+    InvalidResourceSpecification { keys: Vec<String>, message: String },
 }
 
 fn describe(failed: &[(String, Error)]) -> String {

@@ -29,7 +29,22 @@ pub(crate) type TryKey = (u64, u32);
 pub(crate) type Watch = Option<Arc<chervil_monitor::Monitor>>;
 
 pub(crate) trait Executor: Send + Sync {
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done);
+    /// `resources`: what [`accept_resources`](Executor::accept_resources) made of the
+    /// task's resource specification.
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, resources: Vec<(String, String)>, key: TryKey, done: Done);
+    /// A task's resource specification as this executor's workers read it, or why it
+    /// cannot have it (the engine's rule, `chervil_mpi::accept`, for HTEX).
+    fn accept_resources(&self, asked: &[(String, chervil_mpi::spec::Value)]) -> Result<Vec<(String, String)>, Error> {
+        match asked.is_empty() {
+            true => Ok(Vec::new()),
+            false => Err(Error::InvalidResourceSpecification {
+                keys: asked.iter().map(|(k, _)| k.clone()).collect(),
+                message: "a ThreadPoolExecutor takes no resource specification; use an executor in MPI mode \
+                          (HighThroughputExecutor::mpi())"
+                    .into(),
+            }),
+        }
+    }
     fn shutdown(&self);
     /// Blocks whose jobs are pending or running (`None`: this executor has no blocks).
     fn active_blocks(&self) -> Option<usize> {
@@ -124,7 +139,7 @@ impl Threads {
 }
 
 impl Executor for Threads {
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done) {
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, _resources: Vec<(String, String)>, key: TryKey, done: Done) {
         let Some((monitor, host)) = self.monitor.clone() else {
             self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
             return;
@@ -184,11 +199,35 @@ pub(crate) struct Htex {
     failed: Arc<OnceLock<String>>,
     /// When the run is monitored: where each try ran, and its workers' samples.
     recorder: Option<Arc<chervil_run::monitoring::Recorder>>,
+    /// MPI mode: tasks carry a resource specification, which a block of
+    /// `nodes_per_block` nodes (when the provider says so) must be able to hold.
+    mpi: bool,
+    nodes_per_block: Option<u64>,
 }
 
 
 impl Htex {
     pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path, monitor: Watch) -> Result<Htex, Error> {
+        if let Some(name) = &config.mpi_launcher {
+            if chervil_mpi::prefix::Launcher::parse(name).is_none() {
+                return Err(Error::Executor(format!(
+                    "executor {}: MPI launcher {name:?} is unknown; choose \"mpiexec\", \"srun\" or \"aprun\"",
+                    config.label
+                )));
+            }
+            if matches!(&config.provider, Provider::Batch(b) if b.launcher != chervil_providers::launchers::Launcher::Simple) {
+                return Err(Error::Executor(format!(
+                    "executor {} is in MPI mode, which needs its provider to use the simple launcher (one pool per \
+                     block, on the block's first node, which launches each task's ranks itself): \
+                     .launcher(Launcher::Simple)",
+                    config.label
+                )));
+            }
+        }
+        let nodes_per_block = match &config.provider {
+            Provider::Batch(b) => Some(u64::from(b.spec.nodes_per_block)),
+            _ => None,
+        };
         let token = chervil_htex::tls::new_token()
             .ok_or_else(|| Error::Executor("the system gave no random bytes for the run's secret".into()))?;
         // Pools on this machine reach a loopback interchange, unless told another address.
@@ -237,6 +276,7 @@ impl Htex {
             logdir,
             cert_sha256: cert,
             resource_interval: resource_interval(run, &monitor),
+            mpi_launcher: config.mpi_launcher.clone(),
         };
         let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, env.resource_interval.unwrap_or(0.0))));
         let mut blocks = Blocks::new(config, env, run_dir, monitor.clone())?;
@@ -284,6 +324,8 @@ impl Htex {
             stopped: AtomicBool::new(false),
             failed,
             recorder,
+            mpi: config.mpi_launcher.is_some(),
+            nodes_per_block,
         })
     }
 
@@ -306,7 +348,12 @@ impl Executor for Htex {
         Some(lock(&self.blocks).active())
     }
 
-    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, key: TryKey, done: Done) {
+    fn accept_resources(&self, asked: &[(String, chervil_mpi::spec::Value)]) -> Result<Vec<(String, String)>, Error> {
+        chervil_mpi::accept(self.mpi, asked, self.nodes_per_block)
+            .map_err(|r| Error::InvalidResourceSpecification { keys: r.keys, message: r.message })
+    }
+
+    fn submit(&self, def: &'static AppDef, payload: Vec<u8>, resources: Vec<(String, String)>, key: TryKey, done: Done) {
         if self.stopped.load(Ordering::Acquire) {
             done(Err(Error::Executor(format!("executor {} is shut down", self.label))));
             return;
@@ -331,7 +378,7 @@ impl Executor for Htex {
             r.remember(tid, key);
         }
         lock(&self.waiting).insert(tid, done);
-        self.ix.submit_soon(vec![(tid, (function, payload, Vec::new()))]);
+        self.ix.submit_soon(vec![(tid, (function, payload, resources))]);
     }
 
     fn shutdown(&self) {

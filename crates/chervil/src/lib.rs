@@ -201,7 +201,8 @@ pub use chervil_macros::join_app;
 pub use config::{
     AdHocProvider, Aws, Azure, BatchSettings, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
     GoogleCloud, GridEngineProvider, HighThroughputExecutor, Kubernetes, Launcher, LocalProvider, LsfProvider,
-    MonitoringHub, OpenStack, Opts, PbsProProvider, PodProvider, Provider, RetryHandler, SlurmProvider, TaskView, ThreadPoolExecutor,
+    MonitoringHub, OpenStack, Opts, PbsProProvider, PodProvider, Provider, ResourceSpec, RetryHandler, SlurmProvider, TaskView,
+    ThreadPoolExecutor,
     TorqueProvider,
 };
 pub use dfk::{dfk, get_all_checkpoints, get_last_checkpoint, load, Dfk};

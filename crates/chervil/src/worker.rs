@@ -32,6 +32,8 @@ pub(crate) struct PoolEnv {
     pub resource_interval: Option<f64>,
     /// The interchange's certificate (SHA-256, hex) when the link is TLS.
     pub cert_sha256: Option<String>,
+    /// MPI mode's launcher (`mpiexec`, `srun`, `aprun`).
+    pub mpi_launcher: Option<String>,
 }
 
 impl PoolEnv {
@@ -53,6 +55,9 @@ impl PoolEnv {
         }
         if let Some(every) = self.resource_interval {
             v.push(("CHERVIL_POOL_RESOURCE_INTERVAL", every.to_string()));
+        }
+        if let Some(launcher) = &self.mpi_launcher {
+            v.push(("CHERVIL_POOL_MPI_LAUNCHER", launcher.clone()));
         }
         v
     }
@@ -159,7 +164,10 @@ fn pool_options() -> Result<PoolOptions, String> {
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
             .and_then(|s| Duration::try_from_secs_f64(s).ok()),
-        mpi: None,
+        mpi: match std::env::var("CHERVIL_POOL_MPI_LAUNCHER") {
+            Ok(name) => Some(pool::MpiMode::from_environment(&name)?),
+            Err(_) => None,
+        },
     })
 }
 
@@ -174,6 +182,8 @@ fn run_worker() -> i32 {
     };
     let mut input = std::io::BufReader::new(input);
     let mut apps: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    // An MPI task's environment, sent just before it: set for that task alone.
+    let mut env_next: Vec<(String, String)> = Vec::new();
     loop {
         let mut head = [0u8; 4];
         if input.read_exact(&mut head).is_err() {
@@ -191,13 +201,28 @@ fn run_worker() -> i32 {
             continue;
         }
         if task == TASK_ENV {
-            continue; // MPI tasks' environment: not used by Rust apps yet
+            env_next = String::from_utf8_lossy(&body[8..])
+                .split('\0')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            continue;
+        }
+        let saved: Vec<(String, Option<String>)> = env_next.iter().map(|(k, _)| (k.clone(), std::env::var(k).ok())).collect();
+        for (k, v) in env_next.drain(..) {
+            std::env::set_var(k, v); // a worker runs one task at a time, on this thread
         }
         let outcome = match apps.get(&key).map(|name| (name, find(name))) {
             Some((_, Some(def))) => execute(def, &body[16..], Place::Worker),
             Some((name, None)) => Err(Error::UnknownApp(name.clone())),
             None => Err(Error::Executor(format!("the pool sent task {task} for function {key}, never defined"))),
         };
+        for (k, before) in saved {
+            match before {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
         let outcome = outcome.and_then(|bytes| {
             if bytes.len() > chervil_proto::MAX_PAYLOAD {
                 return Err(Error::Executor(format!(
