@@ -214,6 +214,7 @@ impl ExecutorConfig {
 pub struct ThreadPoolExecutor {
     pub(crate) label: String,
     pub(crate) max_threads: usize,
+    pub(crate) working_dir: Option<String>,
 }
 
 impl Default for ThreadPoolExecutor {
@@ -224,7 +225,14 @@ impl Default for ThreadPoolExecutor {
 
 impl ThreadPoolExecutor {
     pub fn new() -> Self {
-        ThreadPoolExecutor { label: "threads".into(), max_threads: 2 }
+        ThreadPoolExecutor { label: "threads".into(), max_threads: 2, working_dir: None }
+    }
+
+    /// Where files fetched for its tasks land (`http`, `https`, `ftp` [`File`](crate::File)s;
+    /// default: the process's directory), as Parsl's `working_dir`.
+    pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
     }
 
     /// The executor's name, for `Opts::executors` (default `"threads"`).
@@ -261,6 +269,7 @@ pub struct HighThroughputExecutor {
     pub(crate) provider: Provider,
     /// MPI mode (Parsl's `MPIExecutor`): the launcher each task's ranks start with.
     pub(crate) mpi_launcher: Option<String>,
+    pub(crate) working_dir: Option<String>,
 }
 
 impl Default for HighThroughputExecutor {
@@ -292,7 +301,16 @@ impl HighThroughputExecutor {
             encrypted: true,
             provider: Provider::Local(LocalProvider::new()),
             mpi_launcher: None,
+            working_dir: None,
         }
+    }
+
+    /// Where files fetched for its tasks land on the workers (`http`, `https`, `ftp`
+    /// [`File`](crate::File)s; default: the worker's directory, the one its block
+    /// started in), as Parsl's `working_dir`. A relative path is taken from there.
+    pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
     }
 
     /// Parsl's `MPIExecutor`: a HighThroughputExecutor in MPI mode, labelled

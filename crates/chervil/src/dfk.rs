@@ -305,7 +305,7 @@ impl Dfk {
         }
     }
 
-    pub(crate) fn submit<T>(&self, def: &'static AppDef, opts: Opts, args: Vec<ErasedArg>) -> AppFuture<T> {
+    pub(crate) fn submit<T>(&self, def: &'static AppDef, opts: Opts, mut args: Vec<ErasedArg>) -> AppFuture<T> {
         let inner = &self.0;
         if inner.cleaned.load(Ordering::Acquire) {
             return failed(Error::Executor(format!(
@@ -318,6 +318,18 @@ impl Dfk {
             Err(e) => return failed(e),
         };
         let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
+        // Remote files first: each becomes the result of a fetch task on the same executor
+        // (a join app's on the first, as it runs in the client).
+        for arg in args.iter_mut() {
+            if let ArgKind::Stage(file) = &arg.0 {
+                let on = match executor {
+                    INTERNAL => inner.executors.first(),
+                    _ => inner.executors.get(executor),
+                };
+                let (on, dir) = on.map_or((label, None), |(l, e)| (l.as_str(), e.working_dir()));
+                *arg = crate::IntoArg::into_arg(crate::staging::stage_in(file, on, dir)).erase();
+            }
+        }
         let asked = opts.resources.as_ref().map(|r| &r.pairs[..]).unwrap_or(&[]);
         let resources = if executor == INTERNAL {
             match asked.is_empty() {
@@ -483,6 +495,7 @@ impl Dfk {
                     ArgKind::Value(Ok(b)) => parts.push(Arc::from(&b[..])),
                     ArgKind::Value(Err(e)) => bad = Some(e.clone()),
                     ArgKind::After(_, v) => parts.push(Arc::from(&v[..])),
+                    ArgKind::Stage(f) => bad = Some(Error::Executor(format!("task {tid}: {} was never staged in", f.url()))),
                     ArgKind::Result(s) => match s.outcome() {
                         Some(Ok(b)) => parts.push(b),
                         _ => bad = Some(Error::Executor(format!("task {tid}: a dependency failed after it was reported done"))),

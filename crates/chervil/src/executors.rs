@@ -46,6 +46,10 @@ pub(crate) trait Executor: Send + Sync {
         }
     }
     fn shutdown(&self);
+    /// Where files fetched for its tasks land (`working_dir`; `None`: the worker's own).
+    fn working_dir(&self) -> Option<String> {
+        None
+    }
     /// Blocks whose jobs are pending or running (`None`: this executor has no blocks).
     fn active_blocks(&self) -> Option<usize> {
         None
@@ -129,16 +133,21 @@ pub(crate) struct Threads {
     pool: ThreadPool,
     /// When the run is monitored: the monitor, and this machine's name for the tries' rows.
     monitor: Option<(Arc<chervil_monitor::Monitor>, Arc<str>)>,
+    working_dir: Option<String>,
 }
 
 impl Threads {
     pub(crate) fn start(config: &ThreadPoolExecutor, monitor: Watch) -> Threads {
         let monitor = monitor.map(|m| (m, Arc::from(chervil_htex::pool::hostname())));
-        Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor }
+        Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor, working_dir: config.working_dir.clone() }
     }
 }
 
 impl Executor for Threads {
+    fn working_dir(&self) -> Option<String> {
+        self.working_dir.clone()
+    }
+
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, _resources: Vec<(String, String)>, key: TryKey, done: Done) {
         let Some((monitor, host)) = self.monitor.clone() else {
             self.pool.spawn(Box::new(move || done(execute(def, &payload, Place::Thread))));
@@ -203,6 +212,7 @@ pub(crate) struct Htex {
     /// `nodes_per_block` nodes (when the provider says so) must be able to hold.
     mpi: bool,
     nodes_per_block: Option<u64>,
+    working_dir: Option<String>,
 }
 
 
@@ -326,6 +336,7 @@ impl Htex {
             recorder,
             mpi: config.mpi_launcher.is_some(),
             nodes_per_block,
+            working_dir: config.working_dir.clone(),
         })
     }
 
@@ -346,6 +357,10 @@ impl Htex {
 impl Executor for Htex {
     fn active_blocks(&self) -> Option<usize> {
         Some(lock(&self.blocks).active())
+    }
+
+    fn working_dir(&self) -> Option<String> {
+        self.working_dir.clone()
     }
 
     fn accept_resources(&self, asked: &[(String, chervil_mpi::spec::Value)]) -> Result<Vec<(String, String)>, Error> {

@@ -224,24 +224,55 @@ impl<T: DeserializeOwned> std::future::Future for AppFuture<T> {
 }
 
 /// A file, named by a path or a URL, that tasks read and write (Parsl's `File`).
+///
+/// An `http://`, `https://` or `ftp://` file given to an app is staged in as Parsl's
+/// default staging does it: a fetch task of its own runs first on the same executor,
+/// the app waits for it, and then finds the file at [`filepath`](File::filepath), in its
+/// worker's directory under the URL's file name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct File {
     url: String,
+    /// Where a fetched copy is (Parsl's `File.local_path`).
+    local_path: Option<String>,
 }
 
 impl File {
-    /// `File::new("data/in.txt")`, or a `file://` URL.
+    /// `File::new("data/in.txt")`, a `file://` URL, or an `http(s)://`/`ftp://` URL.
     pub fn new(url: impl Into<String>) -> File {
-        File { url: url.into() }
+        File { url: url.into(), local_path: None }
     }
 
-    /// Where the file is on the local file system.
+    /// Where the file is on the local file system: its path, or for a URL where its
+    /// fetched copy is (the URL's last path segment, in the worker's directory).
     pub fn filepath(&self) -> PathBuf {
-        PathBuf::from(self.url.strip_prefix("file://").unwrap_or(&self.url))
+        if let Some(local) = &self.local_path {
+            return PathBuf::from(local);
+        }
+        match self.remote() {
+            true => PathBuf::from(crate::staging::file_name(&self.url)),
+            false => PathBuf::from(self.url.strip_prefix("file://").unwrap_or(&self.url)),
+        }
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `http`, `https`, `ftp`, or `file` (a plain path too).
+    pub fn scheme(&self) -> &str {
+        match self.url.split_once("://") {
+            Some((scheme, _)) => scheme,
+            None => "file",
+        }
+    }
+
+    /// True for a file that is staged in before a task reads it.
+    pub(crate) fn remote(&self) -> bool {
+        self.local_path.is_none() && crate::staging::FETCHED.contains(&self.scheme())
+    }
+
+    pub(crate) fn fetched(url: String, local_path: String) -> File {
+        File { url, local_path: Some(local_path) }
     }
 }
 
@@ -324,13 +355,15 @@ pub(crate) enum ArgKind {
     After(Arc<Slot>, Vec<u8>),
     /// The results of these tasks, as a `Vec` (Parsl's `inputs=[futures…]`).
     Results(Vec<Arc<Slot>>),
+    /// A remote [`File`]: the submit turns it into the result of a fetch task.
+    Stage(File),
 }
 
 impl ErasedArg {
     /// The tasks this argument waits for.
     pub(crate) fn waits_for(&self) -> &[Arc<Slot>] {
         match &self.0 {
-            ArgKind::Value(_) => &[],
+            ArgKind::Value(_) | ArgKind::Stage(_) => &[],
             ArgKind::Result(s) | ArgKind::After(s, _) => std::slice::from_ref(s),
             ArgKind::Results(v) => v,
         }
@@ -344,9 +377,17 @@ pub trait IntoArg<T> {
     fn into_arg(self) -> Arg<T>;
 }
 
-impl<T: Serialize> IntoArg<T> for T {
+impl<T: Serialize + 'static> IntoArg<T> for T {
     fn into_arg(self) -> Arg<T> {
-        Arg::new(ArgKind::Value(codec::encode(&self, "an argument")))
+        Arg::new(value_or_stage(&self))
+    }
+}
+
+/// A value encoded now, or a remote [`File`] to stage in first.
+fn value_or_stage<T: Serialize + 'static>(value: &T) -> ArgKind {
+    match (value as &dyn std::any::Any).downcast_ref::<File>() {
+        Some(file) if file.remote() => ArgKind::Stage(file.clone()),
+        _ => ArgKind::Value(codec::encode(value, "an argument")),
     }
 }
 
@@ -403,9 +444,9 @@ impl IntoArg<String> for &str {
 
 /// A borrowed value: arguments are encoded when the app is called, so a reference
 /// serves as well as the value (`&String`, `&Vec<T>`, `&MyStruct`, …).
-impl<T: Serialize> IntoArg<T> for &T {
+impl<T: Serialize + 'static> IntoArg<T> for &T {
     fn into_arg(self) -> Arg<T> {
-        Arg::new(ArgKind::Value(codec::encode(self, "an argument")))
+        Arg::new(value_or_stage(self))
     }
 }
 

@@ -75,6 +75,9 @@
 //! [`AppFuture::result`] blocks; `.await` works on any async runtime. A failed
 //! dependency fails the dependent task with [`Error::DependencyError`] naming it.
 
+// The crate's own apps (the staging fetch) use its attributes, which name `::chervil`.
+extern crate self as chervil;
+
 mod app;
 mod blocks;
 mod codec;
@@ -83,6 +86,7 @@ mod dfk;
 mod error;
 mod executors;
 mod future;
+mod staging;
 mod walltime;
 mod worker;
 
@@ -208,6 +212,7 @@ pub use config::{
 pub use dfk::{dfk, get_all_checkpoints, get_last_checkpoint, load, Dfk};
 pub use error::Error;
 pub use future::{AppFuture, Arg, DataFuture, File, IntoArg};
+pub use staging::StagingError;
 pub use worker::init;
 
 /// What the app attributes expand to; not for direct use.

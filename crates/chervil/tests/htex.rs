@@ -57,6 +57,12 @@ fn fan(n: i64) -> Vec<chervil::AppFuture<i64>> {
     (0..n).map(|i| add(i, i)).collect()
 }
 
+#[chervil::app]
+fn sum_lines(f: chervil::File) -> Result<u64, std::io::Error> {
+    let text = std::fs::read_to_string(f.filepath())?;
+    Ok(text.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
+}
+
 /// Counts its runs in a file: workers are other processes.
 #[chervil::app(cache)]
 fn counted(path: String, x: i64) -> i64 {
@@ -92,9 +98,16 @@ fn real_pools() {
             .max_workers_per_node(2)
             .heartbeat_period(1)
             .heartbeat_threshold(5)
+            .working_dir(dir.join("fetched").to_string_lossy())
             .provider(LocalProvider::new().init_blocks(1)),
     );
     let dfk = chervil::load(config).expect("load");
+
+    // A remote file is fetched by a task of its own on a worker, into working_dir.
+    let port = support::http_server("1\n2\n3\n");
+    let staged = sum_lines(chervil::File::new(format!("http://127.0.0.1:{port}/data/numbers.txt")));
+    assert_eq!(staged.result().unwrap(), 6);
+    assert!(dir.join("fetched").join("numbers.txt").exists(), "fetched into the executor's working_dir");
 
     // Values and dependencies cross the process boundary; two workers take turns.
     let x = add(1, 2);

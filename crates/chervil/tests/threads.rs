@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chervil::{AppFuture, CheckpointMode, Config, Error, File, Opts, ThreadPoolExecutor};
 
+mod support;
+
 /// One loaded DataFlowKernel at a time, as in Parsl: tests in one process take turns.
 fn turn() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
@@ -549,4 +551,43 @@ fn a_monitored_run_writes_parsls_rows() {
     assert!(history.contains("no"), "{history}");
     let depends: String = conn.query_row("SELECT task_depends FROM task WHERE task_id = 1", [], |r| r.get(0)).unwrap();
     assert_eq!(depends, "0", "Parsl's text form of the dependencies");
+}
+
+#[chervil::app]
+fn sum_lines(f: File) -> Result<u64, std::io::Error> {
+    let text = std::fs::read_to_string(f.filepath())?;
+    Ok(text.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
+}
+
+#[test]
+fn remote_files_are_fetched_first_as_parsls_default_staging_does() {
+    let _t = turn();
+    let dir = tempdir::Dir::new("staging");
+    let port = support::http_server("1\n2\n3\n");
+    let work = dir.path().join("fetched");
+    let config = Config::new()
+        .run_dir(dir.path().join("runinfo"))
+        .executor(ThreadPoolExecutor::new().working_dir(work.to_string_lossy()));
+    let dfk = chervil::load(config).unwrap();
+    let url = format!("http://127.0.0.1:{port}/data/numbers.txt");
+    // A fetch task of its own runs first; the app finds the file where filepath() says.
+    let sum = sum_lines(File::new(url.clone()));
+    assert_eq!(sum.result().unwrap(), 6);
+    assert_eq!(std::fs::read_to_string(work.join("numbers.txt")).unwrap(), "1\n2\n3\n");
+    assert!(sum.tid() > 0, "the fetch was a task of its own, submitted first");
+    assert!(std::fs::read_dir(&work).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".part")),
+            "no half file is left beside the fetched one");
+    // A fetch that fails fails the app with a DependencyError naming the URL and the answer.
+    let missing = format!("http://127.0.0.1:{port}/data/missing.txt");
+    match sum_lines(File::new(missing.clone())).result() {
+        Err(Error::DependencyError { failed, .. }) => {
+            let text = failed[0].1.to_string();
+            assert!(text.contains(&missing) && text.contains("404"), "{text}");
+        }
+        other => panic!("expected a DependencyError, got {other:?}"),
+    }
+    // Local paths are not staged.
+    std::fs::write(dir.path().join("local.txt"), "4\n5\n").unwrap();
+    assert_eq!(sum_lines(File::new(dir.path().join("local.txt").to_string_lossy())).result().unwrap(), 9);
+    dfk.cleanup();
 }
