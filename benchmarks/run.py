@@ -17,7 +17,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, 'workload.py')
 BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory', 'checkpoint', 'monitored',
-           'submit', 'pending', 'flat')
+           'submit', 'pending', 'flat', 'cpu')
 # Parsl runs ~1,000 tasks/s and holds ~5.5 KiB a pending task here: the scale workloads
 # give it this many tasks at most (its rate and memory per task do not improve with more).
 PARSL_SCALE_CAP = 20000
@@ -135,6 +135,9 @@ def metric(r):
     if r['bench'] == 'flat':
         return (f"{r['tasks_per_s']:,.0f}/s; batches {r['first_batch_per_s']:,.0f} → {r['last_batch_per_s']:,.0f}/s; "
                 f"end RSS {r['rss_mib_at_end']} MiB")
+    if r['bench'] == 'cpu':
+        parts = ', '.join(f"{role} {us:g}" for role, us in r['cpu_us_by_role'].items())
+        return f"{r['cpu_us_per_task']:,} µs CPU/task ({parts})"
     if r['bench'] == 'monitored':
         return (f"{r['tasks_per_s']:,.0f}/s; db: {r['db_tasks']:,} tasks, {r['db_tries']:,} tries, "
                 f"{r['db_status_rows']:,} states")
@@ -160,6 +163,8 @@ def print_table(rows):
             ratio = ''
         elif b == 'submit':
             ratio = f"{q['submit_us_per_task'] / c['submit_us_per_task']:.0f}×"
+        elif b == 'cpu':
+            ratio = f"{q['cpu_us_per_task'] / c['cpu_us_per_task']:.0f}×"
         elif b == 'checkpoint':
             ratio = (f"{c['write_tasks_per_s'] / q['write_tasks_per_s']:.0f}× / "
                      f"{c['resume_tasks_per_s'] / q['resume_tasks_per_s']:.0f}×")

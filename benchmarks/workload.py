@@ -10,7 +10,10 @@ loads the checkpoint and asks for them all again: every one a memo hit), monitor
 database holds for the run afterwards), and the scale workloads of issue 14: submit
 (the client's time per app call, executor running), pending (TASKS submitted before
 any is waited for: client memory per pending task), flat (TASKS in batches of 10,000:
-the last batch's rate beside the first's, and peak memory).
+the last batch's rate beside the first's, and peak memory), and cpu (noop, reporting the
+CPU time every process of the run spent on it: the client and everything it started —
+interchange, pools, workers — read from /proc before and after, per task; a figure that
+holds on a busy machine, where a rate does not).
 The executor is the same for both: a HighThroughputExecutor with one LocalProvider
 block of ``--workers`` worker processes.
 """
@@ -59,10 +62,77 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
 
 
+def process_tree_cpu() -> dict:
+    """CPU seconds so far of each thread of this process, of every process whose command
+    line names the run's directory (a pool that its block's shell left behind, as
+    Parsl's are), and of their descendants, with its process's role: client (this
+    process; Chervil's interchange is a thread of it), interchange (Parsl's own
+    process), pool (a process that started workers), launcher (a block's shell script),
+    worker."""
+    import os
+    ticks = os.sysconf('SC_CLK_TCK')
+    run_dir = os.path.abspath(parsl.dfk().run_dir)
+    todo, rows, seen = [os.getpid()], {}, set()
+    for entry in os.listdir('/proc'):
+        try:
+            if entry.isdigit() and run_dir in open(f'/proc/{entry}/cmdline').read():
+                todo.append(int(entry))
+        except OSError:
+            pass
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            cmd = open(f'/proc/{pid}/cmdline').read().replace('\0', ' ')
+            threads = os.listdir(f'/proc/{pid}/task')
+        except OSError:
+            continue
+        children, spent = [], {}
+        for t in threads:
+            try:
+                children += [int(c) for c in open(f'/proc/{pid}/task/{t}/children').read().split()]
+                stat = open(f'/proc/{pid}/task/{t}/stat').read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(')') + 2:].split()
+            spent[int(t)] = (int(fields[11]) + int(fields[12])) / ticks
+        if pid == os.getpid():
+            role = 'client'
+        elif 'interchange' in cmd:
+            role = 'interchange'
+        elif 'pool' in cmd and children:
+            role = 'pool'
+        elif children:
+            role = 'launcher'
+        else:
+            role = 'worker'
+        rows.update({(pid, t): (role, secs) for t, secs in spent.items()})
+        todo += children
+    return rows
+
+
+def cpu_between(before: dict, after: dict, n: int) -> dict:
+    by_role: dict = {}
+    for key, (role, secs) in after.items():
+        spent = secs - before.get(key, (role, 0.0))[1]
+        by_role[role] = by_role.get(role, 0.0) + spent
+    total = sum(by_role.values())
+    return {'cpu_us_per_task': round(total * 1e6 / n, 1),
+            'cpu_us_by_role': {r: round(s * 1e6 / n, 1) for r, s in sorted(by_role.items()) if s > 0}}
+
+
 def run(bench: str, n: int) -> dict:
     out: dict = {}
     start = time.perf_counter()
-    if bench == 'noop':
+    if bench == 'cpu':
+        before = process_tree_cpu()
+        futures = [noop() for _ in range(n)]
+        for f in futures:
+            f.result()
+        out.update(cpu_between(before, process_tree_cpu(), n))
+    elif bench == 'noop':
         futures = [noop() for _ in range(n)]
         for f in futures:
             f.result()
