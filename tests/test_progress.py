@@ -188,3 +188,20 @@ def test_the_line_fits_80_columns_and_steps_aside_for_the_scripts_output(tmp_pat
     drawn = [part for part in drawn if 'done ·' in part or '✓' in part]
     assert drawn, out
     assert all(len(part) < 80 for part in drawn), [p for p in drawn if len(p) >= 80]
+
+
+RUST_HELLO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'target', 'debug', 'examples', 'hello')
+
+
+def test_the_rust_front_draws_the_same_line_by_the_same_rule(tmp_path):
+    import pytest
+    if not os.path.exists(RUST_HELLO):
+        pytest.skip("the Rust example is not built: `make test-rust` (or `cargo build -p chervil --examples`) "
+                    "builds it first")
+    out = run_on_a_terminal([RUST_HELLO], tmp_path, dict(env_without_progress_setting(), CHERVIL_PROGRESS='1'))
+    assert 'Hello, World!' in out
+    final = [line for line in out.splitlines() if 'chervil:' in line][-1]
+    assert '2 tasks in' in final, out
+    out = run_on_a_terminal([RUST_HELLO], tmp_path, env_without_progress_setting())
+    assert 'Hello, World!' in out and 'chervil:' not in out, "off unless asked for, as on the Python front"

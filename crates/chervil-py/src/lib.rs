@@ -18,7 +18,6 @@ mod dashboard;
 mod errors;
 mod htex;
 mod monitor;
-mod progress;
 mod providers;
 mod run;
 mod scaling;
@@ -82,7 +81,7 @@ fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
 struct KernelHandle {
     inner: Arc<Mutex<Kernel>>,
     /// The live progress line, while one is drawn.
-    progress: Mutex<Option<progress::Progress>>,
+    progress: Mutex<Option<chervil_run::progress::Progress>>,
     /// Set once when the run is monitored: every state change goes to it from here,
     /// without a trip through Python.
     monitor: OnceLock<Arc<MonitorEngine>>,
@@ -120,11 +119,12 @@ impl KernelHandle {
         }
     }
 
-    /// Draws the progress line on stderr every `every` seconds until
-    /// `stop_progress`; does nothing (and returns False) when stderr is not a terminal.
+    /// Draws the progress line on stderr every `every` seconds until `stop_progress`,
+    /// when the run wants it (`chervil_run::progress::wanted`: CHERVIL_PROGRESS=1 and
+    /// stderr a terminal); otherwise does nothing and returns False.
     #[pyo3(signature = (every = 0.5))]
     fn start_progress(&self, every: f64) -> PyResult<bool> {
-        if !progress::stderr_is_terminal() {
+        if !chervil_run::progress::wanted() {
             return Ok(false);
         }
         let mut slot = self.progress.lock().unwrap_or_else(|p| p.into_inner());
@@ -132,7 +132,13 @@ impl KernelHandle {
             let every = std::time::Duration::try_from_secs_f64(every)
                 .map_err(|_| PyValueError::new_err(format!("every must be a positive number of seconds, not {every}")))?;
             *slot = Some(
-                progress::Progress::start(Arc::clone(&self.inner), every)
+                {
+                    let kernel = Arc::clone(&self.inner);
+                    chervil_run::progress::Progress::start(
+                        move || chervil_core::progress::Counts::of(&kernel.lock().unwrap_or_else(|p| p.into_inner())),
+                        every,
+                    )
+                }
                     .map_err(|e| PyRuntimeError::new_err(format!("cannot start the progress line: {e}")))?,
             );
         }

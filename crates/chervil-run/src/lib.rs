@@ -16,6 +16,7 @@
 
 pub mod checkpoints;
 pub mod monitoring;
+pub mod progress;
 pub mod rundir;
 
 pub use checkpoints::{all_checkpoints, checkpoints_to_load, last_checkpoint};

@@ -11,8 +11,10 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chervil_checkpoint::{Checkpointer, Policy};
+use chervil_core::progress::Counts;
 use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState};
 use chervil_monitor::{Event, Monitor};
 
@@ -122,6 +124,9 @@ struct Inner {
     cleaned: AtomicBool,
     /// The run's monitoring database writer, when the config has a `MonitoringHub`.
     monitor: Option<Arc<Monitor>>,
+    /// The live progress line on stderr, when the run wants one (`CHERVIL_PROGRESS=1` on a
+    /// terminal; the engine's rule, as on the Python front).
+    progress: Mutex<Option<chervil_run::progress::Progress>>,
 }
 
 /// Which executor a task runs on: an index into `executors`, or the internal pool.
@@ -189,7 +194,7 @@ impl Dfk {
             }
         }
         tracing::info!(run_dir = %run_dir.display(), "Chervil run starting");
-        Ok(Dfk(
+        let dfk = Dfk(
             Arc::new(Inner {
             id: NEXT_DFK.fetch_add(1, Ordering::Relaxed),
             run_dir,
@@ -206,9 +211,19 @@ impl Dfk {
             memo: Memo { table: Mutex::new(table), checkpoints },
             cleaned: AtomicBool::new(false),
             monitor,
+            progress: Mutex::new(None),
         }),
             None,
-        ))
+        );
+        if chervil_run::progress::wanted() {
+            let inner = Arc::downgrade(&dfk.0);
+            let read = move || inner.upgrade().map(|i| Counts::of(&lock(&i.kernel))).unwrap_or_default();
+            match chervil_run::progress::Progress::start(read, Duration::from_millis(500)) {
+                Ok(p) => *lock(&dfk.0.progress) = Some(p),
+                Err(e) => tracing::warn!(error = %e, "cannot draw the progress line"),
+            }
+        }
+        Ok(dfk)
     }
 
     /// This run's directory (`runinfo/NNN`).
@@ -273,6 +288,9 @@ impl Dfk {
         for (_, e) in &self.0.executors {
             e.shutdown();
         }
+        // The line gives way to the summary of the whole run.
+        let progress = lock(&self.0.progress).take();
+        drop(progress);
         if let Some(m) = &self.0.monitor {
             // Parsl's counts: done tasks, and failed ones (not those failed by a dependency).
             let (done, failed) = {

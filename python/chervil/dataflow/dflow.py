@@ -105,10 +105,10 @@ class DataFlowKernel:
         logger.info("Chervil run %s starting in %s", self.run_id, self.run_dir)
 
         self._kernel = _core.KernelHandle(retries=float(config.retries), garbage_collect=config.garbage_collect)
-        if os.environ.get('CHERVIL_PROGRESS') == '1':
-            # a live line on stderr, when it is a terminal; the script's prints step round it
-            if self._kernel.start_progress():
-                progress_line.install(self._kernel)
+        # A live line on stderr when asked for (CHERVIL_PROGRESS=1) and stderr is a terminal
+        # (the engine's rule, as on the Rust front); the script's prints step round it.
+        if self._kernel.start_progress():
+            progress_line.install(self._kernel)
         self.monitoring = config.monitoring
         # The engine's monitor when the config has a MonitoringHub: the kernel sends it every
         # state change itself; executors send their blocks' (see `add_executors`).

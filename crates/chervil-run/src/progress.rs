@@ -1,7 +1,7 @@
 //! The live progress line on stderr (its text is `chervil_core::progress`): redrawn in
 //! place while a run goes, only when stderr is a terminal, so redirected output never
 //! holds it. A thread of its own reads the kernel's state counts every half second; the
-//! task path does nothing for it.
+//! task path does nothing for it. Both fronts draw it, when [`wanted`].
 //!
 //! The line shares the terminal with the script. The script's own writes (its `print`s,
 //! through the Python front's stream wrappers) call [`Progress::aside`] first, which
@@ -17,7 +17,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chervil_core::progress::{render, summary, Counts};
-use chervil_core::Kernel;
 
 /// Goes to the start of the row and erases it.
 const ERASE: &str = "\r\x1b[2K";
@@ -53,6 +52,12 @@ pub struct Progress {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Whether a run draws the line: asked for (`CHERVIL_PROGRESS=1`; `python -m chervil
+/// run` sets it unless `--no-progress`) and stderr is a terminal.
+pub fn wanted() -> bool {
+    std::env::var("CHERVIL_PROGRESS").as_deref() == Ok("1") && stderr_is_terminal()
+}
+
 pub fn stderr_is_terminal() -> bool {
     // SAFETY: isatty only inspects the descriptor.
     unsafe { libc::isatty(2) == 1 }
@@ -78,11 +83,11 @@ fn put(text: &str) {
 }
 
 impl Progress {
-    pub fn start(kernel: Arc<Mutex<Kernel>>, every: Duration) -> std::io::Result<Progress> {
+    /// Draws the line every `every` from the counts `read` gives (the run's kernel's).
+    pub fn start(read: impl Fn() -> Counts + Send + 'static, every: Duration) -> std::io::Result<Progress> {
         let shared = Arc::new(Shared { screen: Mutex::new(Screen::default()), wake: Condvar::new() });
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("chervil-progress".into()).spawn(move || {
-            let read = || Counts::of(&kernel.lock().unwrap_or_else(|p| p.into_inner()));
             let began = Instant::now();
             let mut last = (began, read().done + read().failed);
             let mut rate = 0.0f64;
