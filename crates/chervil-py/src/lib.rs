@@ -178,6 +178,14 @@ impl KernelHandle {
         Ok(())
     }
 
+    /// Closes the monitored run's workflow row with the engine's counts (Parsl's:
+    /// `chervil_run::monitoring::workflow_ended`). Nothing when not monitored.
+    fn end_workflow(&self) {
+        if let Some(m) = self.monitor.get() {
+            chervil_run::monitoring::workflow_ended(m, &mut self.lock());
+        }
+    }
+
     /// Returns `(task_id, commands)`. `task_row`, when monitoring, is what only the front
     /// knows of the task: `(memoize, inputs, outputs, stdout, stderr)` as text.
     #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false, task_row = None))]

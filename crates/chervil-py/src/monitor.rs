@@ -32,10 +32,6 @@ impl Monitor {
         self.inner.send(Event::WorkflowStarted { name, version, began_us: Clock::now_us(), host, user, rundir });
     }
 
-    fn workflow_ended(&self, tasks_completed: u64, tasks_failed: u64) {
-        self.inner.send(Event::WorkflowEnded { completed_us: Clock::now_us(), tasks_completed, tasks_failed });
-    }
-
     /// A try's failure that the kernel did not see as one (a dependency failure): its
     /// `task_fail_history`.
     fn try_failed(&self, task_id: u64, try_id: u32, error: String) {

@@ -31,6 +31,18 @@ fn state_events(t: Transition, at_us: i64) -> impl Iterator<Item = Event> {
     std::iter::once(Event::TaskState { task_id: t.task, try_id: t.try_id, state: t.state.name(), at_us }).chain(failures)
 }
 
+/// Closes the run's workflow row with Parsl's counts — tasks that ran to a result, and
+/// tasks that failed themselves (memo hits and dependency failures are not counted;
+/// `parsl-visualize` reads these) — after the kernel's last state changes.
+pub fn workflow_ended(monitor: &Monitor, kernel: &mut Kernel) {
+    observe(monitor, kernel, None);
+    monitor.send(Event::WorkflowEnded {
+        completed_us: Clock::now_us(),
+        tasks_completed: kernel.count(TaskState::ExecDone),
+        tasks_failed: kernel.count(TaskState::Failed),
+    });
+}
+
 /// A try's host and block, and Parsl's `running` and `running_ended` states.
 pub fn try_ran_events(
     task_id: u64,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chervil_checkpoint::{Checkpointer, Policy};
 use chervil_core::progress::Counts;
-use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec, TaskState};
+use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec};
 use chervil_monitor::{Event, Monitor};
 
 use crate::app::{AppDef, Joined, Runner};
@@ -292,17 +292,7 @@ impl Dfk {
         let progress = lock(&self.0.progress).take();
         drop(progress);
         if let Some(m) = &self.0.monitor {
-            // Parsl's counts: done tasks, and failed ones (not those failed by a dependency).
-            let (done, failed) = {
-                let mut k = lock(&self.0.kernel);
-                self.0.observe(&mut k, None);
-                (k.count(TaskState::ExecDone), k.count(TaskState::Failed))
-            };
-            m.send(Event::WorkflowEnded {
-                completed_us: chervil_monitor::Clock::now_us(),
-                tasks_completed: done,
-                tasks_failed: failed,
-            });
+            chervil_run::monitoring::workflow_ended(m, &mut lock(&self.0.kernel));
             let summary = m.close();
             if let Some(e) = summary.first_error {
                 tracing::error!(error = %e, lost = summary.lost, "monitoring lost rows");

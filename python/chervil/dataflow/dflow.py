@@ -137,7 +137,8 @@ class DataFlowKernel:
         except Exception:
             self._stop_progress()
             if self.monitoring is not None:
-                self.monitoring.close(tasks_completed=0, tasks_failed=0)
+                self._kernel.end_workflow()
+                self.monitoring.close()
             self._close_log()
             raise
         self.data_manager = DataManager(self)
@@ -307,11 +308,8 @@ class DataFlowKernel:
         except Exception:
             logger.exception("The final checkpoint failed")
         if self.monitoring is not None:
-            states = self.task_state_counts
-            # Parsl's counts: tasks that ran to a result, tasks that failed themselves (memo hits
-            # and dependency failures are not counted; parsl-visualize reads these).
-            self.monitoring.close(tasks_completed=states.get(States.exec_done, 0),
-                                  tasks_failed=states.get(States.failed, 0))
+            self._kernel.end_workflow()  # the workflow row's end, with Parsl's counts (the engine's rule)
+            self.monitoring.close()
         atexit.unregister(self.atexit_cleanup)
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader.clear()

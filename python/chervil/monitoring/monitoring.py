@@ -74,12 +74,12 @@ class MonitoringHub:
         logger.info("Monitoring run %s into %s", run_id, self.logging_endpoint)
         return monitor
 
-    def close(self, tasks_completed: int, tasks_failed: int) -> None:
-        """Closes the run's workflow row and stops the writer; says what was not recorded."""
+    def close(self) -> None:
+        """Stops the writer (the kernel has closed the workflow row: ``end_workflow``);
+        says what was not recorded."""
         monitor, self._monitor = self._monitor, None
         if monitor is None:
             return
-        monitor.workflow_ended(tasks_completed, tasks_failed)
         recorded, lost, error = monitor.close()
         if lost:
             logger.error("Monitoring could not record %d of %d events in %s: %s. The run itself was not affected.",
