@@ -9,6 +9,7 @@
 //! - [`tls`]: TLS for links that leave the machine, with a per-run certificate that
 //!   pools pin by fingerprint.
 
+mod frames;
 pub mod interchange;
 pub mod pool;
 mod procfs;

@@ -27,8 +27,9 @@ use chervil_mpi::prefix::{self, Launcher};
 use chervil_mpi::spec::Value;
 use chervil_mpi::{MpiSpec, NodeScheduler};
 use chervil_proto::worker::{decode_reply, encode_env, encode_function, encode_request_frame};
+use crate::frames::read_frame;
 use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use crate::slots::{NodeShape, WorkerSlots};
@@ -334,22 +335,6 @@ fn frame_of(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 4);
     encode_frame(body, &mut out);
     out
-}
-
-async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, dec: &mut FrameDecoder, buf: &mut [u8]) -> Result<Option<Vec<u8>>, String> {
-    loop {
-        match dec.next_frame() {
-            Ok(Some(body)) => return Ok(Some(body)),
-            Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        match rd.read(buf).await {
-            Ok(0) if dec.buffered() == 0 => return Ok(None),
-            Ok(0) => return Err("the stream ended in the middle of a frame".into()),
-            Ok(n) => dec.extend(&buf[..n]),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
 }
 
 enum Event {

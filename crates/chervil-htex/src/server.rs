@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::frames::read_frame;
 use chervil_proto::{batches, encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -640,27 +641,6 @@ async fn handshake_and_serve<A: Acceptor>(shared: Arc<Shared>, acceptor: Arc<A>,
         Ok(Ok(stream)) => serve_pool(shared, stream, peer, place).await,
         Ok(Err(e)) => tracing::warn!(%peer, error = %e, "connection refused: TLS handshake failed"),
         Err(_) => tracing::warn!(%peer, "connection refused: no TLS handshake within the time allowed"),
-    }
-}
-
-/// Reads whole frames from `rd`, `None` at a clean end of stream.
-async fn read_frame<R: AsyncRead + Unpin>(
-    rd: &mut R,
-    dec: &mut FrameDecoder,
-    buf: &mut [u8],
-) -> Result<Option<Vec<u8>>, String> {
-    loop {
-        match dec.next_frame() {
-            Ok(Some(body)) => return Ok(Some(body)),
-            Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        match rd.read(buf).await {
-            Ok(0) if dec.buffered() == 0 => return Ok(None),
-            Ok(0) => return Err("closed the connection in the middle of a frame".into()),
-            Ok(n) => dec.extend(&buf[..n]),
-            Err(e) => return Err(format!("connection error: {e}")),
-        }
     }
 }
 
