@@ -399,6 +399,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checkpoint::checkpoint_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::block_failure_report, m)?)?;
+    m.add_function(wrap_pyfunction!(scaling::block_job_name, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(providers::script_with_sentinels, m)?)?;

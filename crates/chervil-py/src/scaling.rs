@@ -101,3 +101,10 @@ pub fn block_failure_report(
         .collect();
     chervil_scaling::block_failure_report(header, &blocks)
 }
+
+/// The name a block's job is submitted under (`chervil_scaling::block_job_name`, as the
+/// Rust front names them).
+#[pyfunction]
+pub fn block_job_name(executor: &str, block: &str) -> String {
+    chervil_scaling::block_job_name(executor, block)
+}

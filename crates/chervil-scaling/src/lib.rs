@@ -28,6 +28,12 @@ pub mod report;
 
 pub use report::{block_failure_report, BlockOutput, FailedBlock};
 
+/// The name a block's job is submitted under (`chervil.<executor>.block-<id>`), so a
+/// scheduler's queue shows whose and which block each job is; both fronts name them so.
+pub fn block_job_name(executor: &str, block: &str) -> String {
+    format!("chervil.{executor}.block-{block}")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     None,

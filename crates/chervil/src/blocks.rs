@@ -104,7 +104,7 @@ impl Blocks {
             let block = self.next.to_string();
             self.next += 1;
             let script = self.script(&block);
-            let name = format!("chervil.{}.block{block}", self.label);
+            let name = chervil_scaling::block_job_name(&self.label, &block);
             let job = match &mut self.jobs {
                 Jobs::Local(p) => p.submit(&script, &name),
                 Jobs::Batch(p) => p.submit(&script, 1, &name),

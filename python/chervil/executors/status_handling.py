@@ -118,7 +118,7 @@ class BlockProviderExecutor(ParslExecutor):
                 block_id = str(next(self._block_ids))
                 try:
                     job_id = self.provider.submit(self._block_command(block_id), 1,
-                                                  job_name=f"chervil.{self.label}.block-{block_id}")
+                                                  job_name=_core.block_job_name(self.label, block_id))
                 except Exception as e:
                     raise ScalingFailed(self, f"the provider could not start block {block_id}: {e}") from e
                 logger.info("%s: started block %s as job %s", self.label, block_id, job_id)
