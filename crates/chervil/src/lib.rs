@@ -74,6 +74,46 @@
 //!
 //! [`AppFuture::result`] blocks; `.await` works on any async runtime. A failed
 //! dependency fails the dependent task with [`Error::DependencyError`] naming it.
+//!
+//! # Files
+//!
+//! A [`File`] names a path or a URL. Given to an app, an `http://`, `https://` or
+//! `ftp://` file is fetched first by a task of its own on the same executor (into its
+//! `working_dir`), as Parsl's default staging does; the app reads it at
+//! [`File::filepath`]. A file an app writes is one of its `outputs`
+//! ([`Opts::outputs`]): a [`DataFuture`] another app can wait for.
+//!
+//! # MPI tasks
+//!
+//! [`HighThroughputExecutor::mpi`] (Parsl's `MPIExecutor`) shares each block's nodes among
+//! tasks that ask for nodes and ranks; each finds `$PARSL_MPI_PREFIX` where it runs:
+//!
+//! ```no_run
+//! use chervil::{Config, HighThroughputExecutor, Opts, ResourceSpec, SlurmProvider, Launcher};
+//! #[chervil::bash_app]
+//! fn simulate(step: u32) -> String {
+//!     format!("$PARSL_MPI_PREFIX ./simulate --step {step}")
+//! }
+//! fn main() -> Result<(), chervil::Error> {
+//!     chervil::init();
+//!     let block = SlurmProvider::new().nodes_per_block(8).launcher(Launcher::Simple);
+//!     let dfk = chervil::load(Config::new().executor(HighThroughputExecutor::mpi().max_workers_per_node(4).provider(block)))?;
+//!     let spec = ResourceSpec::new().num_nodes(2).ranks_per_node(16);
+//!     let runs: Vec<_> = (0..10).map(|s| simulate::with(Opts::new().resource_specification(spec.clone()), s)).collect();
+//!     for r in runs {
+//!         r.result()?;
+//!     }
+//!     dfk.cleanup();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Watching a run
+//!
+//! With `CHERVIL_PROGRESS=1` and stderr on a terminal, a live line shows the run's
+//! progress and ends with its summary, as under `python -m chervil run`;
+//! [`Config::monitoring`] records every task, try and state in Parsl's database, which
+//! `chervil dashboard` and `parsl-visualize` read.
 
 // The crate's own apps (the staging fetch) use its attributes, which name `::chervil`.
 extern crate self as chervil;
