@@ -86,3 +86,38 @@ def _bytes_per(make, n=2000):
 def test_a_lean_future_is_far_smaller_than_a_standard_one():
     lean, standard = _bytes_per(LeanFuture), _bytes_per(cf.Future)
     assert lean < standard / 2, (lean, standard)
+
+
+def test_a_waiter_or_callback_arriving_as_the_future_finishes_is_never_missed():
+    # Finishing without a lock is safe only if a waiter (or callback, or wait()) that
+    # arrives at the same moment either comes wholly before it (and the finish takes
+    # the lock) or wholly after (and sees it finished). Race them many times.
+    n = 3000
+    futures = [LeanFuture() for _ in range(n)]
+    called = []
+    go = threading.Barrier(3)
+
+    def setter():
+        go.wait()
+        for i, f in enumerate(futures):
+            (f.set_result if i % 2 else lambda v, f=f: f.set_exception(ValueError(v)))(i)
+
+    def callbacks():
+        go.wait()
+        for f in futures[::3]:
+            f.add_done_callback(lambda f: called.append(f))
+
+    threads = [threading.Thread(target=setter), threading.Thread(target=callbacks)]
+    for t in threads:
+        t.start()
+    go.wait()
+    for i, f in enumerate(futures):  # the main thread waits on each as it is being finished
+        if i % 2:
+            assert f.result(timeout=30) == i
+        else:
+            assert isinstance(f.exception(timeout=30), ValueError)
+    for t in threads:
+        t.join(timeout=30)
+    assert len(called) == len(futures[::3]), "every callback ran once"
+    done, _ = cf.wait(futures, timeout=30)
+    assert len(done) == n
