@@ -144,8 +144,7 @@ impl MpiMode {
     /// the batch scheduler gave this pool's job (read from its environment; this host
     /// alone outside a batch job). What both fronts' pools start with.
     pub fn from_environment(launcher: &str) -> Result<MpiMode, String> {
-        let chosen = Launcher::parse(launcher)
-            .ok_or_else(|| format!("mpi_launcher {launcher:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))?;
+        let chosen = Launcher::named(launcher)?;
         let nodes = chervil_mpi::hostlist::block_nodes(|k| std::env::var(k).ok(), |path| std::fs::read_to_string(path).ok(), &hostname())
             .map_err(|e| e.to_string())?;
         Ok(MpiMode { launcher: chosen, nodes })

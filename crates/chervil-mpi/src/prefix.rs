@@ -21,6 +21,12 @@ impl Launcher {
             _ => None,
         }
     }
+
+    /// [`parse`](Launcher::parse), or the error every front shows for a name it does not
+    /// know, naming the three it does.
+    pub fn named(name: &str) -> Result<Launcher, String> {
+        Launcher::parse(name).ok_or_else(|| format!("mpi_launcher {name:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))
+    }
 }
 
 /// `PARSL_MPIEXEC_PREFIX` and friends, `PARSL_MPI_PREFIX`, and the counts and node list,
@@ -68,6 +74,7 @@ mod tests {
         let srun: std::collections::HashMap<_, _> = environment(Launcher::Srun, &spec, &nodes).into_iter().collect();
         assert_eq!(srun["PARSL_MPI_PREFIX"], srun["PARSL_SRUN_PREFIX"]);
         assert_eq!(Launcher::parse("mpirun"), None);
+        assert_eq!(Launcher::named("mpirun"), Err("mpi_launcher \"mpirun\" is unknown; choose 'mpiexec', 'srun' or 'aprun'".to_string()));
     }
 
     #[test]

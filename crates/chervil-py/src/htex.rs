@@ -374,8 +374,7 @@ fn spec_values(pairs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<Vec<(String, 
 /// specification. Raises ValueError for a bad launcher or specification.
 #[pyfunction]
 pub fn mpi_environment(launcher: &str, pairs: Vec<(String, Bound<'_, PyAny>)>, nodes: Vec<String>) -> PyResult<Vec<(String, String)>> {
-    let chosen = chervil_mpi::prefix::Launcher::parse(launcher)
-        .ok_or_else(|| PyValueError::new_err(format!("mpi_launcher must be one of mpiexec, srun, aprun, not {launcher:?}")))?;
+    let chosen = chervil_mpi::prefix::Launcher::named(launcher).map_err(PyValueError::new_err)?;
     let spec = chervil_mpi::MpiSpec::parse(&spec_values(pairs)?).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(chervil_mpi::prefix::environment(chosen, &spec, &nodes).into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }

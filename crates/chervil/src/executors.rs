@@ -219,11 +219,8 @@ pub(crate) struct Htex {
 impl Htex {
     pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path, monitor: Watch) -> Result<Htex, Error> {
         if let Some(name) = &config.mpi_launcher {
-            if chervil_mpi::prefix::Launcher::parse(name).is_none() {
-                return Err(Error::Executor(format!(
-                    "executor {}: MPI launcher {name:?} is unknown; choose \"mpiexec\", \"srun\" or \"aprun\"",
-                    config.label
-                )));
+            if let Err(why) = chervil_mpi::prefix::Launcher::named(name) {
+                return Err(Error::Executor(format!("executor {}: {why}", config.label)));
             }
             if matches!(&config.provider, Provider::Batch(b) if b.launcher != chervil_providers::launchers::Launcher::Simple) {
                 return Err(Error::Executor(format!(
