@@ -326,18 +326,6 @@ impl Dfk {
             Err(e) => return failed(e),
         };
         let label = if executor == INTERNAL { "_parsl_internal" } else { inner.executors[executor].0.as_str() };
-        // Remote files first: each becomes the result of a fetch task on the same executor
-        // (a join app's on the first, as it runs in the client).
-        for arg in args.iter_mut() {
-            if let ArgKind::Stage(file) = &arg.0 {
-                let on = match executor {
-                    INTERNAL => inner.executors.first(),
-                    _ => inner.executors.get(executor),
-                };
-                let (on, dir) = on.map_or((label, None), |(l, e)| (l.as_str(), e.working_dir()));
-                *arg = crate::IntoArg::into_arg(crate::staging::stage_in(file, on, dir)).erase();
-            }
-        }
         let asked = opts.resources.as_ref().map(|r| &r.pairs[..]).unwrap_or(&[]);
         let resources = if executor == INTERNAL {
             match asked.is_empty() {
@@ -354,6 +342,18 @@ impl Dfk {
             Ok(r) => r,
             Err(e) => return failed(e),
         };
+        // Then remote files (a refused task starts no fetch): each becomes the result of a
+        // fetch task on the same executor (a join app's on the first: it runs in the client).
+        for arg in args.iter_mut() {
+            if let ArgKind::Stage(file) = &arg.0 {
+                let on = match executor {
+                    INTERNAL => inner.executors.first(),
+                    _ => inner.executors.get(executor),
+                };
+                let (on, dir) = on.map_or((label, None), |(l, e)| (l.as_str(), e.working_dir()));
+                *arg = crate::IntoArg::into_arg(crate::staging::stage_in(file, on, dir)).erase();
+            }
+        }
         let (own, external, external_failed) = inner.classify(args.iter().flat_map(ErasedArg::waits_for));
         let run = (opts.stdout.is_some() || opts.stderr.is_some() || opts.walltime.is_some()).then(|| {
             Box::new(RunOptions { app: String::new(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime })
