@@ -8,6 +8,11 @@ from chervil.executors.base import ParslExecutor
 class _Unsupported(ParslExecutor):
     why = ""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # The reference's text, from the same words the error uses.
+        cls.__doc__ = f"Not available: building one raises :class:`~chervil.errors.ConfigurationError` ({cls.why})."
+
     def __init__(self, *args, **kwargs):
         raise ConfigurationError(
             f"{type(self).__name__} is not available in Chervil: {self.why}. Use "
@@ -22,18 +27,12 @@ class _Unsupported(ParslExecutor):
 
 
 class FluxExecutor(_Unsupported):
-    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it needs the Flux
-    resource manager's Python bindings)."""
     why = "it needs the Flux resource manager's Python bindings"
 
 
 class GlobusComputeExecutor(_Unsupported):
-    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it sends tasks to the
-    Globus Compute cloud service, which this engine does not talk to)."""
     why = "it sends tasks to the Globus Compute cloud service, which this engine does not talk to"
 
 
 class RadicalPilotExecutor(_Unsupported):
-    """Not available: building one raises :class:`~chervil.errors.ConfigurationError` (it needs
-    RADICAL-Pilot)."""
     why = "it needs RADICAL-Pilot"
