@@ -149,3 +149,62 @@ def test_scaling_settings_are_checked():
         Config(max_idletime=-1)
     with pytest.raises(ConfigurationError, match="'htex_auto_scale'"):
         Config(strategy='fast')
+
+
+class StatusFailsOnce(LocalProvider):
+    """A provider of the script's own whose scheduler does not answer its first poll."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.polls = 0
+
+    def status(self, job_ids):
+        self.polls += 1
+        if self.polls == 1:
+            raise RuntimeError("squeue: error: slurm_load_jobs error: Socket timed out on send/recv")
+        return super().status(job_ids)
+
+
+class RefusesAfterFirst(LocalProvider):
+    """A provider of the script's own whose scheduler takes one job and refuses the rest."""
+
+    def submit(self, command, tasks_per_node, job_name="chervil.localprovider"):
+        if getattr(self, 'taken', False):
+            raise RuntimeError("sbatch: error: QOSMaxSubmitJobPerUserLimit")
+        self.taken = True
+        return super().submit(command, tasks_per_node, job_name)
+
+
+def test_a_poll_the_provider_cannot_answer_changes_no_block(tmp_path):
+    provider = StatusFailsOnce(init_blocks=1, max_blocks=1)
+    provider.status_polling_interval = 0.1
+    with chervil.load(scaling_config(tmp_path, provider, strategy='none')) as dfk:
+        htex = dfk.executors['htex']
+        (gate := tmp_path / 'gate').touch()
+        assert wait_for(str(gate), 1).result(timeout=30)[0] == 1
+        wait_until(lambda: provider.polls >= 3, 30, "polls after the failed one")
+        assert states(htex) == {'0': JobState.RUNNING}, "never UNKNOWN for a scheduler that did not answer"
+        assert 'could not say how the blocks are' in engine_log(dfk)
+
+
+def test_a_block_the_provider_refuses_is_a_failed_block_and_the_run_goes_on(tmp_path):
+    from chervil.monitoring import MonitoringHub
+    db = tmp_path / 'monitoring.db'
+    provider = RefusesAfterFirst(init_blocks=1, max_blocks=2)
+    config = scaling_config(tmp_path, provider)
+    config.monitoring = MonitoringHub(logging_endpoint=f'sqlite:///{db}')
+    gate = tmp_path / 'gate'
+    with chervil.load(config) as dfk:
+        htex = dfk.executors['htex']
+        futs = [wait_for(str(gate), i) for i in range(2)]
+        wait_until(lambda: JobState.FAILED in states(htex).values(), 30, "the refused block")
+        refused = htex.status_facade['1']
+        assert refused.state == JobState.FAILED and 'QOSMaxSubmitJobPerUserLimit' in refused.message
+        assert '1' not in htex.blocks_to_job_id, "no job for it"
+        assert not htex.bad_state_is_set, "block 0 still runs"
+        gate.touch()
+        assert sorted(f.result(timeout=30)[0] for f in futs) == [0, 1]
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT status, job_id FROM block WHERE block_id = '1' ORDER BY timestamp").fetchall()
+    assert rows[0] == ('FAILED', None), rows

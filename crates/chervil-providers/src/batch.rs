@@ -129,6 +129,11 @@ pub trait Scheduler: Send {
         false
     }
     fn cancel_argv(&self, spec: &BlockSpec, ids: &[String]) -> Vec<String>;
+    /// How often to ask about the blocks by default (Parsl's per provider: a batch
+    /// scheduler is asked every minute; clouds and Kubernetes override it).
+    fn status_polling_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
     /// Anything to learn from the scheduler before the first submit (a cloud's
     /// zone); called once, with the provider's command timeout.
     fn prepare(&mut self, _spec: &BlockSpec) -> Result<(), ProviderError> {
@@ -207,6 +212,11 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 impl BatchProvider {
+    /// The scheduler's default [`Scheduler::status_polling_interval`].
+    pub fn status_polling_interval(&self) -> std::time::Duration {
+        self.scheduler.status_polling_interval()
+    }
+
     pub fn new(scheduler: Box<dyn Scheduler>, spec: BlockSpec, script_dir: impl Into<PathBuf>) -> Result<Self, ProviderError> {
         check_walltime(&spec.walltime)?;
         if spec.nodes_per_block == 0 {

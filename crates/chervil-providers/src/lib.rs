@@ -66,6 +66,10 @@ pub mod private_file {
 
 use std::path::PathBuf;
 
+/// How often Parsl asks a local (or ad hoc) provider about its blocks by default; batch
+/// schedulers say their own ([`batch::Scheduler::status_polling_interval`]).
+pub const LOCAL_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub use adhoc::AdHocProvider;
 pub use local::LocalProvider;
 pub use batch::{BatchProvider, BlockSpec, Scheduler};

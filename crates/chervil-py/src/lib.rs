@@ -393,6 +393,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<providers::BatchJobs>()?;
     m.add_class::<providers::AdHocJobs>()?;
     m.add_class::<scaling::Scaler>()?;
+    m.add_class::<scaling::BlockBook>()?;
     m.add_class::<checkpoint::Checkpointer>()?;
     m.add_class::<monitor::Monitor>()?;
     m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
@@ -400,6 +401,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::block_failure_report, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::block_job_name, m)?)?;
+    m.add_function(wrap_pyfunction!(scaling::initial_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(providers::script_with_sentinels, m)?)?;

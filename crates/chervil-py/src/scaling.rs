@@ -1,10 +1,12 @@
 //! The scaling strategy as Python sees it: a snapshot in, a decision out.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chervil_providers::JobState;
-use chervil_scaling::{BlockView, Decision, Limits, Scaler as Engine, Strategy};
+use chervil_providers::{JobState, JobStatus};
+use chervil_run::blocks::Blocks;
+use chervil_scaling::{BlockView, Decision, Limits, Load, Scaler as Engine, Strategy};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -19,6 +21,24 @@ fn job_state(v: u8) -> JobState {
 pub struct Scaler {
     label: String,
     inner: Mutex<Engine>,
+}
+
+impl Scaler {
+    fn decide(&self, py: Python<'_>, outstanding: usize, views: &[BlockView]) -> PyResult<Option<Py<PyAny>>> {
+        let decision = self.inner.lock().unwrap_or_else(|p| p.into_inner()).step(Instant::now(), outstanding, views);
+        let label = &self.label;
+        Ok(match decision {
+            None => None,
+            Some(Decision::ScaleOut { blocks, reason }) => {
+                tracing::info!(executor = %label, blocks, %reason, "scaling out");
+                Some(("out", blocks, reason).into_pyobject(py)?.into_any().unbind())
+            }
+            Some(Decision::ScaleIn { blocks, reason }) => {
+                tracing::info!(executor = %label, blocks = ?blocks, %reason, "scaling in");
+                Some(("in", blocks, reason).into_pyobject(py)?.into_any().unbind())
+            }
+        })
+    }
 }
 
 /// `(block id, job state value, pools connected, tasks held, seconds idle or None)`.
@@ -43,19 +63,7 @@ impl Scaler {
             .into_iter()
             .map(|(id, state, pools, held, idle)| BlockView { id, state: job_state(state), pools, held, idle_for: idle.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64) })
             .collect();
-        let decision = self.inner.lock().unwrap_or_else(|p| p.into_inner()).step(Instant::now(), outstanding, &views);
-        let label = &self.label;
-        Ok(match decision {
-            None => None,
-            Some(Decision::ScaleOut { blocks, reason }) => {
-                tracing::info!(executor = %label, blocks, %reason, "scaling out");
-                Some(("out", blocks, reason).into_pyobject(py)?.into_any().unbind())
-            }
-            Some(Decision::ScaleIn { blocks, reason }) => {
-                tracing::info!(executor = %label, blocks = ?blocks, %reason, "scaling in");
-                Some(("in", blocks, reason).into_pyobject(py)?.into_any().unbind())
-            }
-        })
+        self.decide(py, outstanding, &views)
     }
 
     /// The block could not be retired (a task reached it first); count it again.
@@ -102,9 +110,147 @@ pub fn block_failure_report(
     chervil_scaling::block_failure_report(header, &blocks)
 }
 
+/// The blocks an executor starts with (`chervil_scaling::initial_blocks`: Parsl's
+/// `max(init_blocks, min_blocks)`, as the Rust front starts them).
+#[pyfunction]
+pub fn initial_blocks(init_blocks: u32, min_blocks: u32) -> u32 {
+    chervil_scaling::initial_blocks(init_blocks, min_blocks)
+}
+
 /// The name a block's job is submitted under (`chervil_scaling::block_job_name`, as the
 /// Rust front names them).
 #[pyfunction]
 pub fn block_job_name(executor: &str, block: &str) -> String {
     chervil_scaling::block_job_name(executor, block)
+}
+
+/// A block's status as Python gives and reads it: `(state value, message, exit_code,
+/// stdout_path, stderr_path)`.
+type PyStatus = (u8, Option<String>, Option<i32>, Option<String>, Option<String>);
+
+fn job_status((state, message, exit_code, stdout_path, stderr_path): PyStatus) -> JobStatus {
+    JobStatus { state: job_state(state), message, exit_code, stdout_path: stdout_path.map(Into::into), stderr_path: stderr_path.map(Into::into) }
+}
+
+fn py_status(s: &JobStatus) -> PyStatus {
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    (s.state as u8, s.message.clone(), s.exit_code, path(&s.stdout_path), path(&s.stderr_path))
+}
+
+/// `block id → (pools, tasks held, seconds idle or None)`, as `_block_load` gives it.
+type PyLoad = HashMap<String, (usize, usize, Option<f64>)>;
+
+fn load_of(load: &PyLoad) -> impl Fn(&str) -> Option<Load> + '_ {
+    |block| {
+        load.get(block).map(|&(pools, held, idle)| Load { pools, held, idle_for: idle.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64) })
+    }
+}
+
+/// An executor's blocks, kept by the engine (`chervil_run::blocks`, the Rust front's
+/// too): ids and job names, when to poll and which jobs, each state change once (in
+/// the engine's log and, when attached, monitoring's `block` table), what to cancel.
+/// The executor calls its provider with what this says and tells it the answers.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct BlockBook {
+    inner: Mutex<Blocks>,
+}
+
+impl BlockBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Blocks> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl BlockBook {
+    #[new]
+    fn new(label: String, status_polling_interval: f64) -> PyResult<Self> {
+        if !status_polling_interval.is_finite() || status_polling_interval < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "status_polling_interval={status_polling_interval} must be a number of seconds, 0 or more"
+            )));
+        }
+        Ok(BlockBook { inner: Mutex::new(Blocks::new(label, Duration::from_secs_f64(status_polling_interval), None)) })
+    }
+
+    /// From now on each block change is also a `block` row of `monitor` (None: not).
+    #[pyo3(signature = (monitor))]
+    fn attach_monitor(&self, monitor: Option<PyRef<'_, crate::monitor::Monitor>>) {
+        self.lock().set_monitor(monitor.map(|m| m.inner.clone()));
+    }
+
+    /// `(block id, job name)` of the next block to start.
+    fn next_block(&self) -> (String, String) {
+        let b = self.lock().next_block();
+        (b.id, b.job_name)
+    }
+
+    fn started(&self, block: &str, job: &str) {
+        self.lock().started(block, job);
+    }
+
+    fn start_failed(&self, block: &str, why: &str) {
+        self.lock().start_failed(block, why);
+    }
+
+    fn poll_due(&self) -> bool {
+        self.lock().poll_due(Instant::now())
+    }
+
+    fn poll_soon(&self) {
+        self.lock().poll_soon();
+    }
+
+    /// `[(block id, job id)]` of the blocks not yet ended: what a poll asks about.
+    fn live_jobs(&self) -> Vec<(String, String)> {
+        self.lock().live_jobs()
+    }
+
+    /// The provider's answers, `[(block id, status)]`.
+    fn polled(&self, answers: Vec<(String, PyStatus)>) {
+        let answers: Vec<(String, JobStatus)> = answers.into_iter().map(|(b, s)| (b, job_status(s))).collect();
+        self.lock().polled(Instant::now(), answers);
+    }
+
+    fn poll_failed(&self, why: &str) {
+        self.lock().poll_failed(Instant::now(), why);
+    }
+
+    /// `[(block id, job id or None, status)]`, in the order the blocks were started.
+    fn blocks(&self) -> Vec<(String, Option<String>, PyStatus)> {
+        self.lock().blocks().map(|(id, job, s)| (id, job.map(str::to_string), py_status(s))).collect()
+    }
+
+    fn job_of(&self, block: &str) -> Option<String> {
+        self.lock().job_of(block).map(str::to_string)
+    }
+
+    /// Blocks pending or running.
+    fn active(&self) -> usize {
+        self.lock().active()
+    }
+
+    /// Up to `n` live blocks to scale in (see `BlockBook::choose_to_retire`).
+    #[pyo3(signature = (n, max_idletime, load))]
+    fn choose_to_retire(&self, n: usize, max_idletime: Option<f64>, load: PyLoad) -> Vec<String> {
+        let min = max_idletime.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+        self.lock().choose_to_retire(n, min, load_of(&load))
+    }
+
+    /// These blocks were drained: the jobs to cancel.
+    fn retired(&self, blocks: Vec<String>) -> Vec<String> {
+        self.lock().retired(&blocks)
+    }
+
+    /// Every job to cancel at shutdown.
+    fn shutdown(&self) -> Vec<String> {
+        self.lock().shutdown()
+    }
+
+    /// One round of `scaler` on these blocks: `("out", n, reason)`, `("in", [ids],
+    /// reason)` or None.
+    fn scale(&self, py: Python<'_>, scaler: &Scaler, outstanding: usize, load: PyLoad) -> PyResult<Option<Py<PyAny>>> {
+        let views = self.lock().views(load_of(&load));
+        scaler.decide(py, outstanding, &views)
+    }
 }

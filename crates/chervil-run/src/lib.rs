@@ -14,6 +14,7 @@
 //! This is where the engine's driver grows (ARCHITECTURE.md, "The run"): each rule
 //! that moves here is deleted from both fronts.
 
+pub mod blocks;
 pub mod checkpoints;
 pub mod monitoring;
 pub mod progress;

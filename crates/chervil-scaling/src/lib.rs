@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 
 use chervil_providers::JobState;
 
+pub mod book;
 pub mod report;
 
+pub use book::{initial_blocks, BlockBook, Change, Load, NewBlock};
 pub use report::{block_failure_report, BlockOutput, FailedBlock};
 
 /// The name a block's job is submitted under (`chervil.<executor>.block-<id>`), so a
@@ -214,6 +216,34 @@ fn failed(s: JobState) -> bool {
     matches!(s, JobState::Failed | JobState::Missing)
 }
 
+/// What stops an executor whose blocks fail (Parsl's `block_error_handler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockErrorHandler {
+    /// Parsl's default (`True`, `simple_error_handler`): once every block started has
+    /// failed, and there have been at least `max(1, init_blocks)` of them.
+    #[default]
+    Simple,
+    /// Parsl's `windowed_error_handler`: once the last `threshold` blocks started failed.
+    Windowed { threshold: usize },
+    /// Parsl's `False` (`noop_error_handler`): never; failed blocks are replaced (up to
+    /// `max_blocks`) while tasks wait — for blocks that die for reasons that pass.
+    KeepGoing,
+}
+
+impl BlockErrorHandler {
+    /// Whether the executor stops, given its blocks' states in the order they were
+    /// started; `Some` says why in a few words (the report's header).
+    pub fn stops(self, states_in_order: &[JobState], init_blocks: u32) -> Option<String> {
+        match self {
+            BlockErrorHandler::Simple => all_blocks_failed(states_in_order, init_blocks.max(1) as usize).then(|| "every block failed".to_string()),
+            BlockErrorHandler::Windowed { threshold } => {
+                last_blocks_failed(states_in_order, threshold).then(|| format!("the last {} blocks failed", threshold.max(1)))
+            }
+            BlockErrorHandler::KeepGoing => None,
+        }
+    }
+}
+
 /// Parsl's `simple_error_handler`: every block so far has failed, and there have
 /// been at least `threshold` of them (Parsl uses `max(1, init_blocks)`).
 pub fn all_blocks_failed(states: &[JobState], threshold: usize) -> bool {
@@ -353,6 +383,17 @@ mod tests {
         assert!(last_blocks_failed(&[Completed, Failed, Failed, Failed], 3));
         assert!(!last_blocks_failed(&[Failed, Failed, Running], 3));
         assert!(!last_blocks_failed(&[Failed, Failed], 3));
+    }
+
+    #[test]
+    fn error_handlers_say_why_they_stop() {
+        use JobState::*;
+        assert_eq!(BlockErrorHandler::Simple.stops(&[Failed], 0).as_deref(), Some("every block failed"));
+        assert_eq!(BlockErrorHandler::Simple.stops(&[Failed], 2), None, "fewer than init_blocks so far");
+        let w = BlockErrorHandler::Windowed { threshold: 2 };
+        assert_eq!(w.stops(&[Running, Failed, Failed], 1).as_deref(), Some("the last 2 blocks failed"));
+        assert_eq!(w.stops(&[Failed, Running], 1), None);
+        assert_eq!(BlockErrorHandler::KeepGoing.stops(&[Failed, Failed, Failed], 1), None);
     }
 
     #[test]

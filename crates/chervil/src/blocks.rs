@@ -2,16 +2,16 @@
 //! pool, and scaled between `min_blocks` and `max_blocks` by the engine's strategy
 //! (`chervil_scaling::Scaler`, the Python front's) every `strategy_period`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use chervil_htex::{BlockLoad, InterchangeHandle};
+use chervil_htex::InterchangeHandle;
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
-use chervil_providers::{JobState, JobStatus};
-use chervil_scaling::{all_blocks_failed, block_failure_report, BlockOutput, BlockView, Decision, FailedBlock, Limits, Scaler, Strategy};
+use chervil_providers::JobState;
+use chervil_scaling::{block_failure_report, BlockBook, BlockErrorHandler, BlockOutput, Decision, FailedBlock, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
 use crate::error::Error;
@@ -24,9 +24,10 @@ enum Jobs {
     AdHoc(chervil_providers::AdHocProvider),
 }
 
-/// The blocks of one executor and how to start another.
+/// The blocks of one executor and how to start another. Which blocks exist, when to
+/// poll and what to cancel is the engine's book (`chervil_run::blocks`, the Python
+/// front's too); this carries it out through the provider.
 pub(crate) struct Blocks {
-    label: String,
     jobs: Jobs,
     env: PoolEnv,
     exe: PathBuf,
@@ -35,11 +36,10 @@ pub(crate) struct Blocks {
     /// Turns the pool command into what a batch job runs.
     launcher: Option<(Launcher, u32)>,
     scripts: PathBuf,
-    /// Block id → the provider's job id.
-    started: BTreeMap<String, String>,
-    next: u32,
-    /// When the run is monitored: each block's last state, to record each change once.
-    watch: Option<(Arc<chervil_monitor::Monitor>, std::collections::HashMap<String, JobState>)>,
+    book: chervil_run::blocks::Blocks,
+    /// Set by the results thread when a pool leaves (a flag, not the lock: a provider's
+    /// status call may hold the lock for seconds, and results must not wait for it).
+    soon: Arc<AtomicBool>,
 }
 
 impl Blocks {
@@ -70,50 +70,37 @@ impl Blocks {
                 (Jobs::Batch(Box::new(batch)), String::new(), Some((p.launcher.clone(), p.spec.nodes_per_block)))
             }
         };
-        Ok(Blocks {
-            label: config.label.clone(),
-            jobs,
-            env,
-            exe,
-            worker_init,
-            launcher,
-            scripts,
-            started: BTreeMap::new(),
-            next: 0,
-            watch: monitor.map(|m| (m, std::collections::HashMap::new())),
-        })
+        let poll_every = config.provider.status_polling_interval().unwrap_or(match &jobs {
+            Jobs::Batch(p) => p.status_polling_interval(),
+            Jobs::Local(_) | Jobs::AdHoc(_) => chervil_providers::LOCAL_STATUS_POLLING_INTERVAL,
+        });
+        let book = chervil_run::blocks::Blocks::new(config.label.clone(), poll_every, monitor);
+        Ok(Blocks { jobs, env, exe, worker_init, launcher, scripts, book, soon: Arc::default() })
     }
 
-    /// A block's state as the executor now sees it: a `block` row when it changed.
-    fn note(&mut self, block: &str, state: JobState) {
-        let Some((monitor, seen)) = &mut self.watch else { return };
-        if seen.insert(block.to_string(), state) != Some(state) {
-            monitor.send(chervil_monitor::Event::Block {
-                executor: self.label.clone(),
-                block_id: block.to_string(),
-                job_id: self.started.get(block).cloned(),
-                status: state.name().to_string(),
-                at_us: chervil_monitor::Clock::now_us(),
-            });
-        }
+    fn label(&self) -> &str {
+        self.book.label()
     }
 
-    /// Starts `n` more blocks.
+    /// Starts `n` more blocks. A block the provider cannot start is a failed block
+    /// (the error handler weighs it with the rest), and the error is returned.
     pub(crate) fn start(&mut self, n: u32) -> Result<(), Error> {
         for _ in 0..n {
-            let block = self.next.to_string();
-            self.next += 1;
-            let script = self.script(&block);
-            let name = chervil_scaling::block_job_name(&self.label, &block);
+            let block = self.book.next_block();
+            let script = self.script(&block.id);
             let job = match &mut self.jobs {
-                Jobs::Local(p) => p.submit(&script, &name),
-                Jobs::Batch(p) => p.submit(&script, 1, &name),
-                Jobs::AdHoc(p) => p.submit(&script, &name),
+                Jobs::Local(p) => p.submit(&script, &block.job_name),
+                Jobs::Batch(p) => p.submit(&script, 1, &block.job_name),
+                Jobs::AdHoc(p) => p.submit(&script, &block.job_name),
+            };
+            match job {
+                Ok(job) => self.book.started(&block.id, &job),
+                Err(e) => {
+                    let why = format!("executor {}: {e}", self.label());
+                    self.book.start_failed(&block.id, &why);
+                    return Err(Error::Executor(why));
+                }
             }
-            .map_err(|e| Error::Executor(format!("executor {}: {e}", self.label)))?;
-            tracing::info!(label = %self.label, block, job, "block started");
-            self.started.insert(block.clone(), job);
-            self.note(&block, JobState::Pending);
         }
         Ok(())
     }
@@ -130,61 +117,63 @@ impl Blocks {
         }
     }
 
-    /// Each started block's id and its job's status now.
-    fn statuses(&mut self) -> Vec<(String, JobStatus)> {
-        let ids: Vec<String> = self.started.values().cloned().collect();
-        let states = match &mut self.jobs {
+    /// Asks the provider about the blocks not yet ended, when the book says a poll is due.
+    fn poll(&mut self) {
+        let now = Instant::now();
+        if self.soon.swap(false, Ordering::AcqRel) {
+            self.book.poll_soon();
+        }
+        if !self.book.poll_due(now) {
+            return;
+        }
+        let live = self.book.live_jobs();
+        let ids: Vec<String> = live.iter().map(|(_, job)| job.clone()).collect();
+        let answers = match &mut self.jobs {
             Jobs::Local(p) => Ok(p.status(&ids)),
             Jobs::AdHoc(p) => p.status(&ids),
             Jobs::Batch(p) => p.status(&ids),
         };
-        let states: Vec<JobStatus> = match states {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(label = %self.label, error = %e, "block status unknown");
-                ids.iter().map(|_| JobStatus { state: JobState::Unknown, message: None, exit_code: None, stdout_path: None, stderr_path: None }).collect()
-            }
-        };
-        let statuses: Vec<(String, JobStatus)> = self.started.keys().cloned().zip(states).collect();
-        for (block, s) in &statuses {
-            self.note(block, s.state);
+        match answers {
+            Ok(states) => self.book.polled(now, live.into_iter().map(|(block, _)| block).zip(states)),
+            Err(e) => self.book.poll_failed(now, &e.to_string()),
         }
-        statuses
     }
 
-    /// Each started block's id and its job's state now.
-    fn states(&mut self) -> Vec<(String, JobState)> {
-        self.statuses().into_iter().map(|(id, s)| (id, s.state)).collect()
+    /// Set it and the next round polls the provider, however recent the last poll (a
+    /// pool left, so its block may have ended).
+    pub(crate) fn poll_soon_flag(&self) -> Arc<AtomicBool> {
+        self.soon.clone()
     }
 
-    fn cancel(&mut self, blocks: &[String]) {
-        let ids: Vec<String> = blocks.iter().filter_map(|b| self.started.get(b).cloned()).collect();
+    fn cancel_jobs(&mut self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
         let cancelled = match &mut self.jobs {
-            Jobs::Local(p) => Ok(p.cancel(&ids)),
-            Jobs::AdHoc(p) => p.cancel(&ids),
-            Jobs::Batch(p) => p.cancel(&ids),
+            Jobs::Local(p) => Ok(p.cancel(ids)),
+            Jobs::AdHoc(p) => p.cancel(ids),
+            Jobs::Batch(p) => p.cancel(ids),
         };
         if let Err(e) = cancelled {
-            tracing::warn!(label = %self.label, error = %e, "cancelling blocks failed");
+            tracing::warn!(label = %self.label(), error = %e, "cancelling blocks failed");
         }
+    }
+
+    /// Cancels the jobs of blocks already drained; they are scaled in.
+    fn retire(&mut self, blocks: &[String]) {
+        let jobs = self.book.retired(blocks);
+        self.cancel_jobs(&jobs);
     }
 
     pub(crate) fn cancel_all(&mut self) {
-        let all: Vec<String> = self.started.keys().cloned().collect();
-        self.cancel(&all);
-        // as the Python front: blocks not ended on their own end scaled in
-        let ended: Vec<String> = match &self.watch {
-            Some((_, seen)) => all.iter().filter(|b| seen.get(*b).is_some_and(|s| !s.is_terminal())).cloned().collect(),
-            None => Vec::new(),
-        };
-        for b in ended {
-            self.note(&b, JobState::ScaledIn);
-        }
+        let jobs = self.book.shutdown();
+        self.cancel_jobs(&jobs);
     }
 
     /// Blocks whose jobs are pending or running.
     pub(crate) fn active(&mut self) -> usize {
-        self.states().iter().filter(|(_, s)| matches!(s, JobState::Pending | JobState::Running)).count()
+        self.poll();
+        self.book.active()
     }
 }
 
@@ -208,8 +197,9 @@ pub(crate) struct Strategist {
     pub(crate) waiting: Arc<Mutex<std::collections::HashMap<u64, Done>>>,
     /// Why the executor stopped taking tasks (every block failed), once it has.
     pub(crate) stopped: Arc<std::sync::OnceLock<String>>,
-    /// Parsl's threshold for "every block failed": `max(1, init_blocks)` blocks.
-    pub(crate) threshold: usize,
+    /// When failed blocks stop the executor (the engine's rule).
+    pub(crate) handler: BlockErrorHandler,
+    pub(crate) init_blocks: u32,
 }
 
 /// The scaler for an executor of `config`; `None` with the `none` strategy.
@@ -245,28 +235,22 @@ impl Strategist {
         let outstanding = self.ix.in_flight();
         let load = self.ix.block_load();
         let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-        let statuses = blocks.statuses();
-        if self.every_block_failed(&blocks.label, &statuses) {
+        blocks.poll();
+        if self.every_block_failed(&blocks.book) {
             return;
         }
         let Some(scaler) = scaler else { return };
-        let views: Vec<BlockView> = statuses
-            .into_iter()
-            .map(|(id, status)| {
-                let l = load.get(&id).copied().unwrap_or(BlockLoad { pools: 0, held: 0, idle_for: None });
-                BlockView { id, state: status.state, pools: l.pools, held: l.held, idle_for: l.idle_for }
-            })
-            .collect();
+        let views = blocks.book.views(chervil_run::blocks::load_from(&load));
         match scaler.step(Instant::now(), outstanding, &views) {
             None => {}
             Some(Decision::ScaleOut { blocks: n, reason }) => {
-                tracing::info!(label = %blocks.label, n, reason, "scaling out");
+                tracing::info!(label = %blocks.label(), n, reason, "scaling out");
                 if let Err(e) = blocks.start(n) {
                     tracing::error!(error = %e, "scaling out failed");
                 }
             }
             Some(Decision::ScaleIn { blocks: chosen, reason }) => {
-                tracing::info!(label = %blocks.label, ?chosen, reason, "scaling in");
+                tracing::info!(label = %blocks.label(), ?chosen, reason, "scaling in");
                 let mut retired = Vec::new();
                 for b in chosen {
                     match self.ix.retire_block(&b, true) {
@@ -274,26 +258,24 @@ impl Strategist {
                         Err(_) => scaler.keep(&b), // a task reached it first
                     }
                 }
-                blocks.cancel(&retired);
+                blocks.retire(&retired);
             }
         }
     }
 }
 
 impl Strategist {
-    /// Parsl's `simple_error_handler`: once every block started (at least `threshold`)
-    /// has failed, the executor stops — each task out fails with why (each block's exit
-    /// and the end of its stderr), and so does each task submitted later — instead of
-    /// blocks being started again while `result()` waits forever. True once stopped.
-    fn every_block_failed(&self, label: &str, statuses: &[(String, JobStatus)]) -> bool {
+    /// Parsl's block error handlers (`simple` by default): once the blocks' failures
+    /// stop the executor, each task out fails with why (each block's exit and the end of
+    /// its stderr), and so does each task submitted later — instead of blocks being
+    /// started again while `result()` waits forever. True once stopped.
+    fn every_block_failed(&self, book: &chervil_run::blocks::Blocks) -> bool {
         if self.stopped.get().is_some() {
             return true;
         }
-        let states: Vec<JobState> = statuses.iter().map(|(_, s)| s.state).collect();
-        if !all_blocks_failed(&states, self.threshold) {
-            return false;
-        }
-        let why = block_failures(label, statuses);
+        let Some(head) = self.handler.stops(&book.states(), self.init_blocks) else { return false };
+        let label = book.label();
+        let why = block_failures(label, &head, book);
         tracing::error!(label, %why, "every block failed; the executor stops");
         let _ = self.stopped.set(why.clone());
         let out: Vec<Done> = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, d)| d).collect();
@@ -307,10 +289,10 @@ impl Strategist {
 /// Why the blocks failed, for the tasks' errors: the missing `chervil::init()` first
 /// when a block's program said so, then each failed block as the engine's report puts
 /// it (`chervil_scaling::block_failure_report`, the Python front's text too).
-fn block_failures(label: &str, statuses: &[(String, JobStatus)]) -> String {
+fn block_failures(label: &str, head: &str, book: &BlockBook) -> String {
     let mut missing_init = false;
     let mut blocks = Vec::new();
-    for (block, s) in statuses.iter().filter(|(_, s)| matches!(s.state, JobState::Failed | JobState::Missing)) {
+    for (block, _, s) in book.blocks().filter(|(_, _, s)| matches!(s.state, JobState::Failed | JobState::Missing)) {
         missing_init |= s.exit_code == Some(MISSING_INIT_EXIT);
         let mut outputs = Vec::new();
         for (name, path) in [("stdout", &s.stdout_path), ("stderr", &s.stderr_path)] {
@@ -323,7 +305,7 @@ fn block_failures(label: &str, statuses: &[(String, JobStatus)]) -> String {
             outputs.push(BlockOutput { name: name.into(), path: Some(path.display().to_string()), tail });
         }
         blocks.push(FailedBlock {
-            id: block.clone(),
+            id: block,
             state: format!("{:?}", s.state).to_lowercase(),
             message: s.message.clone(),
             exit_code: s.exit_code,
@@ -333,7 +315,7 @@ fn block_failures(label: &str, statuses: &[(String, JobStatus)]) -> String {
     let head = if missing_init {
         format!("executor {label}: {MISSING_INIT}")
     } else {
-        format!("executor {label}: every block failed, so its tasks cannot run")
+        format!("executor {label}: {head}, so its tasks cannot run")
     };
     block_failure_report(&head, &blocks)
 }

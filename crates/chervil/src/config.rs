@@ -165,9 +165,11 @@ impl Config {
     }
 
     /// How blocks are scaled: `"simple"` (the default, as Parsl's), `"htex_auto_scale"` or
-    /// `"none"`. Blocks are polled every [`strategy_period`](Config::strategy_period)
-    /// whatever the strategy: once every block has failed, the executor's tasks fail
-    /// with why.
+    /// `"none"`. Every [`strategy_period`](Config::strategy_period), whatever the
+    /// strategy, the blocks are polled when their provider's `status_polling_interval`
+    /// has passed (or a pool has left) and judged by the executor's
+    /// [`block_error_handler`](HighThroughputExecutor::block_error_handler): by
+    /// default, once every block has failed, the executor's tasks fail with why.
     pub fn strategy(mut self, strategy: impl Into<String>) -> Self {
         self.strategy = strategy.into();
         self
@@ -270,7 +272,12 @@ pub struct HighThroughputExecutor {
     /// MPI mode (Parsl's `MPIExecutor`): the launcher each task's ranks start with.
     pub(crate) mpi_launcher: Option<String>,
     pub(crate) working_dir: Option<String>,
+    pub(crate) block_error_handler: BlockErrorHandler,
 }
+
+/// When an executor whose blocks fail stops (Parsl's `block_error_handler`), re-exported
+/// from the engine, which decides it for both fronts.
+pub use chervil_scaling::BlockErrorHandler;
 
 impl Default for HighThroughputExecutor {
     fn default() -> Self {
@@ -302,7 +309,19 @@ impl HighThroughputExecutor {
             provider: Provider::Local(LocalProvider::new()),
             mpi_launcher: None,
             working_dir: None,
+            block_error_handler: BlockErrorHandler::Simple,
         }
+    }
+
+    /// When failing blocks stop the executor (default [`BlockErrorHandler::Simple`], as
+    /// Parsl's `True`: once every block has failed; then every task out, and every later
+    /// one, fails with each block's exit and the end of its output).
+    /// [`BlockErrorHandler::KeepGoing`] replaces failed blocks instead, for blocks that
+    /// die for reasons that pass (a killed pool, a lost node, a walltime); pair it with
+    /// `Config::retries` so the tasks a lost pool held run again.
+    pub fn block_error_handler(mut self, handler: BlockErrorHandler) -> Self {
+        self.block_error_handler = handler;
+        self
     }
 
     /// Where files fetched for its tasks land on the workers (`http`, `https`, `ftp`
@@ -439,12 +458,28 @@ impl LocalProvider {
 }
 
 impl Provider {
-    pub(crate) fn init_blocks(&self) -> u32 {
+    fn counts(&self) -> &BlockCounts {
         match self {
-            Provider::Local(p) => p.blocks.init,
-            Provider::Batch(p) => p.blocks.init,
-            Provider::AdHoc(p) => p.blocks.init,
+            Provider::Local(p) => &p.blocks,
+            Provider::Batch(p) => &p.blocks,
+            Provider::AdHoc(p) => &p.blocks,
         }
+    }
+
+    /// The blocks the executor starts with (`chervil_scaling::initial_blocks`).
+    pub(crate) fn init_blocks(&self) -> u32 {
+        let b = self.counts();
+        chervil_scaling::initial_blocks(b.init, b.min)
+    }
+
+    /// `init_blocks` as set (the simple error handler's threshold is `max(1, init_blocks)`).
+    pub(crate) fn init_blocks_set(&self) -> u32 {
+        self.counts().init
+    }
+
+    /// The interval set, if any (else the provider's default).
+    pub(crate) fn status_polling_interval(&self) -> Option<Duration> {
+        self.counts().status_polling_interval
     }
 
     /// What is known of a block's node before its pool connects: this machine for
@@ -469,11 +504,7 @@ impl Provider {
 
     /// `(min_blocks, max_blocks, parallelism)`.
     pub(crate) fn limits(&self) -> (u32, u32, f64) {
-        let b = match self {
-            Provider::Local(p) => &p.blocks,
-            Provider::Batch(p) => &p.blocks,
-            Provider::AdHoc(p) => &p.blocks,
-        };
+        let b = self.counts();
         (b.min, b.max, b.parallelism)
     }
 }
@@ -485,11 +516,13 @@ pub(crate) struct BlockCounts {
     min: u32,
     max: u32,
     parallelism: f64,
+    /// None: the provider's default.
+    pub(crate) status_polling_interval: Option<Duration>,
 }
 
 impl Default for BlockCounts {
     fn default() -> Self {
-        BlockCounts { init: 1, min: 0, max: 1, parallelism: 1.0 }
+        BlockCounts { init: 1, min: 0, max: 1, parallelism: 1.0, status_polling_interval: None }
     }
 }
 
@@ -518,6 +551,15 @@ macro_rules! block_counts {
             /// 0–1: how eagerly blocks are started for waiting tasks (1: a worker per task).
             pub fn parallelism(mut self, p: f64) -> Self {
                 self.blocks.parallelism = p;
+                self
+            }
+
+            /// How often the provider is asked how the blocks are (Parsl's
+            /// `status_polling_interval`; default 5 s for local and ad hoc blocks, a
+            /// minute for batch schedulers, less for clouds and Kubernetes). A pool
+            /// leaving makes the next strategy round ask at once, whatever the interval.
+            pub fn status_polling_interval(mut self, every: Duration) -> Self {
+                self.blocks.status_polling_interval = Some(every);
                 self
             }
         }

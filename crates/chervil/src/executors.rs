@@ -288,13 +288,14 @@ impl Htex {
         let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, env.resource_interval.unwrap_or(0.0))));
         let mut blocks = Blocks::new(config, env, run_dir, monitor.clone())?;
         blocks.start(config.provider.init_blocks())?;
+        let poll_soon = blocks.poll_soon_flag();
         let blocks = Arc::new(Mutex::new(blocks));
         let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
         let results = {
             let (ix, waiting, recorder) = (ix.clone(), waiting.clone(), recorder.clone());
             std::thread::Builder::new()
                 .name(format!("chervil-{}-results", config.label))
-                .spawn(move || collect_results(&ix, &waiting, recorder.as_deref()))
+                .spawn(move || collect_results(&ix, &waiting, recorder.as_deref(), &poll_soon))
                 .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
         // Every strategy period, even with the `none` strategy: the blocks are polled and
@@ -309,7 +310,8 @@ impl Htex {
                 stop: stop.clone(),
                 waiting: waiting.clone(),
                 stopped: failed.clone(),
-                threshold: config.provider.init_blocks().max(1) as usize,
+                handler: config.block_error_handler,
+                init_blocks: config.provider.init_blocks_set(),
             };
             let period = run.strategy_period;
             let thread = std::thread::Builder::new()
@@ -414,7 +416,12 @@ impl Executor for Htex {
     }
 }
 
-fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>, recorder: Option<&chervil_run::monitoring::Recorder>) {
+fn collect_results(
+    ix: &InterchangeHandle,
+    waiting: &Mutex<HashMap<u64, Done>>,
+    recorder: Option<&chervil_run::monitoring::Recorder>,
+    poll_soon: &AtomicBool,
+) {
     while let Some(events) = ix.wait(Duration::from_millis(500)) {
         if let Some(r) = recorder {
             r.record(&events); // before the outcomes reach the kernel, as on the Python front
@@ -432,6 +439,11 @@ fn collect_results(ix: &InterchangeHandle, waiting: &Mutex<HashMap<u64, Done>>, 
                 ),
                 ClientEvent::PoolLost { task, hostname, why } => {
                     (task, Err(Error::ManagerLost { host: hostname.to_string(), why: why.to_string() }))
+                }
+                ClientEvent::PoolLeft(_) => {
+                    // its block may have ended, and a replacement may be due
+                    poll_soon.store(true, Ordering::Release);
+                    continue;
                 }
                 _ => continue,
             };

@@ -243,7 +243,7 @@ pub use chervil_macros::bash_app;
 #[doc(inline)]
 pub use chervil_macros::join_app;
 pub use config::{
-    AdHocProvider, Aws, Azure, BatchSettings, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
+    AdHocProvider, Aws, Azure, BatchSettings, BlockErrorHandler, CheckpointMode, CobaltProvider, CondorProvider, Config, ExecutorConfig,
     GoogleCloud, GridEngineProvider, HighThroughputExecutor, Kubernetes, Launcher, LocalProvider, LsfProvider,
     MonitoringHub, OpenStack, Opts, PbsProProvider, PodProvider, Provider, ResourceSpec, RetryHandler, SlurmProvider, TaskView,
     ThreadPoolExecutor,

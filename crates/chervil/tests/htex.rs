@@ -213,11 +213,19 @@ fn parent_of(pid: u32) -> u32 {
     after.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Killing the pool (SIGKILL, by pid) fails its running task with ManagerLost, as Parsl's.
+/// Killing the pool (SIGKILL, by pid) fails its running task with ManagerLost, as Parsl's,
+/// and with `KeepGoing` the block is replaced (min_blocks) at the next strategy round: the
+/// pool leaving makes the engine's book poll at once, though the provider is asked only
+/// every 10 minutes.
 fn pool_lost() {
     let dir = std::env::temp_dir().join(format!("chervil-rs-lost-{}", std::process::id()));
-    let config = Config::new().run_dir(dir.join("runinfo")).executor(
-        HighThroughputExecutor::new().max_workers_per_node(1).heartbeat_period(1).heartbeat_threshold(3).provider(LocalProvider::new()),
+    let config = Config::new().run_dir(dir.join("runinfo")).strategy("simple").strategy_period(Duration::from_millis(100)).executor(
+        HighThroughputExecutor::new()
+            .max_workers_per_node(1)
+            .heartbeat_period(1)
+            .heartbeat_threshold(3)
+            .block_error_handler(chervil::BlockErrorHandler::KeepGoing)
+            .provider(LocalProvider::new().min_blocks(1).status_polling_interval(Duration::from_secs(600))),
     );
     let dfk = chervil::load(config).expect("load");
     let pool = parent_of(pid().result().unwrap());
@@ -233,6 +241,10 @@ fn pool_lost() {
     match running.result_timeout(Duration::from_secs(30)) {
         Some(Err(Error::ManagerLost { .. })) => {}
         other => panic!("{other:?}"),
+    }
+    match pid().result_timeout(Duration::from_secs(60)) {
+        Some(Ok(worker)) => assert_ne!(parent_of(worker), pool, "a new block's pool ran it"),
+        other => panic!("no replacement block ran a task: {other:?}"),
     }
     dfk.cleanup();
     let _ = std::fs::remove_dir_all(&dir);

@@ -11,11 +11,9 @@ Scaling in never cancels a block that holds tasks unless asked to by a direct
 a block (no more tasks for its pools, which are told to exit) before it cancels
 the job.
 """
-import itertools
 import logging
 import threading
-import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from chervil import _core
 from chervil.executors.base import ParslExecutor
@@ -40,15 +38,29 @@ class BlockProviderExecutor(ParslExecutor):
         elif block_error_handler is False or block_error_handler is None:
             block_error_handler = noop_error_handler
         self.block_error_handler = block_error_handler
-        self.blocks_to_job_id: Dict[str, str] = {}
-        self.job_ids_to_block: Dict[str, str] = {}
-        self._block_ids = itertools.count()
-        self._status: Dict[str, JobStatus] = {}
-        self._last_poll = float('-inf')
+        self._book_made: Optional[Any] = None
+        self._book_monitor: Optional[Any] = None
         self._blocks_lock = threading.RLock()
         self._executor_bad_state = threading.Event()
         self._executor_exception: Optional[BaseException] = None
         self._scaler = None
+
+    @property
+    def _book(self):
+        """The engine's book of this executor's blocks (``_core.BlockBook``, the Rust
+        front's too): made on first use, when the label is final; block changes go to
+        the run's monitor once it has one."""
+        book = self._book_made
+        if book is None:
+            with self._blocks_lock:
+                if self._book_made is None:
+                    interval = float(getattr(self.provider, 'status_polling_interval', 5.0))
+                    self._book_made = _core.BlockBook(self.label, interval)
+                book = self._book_made
+        if self.monitor is not self._book_monitor:
+            self._book_monitor = self.monitor
+            book.attach_monitor(self.monitor)
+        return book
 
     # -- what a subclass provides ------------------------------------------------------
 
@@ -105,26 +117,37 @@ class BlockProviderExecutor(ParslExecutor):
 
     # -- blocks ------------------------------------------------------------------------
 
+    @property
+    def blocks_to_job_id(self) -> Dict[str, str]:
+        """Block id → the provider's job id, for every block started."""
+        return {b: job for b, job, _ in self._book.blocks() if job is not None}
+
+    @property
+    def job_ids_to_block(self) -> Dict[str, str]:
+        return {job: b for b, job in self.blocks_to_job_id.items()}
+
     def _start_blocks(self) -> None:
-        init = max(getattr(self.provider, 'init_blocks', 1), getattr(self.provider, 'min_blocks', 0))
+        init = _core.initial_blocks(getattr(self.provider, 'init_blocks', 1), getattr(self.provider, 'min_blocks', 0))
         if init:
             self.scale_out(init)
 
     def scale_out(self, blocks: int = 1) -> List[str]:
-        """Starts ``blocks`` more blocks through the provider; returns their ids."""
+        """Starts ``blocks`` more blocks through the provider; returns their ids.
+
+        A block the provider cannot start is a failed block (the error handler weighs
+        it with the rest), and ``ScalingFailed`` says why."""
         new = []
+        book = self._book
         with self._blocks_lock:
             for _ in range(blocks):
-                block_id = str(next(self._block_ids))
+                block_id, job_name = book.next_block()
                 try:
-                    job_id = self.provider.submit(self._block_command(block_id), 1,
-                                                  job_name=_core.block_job_name(self.label, block_id))
+                    job_id = self.provider.submit(self._block_command(block_id), 1, job_name=job_name)
                 except Exception as e:
-                    raise ScalingFailed(self, f"the provider could not start block {block_id}: {e}") from e
-                logger.info("%s: started block %s as job %s", self.label, block_id, job_id)
-                self.blocks_to_job_id[block_id] = job_id
-                self.job_ids_to_block[job_id] = block_id
-                self._set_status(block_id, JobStatus(JobState.PENDING))
+                    why = f"the provider could not start block {block_id}: {e}"
+                    book.start_failed(block_id, why)
+                    raise ScalingFailed(self, why) from e
+                book.started(block_id, str(job_id))
                 new.append(block_id)
         return new
 
@@ -138,19 +161,7 @@ class BlockProviderExecutor(ParslExecutor):
         (Parsl's forceful scale-in) busy blocks are taken too, idle ones first; the
         tasks they hold fail with ManagerLost and are retried if retries allow.
         """
-        load = self._block_load()
-        live = [b for b in self.blocks_to_job_id if not self._status.get(b, JobStatus(JobState.UNKNOWN)).terminal]
-
-        def order(b: str):
-            pools, held, idle = load.get(b, (0, 0, None))
-            return (pools > 0, held, -(idle or 0.0))
-
-        if max_idletime is None:
-            chosen = sorted(live, key=order)[:blocks]
-        else:
-            chosen = [b for b in sorted(live, key=order)
-                      if load.get(b, (0, 0, None))[0] == 0
-                      or (load[b][1] == 0 and (load[b][2] or 0.0) >= max_idletime)][:blocks]
+        chosen = self._book.choose_to_retire(blocks, max_idletime, self._block_load())
         return self._retire_blocks(chosen, force=max_idletime is None)
 
     def scale_in_facade(self, n: int, max_idletime: Optional[float] = None) -> List[str]:
@@ -166,59 +177,49 @@ class BlockProviderExecutor(ParslExecutor):
                         self._scaler.keep(b)
                     continue
                 retired.append(b)
-            jobs = [self.blocks_to_job_id[b] for b in retired]
-            if jobs:
-                try:
-                    self.provider.cancel(jobs)
-                except Exception:
-                    logger.exception("%s: cancelling jobs %s of retired blocks failed", self.label, jobs)
-            for b in retired:
-                self._set_status(b, JobStatus(JobState.SCALED_IN))
-                logger.info("%s: scaled in block %s (job %s)", self.label, b, self.blocks_to_job_id[b])
+            self._cancel(self._book.retired(retired), "of retired blocks")
         return retired
 
-    def _set_status(self, block_id: str, status: JobStatus) -> None:
-        """Every block state change goes through here, so monitoring sees each one once."""
-        before = self._status.get(block_id)
-        self._status[block_id] = status
-        if self.monitor is not None and (before is None or before.state != status.state):
-            job = self.blocks_to_job_id.get(block_id)
-            self.monitor.block(self.label, block_id, None if job is None else str(job), status.state.name)
+    def _cancel(self, jobs: List[str], which: str) -> None:
+        if jobs:
+            try:
+                self.provider.cancel(jobs)
+            except Exception:
+                logger.exception("%s: cancelling jobs %s %s failed", self.label, jobs, which)
 
     def _cancel_blocks_at_shutdown(self) -> None:
         """Cancels every block's job (also those believed ended: a scheduler's answer may
         lag, and a job left queued costs the user); the ones not ended are SCALED_IN, as
         in Parsl."""
+        if self._book_made is None:
+            return
         with self._blocks_lock:
-            live = [b for b in self.blocks_to_job_id if not self._status.get(b, JobStatus(JobState.UNKNOWN)).terminal]
-            jobs = list(self.blocks_to_job_id.values())
-            if jobs:
-                try:
-                    self.provider.cancel(jobs)
-                except Exception:
-                    logger.exception("%s: cancelling blocks %s failed", self.label, jobs)
-            for b in live:
-                self._set_status(b, JobStatus(JobState.SCALED_IN))
+            self._cancel(self._book.shutdown(), "at shutdown")
 
     def status(self) -> Dict[str, JobStatus]:
         """Polls the provider for every block not yet ended; returns all blocks."""
+        book = self._book
         with self._blocks_lock:
-            live = [b for b in self.blocks_to_job_id if not self._status.get(b, JobStatus(JobState.UNKNOWN)).terminal]
+            live = book.live_jobs()
             if live:
-                statuses = self.provider.status([self.blocks_to_job_id[b] for b in live])
-                for b, s in zip(live, statuses):
-                    if not self._status[b].terminal:
-                        if s.state != self._status[b].state:
-                            logger.info("%s: block %s is %s%s", self.label, b, s.state.name,
-                                        f" ({s.message})" if s.message else "")
-                        self._set_status(b, s)
-            self._last_poll = time.monotonic()
-            return dict(self._status)
+                try:
+                    answers = self.provider.status([job for _, job in live])
+                except Exception as e:
+                    book.poll_failed(str(e))
+                    raise
+                book.polled([(b, (int(s.state), s.message, s.exit_code, s.stdout_path, s.stderr_path))
+                             for (b, _), s in zip(live, answers)])
+            else:
+                book.polled([])
+            return self.status_facade
 
     @property
     def status_facade(self) -> Dict[str, JobStatus]:
         """The status of every block as of the last poll."""
-        return dict(self._status)
+        if self._book_made is None:
+            return {}
+        return {b: JobStatus(JobState(state), message, exit_code, stdout, stderr)
+                for b, _, (state, message, exit_code, stdout, stderr) in self._book.blocks()}
 
     def poll_soon(self) -> None:
         """The next strategy round polls the provider, however recent the last poll.
@@ -226,12 +227,11 @@ class BlockProviderExecutor(ParslExecutor):
         Called when a pool leaves: on a batch scheduler ``status_polling_interval``
         is a minute, and a block whose pool was killed would otherwise count as running
         — and not be replaced — until then."""
-        self._last_poll = float('-inf')
+        self._book.poll_soon()
 
     def poll(self) -> Dict[str, JobStatus]:
         """Polls the provider when ``status_polling_interval`` has passed since the last poll."""
-        interval = float(getattr(self.provider, 'status_polling_interval', 5.0))
-        if time.monotonic() - self._last_poll >= interval:
+        if self._book.poll_due():
             return self.status()
         return self.status_facade
 
@@ -253,9 +253,7 @@ class BlockProviderExecutor(ParslExecutor):
                                         float(getattr(p, 'parallelism', 1)),
                                         self._slots_per_block(),
                                         float(max_idletime))
-        load = self._block_load()
-        blocks = [(b, int(s.state), *load.get(b, (0, 0, None))) for b, s in status.items()]
-        decision = self._scaler.step(self.outstanding, blocks)
+        decision = self._book.scale(self._scaler, self.outstanding, self._block_load())
         if decision is None:
             return
         kind, what, reason = decision
@@ -264,11 +262,7 @@ class BlockProviderExecutor(ParslExecutor):
             try:
                 self.scale_out(what)
             except ScalingFailed as e:
-                # Counted as a failed block, so the error handler weighs it with the rest.
-                logger.error("%s", e)
-                with self._blocks_lock:
-                    block_id = str(next(self._block_ids))
-                    self._set_status(block_id, JobStatus(JobState.FAILED, message=str(e)))
+                logger.error("%s", e)  # counted as a failed block: the error handler weighs it
         else:
             logger.info("%s: scaling in blocks %s: %s", self.label, what, reason)
             self._retire_blocks(list(what), force=False)

@@ -87,6 +87,10 @@ impl Scheduler for Aws {
         "aws"
     }
 
+    fn status_polling_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
+
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
     }
@@ -337,6 +341,10 @@ impl Scheduler for OpenStack {
         "openstack"
     }
 
+    fn status_polling_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
+
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
     }
@@ -439,6 +447,10 @@ impl Azure {
 impl Scheduler for Azure {
     fn name(&self) -> &'static str {
         "azure"
+    }
+
+    fn status_polling_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(15)
     }
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {

@@ -447,9 +447,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def connected_managers(self) -> List[Dict[str, Any]]:
         if self._ix is None:
             return []
+        status = self.status_facade
         return [{'manager': str(pid), 'hostname': host, 'block_id': block, 'worker_count': workers,
                  'tasks': held, 'idle_duration': idle or 0.0,
-                 'active': self._status.get(block, JobStatus(JobState.UNKNOWN)).state != JobState.SCALED_IN}
+                 'active': status.get(block, JobStatus(JobState.UNKNOWN)).state != JobState.SCALED_IN}
                 for pid, host, block, workers, held, idle in self._ix.pools()]
 
     def _block_command(self, block_id: str) -> str:
