@@ -1,5 +1,6 @@
 """The two fronts, one engine: the same workflow written once per front — 20 python apps,
-one that fails, one that depends on it, one bash app, on a HighThroughputExecutor with
+one that fails (twice: the run allows one retry), one that depends on it, one that fails
+its first try and succeeds on the retry, one bash app, on a HighThroughputExecutor with
 two workers and resource monitoring — and the monitoring databases they write compared
 row for row (tables, states, counts). The Rust side is examples/rust/monitored.rs,
 which `make test-rust` builds and runs before the Python tests."""
@@ -32,11 +33,20 @@ PYTHON_WORKFLOW = textwrap.dedent("""
     def fail(why):
         raise ValueError(why)
 
+    @python_app
+    def flaky(marker):
+        import os
+        if os.path.exists(marker):
+            return 1
+        open(marker, 'w').write('tried')
+        raise ValueError('first try fails')
+
     @bash_app
     def greet():
         return "echo hello"
 
     config = Config(
+        retries=1,
         executors=[HighThroughputExecutor(label='htex', max_workers_per_node=2, provider=LocalProvider())],
         monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], resource_monitoring_interval=1,
                                  workflow_name='fronts'))
@@ -44,6 +54,7 @@ PYTHON_WORKFLOW = textwrap.dedent("""
         total = sum(f.result() for f in [add(i, 1) for i in range(20)])
         failed = fail("on purpose")
         after = add(failed, 1)
+        assert flaky(sys.argv[1] + '.flaky').result() == 1
         greet().result()
         assert failed.exception() is not None and after.exception() is not None
     print("sum", total)
@@ -99,12 +110,16 @@ def test_both_fronts_record_the_same_workflow_alike(tmp_path):
     ours, theirs = summary(str(py_dir / 'monitoring.db')), summary(str(rust_dir / 'monitoring.db'))
     assert ours == theirs
     # and what that is, so the comparison is not of two empty databases
-    assert ours['workflow'] == (21, 1, 'fronts')
-    assert ours['tasks'] == 23
+    assert ours['workflow'] == (22, 1, 'fronts')
+    assert ours['tasks'] == 24
+    ran = ('pending', 'launched', 'running', 'running_ended')
     assert dict(ours['state sequences']) == {
-        ('pending', 'launched', 'running', 'running_ended', 'exec_done'): 21,
-        ('pending', 'launched', 'running', 'running_ended', 'failed'): 1,
+        ran + ('exec_done',): 21,
+        ran + ('fail_retryable',) + ran + ('exec_done',): 1,  # as Parsl: a retry goes back to pending
+        ran + ('fail_retryable',) + ran + ('failed',): 1,
         ('pending', 'dep_fail'): 1,
     }
-    assert ours['tasks sampled'] == 22  # every task that ran
+    assert ours['tries that failed'] == 4  # the failing app's two, the flaky one's first, the dependant's
+    assert ours['fail counts'] == [(0, 21), (1, 2), (2, 1)]
+    assert ours['tasks sampled'] == 23  # every task that ran
     assert ours['block 0 first and last'] == ['PENDING', 'SCALED_IN']

@@ -18,6 +18,16 @@ fn fail(why: String) -> Result<i64, String> {
     Err(why)
 }
 
+/// Fails on its first try (it leaves a marker), succeeds on the retry.
+#[chervil::app]
+fn flaky(marker: String) -> Result<i64, String> {
+    if std::path::Path::new(&marker).exists() {
+        return Ok(1);
+    }
+    std::fs::write(&marker, b"tried").map_err(|e| e.to_string())?;
+    Err("first try fails".into())
+}
+
 #[chervil::bash_app]
 fn greet() -> String {
     "echo hello".to_string()
@@ -27,6 +37,7 @@ fn main() -> Result<(), chervil::Error> {
     chervil::init();
     let db = std::env::args().nth(1).unwrap_or_else(|| "runinfo/monitoring.db".into());
     let config = Config::new()
+        .retries(1)
         .monitoring(MonitoringHub::new().db(&db).resource_monitoring_interval(1.0).workflow_name("fronts"))
         .executor(HighThroughputExecutor::new().max_workers_per_node(2).provider(LocalProvider::new()));
     let dfk = chervil::load(config)?;
@@ -34,8 +45,10 @@ fn main() -> Result<(), chervil::Error> {
     let total: i64 = sums.iter().map(|f| f.result()).sum::<Result<i64, _>>()?;
     let failed = fail("on purpose".to_string());
     let after = add(&failed, 1); // fails with DependencyError, never runs
+    let marker = std::path::Path::new(&db).with_extension("flaky");
+    let retried = flaky(marker.to_string_lossy().into_owned()).result()?;
     let greeted = greet().result()?;
-    println!("sum {total}; greet exit code {greeted}; failed: {}; dependant: {}",
+    println!("sum {total}; greet exit code {greeted}; retried: {retried}; failed: {}; dependant: {}",
              failed.result().is_err(), after.result().is_err());
     dfk.cleanup();
     println!("recorded in {db}");
