@@ -17,6 +17,7 @@ mod checkpoint;
 mod dashboard;
 mod errors;
 mod htex;
+mod memo;
 mod monitor;
 mod providers;
 mod run;
@@ -395,6 +396,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scaling::Scaler>()?;
     m.add_class::<scaling::BlockBook>()?;
     m.add_class::<checkpoint::Checkpointer>()?;
+    m.add_class::<memo::MemoTable>()?;
     m.add_class::<monitor::Monitor>()?;
     m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint::checkpoint_hashes, m)?)?;

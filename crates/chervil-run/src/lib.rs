@@ -16,6 +16,7 @@
 
 pub mod blocks;
 pub mod checkpoints;
+pub mod memo;
 pub mod monitoring;
 pub mod progress;
 pub mod rundir;

@@ -17,6 +17,7 @@ use chervil_checkpoint::{Checkpointer, Policy};
 use chervil_core::progress::Counts;
 use chervil_core::{Command, Dependencies, FailCause, Kernel, KernelConfig, TaskSpec};
 use chervil_monitor::{Event, Monitor};
+use chervil_run::memo::{Lookup, MemoTable, Write};
 
 use crate::app::{AppDef, Joined, Runner};
 use crate::codec::{self, RunOptions};
@@ -100,12 +101,15 @@ struct Task {
     result: Option<Arc<[u8]>>,
     joined: Option<Box<Joined>>,
     hash: Option<String>,
+    /// Its result came from the memo table, not from running.
+    from_memo: bool,
     /// An MPI task's resource specification as its pool reads it (empty for others).
     resources: Vec<(String, String)>,
 }
 
 struct Memo {
-    table: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// The engine's rules (`chervil_run::memo`, the Python front's too), on encoded results.
+    table: Mutex<MemoTable<Arc<[u8]>, Error>>,
     checkpoints: Option<Mutex<Checkpointer>>,
 }
 
@@ -145,7 +149,7 @@ impl Dfk {
             &config.run_dir,
             &run_dir,
         );
-        let table = if load.is_empty() {
+        let loaded: HashMap<String, Arc<[u8]>> = if load.is_empty() {
             HashMap::new()
         } else {
             chervil_checkpoint::load_dirs(&load)
@@ -208,7 +212,7 @@ impl Dfk {
             internal: ThreadPool::new("internal", 4),
             retry_handler: config.retry_handler,
             app_cache: config.app_cache,
-            memo: Memo { table: Mutex::new(table), checkpoints },
+            memo: Memo { table: Mutex::new(MemoTable::new(loaded, checkpoints.is_some())), checkpoints },
             cleaned: AtomicBool::new(false),
             monitor,
             progress: Mutex::new(None),
@@ -379,6 +383,7 @@ impl Dfk {
                     result: None,
                     joined: None,
                     hash: None,
+                    from_memo: false,
                     resources,
                 },
             );
@@ -540,13 +545,24 @@ impl Dfk {
             Err(e) => return self.try_failed(tid, try_id, e, f64::INFINITY),
         };
         if let Some(h) = &hash {
-            let hit = lock(&inner.memo.table).get(h).cloned();
-            if let Some(bytes) = hit {
-                if let Some(t) = lock(&inner.tasks).get_mut(&tid) {
-                    t.result = Some(bytes);
+            let hit = match lock(&inner.memo.table).lookup(h) {
+                Lookup::Miss => None,
+                Lookup::Done(bytes) => Some(Ok(bytes.clone())),
+                Lookup::Checkpointed(bytes) => Some(Ok(bytes)),
+                Lookup::Failed(e) => Some(Err(e.clone())),
+            };
+            match hit {
+                None => {}
+                Some(Ok(bytes)) => {
+                    if let Some(t) = lock(&inner.tasks).get_mut(&tid) {
+                        t.result = Some(bytes);
+                        t.from_memo = true;
+                    }
+                    let commands = self.with_kernel(None, |k| k.try_succeeded(tid, try_id, true));
+                    return self.act_or_log(commands, tid);
                 }
-                let commands = self.with_kernel(None, |k| k.try_succeeded(tid, try_id, true));
-                return self.act_or_log(commands, tid);
+                // As Parsl: the same failure, and no retry (it would meet the same entry).
+                Some(Err(e)) => return self.try_failed(tid, try_id, e, f64::INFINITY),
             }
         }
         let dfk = self.unowned();
@@ -647,9 +663,13 @@ impl Dfk {
             None => t.result.clone().unwrap_or_else(|| Arc::from(&[][..])),
         };
         if let Some(h) = &t.hash {
-            let fresh = lock(&self.0.memo.table).insert(h.clone(), bytes.clone()).is_none();
-            if let (true, Some(c)) = (fresh, &self.0.memo.checkpoints) {
-                lock(c).record(h.clone(), bytes.to_vec());
+            let write = lock(&self.0.memo.table).succeeded(h, bytes.clone(), t.from_memo).write;
+            if let Some(c) = &self.0.memo.checkpoints {
+                match write {
+                    Write::Nothing => {}
+                    Write::Encode => lock(c).record(h.clone(), bytes.to_vec()),
+                    Write::Bytes(b) => lock(c).record(h.clone(), b.to_vec()),
+                }
             }
         }
         t.slot.set(Ok(bytes));
@@ -695,6 +715,9 @@ impl Dfk {
                 Error::JoinError { task: tid, failed: failures(&mut slots.iter()) }
             }
         };
+        if let (FailCause::Try, Some(h)) = (cause, &t.hash) {
+            lock(&self.0.memo.table).failed(h, error.clone());
+        }
         if let (FailCause::Dependency, Some(m)) = (cause, &self.0.monitor) {
             // As Parsl: the never-launched try's fail history is the DependencyError.
             m.send(Event::TryFailed { task_id: tid, try_id: 0, error: error.to_string() });

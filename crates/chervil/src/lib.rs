@@ -145,7 +145,8 @@ mod worker;
 ///
 /// A body returning `Result<T, E>` (`E: Display`) gives an `AppFuture<T>`; its `Err` is
 /// [`Error::App`]. `#[chervil::app(cache)]` memoizes: a second call with equal encoded
-/// arguments is answered from the first (and from checkpoints, see
+/// arguments is answered from the first once it has ended — a failure too, as Parsl's,
+/// though failures are never checkpointed (and from checkpoints, see
 /// [`Config::checkpoint_mode`]); `Opts::cache` overrides it per call.
 ///
 /// ```

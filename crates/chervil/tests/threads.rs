@@ -218,6 +218,14 @@ fn costly(x: u64) -> u64 {
     x * x
 }
 
+static REFUSALS: AtomicU32 = AtomicU32::new(0);
+
+#[chervil::app(cache)]
+fn refuses(x: u64) -> Result<u64, String> {
+    REFUSALS.fetch_add(1, Ordering::SeqCst);
+    Err(format!("{x} refused"))
+}
+
 #[test]
 fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
     let _t = turn();
@@ -230,6 +238,12 @@ fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
     assert_eq!(CALLS.load(Ordering::SeqCst), 2);
     assert_eq!(costly::with(Opts::new().cache(false), 3).result().unwrap(), 9);
     assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+    // As Parsl (the engine's memo table, the Python front's too): a failure is reused
+    // within the run, so the same call fails the same way without running.
+    REFUSALS.store(0, Ordering::SeqCst);
+    let first = refuses(5).result().unwrap_err();
+    assert_eq!(refuses(5).result().unwrap_err(), first);
+    assert_eq!(REFUSALS.load(Ordering::SeqCst), 1);
     dfk.cleanup();
 
     let checkpoints = chervil::get_all_checkpoints(dir.path().join("runinfo"));
@@ -245,6 +259,14 @@ fn cached_apps_run_once_per_arguments_and_checkpoints_carry_over_runs() {
     let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::TaskExit)).unwrap();
     assert_eq!(costly(4).result().unwrap(), 16);
     assert_eq!(CALLS.load(Ordering::SeqCst), 3, "answered from the earlier runs' checkpoints unasked");
+    dfk.cleanup();
+    // That answer was carried into this run's checkpoint, so the last checkpoint alone has it.
+    let last = chervil::get_last_checkpoint(dir.path().join("runinfo"));
+    let dfk = chervil::load(config(&dir).checkpoint_files(last)).unwrap();
+    assert_eq!(costly(4).result().unwrap(), 16);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3, "answered from the last checkpoint alone");
+    assert!(refuses(5).result().unwrap_err().to_string().contains("refused"));
+    assert_eq!(REFUSALS.load(Ordering::SeqCst), 2, "a failure is never checkpointed");
     dfk.cleanup();
     let dfk = chervil::load(config(&dir).checkpoint_mode(CheckpointMode::TaskExit).checkpoint_files(vec![])).unwrap();
     assert_eq!(costly(4).result().unwrap(), 16);

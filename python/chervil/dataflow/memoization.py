@@ -21,7 +21,7 @@ import types
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import Future
 from functools import singledispatch
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from chervil import _core
 from chervil.data_provider.files import File
@@ -240,12 +240,11 @@ class BasicMemoizer(Memoizer):
         self.checkpoint_period = checkpoint_period
         self.memoize = memoize
         self.run_dir: Optional[str] = None
-        self._memo: Dict[str, Tuple[bool, Any]] = {}  # hash → (succeeded, result or exception)
-        self._from_checkpoints: Dict[str, bytes] = {}
+        # The engine's table (the Rust front's rules): outcomes by hash, earlier runs'
+        # results, and which results this run's checkpoint must hold.
+        self._table = _core.MemoTable(None, False)
         self._writer = None
         self._timer = None
-        self._from_parsl: set = set()  # hashes loaded from Parsl's tasks.pkl
-        self._carried: set = set()  # earlier runs' results already written into this run's checkpoint
 
     @property
     def checkpointed_tasks(self) -> int:
@@ -255,18 +254,16 @@ class BasicMemoizer(Memoizer):
         self.run_dir = run_dir
         named = None if self.checkpoint_files is None else [os.fspath(d) for d in self.checkpoint_files]
         dirs = _core.checkpoints_to_load(named, self.checkpoint_mode is not None, config_run_dir, run_dir)
+        try:
+            self._table = _core.MemoTable(dirs, self.checkpoint_mode is not None)
+        except _core.CheckpointError as e:
+            raise BadCheckpoint(str(e)) from None
         if dirs:
-            try:
-                self._from_checkpoints = dict(_core.load_checkpoints(dirs))
-            except _core.CheckpointError as e:
-                raise BadCheckpoint(str(e)) from None
             for d in dirs:
-                # Parsl's results are unpickled already: they stand in as done futures.
+                # Parsl's results are unpickled already: they stand in as they are.
                 for h, result in _parsl_checkpoint(d).items():
-                    self._from_parsl.add(h)
-                    self._memo[h] = (True, result)
-            logger.info("Loaded %d checkpointed results from %d checkpoint directories",
-                        len(self._from_checkpoints) + len(self._memo), len(dirs))
+                    self._table.preload(h, result)
+            logger.info("Loaded %d checkpointed results from %d checkpoint directories", len(self._table), len(dirs))
         if self.checkpoint_mode is not None:
             directory = os.path.join(run_dir, 'checkpoint')
             # Made now, so a run that checkpoints nothing still leaves a directory that
@@ -297,50 +294,40 @@ class BasicMemoizer(Memoizer):
             task['hashsum'] = None
             return None
         h = task['hashsum'] = make_hash(task)
-        hit = self._memo.get(h)
-        if hit is not None:
-            ok, outcome = hit
-            fut: Future = Future()
-            if ok:
-                fut.set_result(outcome)
-            else:
-                fut.set_exception(outcome)
+        hit = self._table.lookup(h)
+        if hit is None:
+            return None
+        fut: Future = Future()
+        if isinstance(hit, bytes):
+            try:
+                fut.set_result(pickle.loads(hit))
+            except Exception as e:
+                # A result whose class is gone or changed: run the task again.
+                logger.warning("Checkpointed result for task %s (%s) cannot be unpickled (%s); running it again",
+                               task['id'], task['func_name'], e)
+                self._table.undecodable(h)
+                return None
             return fut
-        blob = self._from_checkpoints.get(h)
-        if blob is None:
-            return None
-        fut = Future()
-        try:
-            fut.set_result(pickle.loads(blob))
-        except Exception as e:
-            # A result whose class is gone or changed: run the task again.
-            logger.warning("Checkpointed result for task %s (%s) cannot be unpickled (%s); running it again",
-                           task['id'], task['func_name'], e)
-            del self._from_checkpoints[h]
-            return None
+        ok, outcome = hit
+        if ok:
+            fut.set_result(outcome)
+        else:
+            fut.set_exception(outcome)
         return fut
 
     def update_memo_result(self, task: Dict[str, Any], r: Any) -> None:
         h = task.get('hashsum')
         if not h:
             return
-        self._memo[h] = (True, r)
-        # The memo table holds the result from now on; the loaded bytes are only kept
-        # to be written into this run's checkpoint.
-        blob = self._from_checkpoints.pop(h, None)
-        if self._writer is None:
+        # The table says what this run's checkpoint must hold: a new result; an earlier
+        # run's, once (so the next run, given only the last checkpoint, still has it);
+        # nothing for a result reused within the run.
+        write = self._table.succeeded(h, r, bool(task.get('from_memo')))
+        if write is None or self._writer is None:
             return
-        if task.get('from_memo'):
-            # A result carried from an earlier run's checkpoint is written into this run's
-            # too (once), so the next run, given only the last checkpoint, still has it.
-            if h in self._carried:
-                return
-            self._carried.add(h)
-            if blob is not None:
-                self._writer.record(h, blob)
-                return
-            if h not in self._from_parsl:
-                return  # reused within this run: already checkpointed when it ran
+        if isinstance(write, bytes):
+            self._writer.record(h, write)
+            return
         try:
             blob = pickle.dumps(r)
         except Exception:
@@ -356,7 +343,7 @@ class BasicMemoizer(Memoizer):
         h = task.get('hashsum')
         if h:
             # Like Parsl, a failure is reused within the run; it is never checkpointed.
-            self._memo[h] = (False, e)
+            self._table.failed(h, e)
 
     def checkpoint(self) -> None:
         if self._writer is not None:
