@@ -29,6 +29,10 @@ PYTHON_WORKFLOW = textwrap.dedent("""
     def add(a, b):
         return a + b
 
+    @python_app(cache=True)
+    def square(x):
+        return x * x
+
     @python_app
     def fail(why):
         raise ValueError(why)
@@ -47,17 +51,19 @@ PYTHON_WORKFLOW = textwrap.dedent("""
 
     config = Config(
         retries=1,
+        checkpoint_mode='task_exit',
         executors=[HighThroughputExecutor(label='htex', max_workers_per_node=2, provider=LocalProvider())],
         monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], resource_monitoring_interval=1,
                                  workflow_name='fronts'))
     with parsl.load(config):
         total = sum(f.result() for f in [add(i, 1) for i in range(20)])
+        squares = sum(f.result() for f in [square(i) for i in range(5)])
         failed = fail("on purpose")
         after = add(failed, 1)
         assert flaky(sys.argv[1] + '.flaky').result() == 1
         greet().result()
         assert failed.exception() is not None and after.exception() is not None
-    print("sum", total)
+    print("sum", total, "squares", squares)
 """)
 
 
@@ -90,6 +96,21 @@ def summary(db):
     }
 
 
+def run_fronts(rust_dir, py_dir, db):
+    """One run of the workflow on each front, in its own directory (runs accumulate
+    there, as checkpoints do), recorded in ``db``; returns both summaries."""
+    rust = subprocess.run([RUST_EXAMPLE, str(rust_dir / db)], cwd=rust_dir, capture_output=True,
+                          text=True, timeout=300)
+    assert rust.returncode == 0, rust.stderr[-3000:]
+    script = py_dir / 'workflow.py'
+    script.write_text(PYTHON_WORKFLOW)
+    py = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', str(script),
+                         str(py_dir / db)], cwd=py_dir, capture_output=True, text=True, timeout=300)
+    assert py.returncode == 0, py.stderr[-3000:]
+    assert 'sum 210 squares 30' in py.stdout and 'sum 210; squares 30' in rust.stdout
+    return summary(str(py_dir / db)), summary(str(rust_dir / db))
+
+
 def test_both_fronts_record_the_same_workflow_alike(tmp_path):
     if not os.path.exists(RUST_EXAMPLE):
         pytest.skip("the Rust example is not built: `make test-rust` (or `cargo build -p chervil --examples`) "
@@ -97,29 +118,26 @@ def test_both_fronts_record_the_same_workflow_alike(tmp_path):
     rust_dir, py_dir = tmp_path / 'rust', tmp_path / 'python'
     rust_dir.mkdir()
     py_dir.mkdir()
-    rust = subprocess.run([RUST_EXAMPLE, str(rust_dir / 'monitoring.db')], cwd=rust_dir, capture_output=True,
-                          text=True, timeout=300)
-    assert rust.returncode == 0, rust.stderr[-3000:]
-    script = py_dir / 'workflow.py'
-    script.write_text(PYTHON_WORKFLOW)
-    py = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', str(script),
-                         str(py_dir / 'monitoring.db')], cwd=py_dir, capture_output=True, text=True, timeout=300)
-    assert py.returncode == 0, py.stderr[-3000:]
-    assert 'sum 210' in py.stdout and 'sum 210' in rust.stdout
-
-    ours, theirs = summary(str(py_dir / 'monitoring.db')), summary(str(rust_dir / 'monitoring.db'))
+    ours, theirs = run_fronts(rust_dir, py_dir, 'monitoring.db')
     assert ours == theirs
     # and what that is, so the comparison is not of two empty databases
-    assert ours['workflow'] == (22, 1, 'fronts')
-    assert ours['tasks'] == 24
+    assert ours['workflow'] == (27, 1, 'fronts')
+    assert ours['tasks'] == 29
     ran = ('pending', 'launched', 'running', 'running_ended')
     assert dict(ours['state sequences']) == {
-        ran + ('exec_done',): 21,
+        ran + ('exec_done',): 26,
         ran + ('fail_retryable',) + ran + ('exec_done',): 1,  # as Parsl: a retry goes back to pending
         ran + ('fail_retryable',) + ran + ('failed',): 1,
         ('pending', 'dep_fail'): 1,
     }
     assert ours['tries that failed'] == 4  # the failing app's two, the flaky one's first, the dependant's
-    assert ours['fail counts'] == [(0, 21), (1, 2), (2, 1)]
-    assert ours['tasks sampled'] == 23  # every task that ran
+    assert ours['fail counts'] == [(0, 26), (1, 2), (2, 1)]
+    assert ours['tasks sampled'] == 28  # every task that ran
     assert ours['block 0 first and last'] == ['PENDING', 'SCALED_IN']
+
+    # A second run resumes from the first's checkpoint (both fronts load every earlier
+    # run's when checkpointing, as Parsl): the squares are memo hits, the rest runs again.
+    ours, theirs = run_fronts(rust_dir, py_dir, 'monitoring-2.db')
+    assert ours == theirs
+    assert dict(ours['state sequences'])[('pending', 'memo_done')] == 5
+    assert ours['workflow'] == (22, 1, 'fronts'), "memo hits are not counted as completed, as Parsl's"

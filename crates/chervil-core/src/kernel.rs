@@ -33,6 +33,10 @@ pub struct TaskSpec<'a> {
     pub executor: &'a str,
     /// A join app: its body returns futures the task then waits for.
     pub join: bool,
+    /// Each try looks in the memo table first. Its `launched` state is then recorded
+    /// only once the front says the table had nothing ([`Kernel::memo_missed`]): a memo
+    /// hit is `pending` → `memo_done` in monitoring, as Parsl records it.
+    pub memoize: bool,
 }
 
 /// App names and executor labels, one copy each for the whole run: a million tasks
@@ -151,6 +155,8 @@ struct Task {
     func_name: u32,
     executor: u32,
     join: bool,
+    /// See [`TaskSpec::memoize`].
+    memoize: bool,
     state: TaskState,
     /// One of the things it waited for failed.
     saw_failure: bool,
@@ -243,6 +249,7 @@ impl Kernel {
                 func_name: self.names.id(spec.func_name),
                 executor: self.names.id(spec.executor),
                 join: spec.join,
+                memoize: spec.memoize,
                 state: TaskState::Pending,
                 saw_failure,
                 try_id: 0,
@@ -317,7 +324,7 @@ impl Kernel {
                 t.try_id = next;
             }
             self.transition(task, TaskState::Pending);
-            self.transition(task, TaskState::Launched);
+            self.launch(task);
             out.push(Command::Launch { task, try_id: next });
         } else {
             tracing::info!(task, try_id, fail_cost = t.fail_cost, retries, "try failed; no retry left");
@@ -441,16 +448,39 @@ impl Kernel {
     }
 
     fn transition(&mut self, task: TaskId, to: TaskState) {
+        self.enter(task, to, true);
+    }
+
+    /// `launched`, recorded now unless the try looks in the memo table first.
+    fn launch(&mut self, task: TaskId) {
+        let logged = self.tasks.get(&task).is_some_and(|t| !t.memoize);
+        self.enter(task, TaskState::Launched, logged);
+    }
+
+    fn enter(&mut self, task: TaskId, to: TaskState, logged: bool) {
         if let Some(t) = self.tasks.get_mut(&task) {
             let from = t.state;
             t.state = to;
             self.counts[from as usize] -= 1;
             self.counts[to as usize] += 1;
             tracing::trace!(task, %from, %to, "state");
-            if let Some(log) = self.transitions.as_mut() {
+            if let (true, Some(log)) = (logged, self.transitions.as_mut()) {
                 log.push(Transition { task, try_id: t.try_id, state: to, fail_count: t.fail_count, fail_cost: t.fail_cost });
             }
         }
+    }
+
+    /// The memo table had nothing for try `try_id` of a memoized task: it goes to its
+    /// executor, and its `launched` state is recorded now.
+    pub fn memo_missed(&mut self, task: TaskId, try_id: u32) -> Result<(), KernelError> {
+        let t = self.current_try(task, try_id, "record as launched")?;
+        if t.memoize {
+            let record = Transition { task, try_id, state: TaskState::Launched, fail_count: t.fail_count, fail_cost: t.fail_cost };
+            if let Some(log) = self.transitions.as_mut() {
+                log.push(record);
+            }
+        }
+        Ok(())
     }
 
     /// Acts on tasks that have nothing left to wait for. A worklist rather than
@@ -461,7 +491,7 @@ impl Kernel {
             let try_id = t.try_id;
             match (t.state, t.saw_failure) {
                 (TaskState::Pending, false) => {
-                    self.transition(id, TaskState::Launched);
+                    self.launch(id);
                     out.push(Command::Launch { task: id, try_id });
                 }
                 (TaskState::Pending, true) => {

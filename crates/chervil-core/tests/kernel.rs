@@ -5,11 +5,11 @@ use chervil_core::{
 };
 
 fn spec(name: &str) -> TaskSpec<'_> {
-    TaskSpec { func_name: name, executor: "threads", join: false }
+    TaskSpec { func_name: name, executor: "threads", join: false, memoize: false }
 }
 
 fn join_spec(name: &str) -> TaskSpec<'_> {
-    TaskSpec { func_name: name, executor: "_parsl_internal", join: true }
+    TaskSpec { func_name: name, executor: "_parsl_internal", join: true, memoize: false }
 }
 
 fn kernel(retries: f64) -> Kernel {
@@ -339,10 +339,41 @@ fn observed_transitions_are_parsls_status_rows() {
 }
 
 #[test]
+fn a_memo_hit_is_recorded_as_parsl_records_it() {
+    let mut k = kernel(1.0);
+    k.observe_transitions(true);
+    let memo = TaskSpec { memoize: true, ..spec("m") };
+    let (hit, _) = k.submit(memo, Dependencies::default()).unwrap();
+    assert_eq!(k.count(TaskState::Launched), 1, "launched inside the kernel all the same");
+    k.try_succeeded(hit, 0, true).unwrap();
+    let (miss, _) = k.submit(memo, Dependencies::default()).unwrap();
+    k.memo_missed(miss, 0).unwrap();
+    k.try_failed(miss, 0, 1.0).unwrap();
+    k.memo_missed(miss, 1).unwrap();
+    k.try_succeeded(miss, 1, false).unwrap();
+    let seen: Vec<String> =
+        k.drain_transitions().iter().map(|t| format!("{}.{} {}", t.task, t.try_id, t.state.name())).collect();
+    assert_eq!(
+        seen,
+        [
+            "0.0 pending",
+            "0.0 memo_done", // no `launched`: Parsl's launch_task returns the memo hit before it
+            "1.0 pending",
+            "1.0 launched", // when the front found nothing in the table
+            "1.0 fail_retryable",
+            "1.1 pending",
+            "1.1 launched",
+            "1.1 exec_done",
+        ]
+    );
+    assert!(matches!(k.memo_missed(miss, 1), Err(KernelError::UnknownTask(_)) | Err(KernelError::WrongState { .. })));
+}
+
+#[test]
 fn tasks_of_one_app_share_one_copy_of_its_name() {
     let mut k = kernel(0.0);
-    let (a, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false }, Dependencies::default()).unwrap();
-    let (b, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false }, Dependencies::default()).unwrap();
+    let (a, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false, memoize: false }, Dependencies::default()).unwrap();
+    let (b, _) = k.submit(TaskSpec { func_name: "inc", executor: "htex", join: false, memoize: false }, Dependencies::default()).unwrap();
     let (ia, ib) = (k.info(a).unwrap(), k.info(b).unwrap());
     assert!(std::sync::Arc::ptr_eq(&ia.func_name, &ib.func_name));
     assert!(std::sync::Arc::ptr_eq(&ia.executor, &ib.executor));

@@ -189,7 +189,7 @@ impl KernelHandle {
 
     /// Returns `(task_id, commands)`. `task_row`, when monitoring, is what only the front
     /// knows of the task: `(memoize, inputs, outputs, stdout, stderr)` as text.
-    #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false, task_row = None))]
+    #[pyo3(signature = (func_name, executor, join, deps_tasks, external_pending = 0, external_failed = false, task_row = None, memoize = false))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn submit(
         &self,
@@ -200,11 +200,12 @@ impl KernelHandle {
         external_pending: u32,
         external_failed: bool,
         task_row: Option<(bool, Option<String>, Option<String>, Option<String>, Option<String>)>,
+        memoize: bool,
     ) -> PyResult<(u64, Vec<PyCommand>)> {
         let monitored = self.monitor.get().is_some();
         let depends = monitored.then(|| deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let mut kernel = self.lock();
-        let spec = TaskSpec { func_name: &func_name, executor: &executor, join };
+        let spec = TaskSpec { func_name: &func_name, executor: &executor, join, memoize };
         let (id, commands) = kernel.submit(spec, deps(deps_tasks, external_pending, external_failed)).map_err(errors::kernel)?;
         if let Some(depends) = depends {
             let (memoize, inputs, outputs, stdout, stderr) = task_row.unwrap_or_default();
@@ -218,6 +219,14 @@ impl KernelHandle {
     fn external_resolved(&self, task: u64, failed: bool) -> PyResult<Vec<PyCommand>> {
         let mut kernel = self.lock();
         let out = kernel.external_resolved(task, failed).map(encode).map_err(errors::kernel);
+        self.observe(&mut kernel, None);
+        out
+    }
+
+    /// The memo table had nothing for this try of a memoized task: it is `launched` now.
+    fn memo_missed(&self, task: u64, try_id: u32) -> PyResult<()> {
+        let mut kernel = self.lock();
+        let out = kernel.memo_missed(task, try_id).map_err(errors::kernel);
         self.observe(&mut kernel, None);
         out
     }

@@ -403,7 +403,7 @@ impl Dfk {
                     invoked_us: chervil_monitor::Clock::now_us(),
                 })
             });
-            let submitted = kernel.submit(TaskSpec { func_name: def.name, executor: label, join }, deps);
+            let submitted = kernel.submit(TaskSpec { func_name: def.name, executor: label, join, memoize: cache }, deps);
             inner.observe(&mut kernel, row);
             match submitted {
                 Ok((_, commands)) => {
@@ -552,7 +552,11 @@ impl Dfk {
                 Lookup::Failed(e) => Some(Err(e.clone())),
             };
             match hit {
-                None => {}
+                None => {
+                    if let Err(e) = self.with_kernel(None, |k| k.memo_missed(tid, try_id)) {
+                        tracing::warn!(task = tid, error = %e, "recording the launch failed");
+                    }
+                }
                 Some(Ok(bytes)) => {
                     if let Some(t) = lock(&inner.tasks).get_mut(&tid) {
                         t.result = Some(bytes);

@@ -243,8 +243,9 @@ class DataFlowKernel:
                 if self._monitor is None:
                     got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
                 else:
+                    # (the kernel records a memoized task's launch once the memo table missed)
                     got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed,
-                                                        self._task_row(record))
+                                                        self._task_row(record), bool(record.memoize))
             except Exception:
                 del self.tasks[tid]
                 raise
@@ -520,8 +521,12 @@ class DataFlowKernel:
             if try_id == 0:
                 if record['depends'] or self.dependency_resolver not in _BUILTIN_RESOLVERS:
                     record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
-                if record.memoize and self._memo_hit(record, try_id):
+            if record.memoize:
+                # Every try looks in the table, as Parsl's launch_task does.
+                if self._memo_hit(record, try_id):
                     return
+                if self._monitor is not None:
+                    self._kernel.memo_missed(tid, try_id)  # its `launched` row waits for this
             executor = self.executors[record.executor]
             submit_to = getattr(executor, 'submit_to', None)
             if submit_to is not None:
