@@ -146,10 +146,14 @@ fn load_of(load: &PyLoad) -> impl Fn(&str) -> Option<Load> + '_ {
     }
 }
 
-/// An executor's blocks, kept by the engine (`chervil_run::blocks`, the Rust front's
-/// too): ids and job names, when to poll and which jobs, each state change once (in
-/// the engine's log and, when attached, monitoring's `block` table), what to cancel.
-/// The executor calls its provider with what this says and tells it the answers.
+/// An executor's blocks, kept and driven by the engine (`chervil_run::blocks`, the Rust
+/// front's too): ids and job names, when to poll and which jobs, each state change once
+/// (in the engine's log and, when attached, monitoring's `block` table), the order of a
+/// strategy round, what to cancel. The driver calls back into the executor for its
+/// provider and interchange (`PyFront`), never holding this book's lock meanwhile.
+/// The executor calls the driving methods (`start`, `poll`, `retire`, `round`,
+/// `shutdown`) under its own `_blocks_lock`, so one thread at a time drives its blocks
+/// (and a scaler's lock is never waited for with the GIL held).
 #[pyclass(frozen, module = "chervil._core")]
 pub struct BlockBook {
     inner: Mutex<Blocks>,
@@ -179,41 +183,12 @@ impl BlockBook {
         self.lock().set_monitor(monitor.map(|m| m.inner.clone()));
     }
 
-    /// `(block id, job name)` of the next block to start.
-    fn next_block(&self) -> (String, String) {
-        let b = self.lock().next_block();
-        (b.id, b.job_name)
-    }
-
-    fn started(&self, block: &str, job: &str) {
-        self.lock().started(block, job);
-    }
-
-    fn start_failed(&self, block: &str, why: &str) {
-        self.lock().start_failed(block, why);
-    }
-
     fn poll_due(&self) -> bool {
         self.lock().poll_due(Instant::now())
     }
 
     fn poll_soon(&self) {
         self.lock().poll_soon();
-    }
-
-    /// `[(block id, job id)]` of the blocks not yet ended: what a poll asks about.
-    fn live_jobs(&self) -> Vec<(String, String)> {
-        self.lock().live_jobs()
-    }
-
-    /// The provider's answers, `[(block id, status)]`.
-    fn polled(&self, answers: Vec<(String, PyStatus)>) {
-        let answers: Vec<(String, JobStatus)> = answers.into_iter().map(|(b, s)| (b, job_status(s))).collect();
-        self.lock().polled(Instant::now(), answers);
-    }
-
-    fn poll_failed(&self, why: &str) {
-        self.lock().poll_failed(Instant::now(), why);
     }
 
     /// `[(block id, job id or None, status)]`, in the order the blocks were started.
@@ -237,20 +212,128 @@ impl BlockBook {
         self.lock().choose_to_retire(n, min, load_of(&load))
     }
 
-    /// These blocks were drained: the jobs to cancel.
-    fn retired(&self, blocks: Vec<String>) -> Vec<String> {
-        self.lock().retired(&blocks)
+    /// Starts `n` blocks through `executor`'s provider; their ids. A refused block is a
+    /// failed block, and `ValueError` says why (the caller raises Parsl's `ScalingFailed`).
+    fn start(&self, executor: Bound<'_, PyAny>, n: u32) -> PyResult<Vec<String>> {
+        let mut front = PyFront { executor, error: None };
+        let started = chervil_run::blocks::start(&self.inner, &mut front, n);
+        front.done(())?;
+        started.map_err(PyValueError::new_err)
     }
 
-    /// Every job to cancel at shutdown.
-    fn shutdown(&self) -> Vec<String> {
-        self.lock().shutdown()
+    /// Polls the provider when due (or `force`).
+    #[pyo3(signature = (executor, force = false))]
+    fn poll(&self, executor: Bound<'_, PyAny>, force: bool) -> PyResult<()> {
+        let mut front = PyFront { executor, error: None };
+        chervil_run::blocks::poll(&self.inner, &mut front, force);
+        front.done(())
     }
 
-    /// One round of `scaler` on these blocks: `("out", n, reason)`, `("in", [ids],
-    /// reason)` or None.
-    fn scale(&self, py: Python<'_>, scaler: &Scaler, outstanding: usize, load: PyLoad) -> PyResult<Option<Py<PyAny>>> {
-        let views = self.lock().views(load_of(&load));
-        scaler.decide(py, outstanding, &views)
+    /// Retires `blocks` (only idle ones unless `force`) and cancels their jobs; the ones
+    /// retired (a block kept is counted again by `scaler`).
+    #[pyo3(signature = (executor, blocks, force, scaler = None))]
+    fn retire(&self, executor: Bound<'_, PyAny>, blocks: Vec<String>, force: bool, scaler: Option<&Scaler>) -> PyResult<Vec<String>> {
+        let mut front = PyFront { executor, error: None };
+        let retired = match scaler {
+            Some(s) => {
+                let mut engine = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+                chervil_run::blocks::retire(&self.inner, &mut front, blocks, force, Some(&mut engine))
+            }
+            None => chervil_run::blocks::retire(&self.inner, &mut front, blocks, force, None),
+        };
+        front.done(retired)
+    }
+
+    /// One strategy round of the engine's driver: poll when due, the executor's error
+    /// handler, at most one decision of `scaler` (None: the `none` strategy), carried out.
+    #[pyo3(signature = (executor, scaler = None))]
+    fn round(&self, executor: Bound<'_, PyAny>, scaler: Option<&Scaler>) -> PyResult<()> {
+        let mut front = PyFront { executor, error: None };
+        match scaler {
+            Some(s) => {
+                let mut engine = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+                chervil_run::blocks::round(&self.inner, Some(&mut engine), &mut front);
+            }
+            None => chervil_run::blocks::round(&self.inner, None, &mut front),
+        }
+        front.done(())
+    }
+
+    /// At shutdown: every job cancelled, the blocks not ended `SCALED_IN`.
+    fn shutdown(&self, executor: Bound<'_, PyAny>) -> PyResult<()> {
+        let mut front = PyFront { executor, error: None };
+        chervil_run::blocks::shutdown(&self.inner, &mut front);
+        front.done(())
+    }
+}
+
+/// The executor as the engine's block driver calls it (`BlockProviderExecutor`'s
+/// `_submit_block`, `_provider_status`, `_cancel`, `_retire`, `outstanding`,
+/// `_block_load`, `_judge_blocks`). An exception the driver has no use for (from the
+/// error handler, say) is kept and raised once the driver's call returns.
+struct PyFront<'py> {
+    executor: Bound<'py, PyAny>,
+    error: Option<PyErr>,
+}
+
+impl PyFront<'_> {
+    fn keep<T>(&mut self, r: PyResult<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn done<T>(self, value: T) -> PyResult<T> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(value),
+        }
+    }
+}
+
+/// `str(exception)`, as a provider's refusal reads in Parsl's messages.
+fn words(py: Python<'_>, e: &PyErr) -> String {
+    e.value(py).str().map(|s| s.to_string()).unwrap_or_else(|_| e.to_string())
+}
+
+impl chervil_run::blocks::BlockFront for PyFront<'_> {
+    fn submit(&mut self, block: &str, job_name: &str) -> Result<String, String> {
+        let py = self.executor.py();
+        self.executor.call_method1("_submit_block", (block, job_name)).and_then(|j| j.str()).map(|j| j.to_string()).map_err(|e| words(py, &e))
+    }
+
+    fn status(&mut self, jobs: &[String]) -> Result<Vec<JobStatus>, String> {
+        let py = self.executor.py();
+        let answers = self.executor.call_method1("_provider_status", (jobs.to_vec(),)).and_then(|a| a.extract::<Vec<PyStatus>>());
+        answers.map(|a| a.into_iter().map(job_status).collect()).map_err(|e| words(py, &e))
+    }
+
+    fn cancel(&mut self, jobs: &[String]) {
+        let r = self.executor.call_method1("_cancel", (jobs.to_vec(),));
+        self.keep(r);
+    }
+
+    fn retire(&mut self, block: &str, only_if_idle: bool) -> bool {
+        let r = self.executor.call_method1("_retire", (block, only_if_idle)).and_then(|r| r.is_truthy());
+        self.keep(r).unwrap_or(false)
+    }
+
+    fn load(&mut self) -> (usize, std::collections::BTreeMap<String, Load>) {
+        let outstanding = self.executor.getattr("outstanding").and_then(|o| o.extract::<usize>());
+        let outstanding = self.keep(outstanding).unwrap_or(0);
+        let load = self.executor.call_method0("_block_load").and_then(|l| l.extract::<PyLoad>());
+        let load = self.keep(load).unwrap_or_default();
+        let of = load_of(&load);
+        let load = load.keys().filter_map(|b| Some((b.clone(), of(b)?))).collect();
+        (outstanding, load)
+    }
+
+    fn judge(&mut self, _book: &chervil_scaling::BlockBook) -> bool {
+        let r = self.executor.call_method0("_judge_blocks").and_then(|r| r.is_truthy());
+        self.keep(r).unwrap_or(false)
     }
 }

@@ -58,7 +58,7 @@ struct Block {
 }
 
 /// See the module doc.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BlockBook {
     label: String,
     /// Block ids are numbers handed out here, kept in the order they were started.

@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chervil_htex::InterchangeHandle;
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
 use chervil_providers::JobState;
-use chervil_scaling::{block_failure_report, BlockBook, BlockErrorHandler, BlockOutput, Decision, FailedBlock, Limits, Scaler, Strategy};
+use chervil_scaling::{block_failure_report, BlockBook, BlockErrorHandler, BlockOutput, FailedBlock, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
 use crate::error::Error;
@@ -24,10 +24,8 @@ enum Jobs {
     AdHoc(chervil_providers::AdHocProvider),
 }
 
-/// The blocks of one executor and how to start another. Which blocks exist, when to
-/// poll and what to cancel is the engine's book (`chervil_run::blocks`, the Python
-/// front's too); this carries it out through the provider.
-pub(crate) struct Blocks {
+/// How this executor gets a block: its provider, and the script a block runs.
+struct Provision {
     jobs: Jobs,
     env: PoolEnv,
     exe: PathBuf,
@@ -36,14 +34,40 @@ pub(crate) struct Blocks {
     /// Turns the pool command into what a batch job runs.
     launcher: Option<(Launcher, u32)>,
     scripts: PathBuf,
-    book: chervil_run::blocks::Blocks,
+}
+
+/// When failing blocks stop the executor, and what stopping does.
+pub(crate) struct StopRule {
+    pub(crate) handler: BlockErrorHandler,
+    pub(crate) init_blocks: u32,
+    /// The tasks out, failed all at once when the executor stops.
+    pub(crate) waiting: Arc<Mutex<std::collections::HashMap<u64, Done>>>,
+    /// Why the executor stopped taking tasks, once it has.
+    pub(crate) stopped: Arc<std::sync::OnceLock<String>>,
+}
+
+/// The blocks of one executor. What to start, poll, retire and cancel, and in which
+/// order a strategy round does it, is the engine's driver (`chervil_run::blocks`, the
+/// Python front's too); this is the front it calls: the provider, the interchange.
+pub(crate) struct Blocks {
+    provision: Provision,
+    book: Mutex<chervil_run::blocks::Blocks>,
+    ix: Arc<InterchangeHandle>,
+    stop: StopRule,
     /// Set by the results thread when a pool leaves (a flag, not the lock: a provider's
     /// status call may hold the lock for seconds, and results must not wait for it).
     soon: Arc<AtomicBool>,
 }
 
 impl Blocks {
-    pub(crate) fn new(config: &HighThroughputExecutor, env: PoolEnv, run_dir: &Path, monitor: crate::executors::Watch) -> Result<Blocks, Error> {
+    pub(crate) fn new(
+        config: &HighThroughputExecutor,
+        env: PoolEnv,
+        run_dir: &Path,
+        monitor: crate::executors::Watch,
+        ix: Arc<InterchangeHandle>,
+        stop: StopRule,
+    ) -> Result<Blocks, Error> {
         let exe = std::env::current_exe()
             .map_err(|e| Error::Executor(format!("executor {}: cannot find this program to start pools: {e}", config.label)))?;
         let scripts = run_dir.join("submit_scripts");
@@ -75,36 +99,68 @@ impl Blocks {
             Jobs::Local(_) | Jobs::AdHoc(_) => chervil_providers::LOCAL_STATUS_POLLING_INTERVAL,
         });
         let book = chervil_run::blocks::Blocks::new(config.label.clone(), poll_every, monitor);
-        Ok(Blocks { jobs, env, exe, worker_init, launcher, scripts, book, soon: Arc::default() })
+        Ok(Blocks {
+            provision: Provision { jobs, env, exe, worker_init, launcher, scripts },
+            book: Mutex::new(book),
+            ix,
+            stop,
+            soon: Arc::default(),
+        })
     }
 
-    fn label(&self) -> &str {
-        self.book.label()
+    /// The driver's view of this executor (the provider, the interchange, the stop rule).
+    fn front(&mut self) -> (&Mutex<chervil_run::blocks::Blocks>, Front<'_>) {
+        if self.soon.swap(false, Ordering::AcqRel) {
+            self.book.lock().unwrap_or_else(|p| p.into_inner()).poll_soon();
+        }
+        (&self.book, Front { p: &mut self.provision, ix: &self.ix, stop: &self.stop })
     }
 
     /// Starts `n` more blocks. A block the provider cannot start is a failed block
-    /// (the error handler weighs it with the rest), and the error is returned.
+    /// (the error handler weighs it with the rest), and the error says why.
     pub(crate) fn start(&mut self, n: u32) -> Result<(), Error> {
-        for _ in 0..n {
-            let block = self.book.next_block();
-            let script = self.script(&block.id);
-            let job = match &mut self.jobs {
-                Jobs::Local(p) => p.submit(&script, &block.job_name),
-                Jobs::Batch(p) => p.submit(&script, 1, &block.job_name),
-                Jobs::AdHoc(p) => p.submit(&script, &block.job_name),
-            };
-            match job {
-                Ok(job) => self.book.started(&block.id, &job),
-                Err(e) => {
-                    let why = format!("executor {}: {e}", self.label());
-                    self.book.start_failed(&block.id, &why);
-                    return Err(Error::Executor(why));
-                }
-            }
-        }
-        Ok(())
+        let label = self.label();
+        let (book, mut front) = self.front();
+        chervil_run::blocks::start(book, &mut front, n).map(drop).map_err(|why| Error::Executor(format!("executor {label}: {why}")))
     }
 
+    fn label(&self) -> String {
+        self.book.lock().unwrap_or_else(|p| p.into_inner()).label().to_string()
+    }
+
+    /// One strategy round (the engine's: poll when due, judge, scale).
+    fn round(&mut self, scaler: Option<&mut Scaler>) {
+        let (book, mut front) = self.front();
+        chervil_run::blocks::round(book, scaler, &mut front);
+    }
+
+    /// Set it and the next round polls the provider, however recent the last poll (a
+    /// pool left, so its block may have ended).
+    pub(crate) fn poll_soon_flag(&self) -> Arc<AtomicBool> {
+        self.soon.clone()
+    }
+
+    pub(crate) fn cancel_all(&mut self) {
+        let (book, mut front) = self.front();
+        chervil_run::blocks::shutdown(book, &mut front);
+    }
+
+    /// Blocks whose jobs are pending or running.
+    pub(crate) fn active(&mut self) -> usize {
+        let (book, mut front) = self.front();
+        chervil_run::blocks::poll(book, &mut front, false);
+        book.lock().unwrap_or_else(|p| p.into_inner()).active()
+    }
+}
+
+/// What the engine's block driver calls on the Rust front.
+struct Front<'a> {
+    p: &'a mut Provision,
+    ix: &'a InterchangeHandle,
+    stop: &'a StopRule,
+}
+
+impl Provision {
     /// The block's script: the pool is this program in pool mode, told where the
     /// interchange is through the environment (`export … &&`, as the Python front's).
     fn script(&self, block: &str) -> String {
@@ -116,64 +172,66 @@ impl Blocks {
             Some((launcher, nodes)) => launcher.script(&command, 1, *nodes, &self.scripts.to_string_lossy(), false),
         }
     }
+}
 
-    /// Asks the provider about the blocks not yet ended, when the book says a poll is due.
-    fn poll(&mut self) {
-        let now = Instant::now();
-        if self.soon.swap(false, Ordering::AcqRel) {
-            self.book.poll_soon();
+impl chervil_run::blocks::BlockFront for Front<'_> {
+    fn submit(&mut self, block: &str, job_name: &str) -> Result<String, String> {
+        let script = self.p.script(block);
+        match &mut self.p.jobs {
+            Jobs::Local(p) => p.submit(&script, job_name),
+            Jobs::Batch(p) => p.submit(&script, 1, job_name),
+            Jobs::AdHoc(p) => p.submit(&script, job_name),
         }
-        if !self.book.poll_due(now) {
-            return;
-        }
-        let live = self.book.live_jobs();
-        let ids: Vec<String> = live.iter().map(|(_, job)| job.clone()).collect();
-        let answers = match &mut self.jobs {
-            Jobs::Local(p) => Ok(p.status(&ids)),
-            Jobs::AdHoc(p) => p.status(&ids),
-            Jobs::Batch(p) => p.status(&ids),
-        };
-        match answers {
-            Ok(states) => self.book.polled(now, live.into_iter().map(|(block, _)| block).zip(states)),
-            Err(e) => self.book.poll_failed(now, &e.to_string()),
-        }
+        .map_err(|e| e.to_string())
     }
 
-    /// Set it and the next round polls the provider, however recent the last poll (a
-    /// pool left, so its block may have ended).
-    pub(crate) fn poll_soon_flag(&self) -> Arc<AtomicBool> {
-        self.soon.clone()
+    fn status(&mut self, jobs: &[String]) -> Result<Vec<chervil_providers::JobStatus>, String> {
+        match &mut self.p.jobs {
+            Jobs::Local(p) => Ok(p.status(jobs)),
+            Jobs::AdHoc(p) => p.status(jobs),
+            Jobs::Batch(p) => p.status(jobs),
+        }
+        .map_err(|e| e.to_string())
     }
 
-    fn cancel_jobs(&mut self, ids: &[String]) {
-        if ids.is_empty() {
-            return;
-        }
-        let cancelled = match &mut self.jobs {
-            Jobs::Local(p) => Ok(p.cancel(ids)),
-            Jobs::AdHoc(p) => p.cancel(ids),
-            Jobs::Batch(p) => p.cancel(ids),
+    fn cancel(&mut self, jobs: &[String]) {
+        let cancelled = match &mut self.p.jobs {
+            Jobs::Local(p) => Ok(p.cancel(jobs)),
+            Jobs::AdHoc(p) => p.cancel(jobs),
+            Jobs::Batch(p) => p.cancel(jobs),
         };
         if let Err(e) = cancelled {
-            tracing::warn!(label = %self.label(), error = %e, "cancelling blocks failed");
+            tracing::warn!(error = %e, ?jobs, "cancelling blocks failed");
         }
     }
 
-    /// Cancels the jobs of blocks already drained; they are scaled in.
-    fn retire(&mut self, blocks: &[String]) {
-        let jobs = self.book.retired(blocks);
-        self.cancel_jobs(&jobs);
+    fn retire(&mut self, block: &str, only_if_idle: bool) -> bool {
+        self.ix.retire_block(block, only_if_idle).is_ok()
     }
 
-    pub(crate) fn cancel_all(&mut self) {
-        let jobs = self.book.shutdown();
-        self.cancel_jobs(&jobs);
+    fn load(&mut self) -> (usize, std::collections::BTreeMap<String, chervil_scaling::Load>) {
+        (self.ix.in_flight(), chervil_run::blocks::load_from(self.ix.block_load()))
     }
 
-    /// Blocks whose jobs are pending or running.
-    pub(crate) fn active(&mut self) -> usize {
-        self.poll();
-        self.book.active()
+    /// Parsl's block error handlers (`simple` by default): once the blocks' failures
+    /// stop the executor, each task out fails with why (each block's exit and the end of
+    /// its stderr), and so does each task submitted later — instead of blocks being
+    /// started again while `result()` waits forever.
+    fn judge(&mut self, book: &BlockBook) -> bool {
+        let stop = self.stop;
+        if stop.stopped.get().is_some() {
+            return true;
+        }
+        let Some(head) = stop.handler.stops(&book.states(), stop.init_blocks) else { return false };
+        let label = book.label();
+        let why = block_failures(label, &head, book);
+        tracing::error!(label, %why, "the executor stops: its blocks failed");
+        let _ = stop.stopped.set(why.clone());
+        let out: Vec<Done> = stop.waiting.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, d)| d).collect();
+        for done in out {
+            done(Err(Error::Executor(why.clone())));
+        }
+        true
     }
 }
 
@@ -191,15 +249,7 @@ pub(crate) type StrategyStop = (Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHa
 /// What the strategy thread needs, shared with the executor.
 pub(crate) struct Strategist {
     pub(crate) blocks: Arc<Mutex<Blocks>>,
-    pub(crate) ix: Arc<InterchangeHandle>,
     pub(crate) stop: Arc<(Mutex<bool>, Condvar)>,
-    /// The tasks out, failed all at once when every block has failed.
-    pub(crate) waiting: Arc<Mutex<std::collections::HashMap<u64, Done>>>,
-    /// Why the executor stopped taking tasks (every block failed), once it has.
-    pub(crate) stopped: Arc<std::sync::OnceLock<String>>,
-    /// When failed blocks stop the executor (the engine's rule).
-    pub(crate) handler: BlockErrorHandler,
-    pub(crate) init_blocks: u32,
 }
 
 /// The scaler for an executor of `config`; `None` with the `none` strategy.
@@ -215,8 +265,7 @@ pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<O
 }
 
 impl Strategist {
-    /// Every `period` until stopped: a snapshot of tasks and blocks in, at most one
-    /// decision out, carried out here (start blocks; drain and cancel idle ones).
+    /// Every `period` until stopped: one round of the engine's driver.
     pub(crate) fn run(self, mut scaler: Option<Scaler>, period: Duration) {
         let (stopped, wake) = &*self.stop;
         let mut done = stopped.lock().unwrap_or_else(|p| p.into_inner());
@@ -226,63 +275,9 @@ impl Strategist {
                 break;
             }
             drop(done);
-            self.round(scaler.as_mut());
+            self.blocks.lock().unwrap_or_else(|p| p.into_inner()).round(scaler.as_mut());
             done = stopped.lock().unwrap_or_else(|p| p.into_inner());
         }
-    }
-
-    fn round(&self, scaler: Option<&mut Scaler>) {
-        let outstanding = self.ix.in_flight();
-        let load = self.ix.block_load();
-        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-        blocks.poll();
-        if self.every_block_failed(&blocks.book) {
-            return;
-        }
-        let Some(scaler) = scaler else { return };
-        let views = blocks.book.views(chervil_run::blocks::load_from(&load));
-        match scaler.step(Instant::now(), outstanding, &views) {
-            None => {}
-            Some(Decision::ScaleOut { blocks: n, reason }) => {
-                tracing::info!(label = %blocks.label(), n, reason, "scaling out");
-                if let Err(e) = blocks.start(n) {
-                    tracing::error!(error = %e, "scaling out failed");
-                }
-            }
-            Some(Decision::ScaleIn { blocks: chosen, reason }) => {
-                tracing::info!(label = %blocks.label(), ?chosen, reason, "scaling in");
-                let mut retired = Vec::new();
-                for b in chosen {
-                    match self.ix.retire_block(&b, true) {
-                        Ok(()) => retired.push(b),
-                        Err(_) => scaler.keep(&b), // a task reached it first
-                    }
-                }
-                blocks.retire(&retired);
-            }
-        }
-    }
-}
-
-impl Strategist {
-    /// Parsl's block error handlers (`simple` by default): once the blocks' failures
-    /// stop the executor, each task out fails with why (each block's exit and the end of
-    /// its stderr), and so does each task submitted later — instead of blocks being
-    /// started again while `result()` waits forever. True once stopped.
-    fn every_block_failed(&self, book: &chervil_run::blocks::Blocks) -> bool {
-        if self.stopped.get().is_some() {
-            return true;
-        }
-        let Some(head) = self.handler.stops(&book.states(), self.init_blocks) else { return false };
-        let label = book.label();
-        let why = block_failures(label, &head, book);
-        tracing::error!(label, %why, "every block failed; the executor stops");
-        let _ = self.stopped.set(why.clone());
-        let out: Vec<Done> = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, d)| d).collect();
-        for done in out {
-            done(Err(Error::Executor(why.clone())));
-        }
-        true
     }
 }
 

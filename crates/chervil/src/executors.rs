@@ -14,7 +14,7 @@ use chervil_proto::Outcome;
 
 use crate::app::{execute, AppDef, Place};
 use crate::codec;
-use crate::blocks::{scaler, Blocks, StrategyStop, Strategist};
+use crate::blocks::{scaler, Blocks, StopRule, StrategyStop, Strategist};
 use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
 use crate::error::Error;
 use crate::worker::PoolEnv;
@@ -286,11 +286,18 @@ impl Htex {
             mpi_launcher: config.mpi_launcher.clone(),
         };
         let recorder = monitor.clone().map(|m| Arc::new(chervil_run::monitoring::Recorder::new(m, env.resource_interval.unwrap_or(0.0))));
-        let mut blocks = Blocks::new(config, env, run_dir, monitor.clone())?;
+        let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
+        let failed: Arc<OnceLock<String>> = Arc::default();
+        let stop_rule = StopRule {
+            handler: config.block_error_handler,
+            init_blocks: config.provider.init_blocks_set(),
+            waiting: waiting.clone(),
+            stopped: failed.clone(),
+        };
+        let mut blocks = Blocks::new(config, env, run_dir, monitor.clone(), ix.clone(), stop_rule)?;
         blocks.start(config.provider.init_blocks())?;
         let poll_soon = blocks.poll_soon_flag();
         let blocks = Arc::new(Mutex::new(blocks));
-        let waiting: Arc<Mutex<HashMap<u64, Done>>> = Arc::default();
         let results = {
             let (ix, waiting, recorder) = (ix.clone(), waiting.clone(), recorder.clone());
             std::thread::Builder::new()
@@ -300,19 +307,10 @@ impl Htex {
         };
         // Every strategy period, even with the `none` strategy: the blocks are polled and
         // an executor whose blocks all failed stops (Parsl's job status poller).
-        let failed: Arc<OnceLock<String>> = Arc::default();
         let strategist = {
             let scaler = scaler(run, config)?;
             let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
-            let s = Strategist {
-                blocks: blocks.clone(),
-                ix: ix.clone(),
-                stop: stop.clone(),
-                waiting: waiting.clone(),
-                stopped: failed.clone(),
-                handler: config.block_error_handler,
-                init_blocks: config.provider.init_blocks_set(),
-            };
+            let s = Strategist { blocks: blocks.clone(), stop: stop.clone() };
             let period = run.strategy_period;
             let thread = std::thread::Builder::new()
                 .name(format!("chervil-{}-strategy", config.label))

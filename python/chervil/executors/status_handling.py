@@ -136,20 +136,11 @@ class BlockProviderExecutor(ParslExecutor):
 
         A block the provider cannot start is a failed block (the error handler weighs
         it with the rest), and ``ScalingFailed`` says why."""
-        new = []
-        book = self._book
         with self._blocks_lock:
-            for _ in range(blocks):
-                block_id, job_name = book.next_block()
-                try:
-                    job_id = self.provider.submit(self._block_command(block_id), 1, job_name=job_name)
-                except Exception as e:
-                    why = f"the provider could not start block {block_id}: {e}"
-                    book.start_failed(block_id, why)
-                    raise ScalingFailed(self, why) from e
-                book.started(block_id, str(job_id))
-                new.append(block_id)
-        return new
+            try:
+                return self._book.start(self, blocks)
+            except ValueError as e:
+                raise ScalingFailed(self, str(e)) from None
 
     scale_out_facade = scale_out
 
@@ -161,31 +152,12 @@ class BlockProviderExecutor(ParslExecutor):
         (Parsl's forceful scale-in) busy blocks are taken too, idle ones first; the
         tasks they hold fail with ManagerLost and are retried if retries allow.
         """
-        chosen = self._book.choose_to_retire(blocks, max_idletime, self._block_load())
-        return self._retire_blocks(chosen, force=max_idletime is None)
+        with self._blocks_lock:
+            chosen = self._book.choose_to_retire(blocks, max_idletime, self._block_load())
+            return self._book.retire(self, chosen, max_idletime is None, self._scaler)
 
     def scale_in_facade(self, n: int, max_idletime: Optional[float] = None) -> List[str]:
         return self.scale_in(n, max_idletime=max_idletime)
-
-    def _retire_blocks(self, block_ids: List[str], force: bool) -> List[str]:
-        retired = []
-        with self._blocks_lock:
-            for b in block_ids:
-                if not self._retire(b, only_if_idle=not force):
-                    logger.info("%s: block %s took a task before it could be retired; kept", self.label, b)
-                    if self._scaler is not None:
-                        self._scaler.keep(b)
-                    continue
-                retired.append(b)
-            self._cancel(self._book.retired(retired), "of retired blocks")
-        return retired
-
-    def _cancel(self, jobs: List[str], which: str) -> None:
-        if jobs:
-            try:
-                self.provider.cancel(jobs)
-            except Exception:
-                logger.exception("%s: cancelling jobs %s %s failed", self.label, jobs, which)
 
     def _cancel_blocks_at_shutdown(self) -> None:
         """Cancels every block's job (also those believed ended: a scheduler's answer may
@@ -194,24 +166,13 @@ class BlockProviderExecutor(ParslExecutor):
         if self._book_made is None:
             return
         with self._blocks_lock:
-            self._cancel(self._book.shutdown(), "at shutdown")
+            self._book.shutdown(self)
 
     def status(self) -> Dict[str, JobStatus]:
         """Polls the provider for every block not yet ended; returns all blocks."""
-        book = self._book
         with self._blocks_lock:
-            live = book.live_jobs()
-            if live:
-                try:
-                    answers = self.provider.status([job for _, job in live])
-                except Exception as e:
-                    book.poll_failed(str(e))
-                    raise
-                book.polled([(b, (int(s.state), s.message, s.exit_code, s.stdout_path, s.stderr_path))
-                             for (b, _), s in zip(live, answers)])
-            else:
-                book.polled([])
-            return self.status_facade
+            self._book.poll(self, force=True)
+        return self.status_facade
 
     @property
     def status_facade(self) -> Dict[str, JobStatus]:
@@ -231,38 +192,45 @@ class BlockProviderExecutor(ParslExecutor):
 
     def poll(self) -> Dict[str, JobStatus]:
         """Polls the provider when ``status_polling_interval`` has passed since the last poll."""
-        if self._book.poll_due():
-            return self.status()
+        with self._blocks_lock:
+            self._book.poll(self)
         return self.status_facade
 
     # -- the strategy ------------------------------------------------------------------
 
     def strategize(self, strategy: Optional[str], max_idletime: float) -> None:
-        """One round: poll, let the error handler judge, then scale as the engine's
-        strategy decides. Called by the DFK's job status poller."""
+        """One round of the engine's driver (the Rust front's too): poll when due, this
+        executor's ``block_error_handler``, then at most one scaling decision of the
+        engine's strategy, carried out. Called by the DFK's job status poller."""
         if self.bad_state_is_set:
             return
-        status = self.poll()
-        if status:
+        with self._blocks_lock:
+            if self._scaler is None and strategy not in (None, 'none'):
+                p = self.provider
+                self._scaler = _core.Scaler(self.label, strategy, getattr(p, 'min_blocks', 0),
+                                            getattr(p, 'max_blocks', 1), float(getattr(p, 'parallelism', 1)),
+                                            self._slots_per_block(), float(max_idletime))
+            self._book.round(self, self._scaler)
+
+    # -- what the engine's driver calls ------------------------------------------------
+
+    def _submit_block(self, block_id: str, job_name: str) -> str:
+        return self.provider.submit(self._block_command(block_id), 1, job_name=job_name)
+
+    def _provider_status(self, job_ids: List[str]) -> List[Tuple[int, Optional[str], Optional[int],
+                                                                   Optional[str], Optional[str]]]:
+        return [(int(s.state), s.message, s.exit_code, s.stdout_path, s.stderr_path)
+                for s in self.provider.status(job_ids)]
+
+    def _cancel(self, job_ids: List[str]) -> None:
+        try:
+            self.provider.cancel(job_ids)
+        except Exception:
+            logger.exception("%s: cancelling jobs %s failed", self.label, job_ids)
+
+    def _judge_blocks(self) -> bool:
+        """The block error handler on every block's status; True once the executor stopped."""
+        status = self.status_facade
+        if status and not self.bad_state_is_set:
             self.block_error_handler(self, status)
-        if self.bad_state_is_set:
-            return
-        if self._scaler is None:
-            p = self.provider
-            self._scaler = _core.Scaler(self.label, strategy, getattr(p, 'min_blocks', 0), getattr(p, 'max_blocks', 1),
-                                        float(getattr(p, 'parallelism', 1)),
-                                        self._slots_per_block(),
-                                        float(max_idletime))
-        decision = self._book.scale(self._scaler, self.outstanding, self._block_load())
-        if decision is None:
-            return
-        kind, what, reason = decision
-        if kind == 'out':
-            logger.info("%s: scaling out by %d blocks: %s", self.label, what, reason)
-            try:
-                self.scale_out(what)
-            except ScalingFailed as e:
-                logger.error("%s", e)  # counted as a failed block: the error handler weighs it
-        else:
-            logger.info("%s: scaling in blocks %s: %s", self.label, what, reason)
-            self._retire_blocks(list(what), force=False)
+        return self.bad_state_is_set
