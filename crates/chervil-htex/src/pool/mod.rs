@@ -7,6 +7,10 @@
 //! clock) and sends results back in batches — whatever finished while it was busy
 //! goes out in one frame.
 //!
+//! What the pool decides — which worker runs which task, what a worker's death does to
+//! its tasks, MPI tasks waiting for nodes — is [`core::PoolCore`], without I/O; this
+//! module is its shell: the connection, the processes, the clock, `/proc`.
+//!
 //! Loss, as the client sees it: a worker that dies while running a task sends back
 //! [`Outcome::WorkerLost`] for it and is replaced; if the pool itself dies, the
 //! interchange notices the closed connection (or the silence) and fails what the
@@ -14,7 +18,6 @@
 //! silent past the heartbeat threshold, and its workers die with it (they get
 //! `SIGKILL` when the pool's thread exits, and EOF on their stdin in any case).
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::OpenOptions;
 use std::future::Future;
 use std::io;
@@ -23,16 +26,17 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chervil_mpi::prefix::{self, Launcher};
-use chervil_mpi::spec::Value;
-use chervil_mpi::{MpiSpec, NodeScheduler};
-use chervil_proto::worker::{decode_reply, encode_env, encode_function, encode_request_frame};
+use chervil_mpi::prefix::Launcher;
+use chervil_proto::worker::decode_reply;
 use crate::frames::read_frame;
-use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use crate::slots::{NodeShape, WorkerSlots};
+
+pub mod core;
+use self::core::PoolCore;
 use tokio::sync::mpsc;
 
 /// Turns a TCP connection to the interchange into the stream the protocol runs on.
@@ -343,50 +347,28 @@ enum Event {
     Died { rank: u32, gen: u64, how: String },
 }
 
+/// A worker process, as the shell holds it (what it runs is the core's).
 struct Worker {
     gen: u64,
     pid: u32,
     input: mpsc::UnboundedSender<Vec<u8>>,
-    task: Option<u64>,
-    /// When `task` was handed to this worker (wall clock, for monitoring).
-    task_started_us: u64,
-    /// A second task already in the worker's pipe behind `task`, so that it starts
-    /// without waiting for the pool to hear of `task`'s end (only when the pool holds
-    /// more tasks than workers, i.e. with prefetch): kept whole, so that if the worker
-    /// dies before starting it, it goes back to the queue rather than being lost.
-    next: Option<TaskMsg>,
     /// The sampling round in which this worker was last sampled in full.
     sampled_round: u64,
     /// Its `/proc` files, when resources are monitored.
     watched: Option<crate::procfs::Watched>,
-    started: Instant,
-    replied: bool,
-    /// Functions this worker has been sent (a replacement worker starts with none).
-    functions: HashSet<u64>,
 }
 
 struct Pool {
     opts: PoolOptions,
+    core: PoolCore,
     workers: Vec<Worker>,
     count: u32,
     cores: usize,
-    next_gen: u64,
-    queue: VecDeque<TaskMsg>,
-    /// Functions from the interchange, by id, to hand to each worker once.
-    functions: HashMap<u64, Vec<u8>>,
-    results: Vec<TaskResult>,
     events: mpsc::UnboundedSender<Event>,
     hostname: String,
-    /// Workers that died in a row without ever answering.
-    early_deaths: u32,
     /// Resource sampling: which interval we are in, and the samples to send.
     sample_round: u64,
     samples: Vec<chervil_proto::ResourceSample>,
-    /// MPI mode: the launcher, the nodes' scheduler, tasks waiting for nodes, and the
-    /// environment each granted task gets on its worker.
-    mpi: Option<(Launcher, NodeScheduler)>,
-    mpi_waiting: HashMap<u64, (TaskMsg, MpiSpec)>,
-    task_env: HashMap<u64, Vec<(&'static str, String)>>,
 }
 
 async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
@@ -444,30 +426,15 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
         });
     }
 
-    let mut pool = Pool {
-        opts,
-        workers: Vec::new(),
-        count,
-        cores,
-        next_gen: 0,
-        queue: VecDeque::new(),
-        functions: HashMap::new(),
-        results: Vec::new(),
-        events: events_tx,
-        hostname,
-        early_deaths: 0,
-        sample_round: 0,
-        samples: Vec::new(),
-        mpi: None,
-        mpi_waiting: HashMap::new(),
-        task_env: HashMap::new(),
-    };
-    if let Some(mode) = pool.opts.mpi.clone() {
+    if let Some(mode) = &opts.mpi {
         tracing::info!(nodes = ?mode.nodes, launcher = ?mode.launcher, "MPI mode");
-        pool.mpi = Some((mode.launcher, NodeScheduler::new(mode.nodes)));
     }
+    let mpi = opts.mpi.clone().map(|m| (m.launcher, m.nodes));
+    let core = PoolCore::new(hostname.clone(), count as usize, mpi, Instant::now());
+    let mut pool = Pool { opts, core, workers: Vec::new(), count, cores, events: events_tx, hostname, sample_round: 0, samples: Vec::new() };
     for rank in 0..count {
-        let w = pool.spawn(rank)?;
+        let gen = pool.core.gen(rank as usize).unwrap_or(0);
+        let w = pool.spawn(rank, gen)?;
         pool.workers.push(w);
     }
 
@@ -498,10 +465,8 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                 Event::FromInterchange(msg) => {
                     last_heard = Instant::now();
                     match msg {
-                        ToPool::Tasks(tasks) => pool.take(tasks),
-                        ToPool::Functions(functions) => {
-                            pool.functions.extend(functions.into_iter().map(|f| (f.function, f.blob)))
-                        }
+                        ToPool::Tasks(tasks) => pool.core.tasks(tasks),
+                        ToPool::Functions(functions) => pool.core.functions(functions.into_iter().map(|f| (f.function, f.blob))),
                         ToPool::Heartbeat => {}
                         ToPool::Shutdown => break 'run PoolExit::Shutdown,
                         ToPool::Welcome { .. } | ToPool::Reject { .. } => {
@@ -528,8 +493,8 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                 break PoolExit::InterchangeGone("the connection broke".into());
             }
         }
-        if !pool.results.is_empty() {
-            let results = std::mem::take(&mut pool.results);
+        let results = pool.core.take_results();
+        if !results.is_empty() {
             if out_tx.send(ToInterchange::Results(results)).is_err() {
                 break PoolExit::InterchangeGone("the connection broke".into());
             }
@@ -548,7 +513,7 @@ async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<Pool
                 draining = true;
                 let _ = out_tx.send(ToInterchange::Draining);
             }
-            if draining && pool.queue.is_empty() && pool.workers.iter().all(|w| w.task.is_none() && w.next.is_none()) {
+            if draining && pool.core.idle() {
                 break PoolExit::Drained;
             }
         }
@@ -614,9 +579,8 @@ fn result_size(r: &TaskResult) -> usize {
 }
 
 impl Pool {
-    fn spawn(&mut self, rank: u32) -> Result<Worker, PoolError> {
-        let gen = self.next_gen;
-        self.next_gen += 1;
+    /// Starts worker `rank`, generation `gen` (the core's numbering).
+    fn spawn(&mut self, rank: u32, gen: u64) -> Result<Worker, PoolError> {
         let opts = &self.opts;
         let spawn_err = |error: io::Error| PoolError::Spawn { rank, command: opts.worker_command.clone(), error };
         let (program, args) = opts
@@ -681,148 +645,49 @@ impl Pool {
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
-        Ok(Worker {
-            gen,
-            pid,
-            input,
-            task: None,
-            task_started_us: 0,
-            next: None,
-            sampled_round: 0,
-            watched: self.opts.resource_interval.and_then(|_| crate::procfs::Watched::open(pid)),
-            started: Instant::now(),
-            replied: false,
-            functions: HashSet::new(),
-        })
+        Ok(Worker { gen, pid, input, sampled_round: 0, watched: self.opts.resource_interval.and_then(|_| crate::procfs::Watched::open(pid)) })
     }
 
     fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
-        let Some(w) = self.workers.get_mut(rank as usize).filter(|w| w.gen == gen) else { return };
-        if w.task != Some(task) {
-            tracing::warn!(rank, task, "a worker answered for a task it was not given; ignored");
-            return;
-        }
-        let started_us = w.task_started_us;
-        // The piped task (if any) is running now.
-        match w.next.take() {
-            Some(next) => {
-                w.task = Some(next.task);
-                w.task_started_us = wall_clock_us();
-            }
-            None => w.task = None,
-        }
-        w.replied = true;
-        self.early_deaths = 0;
-        let ended_us = wall_clock_us();
-        self.sample_as_it_ends(rank as usize, task, ended_us);
+        let now_us = wall_clock_us();
         let outcome = if ok { Outcome::Ok(value) } else { Outcome::Err(value) };
-        self.results.push(TaskResult { task, outcome, started_us, ended_us });
-        self.release_nodes(task);
+        if self.core.reply(rank as usize, gen, task, outcome, now_us) {
+            self.sample_as_it_ends(rank as usize, task, now_us);
+        }
     }
 
     fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
-        let Some(w) = self.workers.get_mut(rank as usize).filter(|w| w.gen == gen) else { return Ok(()) };
-        let pid = w.pid;
-        tracing::warn!(rank, pid, how, task = ?w.task, "worker died");
-        let lost = w.task.take().map(|task| (task, w.task_started_us));
-        // Every reply it sent was handled before its death (its reader sends them in
-        // order): the piped task never started, so it runs elsewhere instead.
-        if let Some(next) = w.next.take() {
-            self.queue.push_front(next);
-        }
-        let early = !w.replied && w.started.elapsed() < Duration::from_secs(10);
-        if let Some((task, started_us)) = lost {
-            self.results.push(TaskResult {
-                task,
-                outcome: Outcome::WorkerLost(format!("worker {rank} (pid {pid}) on {} {how}", self.hostname)),
-                started_us,
-                ended_us: wall_clock_us(),
-            });
-            self.release_nodes(task);
-        }
-        if early {
-            self.early_deaths += 1;
-            if self.early_deaths >= 3 {
+        let r = rank as usize;
+        let pid = self.workers.get(r).filter(|w| w.gen == gen).map_or(0, |w| w.pid);
+        match self.core.died(r, gen, &how, Instant::now(), wall_clock_us(), pid) {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                tracing::warn!(rank, pid, how, "worker died");
+                let gen = self.core.spawned(r, Instant::now());
+                let fresh = self.spawn(rank, gen)?;
+                self.workers[r] = fresh;
+                Ok(())
+            }
+            Err(c) => {
                 let log = worker_log(&self.opts.logdir, rank);
-                return Err(PoolError::WorkersCrashing {
-                    deaths: self.early_deaths,
-                    how,
-                    log: log.display().to_string(),
-                    tail: tail(&log, 20),
-                });
-            }
-        }
-        let fresh = self.spawn(rank)?;
-        self.workers[rank as usize] = fresh;
-        Ok(())
-    }
-
-    /// New tasks: plain ones queue for a worker; MPI ones wait for their nodes first.
-    fn take(&mut self, tasks: Vec<TaskMsg>) {
-        for t in tasks {
-            if t.spec.is_empty() {
-                self.queue.push_back(t);
-                continue;
-            }
-            let task = t.task;
-            let refused = |why: String| TaskResult { task, outcome: Outcome::Refused(why), started_us: 0, ended_us: 0 };
-            let Some((_, nodes)) = self.mpi.as_mut() else {
-                self.results.push(refused(
-                    "the task has an MPI resource specification, but this pool is not in MPI mode; send it to an \
-                     MPIExecutor (or HighThroughputExecutor(enable_mpi_mode=True))"
-                        .into(),
-                ));
-                continue;
-            };
-            let pairs: Vec<(String, Value)> = t.spec.iter().map(|(k, v)| (k.clone(), Value::Text(v.clone()))).collect();
-            let spec = match MpiSpec::parse(&pairs) {
-                Ok(spec) => spec,
-                Err(e) => {
-                    self.results.push(refused(e.to_string()));
-                    continue;
-                }
-            };
-            let need = spec.num_nodes as usize;
-            self.mpi_waiting.insert(task, (t, spec));
-            match nodes.submit(task, need) {
-                Ok(grants) => self.start_mpi(grants),
-                Err(e) => {
-                    self.mpi_waiting.remove(&task);
-                    self.results.push(refused(e.to_string()));
-                }
+                Err(PoolError::WorkersCrashing { deaths: c.deaths, how: c.how, log: log.display().to_string(), tail: tail(&log, 20) })
             }
         }
     }
 
-    /// MPI tasks that got their nodes: queued for a worker, with their environment.
-    fn start_mpi(&mut self, grants: Vec<chervil_mpi::Grant>) {
-        let Some((launcher, _)) = self.mpi.as_ref() else { return };
-        let launcher = *launcher;
-        for g in grants {
-            if let Some((t, spec)) = self.mpi_waiting.remove(&g.task) {
-                tracing::debug!(task = g.task, nodes = ?g.nodes, "MPI task granted nodes");
-                self.task_env.insert(g.task, prefix::environment(launcher, &spec, &g.nodes));
-                self.queue.push_back(t);
-            }
-        }
-    }
-
-    /// A task ended (or died with its worker): an MPI task's nodes go to the next in line.
-    fn release_nodes(&mut self, task: u64) {
-        self.task_env.remove(&task);
-        let grants = match self.mpi.as_mut() {
-            Some((_, nodes)) => nodes.release(task),
-            None => return,
-        };
-        self.start_mpi(grants);
+    /// Hands queued tasks to the workers' pipes, as the core decides.
+    fn assign(&mut self) {
+        let workers = &self.workers;
+        self.core.assign(wall_clock_us(), |rank, frame| workers.get(rank).is_some_and(|w| w.input.send(frame).is_ok()));
     }
 
     /// Starts a sampling round: a full `/proc` look at every worker that is running a task.
     fn sample_busy_workers(&mut self) {
         self.sample_round += 1;
         let at_us = wall_clock_us();
-        for w in self.workers.iter_mut() {
-            if let (Some(task), Some(watched)) = (w.task, w.watched.as_mut()) {
+        for (rank, task) in self.core.running() {
+            let Some(w) = self.workers.get_mut(rank) else { continue };
+            if let Some(watched) = w.watched.as_mut() {
                 w.sampled_round = self.sample_round;
                 self.samples.extend(watched.sample(task, at_us));
             }
@@ -847,70 +712,6 @@ impl Pool {
             watched.sample(task, at_us)
         };
         self.samples.extend(sample);
-    }
-
-    /// Gives queued tasks to idle workers, one each; then, if tasks are still queued
-    /// (the interchange prefetched more than there are workers), puts one more in each
-    /// busy worker's pipe, so it goes from one task to the next without a round trip
-    /// through the pool. In MPI mode tasks wait for nodes, and are never piped ahead.
-    fn assign(&mut self) {
-        for rank in 0..self.workers.len() {
-            if self.queue.is_empty() {
-                return;
-            }
-            if self.workers[rank].task.is_none() {
-                self.hand(rank, false);
-            }
-        }
-        if self.mpi.is_some() {
-            return;
-        }
-        for rank in 0..self.workers.len() {
-            if self.queue.is_empty() {
-                return;
-            }
-            let w = &self.workers[rank];
-            if w.task.is_some() && w.next.is_none() {
-                self.hand(rank, true);
-            }
-        }
-    }
-
-    /// Writes the queue's first task to worker `rank`'s pipe: as the task it runs now, or
-    /// (`behind`) as the one it runs next.
-    fn hand(&mut self, rank: usize, behind: bool) {
-        let Some(t) = self.queue.pop_front() else { return };
-        let w = &mut self.workers[rank];
-        let mut frame = Vec::with_capacity(t.payload.len() + 20);
-        if !w.functions.contains(&t.function) {
-            let Some(blob) = self.functions.get(&t.function) else {
-                // The interchange sends a function before any task calling it, so
-                // this is a bug; fail the task rather than the pool.
-                self.results.push(TaskResult {
-                    task: t.task,
-                    outcome: Outcome::WorkerLost(format!("the pool was never sent function {:#x}", t.function)),
-                    started_us: 0,
-                    ended_us: 0,
-                });
-                return;
-            };
-            encode_frame(&encode_function(t.function, blob), &mut frame);
-            w.functions.insert(t.function);
-        }
-        if let Some(env) = self.task_env.get(&t.task) {
-            encode_frame(&encode_env(env), &mut frame);
-        }
-        encode_request_frame(t.task, t.function, &t.payload, &mut frame);
-        if w.input.send(frame).is_err() {
-            // The worker's pipe is closed: it is dying, and its death will be
-            // reported; run the task on another worker.
-            self.queue.push_front(t);
-        } else if behind {
-            w.next = Some(t);
-        } else {
-            w.task = Some(t.task);
-            w.task_started_us = wall_clock_us();
-        }
     }
 
     fn kill_all(&mut self) {
