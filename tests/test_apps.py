@@ -1,5 +1,6 @@
 """Python, bash and join apps on the thread pool: the semantics Parsl users rely on."""
 import concurrent.futures as cf
+import signal
 import threading
 import time
 
@@ -324,6 +325,25 @@ def test_bash_exit_failure(dfk):
     with pytest.raises(BashExitFailure) as info:
         fail(3).result()
     assert info.value.exitcode == 3
+
+
+def test_bash_commands_get_default_signals_and_exit_codes_of_signals(dfk):
+    @bash_app
+    def piped():
+        # Python ignores SIGPIPE; the command must not inherit that: `yes` ends by SIGPIPE
+        # (141), not by a write error (1), as in a shell
+        return 'yes | head -1 > /dev/null; exit ${PIPESTATUS[0]}'
+
+    @bash_app
+    def killed():
+        return 'kill -TERM $$'
+
+    with pytest.raises(BashExitFailure) as info:
+        piped().result()
+    assert info.value.exitcode == 141
+    with pytest.raises(BashExitFailure) as info:
+        killed().result()
+    assert info.value.exitcode == -signal.SIGTERM, "as subprocess reports a signal: its negative number"
 
 
 def test_bash_no_return_and_bad_format(dfk):

@@ -101,6 +101,9 @@ def test_blocks_scale_out_for_waiting_tasks_and_in_when_idle(tmp_path, slurm):
         futs = [hold_until(str(gate), i) for i in range(4)]
         wait_until(lambda: len([j for j in our_jobs() if j[2] == 'R']) == 2, 120,
                    "two running Slurm jobs (max_blocks) for four tasks")
+        # A job Slurm shows running may not have its pool connected yet (on a busy box the
+        # pool's Python takes seconds to start): opened before, one block runs every task.
+        wait_until(lambda: len(htex.connected_managers()) == 2, 120, "both blocks' pools to connect")
         gate.touch()
         results = [f.result(timeout=120) for f in futs]
         assert sorted(v for v, _ in results) == [0, 1, 2, 3]
