@@ -1,10 +1,13 @@
 """Executors that run on blocks from a provider (``parsl.executors.status_handling``).
 
-A :class:`BlockProviderExecutor` keeps its blocks: starts them through the provider,
-polls their status (at most every ``provider.status_polling_interval``), hands the
-status to the ``block_error_handler``, and once every ``strategy_period`` asks the
-engine's scaling strategy (``chervil._core.Scaler``) what to do and does it. The
-decisions and their reasons are logged by the engine (``chervil.log``) and here.
+A :class:`BlockProviderExecutor` has blocks from its provider. Which blocks exist,
+when the provider is polled (at most every ``provider.status_polling_interval``, at
+once after a pool leaves), and what a strategy round does — poll, the
+``block_error_handler``, at most one decision of the engine's scaling strategy,
+carried out — is the engine's book and driver (``chervil._core.BlockBook``, the Rust
+front's too); this class keeps Parsl's surface over it, and the driver calls back into
+it for the provider and the interchange. The decisions and their reasons are logged
+by the engine (``chervil.log``).
 
 Scaling in never cancels a block that holds tasks unless asked to by a direct
 ``scale_in(n)`` call: the strategy only picks idle blocks, and the executor retires
