@@ -26,6 +26,13 @@ def test_parsl_defaults():
         p = cls()
         assert (p.init_blocks, p.min_blocks, p.max_blocks, p.parallelism, p.nodes_per_block) == (1, 0, 1, 1, 1)
         assert p.status_polling_interval == 60
+    # Parsl polls its clouds and Kubernetes every minute too; local blocks are polled every
+    # second (Parsl: 5 s; it costs nothing here). The engine holds these defaults for both
+    # fronts (the Rust front's providers read them).
+    from chervil.providers import AdHocProvider, AzureProvider, LocalProvider
+    for cls in (AWSProvider, GoogleCloudProvider, KubernetesProvider, AzureProvider):
+        assert cls.status_polling_interval == 60, cls
+    assert LocalProvider().status_polling_interval == 1 and AdHocProvider.status_polling_interval == 5
 
 
 def test_lsf_by_cores_sets_nodes_per_block():

@@ -129,10 +129,10 @@ pub trait Scheduler: Send {
         false
     }
     fn cancel_argv(&self, spec: &BlockSpec, ids: &[String]) -> Vec<String>;
-    /// How often to ask about the blocks by default (Parsl's per provider: a batch
-    /// scheduler is asked every minute; clouds and Kubernetes override it).
+    /// How often to ask about the blocks by default: Parsl's, a minute for every batch
+    /// scheduler, cloud and Kubernetes alike (both fronts read it from here).
     fn status_polling_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(60)
+        crate::BATCH_STATUS_POLLING_INTERVAL
     }
     /// Anything to learn from the scheduler before the first submit (a cloud's
     /// zone); called once, with the provider's command timeout.

@@ -66,9 +66,18 @@ pub mod private_file {
 
 use std::path::PathBuf;
 
-/// How often Parsl asks a local (or ad hoc) provider about its blocks by default; batch
-/// schedulers say their own ([`batch::Scheduler::status_polling_interval`]).
-pub const LOCAL_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often local blocks are asked about by default: every second, where Parsl waits
+/// five — asking about processes on this machine costs nothing, and a block that dies
+/// before its pool connects is then noticed within a second. Batch schedulers say their
+/// own ([`batch::Scheduler::status_polling_interval`]).
+pub const LOCAL_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often ad hoc blocks are asked about by default (each poll is an `ssh` per host).
+pub const ADHOC_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often Parsl asks a batch scheduler, a cloud or Kubernetes about its blocks by
+/// default (a minute: every one of Parsl's cluster and cloud providers says so).
+pub const BATCH_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub use adhoc::AdHocProvider;
 pub use local::LocalProvider;

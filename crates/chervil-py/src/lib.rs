@@ -413,6 +413,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scaling::block_failure_report, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::block_job_name, m)?)?;
     m.add_function(wrap_pyfunction!(scaling::initial_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::status_polling_interval, m)?)?;
     m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
     m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(providers::script_with_sentinels, m)?)?;

@@ -50,6 +50,22 @@ impl LocalJobs {
     }
 }
 
+/// How often a provider is asked about its blocks by default (the Rust front's too):
+/// `scheduler` is `local`, `adhoc`, or a batch, cloud or Kubernetes provider's engine
+/// name (`slurm`, `aws`, …).
+#[pyfunction]
+pub fn status_polling_interval(scheduler: &str) -> PyResult<f64> {
+    match scheduler {
+        "local" => return Ok(chervil_providers::LOCAL_STATUS_POLLING_INTERVAL.as_secs_f64()),
+        "adhoc" => return Ok(chervil_providers::ADHOC_STATUS_POLLING_INTERVAL.as_secs_f64()),
+        _ => {}
+    }
+    // (clouds and Kubernetes are made with their settings, not by name; none of them
+    // has a default of its own)
+    let every = schedulers::by_name(scheduler).map_or(chervil_providers::BATCH_STATUS_POLLING_INTERVAL, |s| s.status_polling_interval());
+    Ok(every.as_secs_f64())
+}
+
 /// The script a launcher makes of the pool command; `kind` is the launcher
 /// (`single_node`, `srun`, `srun_mpi`, `aprun`, `jsrun`, `mpiexec`, `mpirun`,
 /// `gnu_parallel`, `wrapped`), the keywords its options.

@@ -96,7 +96,8 @@ impl Blocks {
         };
         let poll_every = config.provider.status_polling_interval().unwrap_or(match &jobs {
             Jobs::Batch(p) => p.status_polling_interval(),
-            Jobs::Local(_) | Jobs::AdHoc(_) => chervil_providers::LOCAL_STATUS_POLLING_INTERVAL,
+            Jobs::Local(_) => chervil_providers::LOCAL_STATUS_POLLING_INTERVAL,
+            Jobs::AdHoc(_) => chervil_providers::ADHOC_STATUS_POLLING_INTERVAL,
         });
         let book = chervil_run::blocks::Blocks::new(config.label.clone(), poll_every, monitor);
         Ok(Blocks {

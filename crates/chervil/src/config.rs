@@ -555,8 +555,8 @@ macro_rules! block_counts {
             }
 
             /// How often the provider is asked how the blocks are (Parsl's
-            /// `status_polling_interval`; default 5 s for local and ad hoc blocks, a
-            /// minute for batch schedulers, less for clouds and Kubernetes). A pool
+            /// `status_polling_interval`; default 1 s for local blocks, 5 s for ad hoc
+            /// ones, a minute for batch schedulers, clouds and Kubernetes). A pool
             /// leaving makes the next strategy round ask at once, whatever the interval.
             pub fn status_polling_interval(mut self, every: Duration) -> Self {
                 self.blocks.status_polling_interval = Some(every);

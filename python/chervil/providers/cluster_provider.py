@@ -22,8 +22,13 @@ class ClusterProvider(EngineProvider):
     (``_scheduler``) and add their own options (``_options``)."""
 
     _scheduler = ''
-    #: Seconds between status polls of the blocks (set it on an instance to change it).
-    status_polling_interval: float = 60.0
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls._scheduler:
+            #: Seconds between status polls of the blocks (set it on an instance to change
+            #: it): the engine's default for the scheduler, Parsl's (a minute).
+            cls.status_polling_interval = _core.status_polling_interval(cls._scheduler)
 
     def __init__(self, label: str, nodes_per_block: int, init_blocks: int, min_blocks: int, max_blocks: int,
                  parallelism: float, walltime: str, launcher: Optional[Launcher], cmd_timeout: float,

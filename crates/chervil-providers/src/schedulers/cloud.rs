@@ -87,9 +87,6 @@ impl Scheduler for Aws {
         "aws"
     }
 
-    fn status_polling_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(10)
-    }
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
@@ -341,9 +338,6 @@ impl Scheduler for OpenStack {
         "openstack"
     }
 
-    fn status_polling_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(10)
-    }
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
@@ -449,9 +443,6 @@ impl Scheduler for Azure {
         "azure"
     }
 
-    fn status_polling_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(15)
-    }
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".custom-data"), vm_script(spec, &job.name, command, self.linger))]

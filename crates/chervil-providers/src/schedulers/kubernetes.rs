@@ -197,9 +197,6 @@ impl Scheduler for Kubernetes {
         "kubernetes"
     }
 
-    fn status_polling_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(5)
-    }
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".pod.json"), self.manifest(spec, &self.name_for(&job.name), command))]

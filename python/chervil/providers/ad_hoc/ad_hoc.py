@@ -48,7 +48,9 @@ class AdHocProvider(EngineProvider):
         self.resources = {}
         self._jobs = None
 
-    status_polling_interval: float = 5.0
+    #: Seconds between status polls of the blocks (set it on an instance to change it):
+    #: the engine's default for ad hoc blocks (the Rust front's too).
+    status_polling_interval: float = _core.status_polling_interval('adhoc')
 
     def _make_engine(self, script_dir: str):
         remote = self.remote_script_dir or os.path.abspath(script_dir)

@@ -46,7 +46,6 @@ class AWSProvider(ClusterProvider):
         self.linger = linger
         self.subnet_id = subnet_id
         self.security_group_ids = list(security_group_ids or [])
-        self.status_polling_interval = 10.0
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.aws(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,

@@ -56,7 +56,6 @@ class AzureProvider(ClusterProvider):
         self.location, self.group_name, self.vnet_name = location, group_name, vnet_name
         self.linger = linger
         self.ssh_public_key = ssh_public_key
-        self.status_polling_interval = 15.0
 
     def _make_engine(self, script_dir: str):
         r = self.vm_reference

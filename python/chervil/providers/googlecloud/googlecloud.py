@@ -32,7 +32,6 @@ class GoogleCloudProvider(ClusterProvider):
         self.os_project, self.os_family = os_project, os_family
         self.google_version, self.instance_type = google_version, instance_type
         self.linger = linger
-        self.status_polling_interval = 10.0
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.google_cloud(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,

@@ -54,7 +54,6 @@ class KubernetesProvider(ClusterProvider):
         self.persistent_volumes = [(str(c), str(p)) for c, p in persistent_volumes]
         self.service_account_name = service_account_name
         self.status_batch_size = status_batch_size
-        self.status_polling_interval = 5.0
 
     def _make_engine(self, script_dir: str):
         def as_id(v):

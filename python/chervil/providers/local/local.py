@@ -46,8 +46,9 @@ class LocalProvider(EngineProvider):
         self.resources = {}
         self._jobs = None
 
-    #: Seconds between status polls of the blocks (set it on an instance to change it).
-    status_polling_interval: float = 1.0
+    #: Seconds between status polls of the blocks (set it on an instance to change it):
+    #: the engine's default for local blocks (the Rust front's too).
+    status_polling_interval: float = _core.status_polling_interval('local')
 
     def _make_engine(self, script_dir: str):
         return _core.LocalJobs(script_dir)

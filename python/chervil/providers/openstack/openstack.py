@@ -43,7 +43,6 @@ class OpenStackProvider(ClusterProvider):
         self.security_groups = list(security_groups or [])
         self.cloud = cloud
         self.linger = linger
-        self.status_polling_interval = 10.0
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.openstack(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,
