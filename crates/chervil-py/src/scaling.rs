@@ -1,12 +1,14 @@
-//! The scaling strategy as Python sees it: a snapshot in, a decision out.
+//! Blocks and scaling as Python sees them: the engine's book and driver of an
+//! executor's blocks (`BlockBook`), its strategy (`Scaler`), and the rules the error
+//! handlers and messages share with the Rust front.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chervil_providers::{JobState, JobStatus};
 use chervil_run::blocks::Blocks;
-use chervil_scaling::{BlockView, Decision, Limits, Load, Scaler as Engine, Strategy};
+use chervil_scaling::{Limits, Load, Scaler as Engine, Strategy};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -15,60 +17,30 @@ fn job_state(v: u8) -> JobState {
     [Unknown, Pending, Running, Cancelled, Completed, Failed, Timeout, Held, Missing, ScaledIn].get(usize::from(v)).copied().unwrap_or(Unknown)
 }
 
-/// One executor's strategy. The decision is also logged (engine log, info level)
-/// with the executor's label, so every scaling step can be read back.
+/// One executor's strategy, as `BlockBook.round` and `BlockBook.retire` drive it (the
+/// engine's driver logs each decision with the executor's label).
 #[pyclass(frozen, module = "chervil._core")]
 pub struct Scaler {
-    label: String,
     inner: Mutex<Engine>,
 }
 
 impl Scaler {
-    fn decide(&self, py: Python<'_>, outstanding: usize, views: &[BlockView]) -> PyResult<Option<Py<PyAny>>> {
-        let decision = self.inner.lock().unwrap_or_else(|p| p.into_inner()).step(Instant::now(), outstanding, views);
-        let label = &self.label;
-        Ok(match decision {
-            None => None,
-            Some(Decision::ScaleOut { blocks, reason }) => {
-                tracing::info!(executor = %label, blocks, %reason, "scaling out");
-                Some(("out", blocks, reason).into_pyobject(py)?.into_any().unbind())
-            }
-            Some(Decision::ScaleIn { blocks, reason }) => {
-                tracing::info!(executor = %label, blocks = ?blocks, %reason, "scaling in");
-                Some(("in", blocks, reason).into_pyobject(py)?.into_any().unbind())
-            }
-        })
+    fn lock(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-
-/// `(block id, job state value, pools connected, tasks held, seconds idle or None)`.
-type PyBlock = (String, u8, usize, usize, Option<f64>);
 
 #[pymethods]
 impl Scaler {
     #[new]
-    #[pyo3(signature = (label, strategy, min_blocks, max_blocks, parallelism, slots_per_block, max_idletime))]
-    fn new(label: String, strategy: Option<&str>, min_blocks: u32, max_blocks: u32, parallelism: f64, slots_per_block: f64, max_idletime: f64) -> PyResult<Self> {
+    #[pyo3(signature = (strategy, min_blocks, max_blocks, parallelism, slots_per_block, max_idletime))]
+    fn new(strategy: Option<&str>, min_blocks: u32, max_blocks: u32, parallelism: f64, slots_per_block: f64, max_idletime: f64) -> PyResult<Self> {
         let strategy = Strategy::parse(strategy).map_err(PyValueError::new_err)?;
         if !max_idletime.is_finite() || max_idletime < 0.0 {
             return Err(PyValueError::new_err(format!("max_idletime={max_idletime} must be a number of seconds, 0 or more")));
         }
         let limits = Limits { min_blocks, max_blocks, parallelism, slots_per_block, max_idletime: Duration::from_secs_f64(max_idletime) };
-        Ok(Scaler { label, inner: Mutex::new(Engine::new(strategy, limits)) })
-    }
-
-    /// `("out", n, reason)`, `("in", [block ids], reason)` or None.
-    fn step(&self, py: Python<'_>, outstanding: usize, blocks: Vec<PyBlock>) -> PyResult<Option<Py<PyAny>>> {
-        let views: Vec<BlockView> = blocks
-            .into_iter()
-            .map(|(id, state, pools, held, idle)| BlockView { id, state: job_state(state), pools, held, idle_for: idle.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64) })
-            .collect();
-        self.decide(py, outstanding, &views)
-    }
-
-    /// The block could not be retired (a task reached it first); count it again.
-    fn keep(&self, block: &str) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).keep(block);
+        Ok(Scaler { inner: Mutex::new(Engine::new(strategy, limits)) })
     }
 }
 
@@ -140,10 +112,12 @@ fn py_status(s: &JobStatus) -> PyStatus {
 /// `block id → (pools, tasks held, seconds idle or None)`, as `_block_load` gives it.
 type PyLoad = HashMap<String, (usize, usize, Option<f64>)>;
 
-fn load_of(load: &PyLoad) -> impl Fn(&str) -> Option<Load> + '_ {
-    |block| {
-        load.get(block).map(|&(pools, held, idle)| Load { pools, held, idle_for: idle.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64) })
-    }
+fn loads(load: PyLoad) -> BTreeMap<String, Load> {
+    load.into_iter()
+        .map(|(block, (pools, held, idle))| {
+            (block, Load { pools, held, idle_for: idle.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64) })
+        })
+        .collect()
 }
 
 /// An executor's blocks, kept and driven by the engine (`chervil_run::blocks`, the Rust
@@ -183,10 +157,6 @@ impl BlockBook {
         self.lock().set_monitor(monitor.map(|m| m.inner.clone()));
     }
 
-    fn poll_due(&self) -> bool {
-        self.lock().poll_due(Instant::now())
-    }
-
     fn poll_soon(&self) {
         self.lock().poll_soon();
     }
@@ -196,20 +166,12 @@ impl BlockBook {
         self.lock().blocks().map(|(id, job, s)| (id, job.map(str::to_string), py_status(s))).collect()
     }
 
-    fn job_of(&self, block: &str) -> Option<String> {
-        self.lock().job_of(block).map(str::to_string)
-    }
-
-    /// Blocks pending or running.
-    fn active(&self) -> usize {
-        self.lock().active()
-    }
-
     /// Up to `n` live blocks to scale in (see `BlockBook::choose_to_retire`).
     #[pyo3(signature = (n, max_idletime, load))]
     fn choose_to_retire(&self, n: usize, max_idletime: Option<f64>, load: PyLoad) -> Vec<String> {
         let min = max_idletime.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
-        self.lock().choose_to_retire(n, min, load_of(&load))
+        let load = loads(load);
+        self.lock().choose_to_retire(n, min, |b| load.get(b).copied())
     }
 
     /// Starts `n` blocks through `executor`'s provider; their ids. A refused block is a
@@ -234,13 +196,8 @@ impl BlockBook {
     #[pyo3(signature = (executor, blocks, force, scaler = None))]
     fn retire(&self, executor: Bound<'_, PyAny>, blocks: Vec<String>, force: bool, scaler: Option<&Scaler>) -> PyResult<Vec<String>> {
         let mut front = PyFront { executor, error: None };
-        let retired = match scaler {
-            Some(s) => {
-                let mut engine = s.inner.lock().unwrap_or_else(|p| p.into_inner());
-                chervil_run::blocks::retire(&self.inner, &mut front, blocks, force, Some(&mut engine))
-            }
-            None => chervil_run::blocks::retire(&self.inner, &mut front, blocks, force, None),
-        };
+        let mut engine = scaler.map(Scaler::lock);
+        let retired = chervil_run::blocks::retire(&self.inner, &mut front, blocks, force, engine.as_deref_mut());
         front.done(retired)
     }
 
@@ -249,13 +206,8 @@ impl BlockBook {
     #[pyo3(signature = (executor, scaler = None))]
     fn round(&self, executor: Bound<'_, PyAny>, scaler: Option<&Scaler>) -> PyResult<()> {
         let mut front = PyFront { executor, error: None };
-        match scaler {
-            Some(s) => {
-                let mut engine = s.inner.lock().unwrap_or_else(|p| p.into_inner());
-                chervil_run::blocks::round(&self.inner, Some(&mut engine), &mut front);
-            }
-            None => chervil_run::blocks::round(&self.inner, None, &mut front),
-        }
+        let mut engine = scaler.map(Scaler::lock);
+        chervil_run::blocks::round(&self.inner, engine.as_deref_mut(), &mut front);
         front.done(())
     }
 
@@ -322,14 +274,11 @@ impl chervil_run::blocks::BlockFront for PyFront<'_> {
         self.keep(r).unwrap_or(false)
     }
 
-    fn load(&mut self) -> (usize, std::collections::BTreeMap<String, Load>) {
+    fn load(&mut self) -> (usize, BTreeMap<String, Load>) {
         let outstanding = self.executor.getattr("outstanding").and_then(|o| o.extract::<usize>());
         let outstanding = self.keep(outstanding).unwrap_or(0);
         let load = self.executor.call_method0("_block_load").and_then(|l| l.extract::<PyLoad>());
-        let load = self.keep(load).unwrap_or_default();
-        let of = load_of(&load);
-        let load = load.keys().filter_map(|b| Some((b.clone(), of(b)?))).collect();
-        (outstanding, load)
+        (outstanding, loads(self.keep(load).unwrap_or_default()))
     }
 
     fn judge(&mut self, _book: &chervil_scaling::BlockBook) -> bool {

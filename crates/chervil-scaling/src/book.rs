@@ -168,11 +168,6 @@ impl BlockBook {
         self.blocks.iter().map(|(k, b)| (k.to_string(), b.job.as_deref(), &b.status))
     }
 
-    /// Block `block`'s job id.
-    pub fn job_of(&self, block: &str) -> Option<&str> {
-        Self::key(block).and_then(|k| self.blocks.get(&k)).and_then(|b| b.job.as_deref())
-    }
-
     /// The job states in the order blocks were started (what the error handlers weigh).
     pub fn states(&self) -> Vec<JobState> {
         self.blocks.values().map(|b| b.status.state).collect()

@@ -87,7 +87,6 @@ impl Scheduler for Aws {
         "aws"
     }
 
-
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
     }
@@ -338,7 +337,6 @@ impl Scheduler for OpenStack {
         "openstack"
     }
 
-
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".user-data"), vm_script(spec, &job.name, command, self.linger))]
     }
@@ -442,7 +440,6 @@ impl Scheduler for Azure {
     fn name(&self) -> &'static str {
         "azure"
     }
-
 
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".custom-data"), vm_script(spec, &job.name, command, self.linger))]

@@ -197,7 +197,6 @@ impl Scheduler for Kubernetes {
         "kubernetes"
     }
 
-
     fn files(&self, spec: &BlockSpec, job: &JobFiles, _tasks_per_node: u32, command: &str) -> Vec<(PathBuf, String)> {
         vec![(job.path(".pod.json"), self.manifest(spec, &self.name_for(&job.name), command))]
     }
