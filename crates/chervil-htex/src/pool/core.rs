@@ -99,10 +99,6 @@ impl PoolCore {
         }
     }
 
-    pub fn workers(&self) -> usize {
-        self.slots.len()
-    }
-
     /// The generation of the worker now at `rank` (the shell tags its events with it, so
     /// a dead worker's late events are told from its replacement's).
     pub fn gen(&self, rank: usize) -> Option<u64> {

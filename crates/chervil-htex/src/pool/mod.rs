@@ -347,9 +347,8 @@ enum Event {
     Died { rank: u32, gen: u64, how: String },
 }
 
-/// A worker process, as the shell holds it (what it runs is the core's).
+/// A worker process, as the shell holds it (what it runs, and its generation, are the core's).
 struct Worker {
-    gen: u64,
     pid: u32,
     input: mpsc::UnboundedSender<Vec<u8>>,
     /// The sampling round in which this worker was last sampled in full.
@@ -645,7 +644,7 @@ impl Pool {
             let _ = events.send(Event::Died { rank, gen, how });
         });
         tracing::debug!(rank, pid, "worker started");
-        Ok(Worker { gen, pid, input, sampled_round: 0, watched: self.opts.resource_interval.and_then(|_| crate::procfs::Watched::open(pid)) })
+        Ok(Worker { pid, input, sampled_round: 0, watched: self.opts.resource_interval.and_then(|_| crate::procfs::Watched::open(pid)) })
     }
 
     fn on_reply(&mut self, rank: u32, gen: u64, task: u64, ok: bool, value: Vec<u8>) {
@@ -658,7 +657,7 @@ impl Pool {
 
     fn on_death(&mut self, rank: u32, gen: u64, how: String) -> Result<(), PoolError> {
         let r = rank as usize;
-        let pid = self.workers.get(r).filter(|w| w.gen == gen).map_or(0, |w| w.pid);
+        let pid = if self.core.gen(r) == Some(gen) { self.workers.get(r).map_or(0, |w| w.pid) } else { 0 };
         match self.core.died(r, gen, &how, Instant::now(), wall_clock_us(), pid) {
             Ok(false) => Ok(()),
             Ok(true) => {
