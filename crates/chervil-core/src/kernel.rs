@@ -261,9 +261,7 @@ impl Kernel {
         );
         self.counts[TaskState::Pending as usize] += 1;
         self.unfinished += 1;
-        if let Some(log) = self.transitions.as_mut() {
-            log.push(Transition { task: id, try_id: 0, state: TaskState::Pending, fail_count: 0, fail_cost: 0.0 });
-        }
+        self.record(id);
         let mut out = Vec::new();
         if waiting == 0 {
             self.settle(vec![id], &mut out);
@@ -464,21 +462,26 @@ impl Kernel {
             self.counts[from as usize] -= 1;
             self.counts[to as usize] += 1;
             tracing::trace!(task, %from, %to, "state");
-            if let (true, Some(log)) = (logged, self.transitions.as_mut()) {
-                log.push(Transition { task, try_id: t.try_id, state: to, fail_count: t.fail_count, fail_cost: t.fail_cost });
+            if logged {
+                self.record(task);
             }
+        }
+    }
+
+    /// Logs `task`'s current state, when transitions are observed (checked first: the
+    /// lookup is not paid by a run nobody watches).
+    fn record(&mut self, task: TaskId) {
+        let Some(log) = self.transitions.as_mut() else { return };
+        if let Some(t) = self.tasks.get(&task) {
+            log.push(Transition { task, try_id: t.try_id, state: t.state, fail_count: t.fail_count, fail_cost: t.fail_cost });
         }
     }
 
     /// The memo table had nothing for try `try_id` of a memoized task: it goes to its
     /// executor, and its `launched` state is recorded now.
     pub fn memo_missed(&mut self, task: TaskId, try_id: u32) -> Result<(), KernelError> {
-        let t = self.current_try(task, try_id, "record as launched")?;
-        if t.memoize {
-            let record = Transition { task, try_id, state: TaskState::Launched, fail_count: t.fail_count, fail_cost: t.fail_cost };
-            if let Some(log) = self.transitions.as_mut() {
-                log.push(record);
-            }
+        if self.current_try(task, try_id, "record as launched")?.memoize {
+            self.record(task);
         }
         Ok(())
     }
