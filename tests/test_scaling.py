@@ -208,3 +208,14 @@ def test_a_block_the_provider_refuses_is_a_failed_block_and_the_run_goes_on(tmp_
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT status, job_id FROM block WHERE block_id = '1' ORDER BY timestamp").fetchall()
     assert rows[0] == ('FAILED', None), rows
+
+
+def test_the_polling_interval_is_read_as_the_run_goes(tmp_path):
+    provider = StatusFailsOnce(init_blocks=1, max_blocks=1)
+    provider.status_polling_interval = 3600
+    with chervil.load(scaling_config(tmp_path, provider, strategy='none')):
+        (gate := tmp_path / 'gate').touch()
+        assert wait_for(str(gate), 1).result(timeout=30)[0] == 1
+        first = provider.polls
+        provider.status_polling_interval = 0.1  # as Parsl reads it: at every poll
+        wait_until(lambda: provider.polls >= first + 3, 30, "polls at the new interval")

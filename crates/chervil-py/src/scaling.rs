@@ -120,6 +120,15 @@ fn loads(load: PyLoad) -> BTreeMap<String, Load> {
         .collect()
 }
 
+fn poll_every(status_polling_interval: f64) -> PyResult<Duration> {
+    if !status_polling_interval.is_finite() || status_polling_interval < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "status_polling_interval={status_polling_interval} must be a number of seconds, 0 or more"
+        )));
+    }
+    Ok(Duration::from_secs_f64(status_polling_interval))
+}
+
 /// An executor's blocks, kept and driven by the engine (`chervil_run::blocks`, the Rust
 /// front's too): ids and job names, when to poll and which jobs, each state change once
 /// (in the engine's log and, when attached, monitoring's `block` table), the order of a
@@ -143,12 +152,15 @@ impl BlockBook {
 impl BlockBook {
     #[new]
     fn new(label: String, status_polling_interval: f64) -> PyResult<Self> {
-        if !status_polling_interval.is_finite() || status_polling_interval < 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "status_polling_interval={status_polling_interval} must be a number of seconds, 0 or more"
-            )));
-        }
-        Ok(BlockBook { inner: Mutex::new(Blocks::new(label, Duration::from_secs_f64(status_polling_interval), None)) })
+        let every = poll_every(status_polling_interval)?;
+        Ok(BlockBook { inner: Mutex::new(Blocks::new(label, every, None)) })
+    }
+
+    /// The provider's `status_polling_interval` now (a script may change it mid-run).
+    fn set_status_polling_interval(&self, status_polling_interval: f64) -> PyResult<()> {
+        let every = poll_every(status_polling_interval)?;
+        self.lock().set_poll_every(every);
+        Ok(())
     }
 
     /// From now on each block change is also a `block` row of `monitor` (None: not).

@@ -61,6 +61,10 @@ impl Blocks {
         self.book.poll_soon();
     }
 
+    pub fn set_poll_every(&mut self, every: Duration) {
+        self.book.set_poll_every(every);
+    }
+
     pub fn polled(&mut self, now: Instant, answers: impl IntoIterator<Item = (String, JobStatus)>) {
         let changes = self.book.polled(now, answers);
         self.record(changes);

@@ -87,6 +87,12 @@ impl BlockBook {
         &self.label
     }
 
+    /// From now on the provider is polled at most every `every` (a script may change
+    /// its provider's `status_polling_interval` while the run goes).
+    pub fn set_poll_every(&mut self, every: Duration) {
+        self.poll_every = every;
+    }
+
     /// The next block's id and job name; [`started`](Self::started) or
     /// [`start_failed`](Self::start_failed) says how it went.
     pub fn next_block(&mut self) -> NewBlock {

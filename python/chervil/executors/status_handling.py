@@ -43,6 +43,7 @@ class BlockProviderExecutor(ParslExecutor):
         self.block_error_handler = block_error_handler
         self._book_made: Optional[Any] = None
         self._book_monitor: Optional[Any] = None
+        self._book_interval: Optional[float] = None
         self._blocks_lock = threading.RLock()
         self._executor_bad_state = threading.Event()
         self._executor_exception: Optional[BaseException] = None
@@ -54,12 +55,17 @@ class BlockProviderExecutor(ParslExecutor):
         front's too): made on first use, when the label is final; block changes go to
         the run's monitor once it has one."""
         book = self._book_made
+        interval = float(getattr(self.provider, 'status_polling_interval', 5.0))
         if book is None:
             with self._blocks_lock:
                 if self._book_made is None:
-                    interval = float(getattr(self.provider, 'status_polling_interval', 5.0))
                     self._book_made = _core.BlockBook(self.label, interval)
+                    self._book_interval = interval
                 book = self._book_made
+        if interval != self._book_interval:
+            # read at every use, as Parsl reads the provider's property at every poll
+            self._book_interval = interval
+            book.set_status_polling_interval(interval)
         if self.monitor is not self._book_monitor:
             self._book_monitor = self.monitor
             book.attach_monitor(self.monitor)
