@@ -103,6 +103,24 @@ def takes(x):
     return 'ran'
 
 
+@python_app
+def returns_unreadable():
+    class Unreadable:
+        """Pickles in the worker; unpickling calls int('not a number')."""
+        def __reduce__(self):
+            return (int, ('not a number',))
+    return Unreadable()
+
+
+@python_app
+def returns_wrapped_exception():
+    from chervil.app.errors import RemoteExceptionWrapper
+    try:
+        raise ValueError('wrapped by the app itself')
+    except ValueError as e:
+        return RemoteExceptionWrapper(type(e), e, e.__traceback__)
+
+
 def test_many_tasks_all_correct_and_exceptions_keep_their_type(tmp_path):
     with chervil.load(htex_config(tmp_path)):
         futures = [double(i) for i in range(3000)]
@@ -253,6 +271,22 @@ def test_unpicklable_argument_and_result_are_clear_errors(tmp_path):
         with pytest.raises(Exception, match="result of returns_unpicklable"):
             returns_unpicklable().result(timeout=30)
         assert takes(1).result(timeout=30) == 'ran'
+
+
+def test_a_result_the_client_cannot_read_fails_its_try_and_is_retried(tmp_path):
+    """A try's success reaches the kernel from the engine only once its value is read:
+    a result that does not unpickle in the client is a failed try (retried, then the
+    task fails with DeserializationError), and a value that is an exception in disguise
+    is raised, as Parsl does."""
+    from chervil.serialize import DeserializationError
+    with chervil.load(htex_config(tmp_path, retries=1)):
+        f = returns_unreadable()
+        with pytest.raises(DeserializationError, match="not a number"):
+            f.result(timeout=30)
+        assert f.task_record['fail_count'] == 2
+        with pytest.raises(ValueError, match="wrapped by the app itself"):
+            returns_wrapped_exception().result(timeout=30)
+        assert double(double(4)).result(timeout=30) == 16
 
 
 def _interchange_port(dfk) -> int:

@@ -1,8 +1,9 @@
 //! The HighThroughputExecutor's engine as Python sees it: the interchange (in the
 //! client) and the pool's entry point (on compute nodes).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
@@ -11,11 +12,11 @@ use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSel
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use chervil_run::monitoring::Recorder;
 
-use crate::monitor;
+use crate::{encode, monitor, KernelCell, KernelHandle, PyCommand};
 
 /// Event kinds as `Interchange.wait` reports them.
 const DONE_OK: u8 = 0;
@@ -54,20 +55,64 @@ pub struct Interchange {
     /// When the run is monitored: where each try ran and its resource samples go from
     /// here to the monitor, with no Python on the way.
     recorder: OnceLock<Recorder>,
+    /// Who waits for each task sent and not yet answered: this map alone, so a result
+    /// and a shutdown's `take_pending` can never both answer one task.
+    pending: Mutex<HashMap<u64, Waiter>>,
+    /// The DataFlowKernel's, once attached: its tries' successes go to the kernel here.
+    kernel: OnceLock<KernelLink>,
 }
 
-/// `(task id, kind, value, hostname, block id, started µs, ended µs)` as
-/// `Interchange.wait` hands them out.
-type PyEvent<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>, Bound<'py, PyString>, u64, u64);
+/// Who waits for a task's outcome.
+enum Waiter {
+    /// A try of the DataFlowKernel's task (`submit_try`): a success is reported to the
+    /// kernel from here, and Python hears only of the task finishing.
+    Try { task: u64, try_id: u32 },
+    /// Anything else the front gave (`submit_soon`): a Future, or a callback and its key.
+    Front(Py<PyAny>),
+}
+
+/// What `attach_kernel` gave: the kernel, and the front's functions this side calls.
+struct KernelLink {
+    cell: Arc<KernelCell>,
+    /// Called as `on_done(task, try, ok, outcome)` for a try that did not simply succeed.
+    on_done: Py<PyAny>,
+    /// Turns a result's bytes into its value (the front's `loads`).
+    loads: Py<PyAny>,
+    /// A result of this class is an exception in disguise (Parsl's
+    /// `RemoteExceptionWrapper`): the front handles it as a failure.
+    wrapper: Py<PyAny>,
+}
+
+/// `(task, value)` of each try reported to the kernel as a success, in the order the
+/// results came.
+type PySucceeded<'py> = Vec<(u64, Bound<'py, PyAny>)>;
+
+/// `(waiter, task, kind, value, hostname)`: an outcome the front must turn into a value
+/// or an exception. The waiter is the front's object, or `(on_done, task, try)` for a
+/// kernel's try; the task is the interchange's id.
+type PyEvent<'py> = (Bound<'py, PyAny>, u64, u8, Bound<'py, PyAny>, Bound<'py, PyString>);
 
 /// `(active, pool id, hostname, block id, workers, cores, memory MB, python version)`:
 /// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
 impl Interchange {
-    fn remember(&self, task: u64, key: Option<(u64, u32)>) {
-        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
-            r.remember(task, key);
+    fn with(inner: InterchangeHandle, cert_sha256: Option<String>) -> Self {
+        Interchange { inner, cert_sha256, recorder: OnceLock::new(), pending: Mutex::default(), kernel: OnceLock::new() }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The front's object for `waiter`: its own, or `(on_done, task, try)`.
+    fn front_object<'py>(&self, py: Python<'py>, waiter: Waiter) -> PyResult<Bound<'py, PyAny>> {
+        match waiter {
+            Waiter::Front(target) => Ok(target.into_bound(py)),
+            Waiter::Try { task, try_id } => {
+                let on_done = self.kernel.get().map(|k| k.on_done.bind(py).clone()).unwrap_or_else(|| py.None().into_bound(py));
+                Ok(PyTuple::new(py, [on_done, task.into_pyobject(py)?.into_any(), try_id.into_pyobject(py)?.into_any()])?.into_any())
+            }
         }
     }
 }
@@ -115,12 +160,12 @@ impl Interchange {
         };
         if !tls {
             let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
-            return Ok(Interchange { inner, cert_sha256: None, recorder: OnceLock::new() });
+            return Ok(Interchange::with(inner, None));
         }
         let identity = TlsIdentity::generate().map_err(tls_err)?;
         let acceptor = identity.acceptor().map_err(tls_err)?;
         let inner = py.detach(|| InterchangeHandle::start(config, acceptor)).map_err(server_err)?;
-        Ok(Interchange { inner, cert_sha256: Some(tls::to_hex(&identity.fingerprint())), recorder: OnceLock::new() })
+        Ok(Interchange::with(inner, Some(tls::to_hex(&identity.fingerprint()))))
     }
 
     /// The SHA-256 of this run's TLS certificate (hex) that pools must pin; None without TLS.
@@ -139,21 +184,72 @@ impl Interchange {
         self.inner.register_function(function, blob.to_vec());
     }
 
-    /// Queues one task: its id, its function's id, its pickled arguments and, for an MPI
-    /// task, its resource specification as text pairs.
+    /// Queues one task without waking the interchange's thread for it (it goes out with
+    /// the next 255, at `flush()`, or within a millisecond): its id, its function's id,
+    /// its pickled arguments, for an MPI task its resource specification as text pairs,
+    /// and who waits for its outcome (handed back by `wait` and `take_pending`).
     /// `key`, when monitored, is the DataFlowKernel's `(task, try)` this task runs.
-    #[pyo3(signature = (task, function, payload, spec = Vec::new(), key = None))]
-    fn submit(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, key: Option<(u64, u32)>) {
-        self.remember(task, key);
-        self.inner.submit(vec![(task, (function, payload.to_vec(), spec))]);
+    #[pyo3(signature = (task, function, payload, spec, waiter, key = None))]
+    fn submit_soon(
+        &self,
+        task: u64,
+        function: u64,
+        payload: &[u8],
+        spec: Vec<(String, String)>,
+        waiter: Py<PyAny>,
+        key: Option<(u64, u32)>,
+    ) {
+        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
+            r.remember(task, key);
+        }
+        self.pending().insert(task, Waiter::Front(waiter));
+        self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
     }
 
-    /// As `submit`, without waking the interchange's thread for this task: it goes out
-    /// with the next 255, at `flush()`, or within a millisecond.
-    #[pyo3(signature = (task, function, payload, spec = Vec::new(), key = None))]
-    fn submit_soon(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, key: Option<(u64, u32)>) {
-        self.remember(task, key);
+    /// As `submit_soon`, for try `try_id` of the attached kernel's task `kernel_task`:
+    /// when it succeeds, the kernel hears of it from this side (`attach_kernel`).
+    #[pyo3(signature = (task, function, payload, spec, kernel_task, try_id))]
+    fn submit_try(
+        &self,
+        task: u64,
+        function: u64,
+        payload: &[u8],
+        spec: Vec<(String, String)>,
+        kernel_task: u64,
+        try_id: u32,
+    ) -> PyResult<()> {
+        if self.kernel.get().is_none() {
+            return Err(PyRuntimeError::new_err("submit_try needs a kernel: call attach_kernel first"));
+        }
+        if let Some(r) = self.recorder.get() {
+            r.remember(task, (kernel_task, try_id));
+        }
+        self.pending().insert(task, Waiter::Try { task: kernel_task, try_id });
         self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+        Ok(())
+    }
+
+    /// From now on the successes of tries sent with `submit_try` go to `kernel` from
+    /// here: `wait` hands the front the values and the kernel's commands. `on_done(task,
+    /// try, ok, outcome)` is what the front calls for any other outcome, `loads` turns a
+    /// result's bytes into its value, and a value of class `wrapper` is an exception the
+    /// front re-raises (so it is handed over as an outcome, not a success).
+    fn attach_kernel(&self, kernel: &KernelHandle, on_done: Py<PyAny>, loads: Py<PyAny>, wrapper: Py<PyAny>) -> PyResult<()> {
+        let link = KernelLink { cell: Arc::clone(&kernel.cell), on_done, loads, wrapper };
+        self.kernel.set(link).map_err(|_| PyRuntimeError::new_err("this interchange already has a kernel"))
+    }
+
+    /// Everyone still waiting, taken at once (a result arriving later is dropped): each
+    /// `submit_soon` waiter, and `(on_done, task, try)` for each kernel's try.
+    fn take_pending<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let taken: Vec<Waiter> = self.pending().drain().map(|(_, w)| w).collect();
+        taken.into_iter().map(|w| self.front_object(py, w)).collect()
+    }
+
+    /// Tasks sent and not yet answered.
+    #[getter]
+    fn outstanding(&self) -> usize {
+        self.pending().len()
     }
 
     /// From now on where each keyed task's try ran (`try` row, `running` and
@@ -170,17 +266,23 @@ impl Interchange {
         self.inner.flush();
     }
 
-    /// Waits up to `timeout` seconds; returns `(events, pool changes)` that arrived, or
-    /// `None` after shutdown. Events are `(task, kind, value, hostname, block id, started
-    /// µs, ended µs)`: kind 0 result (value: pickled), 1 exception (pickled), 2 worker
-    /// lost (why), 3 pool lost (why; no block or times), 4 refused by the pool (why). Pool changes are
+    /// Waits up to `timeout` seconds; returns `(succeeded, commands, outcomes, pool
+    /// changes)` that arrived, or `None` after shutdown.
+    ///
+    /// A kernel's try that returned a value is reported to the kernel here (one lock for
+    /// the batch): `succeeded` holds `(task, value)` for each, and `commands` what the
+    /// kernel answered (as `KernelHandle`'s methods return them). Every other outcome is
+    /// `(waiter, task, kind, value, hostname)` for the front to decide: kind 0 result (value:
+    /// pickled), 1 exception (pickled), 2 worker lost (why), 3 pool lost (why), 4 refused
+    /// by the pool (why). A result that does not unpickle, or unpickles to the `wrapper`
+    /// class, is handed over as kind 0 with its bytes. Pool changes are
     /// [`PyPoolChange`]s, for monitoring's `node` rows.
     #[allow(clippy::type_complexity)]
     fn wait<'py>(
         &self,
         py: Python<'py>,
         timeout: f64,
-    ) -> PyResult<Option<(Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
+    ) -> PyResult<Option<(PySucceeded<'py>, Vec<PyCommand>, Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
         let t = secs(timeout, "timeout")?;
         let recorder = self.recorder.get();
         let Some(events) = py.detach(|| {
@@ -192,38 +294,57 @@ impl Interchange {
         }) else {
             return Ok(None);
         };
-        let mut out = Vec::with_capacity(events.len());
+        let mut succeeded = Vec::new();
+        let mut tries = Vec::new();
+        let mut out = Vec::new();
         let mut pools = Vec::new();
-        let empty = PyString::new(py, "");
+        let link = self.kernel.get();
         for e in events {
-            match e {
-                ClientEvent::Done { task, outcome, on, started_us, ended_us } => {
-                    let host = PyString::new(py, &on.hostname);
-                    let block = PyString::new(py, &on.block_id);
-                    let (kind, value) = match outcome {
-                        Outcome::Ok(v) => (DONE_OK, PyBytes::new(py, &v).into_any()),
-                        Outcome::Err(v) => (DONE_ERR, PyBytes::new(py, &v).into_any()),
-                        Outcome::WorkerLost(why) => (WORKER_LOST, PyString::new(py, &why).into_any()),
-                        Outcome::Refused(why) => (REFUSED, PyString::new(py, &why).into_any()),
-                    };
-                    out.push((task, kind, value, host, block, started_us, ended_us));
-                }
-                ClientEvent::PoolLost { task, hostname, why } => out.push((
-                    task,
-                    POOL_LOST,
-                    PyString::new(py, &why).into_any(),
-                    PyString::new(py, &hostname),
-                    empty.clone(),
-                    0,
-                    0,
-                )),
+            // `None`: the task's pool was lost (why)
+            let (task, outcome, hostname) = match e {
+                ClientEvent::Done { task, outcome, on, .. } => (task, Ok(outcome), on.hostname.clone()),
+                ClientEvent::PoolLost { task, hostname, why } => (task, Err(why), hostname),
                 // recorded above when monitored; nobody asked for them otherwise
-                ClientEvent::Resources(_) => {}
-                ClientEvent::PoolJoined(p) | ClientEvent::PoolHeartbeat(p) => pools.push(pool_change(true, &p)),
-                ClientEvent::PoolLeft(p) => pools.push(pool_change(false, &p)),
+                ClientEvent::Resources(_) => continue,
+                ClientEvent::PoolJoined(p) | ClientEvent::PoolHeartbeat(p) => {
+                    pools.push(pool_change(true, &p));
+                    continue;
+                }
+                ClientEvent::PoolLeft(p) => {
+                    pools.push(pool_change(false, &p));
+                    continue;
+                }
+            };
+            let Some(waiter) = self.pending().remove(&task) else {
+                tracing::warn!(task, host = %hostname, "a result for a task nobody waits for (failed at shutdown?) is dropped");
+                continue;
+            };
+            if let (Waiter::Try { task: kt, try_id }, Ok(Outcome::Ok(bytes)), Some(link)) = (&waiter, &outcome, link) {
+                let blob = PyBytes::new(py, bytes);
+                match link.loads.bind(py).call1((&blob,)) {
+                    Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => {
+                        succeeded.push((*kt, value));
+                        tries.push((*kt, *try_id));
+                        continue;
+                    }
+                    // the front says why, as for any result it cannot read
+                    _ => {}
+                }
             }
+            let (kind, value) = match outcome {
+                Ok(Outcome::Ok(v)) => (DONE_OK, PyBytes::new(py, &v).into_any()),
+                Ok(Outcome::Err(v)) => (DONE_ERR, PyBytes::new(py, &v).into_any()),
+                Ok(Outcome::WorkerLost(why)) => (WORKER_LOST, PyString::new(py, &why).into_any()),
+                Ok(Outcome::Refused(why)) => (REFUSED, PyString::new(py, &why).into_any()),
+                Err(why) => (POOL_LOST, PyString::new(py, &why).into_any()),
+            };
+            out.push((self.front_object(py, waiter)?, task, kind, value, PyString::new(py, &hostname)));
         }
-        Ok(Some((out, pools)))
+        let commands = match link {
+            Some(link) if !tries.is_empty() => report_successes(&link.cell, &tries),
+            _ => Vec::new(),
+        };
+        Ok(Some((succeeded, commands, out, pools)))
     }
 
     /// `(pending, held by pools, capacity, pools)`.
@@ -260,6 +381,21 @@ impl Interchange {
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.inner.shutdown());
     }
+}
+
+/// Reports each try's success to the kernel under one lock, and returns its commands.
+fn report_successes(cell: &KernelCell, tries: &[(u64, u32)]) -> Vec<PyCommand> {
+    let mut kernel = cell.lock();
+    let mut commands = Vec::new();
+    for &(task, try_id) in tries {
+        match kernel.try_succeeded(task, try_id, false) {
+            Ok(c) => commands.extend(encode(c)),
+            // a stale try (the task already failed, at shutdown): nothing to do
+            Err(e) => tracing::warn!(task, try_id, "a try's success could not be reported to the kernel: {e}"),
+        }
+    }
+    cell.observe(&mut kernel, None);
+    commands
 }
 
 fn pool_change(joined: bool, p: &PoolSeen) -> PyPoolChange {

@@ -26,7 +26,7 @@ mod scaling;
 /// A command as the front reads it: `(kind, task, value, cause)`.
 /// kind: 0 launch (value = try id), 1 complete (value = state), 2 fail (value = state,
 /// cause: 0 the try's exception, 1 dependency, 2 join).
-type PyCommand = (u8, u64, u32, u8);
+pub(crate) type PyCommand = (u8, u64, u32, u8);
 
 const LAUNCH: u8 = 0;
 const COMPLETE: u8 = 1;
@@ -57,7 +57,7 @@ fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     htex::register_codes(m)
 }
 
-fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
+pub(crate) fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
     commands
         .into_iter()
         .map(|c| match c {
@@ -76,31 +76,48 @@ fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
 }
 
 
-/// The DataFlowKernel's state machine. Every method is one event; the returned list
-/// holds the commands to carry out, in order.
-#[pyclass(frozen, module = "chervil._core")]
-struct KernelHandle {
-    inner: Arc<Mutex<Kernel>>,
-    /// The live progress line, while one is drawn.
-    progress: Mutex<Option<chervil_run::progress::Progress>>,
+/// The kernel and the monitor its state changes go to: shared by the `KernelHandle` the
+/// front drives and each interchange that reports a try's success to the kernel itself
+/// (`Interchange.attach_kernel`), so a result does not cross into Python and back.
+pub(crate) struct KernelCell {
+    kernel: Mutex<Kernel>,
     /// Set once when the run is monitored: every state change goes to it from here,
     /// without a trip through Python.
     monitor: OnceLock<Arc<MonitorEngine>>,
 }
 
-impl KernelHandle {
-    fn lock(&self) -> MutexGuard<'_, Kernel> {
+impl KernelCell {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Kernel> {
         // A panic while holding the lock cannot leave the kernel half-updated in a way
         // that matters more than stopping the run, so a poisoned lock is still used.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.kernel.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sends `before` and then the kernel's state changes to the monitor (see
     /// `chervil_run::monitoring::observe`).
-    fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
+    pub(crate) fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
         if let Some(monitor) = self.monitor.get() {
             chervil_run::monitoring::observe(monitor, kernel, before);
         }
+    }
+}
+
+/// The DataFlowKernel's state machine. Every method is one event; the returned list
+/// holds the commands to carry out, in order.
+#[pyclass(frozen, module = "chervil._core")]
+pub(crate) struct KernelHandle {
+    pub(crate) cell: Arc<KernelCell>,
+    /// The live progress line, while one is drawn.
+    progress: Mutex<Option<chervil_run::progress::Progress>>,
+}
+
+impl KernelHandle {
+    fn lock(&self) -> MutexGuard<'_, Kernel> {
+        self.cell.lock()
+    }
+
+    fn observe(&self, kernel: &mut Kernel, before: Option<Event>) {
+        self.cell.observe(kernel, before);
     }
 }
 
@@ -113,11 +130,8 @@ impl KernelHandle {
     #[new]
     #[pyo3(signature = (retries = 0.0, garbage_collect = true))]
     fn new(retries: f64, garbage_collect: bool) -> Self {
-        KernelHandle {
-            inner: Arc::new(Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect }))),
-            progress: Mutex::new(None),
-            monitor: OnceLock::new(),
-        }
+        let kernel = Mutex::new(Kernel::new(KernelConfig { retries, garbage_collect }));
+        KernelHandle { cell: Arc::new(KernelCell { kernel, monitor: OnceLock::new() }), progress: Mutex::new(None) }
     }
 
     /// Draws the progress line on stderr every `every` seconds until `stop_progress`,
@@ -134,9 +148,9 @@ impl KernelHandle {
                 .map_err(|_| PyValueError::new_err(format!("every must be a positive number of seconds, not {every}")))?;
             *slot = Some(
                 {
-                    let kernel = Arc::clone(&self.inner);
+                    let cell = Arc::clone(&self.cell);
                     chervil_run::progress::Progress::start(
-                        move || chervil_core::progress::Counts::of(&kernel.lock().unwrap_or_else(|p| p.into_inner())),
+                        move || chervil_core::progress::Counts::of(&cell.lock()),
                         every,
                     )
                 }
@@ -172,7 +186,8 @@ impl KernelHandle {
     /// From now on every task's state changes are recorded by `monitor`.
     fn attach_monitor(&self, monitor: &monitor::Monitor) -> PyResult<()> {
         let mut kernel = self.lock();
-        self.monitor
+        self.cell
+            .monitor
             .set(Arc::clone(&monitor.inner))
             .map_err(|_| PyRuntimeError::new_err("this kernel already has a monitor"))?;
         kernel.observe_transitions(true);
@@ -182,7 +197,7 @@ impl KernelHandle {
     /// Closes the monitored run's workflow row with the engine's counts (Parsl's:
     /// `chervil_run::monitoring::workflow_ended`). Nothing when not monitored.
     fn end_workflow(&self) {
-        if let Some(m) = self.monitor.get() {
+        if let Some(m) = self.cell.monitor.get() {
             chervil_run::monitoring::workflow_ended(m, &mut self.lock());
         }
     }
@@ -202,7 +217,7 @@ impl KernelHandle {
         task_row: Option<(bool, Option<String>, Option<String>, Option<String>, Option<String>)>,
         memoize: bool,
     ) -> PyResult<(u64, Vec<PyCommand>)> {
-        let monitored = self.monitor.get().is_some();
+        let monitored = self.cell.monitor.get().is_some();
         let depends = monitored.then(|| deps_tasks.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let mut kernel = self.lock();
         let spec = TaskSpec { func_name: &func_name, executor: &executor, join, memoize };

@@ -183,6 +183,10 @@ class DataFlowKernel:
                 executor.resource_monitoring_interval = float(self.monitoring.resource_monitoring_interval)
             self.executors[executor.label] = executor
             executor.start()
+            attach = getattr(executor, 'attach_kernel', None)
+            if attach is not None:
+                # its tries' successes go to the kernel in the engine (see _tries_succeeded)
+                attach(self._kernel, self._on_try_finished, self._tries_succeeded)
             logger.info("Executor %s (%s) started", executor.label, type(executor).__name__)
         self.job_status_poller.add_executors(executors)
 
@@ -534,7 +538,9 @@ class DataFlowKernel:
                 # key holds the record's own id object, not the equal one a command carried
                 # (28 bytes a pending task).
                 record.exec_fu = None
-                submit_to(self._on_try_finished, (record.id, try_id), record.func,
+                # A join app's try returns futures, which only this side can follow.
+                on_done = self._join_try_finished if record.join else self._on_try_finished
+                submit_to(on_done, (record.id, try_id), record.func,
                           record['resource_specification'], *record.args, **record.kwargs)
                 return
             exec_fu = executor.submit(record.func, record['resource_specification'],
@@ -619,6 +625,22 @@ class DataFlowKernel:
             else:
                 record._result = value
                 commands = self._kernel.try_succeeded(tid, try_id)
+        self._act(commands)
+
+    def _join_try_finished(self, tid: int, try_id: int, ok: bool, value: Any) -> None:
+        """A join app's try ended (``_try_finished``; a callback of its own, so that the
+        executor hands its outcome here rather than reporting a success to the kernel)."""
+        self._try_finished(tid, try_id, ok, value)
+
+    def _tries_succeeded(self, values: List[Tuple[int, Any]], commands) -> None:
+        """A batch of tries returned ``(task, value)``, and the engine has told the kernel
+        already (``attach_kernel``): the values are kept for the kernel's ``commands``."""
+        now = time.time()
+        tasks = self.tasks
+        for tid, value in values:
+            record = tasks[tid]
+            record._try_time_returned = now
+            record._result = value
         self._act(commands)
 
     def _try_failed(self, record, try_id: int, e: BaseException, cost: Optional[float] = None):

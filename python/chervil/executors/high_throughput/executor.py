@@ -32,6 +32,7 @@ from chervil.providers.base import ExecutionProvider
 from chervil.providers.cluster_provider import ClusterProvider
 from chervil.providers.local.local import LocalProvider
 from chervil import compat
+from chervil.app.errors import RemoteExceptionWrapper
 from chervil.serialize import DeserializationError, FunctionCache, loads, pack_call
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.remote_monitoring_radio = remote_monitoring_radio
 
         self._task_ids = itertools.count()
-        self._tasks: Dict[int, Any] = {}  # task id → its Future (submit) or (callback, *key) (submit_to)
+        # The DataFlowKernel's, once attached (attach_kernel): a submit_to with this
+        # callback is a kernel's try, whose success the engine reports to the kernel.
+        self._kernel_on_done: Optional[Callable[..., None]] = None
+        self._kernel_succeeded: Optional[Callable[[list, list], None]] = None
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
@@ -370,15 +374,22 @@ class HighThroughputExecutor(BlockProviderExecutor):
             self._ix.register_function(fid, blob)
             self._registered.add(fid)
         tid = next(self._task_ids)
-        self._tasks[tid] = target
-        try:
-            # Not a wake of the interchange thread per task: see lean_future.before_wait.
+        # Not a wake of the interchange thread per task: see lean_future.before_wait.
+        if target.__class__ is tuple and target[0] is self._kernel_on_done:
+            self._ix.submit_try(tid, fid, payload, spec, target[1], target[2])
+        else:
             key = target[1:3] if self.monitor is not None and isinstance(target, tuple) else None
-            self._ix.submit_soon(tid, fid, payload, spec, key)
-        except BaseException:
-            self._tasks.pop(tid, None)  # the caller learns of it from this exception, not twice
-            raise
+            self._ix.submit_soon(tid, fid, payload, spec, target, key)
         return tid
+
+    def attach_kernel(self, kernel, on_done: Callable[..., None], succeeded: Callable[[list, list], None]) -> None:
+        """Called by the DataFlowKernel once this executor has started: a ``submit_to``
+        whose callback is ``on_done`` is a try of ``kernel``'s task, and its success goes
+        from the interchange to the kernel without Python; the results thread then calls
+        ``succeeded(values, commands)`` once per batch, with each ``(task, value)`` and
+        what the kernel answered. Every other outcome still reaches ``on_done``."""
+        self._ix.attach_kernel(kernel, on_done, loads, RemoteExceptionWrapper)
+        self._kernel_on_done, self._kernel_succeeded = on_done, succeeded
 
     def _collect_results(self) -> None:
         ix = self._ix
@@ -388,14 +399,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 return
             # tries' hosts, resource samples and the pools' node rows reach the monitor from the
             # engine (attach_monitor)
-            events, pools = got
+            succeeded, commands, outcomes, pools = got
             if any(not change[0] for change in pools):
                 self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
-            for tid, kind, value, host, block, started_us, ended_us in events:
-                target = self._tasks.pop(tid, None)
-                if target is None:
-                    logger.warning("%s: result for unknown task %s from %s ignored", self.label, tid, host)
-                    continue
+            if succeeded or commands:
+                try:
+                    self._kernel_succeeded(succeeded, commands)
+                except Exception:
+                    logger.exception("completing tasks failed")
+            for target, tid, kind, value, host in outcomes:
                 try:
                     if kind in (_OK, _ERR):
                         ok, outcome = True, loads(value)  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
@@ -413,8 +425,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             lean_future.flush_before_waiting()
 
     def _fail_all(self, error: BaseException) -> None:
-        tasks, self._tasks = self._tasks, {}
-        for target in list(tasks.values()):  # a submit racing with this may still add to the old dict
+        for target in self._ix.take_pending() if self._ix is not None else ():
             _deliver(target, False, error)
 
     # -- blocks ------------------------------------------------------------------------
@@ -438,7 +449,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
     @property
     def outstanding(self) -> int:
-        return len(self._tasks)
+        return self._ix.outstanding if self._ix is not None else 0
 
     @property
     def connected_workers(self) -> int:
