@@ -25,7 +25,7 @@ impl Launcher {
     /// [`parse`](Launcher::parse), or the error every front shows for a name it does not
     /// know, naming the three it does.
     pub fn named(name: &str) -> Result<Launcher, String> {
-        Launcher::parse(name).ok_or_else(|| format!("mpi_launcher {name:?} is unknown; choose 'mpiexec', 'srun' or 'aprun'"))
+        Launcher::parse(name).ok_or_else(|| crate::ModeError::UnknownLauncher(name.to_string()).to_string())
     }
 }
 

@@ -10,7 +10,7 @@ use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, Po
 use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
 use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
@@ -470,8 +470,19 @@ pub fn run_pool(
     })
 }
 
-/// What a task's `parsl_resource_specification` may be on this executor, decided by
-/// the engine's one rule (`chervil_mpi::accept`): the pairs as the pools read them, or
+/// Checks what MPI mode needs of an executor (`chervil_mpi::check_mode`) with the
+/// engine's reason, which the front completes with the fix in its own spelling: an
+/// unknown `mpi_launcher` raises ValueError, a block that starts several pools TypeError
+/// (Parsl's two exceptions for the two mistakes).
+#[pyfunction]
+pub fn check_mpi_mode(mpi_launcher: &str, block_starts_one_pool: bool) -> PyResult<()> {
+    match chervil_mpi::check_mode(mpi_launcher, block_starts_one_pool) {
+        Ok(_) => Ok(()),
+        Err(e @ chervil_mpi::ModeError::NeedsSimpleLauncher) => Err(PyTypeError::new_err(e.to_string())),
+        Err(e) => Err(PyValueError::new_err(e.to_string())),
+    }
+}
+
 /// Parsl's `InvalidResourceSpecification` naming the keys at fault.
 #[pyfunction]
 #[pyo3(signature = (mpi_mode, pairs, nodes_per_block = None))]

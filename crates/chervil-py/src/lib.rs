@@ -436,6 +436,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
     m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;
     m.add_function(wrap_pyfunction!(htex::accept_resource_specification, m)?)?;
+    m.add_function(wrap_pyfunction!(htex::check_mpi_mode, m)?)?;
     m.add_function(wrap_pyfunction!(htex::mpi_environment, m)?)?;
     m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
     m.add_function(wrap_pyfunction!(dashboard::serve_dashboard, m)?)?;

@@ -219,16 +219,14 @@ pub(crate) struct Htex {
 impl Htex {
     pub(crate) fn start(config: &HighThroughputExecutor, run: &Config, run_dir: &Path, monitor: Watch) -> Result<Htex, Error> {
         if let Some(name) = &config.mpi_launcher {
-            if let Err(why) = chervil_mpi::prefix::Launcher::named(name) {
-                return Err(Error::Executor(format!("executor {}: {why}", config.label)));
-            }
-            if matches!(&config.provider, Provider::Batch(b) if b.launcher != chervil_providers::launchers::Launcher::Simple) {
-                return Err(Error::Executor(format!(
-                    "executor {} is in MPI mode, which needs its provider to use the simple launcher (one pool per \
-                     block, on the block's first node, which launches each task's ranks itself): \
-                     .launcher(Launcher::Simple)",
-                    config.label
-                )));
+            // a local or ad hoc block starts its pool once; a batch job as its launcher says
+            let one_pool = !matches!(&config.provider, Provider::Batch(b) if b.launcher != chervil_providers::launchers::Launcher::Simple);
+            match chervil_mpi::check_mode(name, one_pool) {
+                Ok(_) => {}
+                Err(e @ chervil_mpi::ModeError::NeedsSimpleLauncher) => {
+                    return Err(Error::Executor(format!("executor {}: {e}: .launcher(Launcher::Simple)", config.label)))
+                }
+                Err(e) => return Err(Error::Executor(format!("executor {}: {e}", config.label))),
             }
         }
         let nodes_per_block = match &config.provider {

@@ -115,6 +115,20 @@ fn main() {
     assert_eq!(plain::with(on("htex")).result().expect("a plain task"), 1);
 
     dfk.cleanup();
+
+    // What MPI mode needs of the executor is the engine's rule (chervil_mpi::check_mode),
+    // which the Python front's MPIExecutor asks too.
+    let refused_config = |executor: HighThroughputExecutor| match chervil::load(Config::new().run_dir(dir.join("refused")).executor(executor)) {
+        Err(e) => e.to_string(),
+        Ok(d) => {
+            d.cleanup();
+            panic!("an MPI executor the engine refuses was loaded")
+        }
+    };
+    let why = refused_config(HighThroughputExecutor::mpi().enable_mpi_mode("mpirun"));
+    assert!(why.contains("choose 'mpiexec', 'srun' or 'aprun'"), "{why}");
+    let why = refused_config(HighThroughputExecutor::mpi().provider(chervil::SlurmProvider::new().init_blocks(0)));
+    assert!(why.contains("one pool per block") && why.contains(".launcher(Launcher::Simple)"), "{why}");
     let _ = std::fs::remove_dir_all(&dir);
     println!("test {NAME} ... ok ({:.1} s)", t0.elapsed().as_secs_f64());
 }

@@ -15,12 +15,12 @@ from typing import Callable, List, Optional, Tuple, Union
 
 import typeguard
 
+from chervil import _core
 from chervil.errors import ConfigurationError
 from chervil.executors.high_throughput.executor import HighThroughputExecutor
+from chervil.executors.high_throughput.mpi_prefix_composer import VALID_LAUNCHERS  # noqa: F401 (Parsl's name here)
 from chervil.launchers import SimpleLauncher
 from chervil.providers import LocalProvider
-
-VALID_LAUNCHERS = ('srun', 'aprun', 'mpiexec')
 
 
 class MPIExecutor(HighThroughputExecutor):
@@ -53,15 +53,15 @@ class MPIExecutor(HighThroughputExecutor):
                  block_error_handler: Union[bool, Callable] = True,
                  encrypted: bool = False,
                  remote_monitoring_radio=None):
-        if mpi_launcher not in VALID_LAUNCHERS:
-            raise ConfigurationError(f"MPIExecutor(mpi_launcher={mpi_launcher!r}): choose one of "
-                                     f"{', '.join(VALID_LAUNCHERS)}")
         if provider is None:
             provider = LocalProvider(launcher=SimpleLauncher())
-        if not isinstance(getattr(provider, 'launcher', None), SimpleLauncher):
-            raise ConfigurationError(
-                "MPIExecutor needs its provider to use SimpleLauncher (one pool per block, on the block's "
-                "first node, which launches each task's ranks itself): provider=...(launcher=SimpleLauncher())")
+        one_pool = isinstance(getattr(provider, 'launcher', None), SimpleLauncher)
+        try:
+            _core.check_mpi_mode(mpi_launcher, one_pool)  # the engine's rule, as the Rust front asks it
+        except TypeError as e:
+            raise ConfigurationError(f"MPIExecutor: {e}: provider=...(launcher=SimpleLauncher())") from None
+        except ValueError as e:
+            raise ConfigurationError(f"MPIExecutor: {e}") from None
         super().__init__(label=label, provider=provider, launch_cmd=launch_cmd,
                          interchange_launch_cmd=interchange_launch_cmd, address=address,
                          loopback_address=loopback_address, worker_port=worker_port,
