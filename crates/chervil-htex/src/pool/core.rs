@@ -35,6 +35,12 @@ const YOUNG: Duration = Duration::from_secs(10);
 /// That many young deaths in a row stop the pool.
 const YOUNG_DEATHS: u32 = 3;
 
+/// A worker's death, to be replaced: the task it was running, now `WorkerLost`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Death {
+    pub lost: Option<u64>,
+}
+
 /// Workers keep dying before they answer: the pool stops.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Crashing {
@@ -194,10 +200,10 @@ impl PoolCore {
     }
 
     /// Worker `rank` (generation `gen`) died (`how`, for the lost task's error): its task
-    /// is lost, the one piped behind goes back to the queue. `Ok(true)`: start a new
-    /// worker at `rank` (then [`spawned`](Self::spawned)); `Ok(false)`: a stale report.
-    pub fn died(&mut self, rank: usize, gen: u64, how: &str, now: Instant, now_us: u64, pid: u32) -> Result<bool, Crashing> {
-        let Some(w) = self.slots.get_mut(rank).filter(|w| w.gen == gen) else { return Ok(false) };
+    /// is lost, the one piped behind goes back to the queue. `Ok(Some(death))`: start a
+    /// new worker at `rank` (then [`spawned`](Self::spawned)); `Ok(None)`: a stale report.
+    pub fn died(&mut self, rank: usize, gen: u64, how: &str, now: Instant, now_us: u64, pid: u32) -> Result<Option<Death>, Crashing> {
+        let Some(w) = self.slots.get_mut(rank).filter(|w| w.gen == gen) else { return Ok(None) };
         let lost = w.task.take().map(|task| (task, w.task_started_us));
         // Every reply it sent was handled before its death (its reader sends them in
         // order): the piped task never started, so it runs elsewhere instead.
@@ -221,7 +227,7 @@ impl PoolCore {
                 return Err(Crashing { rank, deaths: self.young_deaths, how: how.to_string() });
             }
         }
-        Ok(true)
+        Ok(Some(Death { lost: lost.map(|(task, _)| task) }))
     }
 
     /// A new worker took `rank` at `now`; its generation.
@@ -398,7 +404,7 @@ mod tests {
         core.tasks((0..4).map(task).collect());
         assign(&mut core);
         let gen = core.gen(0).unwrap();
-        assert_eq!(core.died(0, gen, "was killed by signal 9", t0 + YOUNG, 5, 4242), Ok(true));
+        assert_eq!(core.died(0, gen, "was killed by signal 9", t0 + YOUNG, 5, 4242), Ok(Some(Death { lost: Some(0) })));
         let lost = core.take_results();
         assert_eq!(lost.len(), 1);
         match &lost[0].outcome {
@@ -407,7 +413,7 @@ mod tests {
         }
         let fresh = core.spawned(0, t0);
         assert_ne!(fresh, gen);
-        assert_eq!(core.died(0, gen, "again", t0, 5, 4242), Ok(false), "a report about the worker replaced");
+        assert_eq!(core.died(0, gen, "again", t0, 5, 4242), Ok(None), "a report about the worker replaced");
         // the piped task (2) goes first, to the replacement, which is sent the function again
         assert_eq!(assign(&mut core), [(0, vec!["f".to_string(), "2".to_string()])]);
         assert!(!core.idle());
@@ -434,7 +440,7 @@ mod tests {
         let mut core = pool(1);
         for i in 1..=2 {
             let gen = core.gen(0).unwrap();
-            assert_eq!(core.died(0, gen, "exited with code 1", t0, 0, 1), Ok(true), "death {i}");
+            assert!(matches!(core.died(0, gen, "exited with code 1", t0, 0, 1), Ok(Some(_))), "death {i}");
             core.spawned(0, t0);
         }
         let gen = core.gen(0).unwrap();
@@ -450,7 +456,7 @@ mod tests {
         assign(&mut core);
         assert!(ok(&mut core, 0, 0));
         let gen = core.gen(0).unwrap();
-        assert_eq!(core.died(0, gen, "x", t0 + YOUNG, 0, 1), Ok(true), "old enough, and it had answered");
+        assert!(matches!(core.died(0, gen, "x", t0 + YOUNG, 0, 1), Ok(Some(_))), "old enough, and it had answered");
     }
 
     #[test]

@@ -659,9 +659,12 @@ impl Pool {
         let r = rank as usize;
         let pid = if self.core.gen(r) == Some(gen) { self.workers.get(r).map_or(0, |w| w.pid) } else { 0 };
         match self.core.died(r, gen, &how, Instant::now(), wall_clock_us(), pid) {
-            Ok(false) => Ok(()),
-            Ok(true) => {
-                tracing::warn!(rank, pid, how, "worker died");
+            Ok(None) => Ok(()),
+            Ok(Some(death)) => {
+                match death.lost {
+                    Some(task) => tracing::warn!(rank, pid, how, task, "worker died; its task is lost (WorkerLost)"),
+                    None => tracing::warn!(rank, pid, how, "worker died between tasks"),
+                }
                 let gen = self.core.spawned(r, Instant::now());
                 let fresh = self.spawn(rank, gen)?;
                 self.workers[r] = fresh;
