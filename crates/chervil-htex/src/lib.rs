@@ -6,11 +6,13 @@
 //!   core, and the queue the client drains results from in batches.
 //! - [`pool`]: the worker pool that runs on compute nodes (`chervil-pool`): registers,
 //!   supervises `python -m chervil.worker` processes, forwards tasks over pipes.
+//! - [`link`]: how a connected socket becomes the protocol's link, on either end.
 //! - [`tls`]: TLS for links that leave the machine, with a per-run certificate that
 //!   pools pin by fingerprint.
 
 mod frames;
 pub mod interchange;
+pub mod link;
 pub mod pool;
 mod procfs;
 pub mod server;
@@ -19,5 +21,6 @@ pub mod tls;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, ManagerSelector, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
 pub use slots::{NodeShape, WorkerSlots};
-pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
+pub use link::{Plain, Transport};
+pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PoolSeen, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

@@ -13,15 +13,14 @@
 //! both tasks, which is how the core closes a connection.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::frames::read_frame;
+use crate::link::Transport;
 use chervil_proto::{batches, encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,24 +37,6 @@ const HELLO_MAX_FRAME: usize = 64 * 1024;
 /// Once the table of unproven connections is full, one older than this is closed to make
 /// room for a newcomer (see `chervil_admission`); a real pool says Hello within milliseconds.
 const UNPROVEN_GRACE: Duration = Duration::from_secs(1);
-
-/// Turns an accepted TCP connection into the stream the protocol runs on (TLS, or
-/// the socket itself on loopback).
-pub trait Acceptor: Send + Sync + 'static {
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn accept(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
-}
-
-/// No encryption: for loopback, where every process able to listen in could also
-/// read the run's files.
-pub struct PlainAcceptor;
-
-impl Acceptor for PlainAcceptor {
-    type Stream = TcpStream;
-    fn accept(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
-        Box::pin(async move { Ok(tcp) })
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -312,7 +293,7 @@ pub struct InterchangeHandle {
 
 impl InterchangeHandle {
     /// Binds the listening socket and starts the runtime thread.
-    pub fn start<A: Acceptor>(config: ServerConfig, acceptor: A) -> Result<InterchangeHandle, ServerError> {
+    pub fn start<A: Transport>(config: ServerConfig, acceptor: A) -> Result<InterchangeHandle, ServerError> {
         let open_files = chervil_admission::raise_open_file_limit();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServerError::Runtime)?;
         let listener = rt.block_on(bind(config.bind, config.port_range))?;
@@ -621,7 +602,7 @@ async fn ticker(shared: Arc<Shared>, period: Duration) {
     }
 }
 
-async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
+async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
     loop {
         let (tcp, peer, place, evicted) = shared.unproven.accept(&listener).await;
         let _ = tcp.set_nodelay(true);
@@ -636,8 +617,8 @@ async fn accept_loop<A: Acceptor>(shared: Arc<Shared>, listener: TcpListener, ac
     }
 }
 
-async fn handshake_and_serve<A: Acceptor>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Pass) {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+async fn handshake_and_serve<A: Transport>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Pass) {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.establish(tcp)).await {
         Ok(Ok(stream)) => serve_pool(shared, stream, peer, place).await,
         Ok(Err(e)) => tracing::warn!(%peer, error = %e, "connection refused: TLS handshake failed"),
         Err(_) => tracing::warn!(%peer, "connection refused: no TLS handshake within the time allowed"),

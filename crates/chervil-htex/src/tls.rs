@@ -18,8 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 
-use crate::pool::Connector;
-use crate::server::Acceptor;
+use crate::link::Transport;
 
 /// The name in the certificate; pools ask for it, but trust comes from the pin.
 const SERVER_NAME: &str = "chervil-interchange";
@@ -101,9 +100,9 @@ impl TlsIdentity {
 /// The interchange's side: a TLS handshake on each accepted connection.
 pub struct TlsAcceptor(tokio_rustls::TlsAcceptor);
 
-impl Acceptor for TlsAcceptor {
+impl Transport for TlsAcceptor {
     type Stream = tokio_rustls::server::TlsStream<TcpStream>;
-    fn accept(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>> {
+    fn establish(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>> {
         let acceptor = self.0.clone();
         Box::pin(async move { acceptor.accept(tcp).await })
     }
@@ -126,9 +125,9 @@ impl PinnedTlsConnector {
     }
 }
 
-impl Connector for PinnedTlsConnector {
+impl Transport for PinnedTlsConnector {
     type Stream = tokio_rustls::client::TlsStream<TcpStream>;
-    fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>> {
+    fn establish(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>> {
         let connector = self.connector.clone();
         Box::pin(async move {
             let name = ServerName::try_from(SERVER_NAME).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -216,7 +215,7 @@ mod tests {
                 let mut handshakes = Vec::new();
                 for _ in 0..2 {
                     let (tcp, _) = listener.accept().await.expect("accept");
-                    handshakes.push(match acceptor.accept(tcp).await {
+                    handshakes.push(match acceptor.establish(tcp).await {
                         Ok(mut tls) => {
                             let mut buf = [0u8; 5];
                             tls.read_exact(&mut buf).await.expect("read");
@@ -230,14 +229,14 @@ mod tests {
                 handshakes
             });
             let good = PinnedTlsConnector::new(id.fingerprint()).expect("connector");
-            let mut tls = good.connect(TcpStream::connect(addr).await.expect("connect")).await.expect("handshake");
+            let mut tls = good.establish(TcpStream::connect(addr).await.expect("connect")).await.expect("handshake");
             tls.write_all(b"hello").await.expect("write");
             tls.flush().await.expect("flush");
             let mut buf = [0u8; 5];
             tls.read_exact(&mut buf).await.expect("read echo");
             assert_eq!(&buf, b"hello");
             let wrong = PinnedTlsConnector::new([7u8; 32]).expect("connector");
-            let err = wrong.connect(TcpStream::connect(addr).await.expect("connect")).await.expect_err("refused");
+            let err = wrong.establish(TcpStream::connect(addr).await.expect("connect")).await.expect_err("refused");
             assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
             assert_eq!(server.await.expect("server task"), vec![true, false]);
         });

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use chervil_htex::pool::{self, Affinity, PlainConnector, PoolError, PoolExit, PoolOptions, WorkerSlots};
+use chervil_htex::pool::{self, Affinity, PoolError, PoolExit, PoolOptions, WorkerSlots};
 use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, PlainAcceptor, PoolSeen, ServerConfig, ServerError};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, Plain, PoolSeen, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -159,7 +159,7 @@ impl Interchange {
             max_frame,
         };
         if !tls {
-            let inner = py.detach(|| InterchangeHandle::start(config, PlainAcceptor)).map_err(server_err)?;
+            let inner = py.detach(|| InterchangeHandle::start(config, Plain)).map_err(server_err)?;
             return Ok(Interchange::with(inner, None));
         }
         let identity = TlsIdentity::generate().map_err(tls_err)?;
@@ -454,7 +454,7 @@ pub fn run_pool(
         },
     };
     let exit = match cert_sha256 {
-        None => py.detach(|| pool::run(opts, PlainConnector)),
+        None => py.detach(|| pool::run(opts, Plain)),
         Some(hex) => {
             let pin = tls::parse_fingerprint(&hex).map_err(|e| PyValueError::new_err(e.to_string()))?;
             let connector = PinnedTlsConnector::new(pin).map_err(tls_err)?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig, TlsIdentity};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, Plain, ServerConfig, TlsIdentity};
 use chervil_proto::Outcome;
 
 use crate::app::{execute, AppDef, Place};
@@ -258,7 +258,7 @@ impl Htex {
             let ix = InterchangeHandle::start(server, acceptor).map_err(|e| failed(&e))?;
             (ix, Some(chervil_htex::tls::to_hex(&identity.fingerprint())))
         } else {
-            (InterchangeHandle::start(server, PlainAcceptor).map_err(|e| failed(&e))?, None)
+            (InterchangeHandle::start(server, Plain).map_err(|e| failed(&e))?, None)
         };
         let ix = Arc::new(ix);
         lock(&INTERCHANGES).push(Arc::downgrade(&ix));

@@ -8,7 +8,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chervil_htex::pool::{self, Affinity, PlainConnector, PoolOptions, WorkerSlots};
+use chervil_htex::pool::{self, Affinity, PoolOptions, WorkerSlots};
+use chervil_htex::Plain;
 use chervil_proto::worker::{FUNCTION_DEF, TASK_ENV};
 
 use crate::app::{execute, find, Place};
@@ -107,7 +108,7 @@ fn run_pool() -> i32 {
     let cert = std::env::var("CHERVIL_POOL_CERT_SHA256").ok().filter(|c| !c.is_empty());
     std::env::remove_var("CHERVIL_POOL_CERT_SHA256");
     let run = |opts: PoolOptions| match &cert {
-        None => pool::run(opts, PlainConnector).map_err(|e| e.to_string()),
+        None => pool::run(opts, Plain).map_err(|e| e.to_string()),
         Some(hex) => {
             let pin = chervil_htex::tls::parse_fingerprint(hex).map_err(|e| e.to_string())?;
             let connector = chervil_htex::PinnedTlsConnector::new(pin).map_err(|e| e.to_string())?;

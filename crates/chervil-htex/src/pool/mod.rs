@@ -19,16 +19,15 @@
 //! `SIGKILL` when the pool's thread exits, and EOF on their stdin in any case).
 
 use std::fs::OpenOptions;
-use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chervil_mpi::prefix::Launcher;
 use chervil_proto::worker::decode_reply;
 use crate::frames::read_frame;
+use crate::link::Transport;
 use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -38,22 +37,6 @@ pub use crate::slots::{NodeShape, WorkerSlots};
 pub mod core;
 use self::core::PoolCore;
 use tokio::sync::mpsc;
-
-/// Turns a TCP connection to the interchange into the stream the protocol runs on.
-pub trait Connector: Send + Sync + 'static {
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
-}
-
-/// The socket itself (loopback, or `encrypted=False`).
-pub struct PlainConnector;
-
-impl Connector for PlainConnector {
-    type Stream = TcpStream;
-    fn connect(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
-        Box::pin(async move { Ok(tcp) })
-    }
-}
 
 /// Which cores each worker may run on (Parsl's `cpu_affinity`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +172,7 @@ pub enum PoolError {
 pub const SECRET_VARIABLES: [&str; 1] = ["CHERVIL_POOL_TOKEN"];
 
 /// Runs a pool until it is told to stop or loses the interchange.
-pub fn run<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
+pub fn run<C: Transport>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
     scrub_initial_environment(&SECRET_VARIABLES);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(PoolError::Runtime)?;
     rt.block_on(run_async(opts, connector))
@@ -241,7 +224,7 @@ pub fn hostname() -> String {
 }
 
 /// Connects to the first address that answers, trying until `deadline`.
-async fn connect<C: Connector>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<C::Stream, PoolError> {
+async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<C::Stream, PoolError> {
     let mut last = String::from("no address to try");
     let mut pause = Duration::from_millis(50);
     loop {
@@ -264,7 +247,7 @@ async fn connect<C: Connector>(opts: &PoolOptions, connector: &C, deadline: Inst
             match r {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
-                    return connector.connect(tcp).await.map_err(|e| PoolError::Connect {
+                    return connector.establish(tcp).await.map_err(|e| PoolError::Connect {
                         addresses: opts.addresses.clone(),
                         port: opts.port,
                         last: format!("TLS handshake failed: {e}"),
@@ -285,7 +268,7 @@ async fn connect<C: Connector>(opts: &PoolOptions, connector: &C, deadline: Inst
 /// sheds connections that have not said Hello when strangers crowd its port) is tried
 /// again; connecting and retrying together stay within `connect_timeout`. A Reject is final.
 #[allow(clippy::type_complexity)]
-async fn register<C: Connector>(
+async fn register<C: Transport>(
     opts: &PoolOptions,
     connector: &C,
     hello: Hello,
@@ -370,7 +353,7 @@ struct Pool {
     samples: Vec<chervil_proto::ResourceSample>,
 }
 
-async fn run_async<C: Connector>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
+async fn run_async<C: Transport>(opts: PoolOptions, connector: C) -> Result<PoolExit, PoolError> {
     let node = NodeShape::this_machine();
     let (cores, mem) = (node.cores.unwrap_or(1), node.mem_gb.unwrap_or(f64::INFINITY));
     let count = opts.slots.count(cores, mem);

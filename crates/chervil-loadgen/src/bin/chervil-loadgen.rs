@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, PlainAcceptor, ServerConfig};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, Plain, ServerConfig};
 use chervil_loadgen::{raise_fd_limit, rss_bytes, Args};
 use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -58,7 +58,7 @@ fn drive(a: &Args) -> Result<(), String> {
             interchange: InterchangeConfig { prefetch_capacity: a.get("prefetch", 0)?, heartbeat_threshold: threshold, heartbeat_period: period, token: token.clone(), selector: Default::default() },
             max_frame: 256 << 20,
         },
-        PlainAcceptor,
+        Plain,
     )
     .map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
