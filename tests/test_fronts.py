@@ -3,7 +3,8 @@ one that fails (twice: the run allows one retry), one that depends on it, one th
 its first try and succeeds on the retry, one bash app, on a HighThroughputExecutor with
 two workers and resource monitoring — and the monitoring databases they write compared
 row for row (tables, states, counts). The Rust side is examples/rust/monitored.rs,
-which `make test-rust` builds and runs before the Python tests."""
+which `make test-rust` builds and runs before the Python tests. A second scenario, a
+pool killed under its task (examples/rust/killed_pool.rs), is compared the same way."""
 import collections
 import os
 import sqlite3
@@ -77,7 +78,9 @@ def summary(db):
     which are each front's own functions)."""
     [(completed, failed, name)] = rows(db, "SELECT tasks_completed_count, tasks_failed_count, workflow_name "
                                            "FROM workflow")
-    blocks = [r[0] for r in rows(db, "SELECT status FROM block WHERE block_id = '0' ORDER BY timestamp")]
+    blocks = collections.defaultdict(list)
+    for block, status in rows(db, "SELECT block_id, status FROM block ORDER BY timestamp, rowid"):
+        blocks[block].append(status)
     states = collections.defaultdict(list)
     for task, state in rows(db, "SELECT task_id, task_status_name FROM status ORDER BY timestamp, rowid"):
         states[task].append(state)
@@ -90,35 +93,44 @@ def summary(db):
         'tries that failed': rows(db, "SELECT count(*) FROM try WHERE task_fail_history != ''")[0][0],
         'fail counts': sorted(rows(db, "SELECT task_fail_count, count(*) FROM task GROUP BY task_fail_count")),
         'tasks sampled': rows(db, "SELECT count(DISTINCT task_id) FROM resource")[0][0],
-        'block 0 first and last': [blocks[0], blocks[-1]] if blocks else [],
+        'blocks first and last': {block: (seen[0], seen[-1]) for block, seen in blocks.items()},
         'active nodes with 2 workers': rows(db, "SELECT count(*) > 0 FROM node WHERE active = 1 "
                                                 "AND worker_count = 2")[0][0],
     }
 
 
-def run_fronts(rust_dir, py_dir, db):
+def run_fronts(rust_dir, py_dir, db, example=RUST_EXAMPLE, workflow=PYTHON_WORKFLOW):
     """One run of the workflow on each front, in its own directory (runs accumulate
-    there, as checkpoints do), recorded in ``db``; returns both summaries."""
-    rust = subprocess.run([RUST_EXAMPLE, str(rust_dir / db)], cwd=rust_dir, capture_output=True,
+    there, as checkpoints do), recorded in ``db``; returns both summaries and outputs."""
+    rust = subprocess.run([example, str(rust_dir / db)], cwd=rust_dir, capture_output=True,
                           text=True, timeout=300)
     assert rust.returncode == 0, rust.stderr[-3000:]
     script = py_dir / 'workflow.py'
-    script.write_text(PYTHON_WORKFLOW)
+    script.write_text(workflow)
     py = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', str(script),
                          str(py_dir / db)], cwd=py_dir, capture_output=True, text=True, timeout=300)
     assert py.returncode == 0, py.stderr[-3000:]
-    assert 'sum 210 squares 30' in py.stdout and 'sum 210; squares 30' in rust.stdout
-    return summary(str(py_dir / db)), summary(str(rust_dir / db))
+    return summary(str(py_dir / db)), summary(str(rust_dir / db)), py.stdout, rust.stdout
 
 
-def test_both_fronts_record_the_same_workflow_alike(tmp_path):
-    if not os.path.exists(RUST_EXAMPLE):
+def built(example):
+    if not os.path.exists(example):
         pytest.skip("the Rust example is not built: `make test-rust` (or `cargo build -p chervil --examples`) "
                     "builds it first")
+
+
+def directories(tmp_path):
     rust_dir, py_dir = tmp_path / 'rust', tmp_path / 'python'
     rust_dir.mkdir()
     py_dir.mkdir()
-    ours, theirs = run_fronts(rust_dir, py_dir, 'monitoring.db')
+    return rust_dir, py_dir
+
+
+def test_both_fronts_record_the_same_workflow_alike(tmp_path):
+    built(RUST_EXAMPLE)
+    rust_dir, py_dir = directories(tmp_path)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db')
+    assert 'sum 210 squares 30' in py_out and 'sum 210; squares 30' in rust_out
     assert ours == theirs
     # and what that is, so the comparison is not of two empty databases
     assert ours['workflow'] == (27, 1, 'fronts')
@@ -133,11 +145,70 @@ def test_both_fronts_record_the_same_workflow_alike(tmp_path):
     assert ours['tries that failed'] == 4  # the failing app's two, the flaky one's first, the dependant's
     assert ours['fail counts'] == [(0, 26), (1, 2), (2, 1)]
     assert ours['tasks sampled'] == 28  # every task that ran
-    assert ours['block 0 first and last'] == ['PENDING', 'SCALED_IN']
+    assert ours['blocks first and last'] == {'0': ('PENDING', 'SCALED_IN')}
 
     # A second run resumes from the first's checkpoint (both fronts load every earlier
     # run's when checkpointing, as Parsl): the squares are memo hits, the rest runs again.
-    ours, theirs = run_fronts(rust_dir, py_dir, 'monitoring-2.db')
+    ours, theirs, _, _ = run_fronts(rust_dir, py_dir, 'monitoring-2.db')
     assert ours == theirs
     assert dict(ours['state sequences'])[('pending', 'memo_done')] == 5
     assert ours['workflow'] == (22, 1, 'fronts'), "memo hits are not counted as completed, as Parsl's"
+
+
+KILLED_POOL_EXAMPLE = os.path.join(ROOT, 'target', 'debug', 'examples', 'killed_pool')
+
+KILLED_POOL_WORKFLOW = textwrap.dedent("""
+    import sys
+    import parsl
+    from parsl import python_app
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.monitoring import MonitoringHub
+    from parsl.providers import LocalProvider
+
+    @python_app
+    def add(a, b):
+        return a + b
+
+    @python_app
+    def kills_its_pool(marker):
+        import os, signal
+        if os.path.exists(marker):
+            return 1
+        open(marker, 'w').write('killed')
+        os.kill(os.getppid(), signal.SIGKILL)
+        os._exit(1)  # the worker goes with its pool
+
+    config = Config(
+        retries=1,
+        strategy_period=0.5,
+        executors=[HighThroughputExecutor(label='htex', max_workers_per_node=1, block_error_handler=False,
+                                          provider=LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1))],
+        monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], workflow_name='killed pool'))
+    with parsl.load(config):
+        before = sum(f.result() for f in [add(i, 1) for i in range(4)])
+        survived = kills_its_pool(sys.argv[1] + '.killed').result()
+        after = sum(f.result() for f in [add(i, 1) for i in range(4)])
+    print(f"before {before}; survived {survived}; after {after}")
+""")
+
+
+def test_both_fronts_record_a_killed_pool_alike(tmp_path):
+    """A task kills its own pool on its first try: on both fronts the try fails with
+    ManagerLost (a retry, as Parsl), the block is FAILED, the strategy starts another
+    (the run keeps going: block_error_handler=False), and the retry runs there."""
+    built(KILLED_POOL_EXAMPLE)
+    rust_dir, py_dir = directories(tmp_path)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', KILLED_POOL_EXAMPLE,
+                                                KILLED_POOL_WORKFLOW)
+    assert 'before 10; survived 1; after 10' in py_out and 'before 10; survived 1; after 10' in rust_out
+    assert ours == theirs
+    assert ours['workflow'] == (9, 0, 'killed pool')
+    assert ours['tries that failed'] == 1
+    assert ours['fail counts'] == [(0, 8), (1, 1)]
+    assert ours['blocks first and last'] == {'0': ('PENDING', 'FAILED'), '1': ('PENDING', 'SCALED_IN')}
+    ran = ('pending', 'launched', 'running', 'running_ended', 'exec_done')
+    assert dict(ours['state sequences']) == {
+        ran: 8,
+        ('pending', 'launched', 'fail_retryable') + ran: 1,  # a lost try has no running row
+    }
