@@ -335,10 +335,14 @@ impl HighThroughputExecutor {
     /// Parsl's `MPIExecutor`: a HighThroughputExecutor in MPI mode, labelled
     /// `"MPIExecutor"`, one task at a time per block (raise it with
     /// [`max_workers_per_node`](HighThroughputExecutor::max_workers_per_node), Parsl's
-    /// `max_workers_per_block`), ranks started with `mpiexec` (see
-    /// [`enable_mpi_mode`](HighThroughputExecutor::enable_mpi_mode)).
+    /// `max_workers_per_block`; the node's cores do not bound it, as in Parsl), ranks
+    /// started with `mpiexec` (see [`enable_mpi_mode`](HighThroughputExecutor::enable_mpi_mode)).
     pub fn mpi() -> Self {
-        HighThroughputExecutor::new().label("MPIExecutor").max_workers_per_node(1).enable_mpi_mode("mpiexec")
+        HighThroughputExecutor::new()
+            .label("MPIExecutor")
+            .max_workers_per_node(1)
+            .cores_per_worker(chervil_htex::MPI_CORES_PER_WORKER)
+            .enable_mpi_mode("mpiexec")
     }
 
     /// MPI mode: the block's nodes are shared among MPI tasks, each asking for its nodes
@@ -858,8 +862,9 @@ pub struct Opts {
 
 /// What an MPI task asks for (Parsl's `parsl_resource_specification`): nodes and ranks,
 /// two of `num_nodes`, `ranks_per_node` and `num_ranks` (the third is derived, as in
-/// Parsl), and extra launcher options. Checked when the task is submitted by the same
-/// engine rule as the Python front's.
+/// Parsl), and extra launcher options. Checked by the same engine rule as the Python
+/// front's when the task is submitted; a refusal fails each try as it is launched, as
+/// Parsl's executors refuse (a failed try, recorded and retried like any other).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResourceSpec {
     pub(crate) pairs: Vec<(String, chervil_mpi::spec::Value)>,

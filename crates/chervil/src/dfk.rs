@@ -104,7 +104,10 @@ struct Task {
     /// Its result came from the memo table, not from running.
     from_memo: bool,
     /// An MPI task's resource specification as its pool reads it (empty for others).
-    resources: Vec<(String, String)>,
+    /// What the executor accepted of the task's resource specification, or why it refused
+    /// it: a refusal fails each try when it is launched, as Parsl's executors refuse at
+    /// submission (so it is a failed try, recorded and retried like any other).
+    resources: Result<Vec<(String, String)>, Error>,
 }
 
 struct Memo {
@@ -342,13 +345,9 @@ impl Dfk {
         } else {
             inner.executors[executor].1.accept_resources(asked)
         };
-        let resources = match resources {
-            Ok(r) => r,
-            Err(e) => return failed(e),
-        };
-        // Then remote files (a refused task starts no fetch): each becomes the result of a
-        // fetch task on the same executor (a join app's on the first: it runs in the client).
-        for arg in args.iter_mut() {
+        // Remote files (a refused task starts no fetch) each become the result of a fetch
+        // task on the same executor (a join app's on the first: it runs in the client).
+        for arg in args.iter_mut().filter(|_| resources.is_ok()) {
             if let ArgKind::Stage(file) = &arg.0 {
                 let on = match executor {
                     INTERNAL => inner.executors.first(),
@@ -569,6 +568,10 @@ impl Dfk {
                 Some(Err(e)) => return self.try_failed(tid, try_id, e, f64::INFINITY),
             }
         }
+        let resources = match resources {
+            Ok(r) => r,
+            Err(e) => return self.try_done(tid, try_id, Err(e)),
+        };
         let dfk = self.unowned();
         if let Runner::Join(body) = def.runner {
             inner.internal.spawn(Box::new(move || {
