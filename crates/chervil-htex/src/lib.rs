@@ -20,7 +20,7 @@ pub mod slots;
 pub mod tls;
 
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, ManagerSelector, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
-pub use slots::{NodeShape, WorkerSlots};
+pub use slots::{NodeShape, WorkerSlots, MPI_CORES_PER_WORKER};
 pub use link::{Plain, Transport};
 pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PoolSeen, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

@@ -12,6 +12,12 @@ pub struct WorkerSlots {
     pub accelerators: Vec<String>,
 }
 
+/// `cores_per_worker` in MPI mode: a worker there only waits for its task's ranks, which
+/// the MPI launcher starts on the nodes the task was given, so a node's cores do not
+/// bound the workers — `max_workers_per_node` (Parsl's `max_workers_per_block`) does.
+/// Parsl's `MPIExecutor` uses this value; both fronts take it from here.
+pub const MPI_CORES_PER_WORKER: f64 = 1e-9;
+
 /// What is known of a node: its cores and free memory, each when known.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct NodeShape {

@@ -27,6 +27,7 @@ const REFUSED: u8 = 4;
 
 /// The kinds of the outcomes `wait` hands the front, named in `_core`.
 pub(crate) fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MPI_CORES_PER_WORKER", chervil_htex::MPI_CORES_PER_WORKER)?;
     for (name, code) in
         [("RESULT_OK", DONE_OK), ("RESULT_ERR", DONE_ERR), ("WORKER_LOST", WORKER_LOST), ("POOL_LOST", POOL_LOST), ("REFUSED", REFUSED)]
     {

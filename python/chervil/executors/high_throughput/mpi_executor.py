@@ -67,7 +67,7 @@ class MPIExecutor(HighThroughputExecutor):
                          loopback_address=loopback_address, worker_port=worker_port,
                          worker_port_range=worker_port_range, interchange_port_range=interchange_port_range,
                          storage_access=storage_access, working_dir=working_dir, worker_debug=worker_debug,
-                         cores_per_worker=1e-9, max_workers_per_node=max_workers_per_block,
+                         cores_per_worker=_core.MPI_CORES_PER_WORKER, max_workers_per_node=max_workers_per_block,
                          prefetch_capacity=prefetch_capacity, heartbeat_threshold=heartbeat_threshold,
                          heartbeat_period=heartbeat_period, drain_period=drain_period, poll_period=poll_period,
                          address_probe_timeout=address_probe_timeout, worker_logdir_root=worker_logdir_root,
