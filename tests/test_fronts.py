@@ -212,3 +212,62 @@ def test_both_fronts_record_a_killed_pool_alike(tmp_path):
         ran: 8,
         ('pending', 'launched', 'fail_retryable') + ran: 1,  # a lost try has no running row
     }
+
+
+MPI_EXAMPLE = os.path.join(ROOT, 'target', 'debug', 'examples', 'mpi_tasks')
+
+MPI_WORKFLOW = textwrap.dedent("""
+    import socket
+    import sys
+    import parsl
+    from parsl import bash_app, python_app
+    from parsl.config import Config
+    from parsl.executors import MPIExecutor
+    from parsl.launchers import SimpleLauncher
+    from parsl.monitoring import MonitoringHub
+    from parsl.providers import LocalProvider
+
+    @python_app
+    def nodes_given(parsl_resource_specification=None):
+        import os
+        return len([n for n in os.environ.get('PARSL_MPI_NODELIST', '').split(',') if n])
+
+    @bash_app
+    def ranks(parsl_resource_specification=None):
+        return "$PARSL_MPI_PREFIX sh -c 'echo hello; sleep 0.2'"
+
+    nodefile = sys.argv[1] + '.nodes'
+    with open(nodefile, 'w') as f:
+        f.write(f"{socket.gethostname()}\\nlocalhost\\n127.0.0.1\\n")
+    provider = LocalProvider(init_blocks=1, max_blocks=1, launcher=SimpleLauncher(),
+                             worker_init=f'export PBS_NODEFILE={nodefile}')
+    config = Config(
+        executors=[MPIExecutor(label='mpi', max_workers_per_block=3, provider=provider)],
+        monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], workflow_name='mpi'))
+    on = lambda n: {'num_nodes': n, 'ranks_per_node': 1}
+    with parsl.load(config):
+        exit = ranks(parsl_resource_specification=on(2)).result()
+        given = [f.result() for f in [nodes_given(parsl_resource_specification=on(n)) for n in (1, 2, 3, 1)]]
+        too_many = {'num_nodes': 2, 'ranks_per_node': 2, 'num_ranks': 5}
+        refused = nodes_given(parsl_resource_specification=too_many).exception() is not None
+    print(f"ranks exit {exit}; nodes given {given}; refused {refused}")
+""")
+
+
+def test_both_fronts_record_mpi_tasks_alike(tmp_path):
+    """MPI tasks sharing a block on the real MPICH (Parsl's MPIExecutor on the Python
+    front, HighThroughputExecutor::mpi() on the Rust front), and a task whose
+    specification cannot work, refused with InvalidResourceSpecification."""
+    import shutil
+    if shutil.which('mpiexec') is None:
+        assert not os.environ.get('CI'), "MPICH is not installed (make system-deps installs mpich)"
+        pytest.skip("MPICH is not installed (make system-deps installs mpich)")
+    built(MPI_EXAMPLE)
+    rust_dir, py_dir = directories(tmp_path)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', MPI_EXAMPLE, MPI_WORKFLOW)
+    said = 'ranks exit 0; nodes given [1, 2, 3, 1]; refused True'
+    assert said in py_out and said.replace('True', 'true') in rust_out
+    assert ours == theirs
+    assert ours['workflow'] == (5, 1, 'mpi')
+    ran = ('pending', 'launched', 'running', 'running_ended', 'exec_done')
+    assert dict(ours['state sequences']) == {ran: 5, ('pending', 'launched', 'failed'): 1}
