@@ -3,8 +3,10 @@ one that fails (twice: the run allows one retry), one that depends on it, one th
 its first try and succeeds on the retry, one bash app, on a HighThroughputExecutor with
 two workers and resource monitoring — and the monitoring databases they write compared
 row for row (tables, states, counts). The Rust side is examples/rust/monitored.rs,
-which `make test-rust` builds and runs before the Python tests. A second scenario, a
-pool killed under its task (examples/rust/killed_pool.rs), is compared the same way."""
+which `make test-rust` builds and runs before the Python tests. Three more scenarios are
+compared the same way, each with a Rust example of its own: a pool killed under its task
+(examples/rust/killed_pool.rs), MPI tasks sharing a block on MPICH (mpi_tasks.rs), and a
+block on the real Slurm (slurm_block.rs)."""
 import collections
 import os
 import sqlite3
@@ -271,3 +273,63 @@ def test_both_fronts_record_mpi_tasks_alike(tmp_path):
     assert ours['workflow'] == (5, 1, 'mpi')
     ran = ('pending', 'launched', 'running', 'running_ended', 'exec_done')
     assert dict(ours['state sequences']) == {ran: 5, ('pending', 'launched', 'failed'): 1}
+
+
+SLURM_EXAMPLE = os.path.join(ROOT, 'target', 'debug', 'examples', 'slurm_block')
+
+SLURM_WORKFLOW = textwrap.dedent("""
+    import sys
+    import parsl
+    from parsl import python_app
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.launchers import SingleNodeLauncher
+    from parsl.monitoring import MonitoringHub
+    from parsl.providers import SlurmProvider
+
+    @python_app
+    def job_of(x):
+        import os
+        return x, os.environ.get('SLURM_JOB_ID', '')
+
+    @python_app
+    def fail(why):
+        raise ValueError(why)
+
+    block = SlurmProvider(walltime='00:05:00', exclusive=False, launcher=SingleNodeLauncher(), init_blocks=1,
+                          max_blocks=1)
+    config = Config(
+        retries=1,
+        strategy='none',
+        executors=[HighThroughputExecutor(label='slurm_htex', max_workers_per_node=1, provider=block)],
+        monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], workflow_name='slurm'))
+    with parsl.load(config):
+        ran = [f.result() for f in [job_of(i) for i in range(10)]]
+        jobs = {j for _, j in ran}
+        failed = fail('on purpose').exception() is not None
+    print(f"tasks {len(ran)}; jobs {len(jobs)}; in a job {'' not in jobs}; failed {failed}")
+""")
+
+
+def test_both_fronts_record_a_slurm_block_alike(tmp_path):
+    """One block on the real Slurm (scripts/slurm-up.sh), ten tasks inside its job and
+    one that fails twice (retries=1): the two databases agree, down to the block's
+    first and last state (PENDING, and SCALED_IN at cleanup)."""
+    from test_htex import _need
+    _need(os.geteuid() == 0, "starting Slurm needs root")
+    built(SLURM_EXAMPLE)
+    up = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'slurm-up.sh')], capture_output=True, text=True,
+                        timeout=600)
+    _need(up.returncode == 0, f"scripts/slurm-up.sh failed: {up.stderr[-2000:]}")
+    rust_dir, py_dir = directories(tmp_path)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', SLURM_EXAMPLE, SLURM_WORKFLOW)
+    said = 'tasks 10; jobs 1; in a job True; failed True'
+    assert said in py_out and said.replace('True', 'true') in rust_out
+    assert ours == theirs
+    assert ours['workflow'] == (10, 1, 'slurm')
+    assert ours['blocks first and last'] == {'0': ('PENDING', 'SCALED_IN')}
+    ran = ('pending', 'launched', 'running', 'running_ended')
+    assert dict(ours['state sequences']) == {
+        ran + ('exec_done',): 10,
+        ran + ('fail_retryable',) + ran + ('failed',): 1,
+    }
