@@ -128,6 +128,18 @@ def directories(tmp_path):
     return rust_dir, py_dir
 
 
+def compared(tmp_path, example, workflow, said):
+    """Runs a scenario once on each front; checks each printed ``said`` (the Rust
+    program spells booleans its way) and that their summaries match; returns the
+    summary."""
+    built(example)
+    rust_dir, py_dir = directories(tmp_path)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', example, workflow)
+    assert said in py_out and said.replace('True', 'true') in rust_out, (py_out, rust_out)
+    assert ours == theirs
+    return ours
+
+
 def test_both_fronts_record_the_same_workflow_alike(tmp_path):
     built(RUST_EXAMPLE)
     rust_dir, py_dir = directories(tmp_path)
@@ -199,12 +211,7 @@ def test_both_fronts_record_a_killed_pool_alike(tmp_path):
     """A task kills its own pool on its first try: on both fronts the try fails with
     ManagerLost (a retry, as Parsl), the block is FAILED, the strategy starts another
     (the run keeps going: block_error_handler=False), and the retry runs there."""
-    built(KILLED_POOL_EXAMPLE)
-    rust_dir, py_dir = directories(tmp_path)
-    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', KILLED_POOL_EXAMPLE,
-                                                KILLED_POOL_WORKFLOW)
-    assert 'before 10; survived 1; after 10' in py_out and 'before 10; survived 1; after 10' in rust_out
-    assert ours == theirs
+    ours = compared(tmp_path, KILLED_POOL_EXAMPLE, KILLED_POOL_WORKFLOW, 'before 10; survived 1; after 10')
     assert ours['workflow'] == (9, 0, 'killed pool')
     assert ours['tries that failed'] == 1
     assert ours['fail counts'] == [(0, 8), (1, 1)]
@@ -264,12 +271,7 @@ def test_both_fronts_record_mpi_tasks_alike(tmp_path):
     if shutil.which('mpiexec') is None:
         assert not os.environ.get('CI'), "MPICH is not installed (make system-deps installs mpich)"
         pytest.skip("MPICH is not installed (make system-deps installs mpich)")
-    built(MPI_EXAMPLE)
-    rust_dir, py_dir = directories(tmp_path)
-    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', MPI_EXAMPLE, MPI_WORKFLOW)
-    said = 'ranks exit 0; nodes given [1, 2, 3, 1]; refused True'
-    assert said in py_out and said.replace('True', 'true') in rust_out
-    assert ours == theirs
+    ours = compared(tmp_path, MPI_EXAMPLE, MPI_WORKFLOW, 'ranks exit 0; nodes given [1, 2, 3, 1]; refused True')
     assert ours['workflow'] == (5, 1, 'mpi')
     ran = ('pending', 'launched', 'running', 'running_ended', 'exec_done')
     assert dict(ours['state sequences']) == {ran: 5, ('pending', 'launched', 'failed'): 1}
@@ -317,15 +319,10 @@ def test_both_fronts_record_a_slurm_block_alike(tmp_path):
     first and last state (PENDING, and SCALED_IN at cleanup)."""
     from test_htex import _need
     _need(os.geteuid() == 0, "starting Slurm needs root")
-    built(SLURM_EXAMPLE)
     up = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'slurm-up.sh')], capture_output=True, text=True,
                         timeout=600)
     _need(up.returncode == 0, f"scripts/slurm-up.sh failed: {up.stderr[-2000:]}")
-    rust_dir, py_dir = directories(tmp_path)
-    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', SLURM_EXAMPLE, SLURM_WORKFLOW)
-    said = 'tasks 10; jobs 1; in a job True; failed True'
-    assert said in py_out and said.replace('True', 'true') in rust_out
-    assert ours == theirs
+    ours = compared(tmp_path, SLURM_EXAMPLE, SLURM_WORKFLOW, 'tasks 10; jobs 1; in a job True; failed True')
     assert ours['workflow'] == (10, 1, 'slurm')
     assert ours['blocks first and last'] == {'0': ('PENDING', 'SCALED_IN')}
     ran = ('pending', 'launched', 'running', 'running_ended')
