@@ -212,9 +212,9 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 impl BatchProvider {
-    /// The scheduler's default [`Scheduler::status_polling_interval`].
-    pub fn status_polling_interval(&self) -> std::time::Duration {
-        self.scheduler.status_polling_interval()
+    /// The scheduler this provider submits to.
+    pub fn scheduler(&self) -> &dyn Scheduler {
+        self.scheduler.as_ref()
     }
 
     pub fn new(scheduler: Box<dyn Scheduler>, spec: BlockSpec, script_dir: impl Into<PathBuf>) -> Result<Self, ProviderError> {

@@ -79,6 +79,27 @@ pub const ADHOC_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Durati
 /// default (a minute: every one of Parsl's cluster and cloud providers says so).
 pub const BATCH_STATUS_POLLING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// What asks about blocks, for [`default_status_polling_interval`].
+#[derive(Clone, Copy)]
+pub enum BlockSource<'a> {
+    Local,
+    AdHoc,
+    /// A batch scheduler; `None` for a cloud or Kubernetes, which are made with their
+    /// settings rather than by name.
+    Batch(Option<&'a dyn batch::Scheduler>),
+}
+
+/// How often blocks are asked about when the provider's `status_polling_interval` is not
+/// set: the one rule both fronts follow.
+pub fn default_status_polling_interval(source: BlockSource<'_>) -> std::time::Duration {
+    match source {
+        BlockSource::Local => LOCAL_STATUS_POLLING_INTERVAL,
+        BlockSource::AdHoc => ADHOC_STATUS_POLLING_INTERVAL,
+        BlockSource::Batch(Some(scheduler)) => scheduler.status_polling_interval(),
+        BlockSource::Batch(None) => BATCH_STATUS_POLLING_INTERVAL,
+    }
+}
+
 pub use adhoc::AdHocProvider;
 pub use local::LocalProvider;
 pub use batch::{BatchProvider, BlockSpec, Scheduler};

@@ -55,15 +55,15 @@ impl LocalJobs {
 /// name (`slurm`, `aws`, …).
 #[pyfunction]
 pub fn status_polling_interval(scheduler: &str) -> PyResult<f64> {
-    match scheduler {
-        "local" => return Ok(chervil_providers::LOCAL_STATUS_POLLING_INTERVAL.as_secs_f64()),
-        "adhoc" => return Ok(chervil_providers::ADHOC_STATUS_POLLING_INTERVAL.as_secs_f64()),
-        _ => {}
-    }
-    // (clouds and Kubernetes are made with their settings, not by name; none of them
-    // has a default of its own)
-    let every = schedulers::by_name(scheduler).map_or(chervil_providers::BATCH_STATUS_POLLING_INTERVAL, |s| s.status_polling_interval());
-    Ok(every.as_secs_f64())
+    use chervil_providers::{default_status_polling_interval as every, BlockSource};
+    let batch = schedulers::by_name(scheduler);
+    let source = match scheduler {
+        "local" => BlockSource::Local,
+        "adhoc" => BlockSource::AdHoc,
+        // clouds and Kubernetes are made with their settings, not by name
+        _ => BlockSource::Batch(batch.as_deref()),
+    };
+    Ok(every(source).as_secs_f64())
 }
 
 /// The script a launcher makes of the pool command; `kind` is the launcher

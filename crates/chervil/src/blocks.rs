@@ -10,7 +10,7 @@ use std::time::Duration;
 use chervil_htex::InterchangeHandle;
 use chervil_providers::batch::BatchProvider;
 use chervil_providers::local::LocalProvider as LocalJobs;
-use chervil_providers::JobState;
+use chervil_providers::{BlockSource, JobState};
 use chervil_scaling::{block_failure_report, BlockBook, BlockErrorHandler, BlockOutput, FailedBlock, Limits, Scaler, Strategy};
 
 use crate::config::{Config, HighThroughputExecutor, Launcher, Provider, SchedulerChoice};
@@ -94,11 +94,13 @@ impl Blocks {
                 (Jobs::Batch(Box::new(batch)), String::new(), Some((p.launcher.clone(), p.spec.nodes_per_block)))
             }
         };
-        let poll_every = config.provider.status_polling_interval().unwrap_or(match &jobs {
-            Jobs::Batch(p) => p.status_polling_interval(),
-            Jobs::Local(_) => chervil_providers::LOCAL_STATUS_POLLING_INTERVAL,
-            Jobs::AdHoc(_) => chervil_providers::ADHOC_STATUS_POLLING_INTERVAL,
-        });
+        let source = match &jobs {
+            Jobs::Batch(p) => BlockSource::Batch(Some(p.scheduler())),
+            Jobs::Local(_) => BlockSource::Local,
+            Jobs::AdHoc(_) => BlockSource::AdHoc,
+        };
+        let poll_every =
+            config.provider.status_polling_interval().unwrap_or_else(|| chervil_providers::default_status_polling_interval(source));
         let book = chervil_run::blocks::Blocks::new(config.label.clone(), poll_every, monitor);
         Ok(Blocks {
             provision: Provision { jobs, env, exe, worker_init, launcher, scripts },
