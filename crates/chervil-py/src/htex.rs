@@ -301,7 +301,7 @@ impl Interchange {
         let mut pools = Vec::new();
         let link = self.kernel.get();
         for e in events {
-            // `None`: the task's pool was lost (why)
+            // `Err(why)`: the task's pool was lost
             let (task, outcome, hostname) = match e {
                 ClientEvent::Done { task, outcome, on, .. } => (task, Ok(outcome), on.hostname.clone()),
                 ClientEvent::PoolLost { task, hostname, why } => (task, Err(why), hostname),
@@ -339,7 +339,11 @@ impl Interchange {
                 Ok(Outcome::Refused(why)) => (REFUSED, PyString::new(py, &why).into_any()),
                 Err(why) => (POOL_LOST, PyString::new(py, &why).into_any()),
             };
-            out.push((self.front_object(py, waiter)?, task, kind, value, PyString::new(py, &hostname)));
+            match self.front_object(py, waiter) {
+                Ok(waiter) => out.push((waiter, task, kind, value, PyString::new(py, &hostname))),
+                // (only if Python cannot make a 3-tuple; the batch's successes still count)
+                Err(e) => tracing::error!(task, "an outcome could not be handed to the front: {e}"),
+            }
         }
         let commands = match link {
             Some(link) if !tries.is_empty() => report_successes(&link.cell, &tries),

@@ -103,10 +103,10 @@ struct Task {
     hash: Option<String>,
     /// Its result came from the memo table, not from running.
     from_memo: bool,
-    /// An MPI task's resource specification as its pool reads it (empty for others).
-    /// What the executor accepted of the task's resource specification, or why it refused
-    /// it: a refusal fails each try when it is launched, as Parsl's executors refuse at
-    /// submission (so it is a failed try, recorded and retried like any other).
+    /// An MPI task's resource specification as its pool reads it (empty for others), or
+    /// why the executor refused it: a refusal fails each try when it is launched, as
+    /// Parsl's executors refuse at submission (a failed try, recorded and retried like
+    /// any other).
     resources: Result<Vec<(String, String)>, Error>,
 }
 
@@ -345,9 +345,10 @@ impl Dfk {
         } else {
             inner.executors[executor].1.accept_resources(asked)
         };
-        // Remote files (a refused task starts no fetch) each become the result of a fetch
-        // task on the same executor (a join app's on the first: it runs in the client).
-        for arg in args.iter_mut().filter(|_| resources.is_ok()) {
+        // Remote files each become the result of a fetch task on the same executor (a join
+        // app's on the first: it runs in the client), as on the Python front, also for a
+        // task whose specification was refused: the refusal is its tries' to report.
+        for arg in args.iter_mut() {
             if let ArgKind::Stage(file) = &arg.0 {
                 let on = match executor {
                     INTERNAL => inner.executors.first(),

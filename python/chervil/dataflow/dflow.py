@@ -638,7 +638,10 @@ class DataFlowKernel:
         now = time.time()
         tasks = self.tasks
         for tid, value in values:
-            record = tasks[tid]
+            record = tasks.get(tid)
+            if record is None:  # never: the kernel knew it; its commands are logged, not lost
+                logger.error("Task %s succeeded but the DataFlowKernel has no record of it", tid)
+                continue
             record._try_time_returned = now
             record._result = value
         self._act(commands)
