@@ -46,9 +46,9 @@ parsl-venv:
 test-rust: system-deps
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run; else cargo test; fi
 	# nextest runs no doc-tests: the crate's examples (each macro's, the crate docs') run here,
-	# and its docs must build without a warning (broken links included).
+	# and every crate's docs must build without a warning (broken links included).
 	cargo test --doc -p chervil
-	RUSTDOCFLAGS="-D warnings" cargo doc -p chervil --no-deps
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 	$(MAKE) test-rust-examples
 
 # The Rust front's examples (examples/rust), each on a HighThroughputExecutor with a local

@@ -5,11 +5,11 @@
 //! [`InterchangeHandle::submit`] from its own threads; that call takes the core's lock,
 //! runs the dispatch logic and hands finished frames to the pools' writer tasks, so a
 //! task goes out without waiting for the runtime to be scheduled. Results flow the
-//! other way into [`Events`], which the client drains with one blocking call per batch.
+//! other way into `Events`, which the client drains with one blocking call per batch.
 //!
 //! Per pool connection there are two tasks: a reader (frames → core) and a writer
 //! (queued frames → socket, coalesced into one write when several are waiting). The
-//! [`Link`] in the core owns the writer's queue and a close signal; dropping it ends
+//! `Link` in the core owns the writer's queue and a close signal; dropping it ends
 //! both tasks, which is how the core closes a connection.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -9,7 +9,7 @@
 //!   (`SLURM_NODELIST`'s compressed form, PBS and Cobalt node files, LSF's host lists);
 //! - [`nodes`]: which free nodes each task gets, in submission order;
 //! - [`prefix`]: Parsl's launch prefixes and environment, text for text;
-//! - [`accept`]: what an executor lets a task carry at submission (both fronts ask it);
+//! - [`accept`](mod@accept): what an executor lets a task carry at submission (both fronts ask it);
 //! - [`mode`]: what MPI mode needs of the executor itself (both fronts ask it).
 
 pub mod accept;

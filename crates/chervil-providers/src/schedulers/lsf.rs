@@ -59,7 +59,7 @@ impl Scheduler for Lsf {
         }
     }
 
-    /// "Job <1234> is submitted to queue <normal>."
+    /// `Job <1234> is submitted to queue <normal>.`
     fn parse_submit(&self, stdout: &str) -> Option<String> {
         stdout.lines().find_map(|l| {
             let rest = l.trim().strip_prefix("Job <")?;
@@ -76,7 +76,7 @@ impl Scheduler for Lsf {
         table(stdout, 1, |code| (bjobs_state(code), ""))
     }
 
-    /// bjobs exits non-zero with "Job <n> is not found" for jobs that have left.
+    /// bjobs exits non-zero with `Job <n> is not found` for jobs that have left.
     fn status_failure_is_benign(&self, _code: i32, stderr: &str) -> bool {
         stderr.lines().filter(|l| !l.trim().is_empty()).all(|l| l.contains("is not found"))
     }
