@@ -48,14 +48,27 @@ class AppBase:
     def _dfk(self):
         if self.data_flow_kernel is not None:
             return self.data_flow_kernel
-        from chervil.dataflow.dflow import DataFlowKernelLoader
-        return DataFlowKernelLoader.dfk()
+        return _loader().dfk()
 
     def __call__(self, *args: Any, **kwargs: Any):
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.__name__}>"
+
+
+_LOADER = None
+
+
+def _loader():
+    """``DataFlowKernelLoader``, imported on first use (a worker that unpickles an app
+    never needs the DataFlowKernel) and kept: an import statement per app call costs
+    more than a microsecond."""
+    global _LOADER
+    if _LOADER is None:
+        from chervil.dataflow.dflow import DataFlowKernelLoader
+        _LOADER = DataFlowKernelLoader
+    return _LOADER
 
 
 def _decorator(make, function, **options):

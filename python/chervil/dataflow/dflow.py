@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 # Command kinds and failure causes, as chervil._core encodes them.
 _LAUNCH, _COMPLETE, _FAIL = _core.LAUNCH, _core.COMPLETE, _core.FAIL
+#: A state by its value: a command carries the value, and ``States(value)`` costs a
+#: microsecond a task through Enum's machinery.
+_STATE_OF = {s.value: s for s in States}
 _CAUSE_TRY, _CAUSE_DEPENDENCY, _CAUSE_JOIN = _core.CAUSE_TRY, _core.CAUSE_DEPENDENCY, _core.CAUSE_JOIN
 
 INTERNAL_EXECUTOR = '_parsl_internal'
@@ -503,9 +506,9 @@ class DataFlowKernel:
                     if kind == _LAUNCH:
                         self._launch(tid, value)
                     elif kind == _COMPLETE:
-                        self._complete(tid, States(value))
+                        self._complete(tid, _STATE_OF[value])
                     else:
-                        self._fail(tid, States(value), cause)
+                        self._fail(tid, _STATE_OF[value], cause)
                 except Exception:
                     logger.exception("Internal error acting on command %s for task %s", kind, tid)
         finally:
@@ -513,7 +516,10 @@ class DataFlowKernel:
 
     def _launch(self, tid: int, try_id: int) -> None:
         record = self.tasks[tid]
-        if '_held' in record:
+        # (the record's slots read directly: its dict-like reads cost a microsecond each
+        # here, on every task, when the field is unset)
+        extra = getattr(record, '_extra', None)
+        if extra is not None and '_held' in extra:
             with self._held_lock:
                 if '_held' in record:
                     record['_held'] = try_id
@@ -523,7 +529,7 @@ class DataFlowKernel:
         record._try_time_launched = time.time()
         try:
             if try_id == 0:
-                if record['depends'] or self.dependency_resolver not in _BUILTIN_RESOLVERS:
+                if getattr(record, 'depends', None) or self.dependency_resolver not in _BUILTIN_RESOLVERS:
                     record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
             if record.memoize:
                 # Every try looks in the table, as Parsl's launch_task does.
@@ -541,7 +547,7 @@ class DataFlowKernel:
                 # A join app's try returns futures, which only this side can follow.
                 on_done = self._join_try_finished if record.join else self._on_try_finished
                 submit_to(on_done, (record.id, try_id), record.func,
-                          record['resource_specification'], *record.args, **record.kwargs)
+                          getattr(record, 'resource_specification', None), *record.args, **record.kwargs)
                 return
             exec_fu = executor.submit(record.func, record['resource_specification'],
                                       *record.args, **record.kwargs)
