@@ -102,6 +102,16 @@ impl Interchange {
         Interchange { inner, cert_sha256, recorder: OnceLock::new(), pending: Mutex::default(), kernel: OnceLock::new() }
     }
 
+    /// Records who waits for `task` (and, when monitored, the kernel's `key` it runs),
+    /// then queues it without waking the interchange's thread.
+    fn queue(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, waiter: Waiter, key: Option<(u64, u32)>) {
+        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
+            r.remember(task, key);
+        }
+        self.pending().insert(task, waiter);
+        self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+    }
+
     fn pending(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -200,11 +210,7 @@ impl Interchange {
         waiter: Py<PyAny>,
         key: Option<(u64, u32)>,
     ) {
-        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
-            r.remember(task, key);
-        }
-        self.pending().insert(task, Waiter::Front(waiter));
-        self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+        self.queue(task, function, payload, spec, Waiter::Front(waiter), key);
     }
 
     /// As `submit_soon`, for try `try_id` of the attached kernel's task `kernel_task`:
@@ -222,11 +228,7 @@ impl Interchange {
         if self.kernel.get().is_none() {
             return Err(PyRuntimeError::new_err("submit_try needs a kernel: call attach_kernel first"));
         }
-        if let Some(r) = self.recorder.get() {
-            r.remember(task, (kernel_task, try_id));
-        }
-        self.pending().insert(task, Waiter::Try { task: kernel_task, try_id });
-        self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
+        self.queue(task, function, payload, spec, Waiter::Try { task: kernel_task, try_id }, Some((kernel_task, try_id)));
         Ok(())
     }
 
