@@ -5,8 +5,9 @@ two workers and resource monitoring — and the monitoring databases they write 
 row for row (tables, states, counts). The Rust side is examples/rust/monitored.rs,
 which `make test-rust` builds and runs before the Python tests. Three more scenarios are
 compared the same way, each with a Rust example of its own: a pool killed under its task
-(examples/rust/killed_pool.rs), MPI tasks sharing a block on MPICH (mpi_tasks.rs), and a
-block on the real Slurm (slurm_block.rs)."""
+(examples/rust/killed_pool.rs), MPI tasks sharing a block on MPICH (mpi_tasks.rs), a
+block on the real Slurm (slurm_block.rs), and files staged over rsync through a real sshd
+(rsync_staging.rs)."""
 import collections
 import os
 import sqlite3
@@ -101,16 +102,18 @@ def summary(db):
     }
 
 
-def run_fronts(rust_dir, py_dir, db, example=RUST_EXAMPLE, workflow=PYTHON_WORKFLOW):
+def run_fronts(rust_dir, py_dir, db, example=RUST_EXAMPLE, workflow=PYTHON_WORKFLOW, env=None):
     """One run of the workflow on each front, in its own directory (runs accumulate
-    there, as checkpoints do), recorded in ``db``; returns both summaries and outputs."""
+    there, as checkpoints do), recorded in ``db``, with ``env`` added to each's
+    environment; returns both summaries and outputs."""
+    env = {**os.environ, **(env or {})}
     rust = subprocess.run([example, str(rust_dir / db)], cwd=rust_dir, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
     assert rust.returncode == 0, rust.stderr[-3000:]
     script = py_dir / 'workflow.py'
     script.write_text(workflow)
     py = subprocess.run([sys.executable, '-m', 'chervil', 'run', '--no-progress', str(script),
-                         str(py_dir / db)], cwd=py_dir, capture_output=True, text=True, timeout=300)
+                         str(py_dir / db)], cwd=py_dir, capture_output=True, text=True, timeout=300, env=env)
     assert py.returncode == 0, py.stderr[-3000:]
     return summary(str(py_dir / db)), summary(str(rust_dir / db)), py.stdout, rust.stdout
 
@@ -128,13 +131,13 @@ def directories(tmp_path):
     return rust_dir, py_dir
 
 
-def compared(tmp_path, example, workflow, said):
+def compared(tmp_path, example, workflow, said, env=None):
     """Runs a scenario once on each front; checks each printed ``said`` (the Rust
     program spells booleans its way) and that their summaries match; returns the
     summary."""
     built(example)
     rust_dir, py_dir = directories(tmp_path)
-    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', example, workflow)
+    ours, theirs, py_out, rust_out = run_fronts(rust_dir, py_dir, 'monitoring.db', example, workflow, env)
     assert said in py_out and said.replace('True', 'true') in rust_out, (py_out, rust_out)
     assert ours == theirs
     return ours
@@ -330,3 +333,73 @@ def test_both_fronts_record_a_slurm_block_alike(tmp_path):
         ran + ('exec_done',): 10,
         ran + ('fail_retryable',) + ran + ('failed',): 1,
     }
+
+
+RSYNC_EXAMPLE = os.path.join(ROOT, 'target', 'debug', 'examples', 'rsync_staging')
+
+RSYNC_WORKFLOW = textwrap.dedent("""
+    import os
+    import sys
+    import parsl
+    from parsl import python_app
+    from parsl.app.errors import MissingOutputs
+    from parsl.config import Config
+    from parsl.data_provider.files import File
+    from parsl.data_provider.rsync import RSyncStaging
+    from parsl.executors import HighThroughputExecutor
+    from parsl.monitoring import MonitoringHub
+    from parsl.providers import LocalProvider
+
+    @python_app
+    def shout(inputs=(), outputs=()):
+        with open(inputs[0].filepath) as src, open(outputs[0].filepath, 'w') as dst:
+            dst.write(src.read().upper())
+        return outputs[0].filepath
+
+    @python_app
+    def words(f):
+        with open(f.filepath) as src:
+            return len(src.read().split())
+
+    @python_app
+    def forgets(outputs=()):
+        return f"did not write {outputs[0]}"
+
+    remote, work = os.environ['STAGE_REMOTE'], os.environ['STAGE_WORK']
+    rsync = RSyncStaging(os.environ['STAGE_HOST'], rsh=os.environ['STAGE_RSH'].split())
+    config = Config(
+        executors=[HighThroughputExecutor(label='htex', max_workers_per_node=2, working_dir=work,
+                                          storage_access=[rsync],
+                                          provider=LocalProvider(init_blocks=1, max_blocks=1))],
+        monitoring=MonitoringHub(logging_endpoint='sqlite:///' + sys.argv[1], workflow_name='rsync staging'))
+    with parsl.load(config):
+        shouted = shout(inputs=[File(remote + '/in.txt')], outputs=[File(remote + '/out.txt')])
+        wrote = shouted.result()
+        counted = words(shouted.outputs[0]).result()
+        missing = isinstance(forgets(outputs=[File(remote + '/never.txt')]).exception(), MissingOutputs)
+        absent = 'absent.txt' in str(words(File(remote + '/absent.txt')).exception())
+    print(f"wrote {wrote}; words {counted}; missing outputs {missing}; absent input {absent}")
+""")
+
+
+def test_both_fronts_stage_files_over_rsync_alike(tmp_path, sshd):
+    """Workers that do not share the client's files (Parsl's RSyncStaging), through a
+    real sshd: an input copied in, the output the task wrote copied back to the client's
+    host, read by the next task (copied in again), an output never written
+    (MissingOutputs) and an input that is not there; on each front, with the same
+    monitoring rows."""
+    import shutil
+    if shutil.which('rsync') is None:
+        assert not os.environ.get('CI'), "rsync is not installed (make system-deps installs it)"
+        pytest.skip("rsync is not installed (make system-deps installs it)")
+    remote = tmp_path / 'remote'
+    remote.mkdir()
+    (remote / 'in.txt').write_text("quiet words")
+    work = tmp_path / 'work'
+    env = {'STAGE_HOST': '127.0.0.1', 'STAGE_REMOTE': str(remote), 'STAGE_WORK': str(work),
+           'STAGE_RSH': ' '.join(['ssh', '-o', 'BatchMode=yes', *sshd])}
+    ours = compared(tmp_path, RSYNC_EXAMPLE, RSYNC_WORKFLOW,
+                    f'wrote {work}/out.txt; words 2; missing outputs True; absent input True', env)
+    assert (remote / 'out.txt').read_text() == "QUIET WORDS", "the output went back to the client's host"
+    assert (work / 'in.txt').read_text() == "quiet words", "the input was copied where the task ran"
+    assert ours['workflow'][:2] == (2, 2)

@@ -122,10 +122,22 @@ pub(crate) enum Place {
 /// thread of the client's pool, or in a worker process.
 pub(crate) fn execute(def: &'static AppDef, payload: &[u8], place: Place) -> Result<Vec<u8>, Error> {
     let (opts, args) = codec::decode_payload(payload)?;
+    if let Some(files) = &opts.files {
+        files.stage_in()?;
+    }
+    let result = run_app(def, &opts, &args, place)?;
+    if let Some(files) = &opts.files {
+        files.stage_out(&opts.app)?;
+    }
+    Ok(result)
+}
+
+/// The app itself, on decoded arguments.
+fn run_app(def: &'static AppDef, opts: &RunOptions, args: &[&[u8]], place: Place) -> Result<Vec<u8>, Error> {
     match (&def.runner, opts.walltime) {
-        (Runner::Value(run), None) => guarded(|| run(&args)),
+        (Runner::Value(run), None) => guarded(|| run(args)),
         (Runner::Value(run), Some(secs)) if place == Place::Worker => {
-            crate::walltime::run_in_child(|| guarded(|| run(&args)), secs, &opts.app)
+            crate::walltime::run_in_child(|| guarded(|| run(args)), secs, &opts.app)
         }
         (Runner::Value(run), Some(secs)) => {
             // On a thread a Rust body cannot be stopped from outside: it runs on a thread of
@@ -142,12 +154,12 @@ pub(crate) fn execute(def: &'static AppDef, payload: &[u8], place: Place) -> Res
                 .unwrap_or_else(|_| Err(Error::AppTimeout { app: opts.app.clone(), seconds: secs }))
         }
         (Runner::Bash(make), _) => {
-            let cmd = guarded(|| make(&args))?;
-            let code = run_bash(&cmd, &opts)?;
+            let cmd = guarded(|| make(args))?;
+            let code = run_bash(&cmd, opts)?;
             if code == 0 {
                 codec::encode(&0i32, "the exit code")
             } else {
-                Err(Error::BashExitFailure { app: opts.app, code })
+                Err(Error::BashExitFailure { app: opts.app.clone(), code })
             }
         }
         (Runner::Join(_), _) => Err(Error::Executor(format!("join app {} runs in the client, not on an executor", def.name))),

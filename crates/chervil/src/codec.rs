@@ -23,6 +23,8 @@ pub(crate) struct RunOptions {
     pub stdout: Option<String>,
     pub stderr: Option<String>,
     pub walltime: Option<f64>,
+    /// Files copied in before the app runs and back after it (rsync staging).
+    pub files: Option<crate::staging::TaskFiles>,
 }
 
 /// `[u32 options length][options][u32 count]([u32 length][argument])*`, big-endian.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::future::File;
+use crate::staging::Staging;
 
 /// Decides what a failed try costs against [`Config::retries`]: Parsl's
 /// `retry_handler(exception, task_record)`, given the error and the task's name and id.
@@ -217,6 +218,7 @@ pub struct ThreadPoolExecutor {
     pub(crate) label: String,
     pub(crate) max_threads: usize,
     pub(crate) working_dir: Option<String>,
+    pub(crate) storage_access: Option<Vec<Staging>>,
 }
 
 impl Default for ThreadPoolExecutor {
@@ -227,13 +229,21 @@ impl Default for ThreadPoolExecutor {
 
 impl ThreadPoolExecutor {
     pub fn new() -> Self {
-        ThreadPoolExecutor { label: "threads".into(), max_threads: 2, working_dir: None }
+        ThreadPoolExecutor { label: "threads".into(), max_threads: 2, working_dir: None, storage_access: None }
     }
 
-    /// Where files fetched for its tasks land (`http`, `https`, `ftp` [`File`](crate::File)s;
-    /// default: the process's directory), as Parsl's `working_dir`.
+    /// Where files staged for its tasks land (fetched `http`, `https`, `ftp`
+    /// [`File`](crate::File)s, rsync's copies; default: the process's directory), as
+    /// Parsl's `working_dir`.
     pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
         self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// How its tasks get their files, as Parsl's `storage_access` (default
+    /// `[Staging::Http, Staging::Ftp]`; see [`Staging`]).
+    pub fn storage_access(mut self, access: impl IntoIterator<Item = Staging>) -> Self {
+        self.storage_access = Some(access.into_iter().collect());
         self
     }
 
@@ -272,6 +282,7 @@ pub struct HighThroughputExecutor {
     /// MPI mode (Parsl's `MPIExecutor`): the launcher each task's ranks start with.
     pub(crate) mpi_launcher: Option<String>,
     pub(crate) working_dir: Option<String>,
+    pub(crate) storage_access: Option<Vec<Staging>>,
     pub(crate) block_error_handler: BlockErrorHandler,
 }
 
@@ -309,6 +320,7 @@ impl HighThroughputExecutor {
             provider: Provider::Local(LocalProvider::new()),
             mpi_launcher: None,
             working_dir: None,
+            storage_access: None,
             block_error_handler: BlockErrorHandler::Simple,
         }
     }
@@ -324,11 +336,20 @@ impl HighThroughputExecutor {
         self
     }
 
-    /// Where files fetched for its tasks land on the workers (`http`, `https`, `ftp`
-    /// [`File`](crate::File)s; default: the worker's directory, the one its block
-    /// started in), as Parsl's `working_dir`. A relative path is taken from there.
+    /// Where files staged for its tasks land on the workers (fetched `http`, `https`,
+    /// `ftp` [`File`](crate::File)s, rsync's copies; default: the worker's directory, the
+    /// one its block started in), as Parsl's `working_dir`. A relative path is taken
+    /// from there.
     pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
         self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// How its tasks get their files, as Parsl's `storage_access` (default
+    /// `[Staging::Http, Staging::Ftp]`): with [`Staging::RSync`] the workers need no
+    /// shared file system, only ssh access to the client's host.
+    pub fn storage_access(mut self, access: impl IntoIterator<Item = Staging>) -> Self {
+        self.storage_access = Some(access.into_iter().collect());
         self
     }
 

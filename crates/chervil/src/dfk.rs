@@ -345,22 +345,26 @@ impl Dfk {
         } else {
             inner.executors[executor].1.accept_resources(asked)
         };
-        // Remote files each become the result of a fetch task on the same executor (a join
-        // app's on the first: it runs in the client), as on the Python front, also for a
-        // task whose specification was refused: the refusal is its tries' to report.
-        for arg in args.iter_mut() {
-            if let ArgKind::Stage(file) = &arg.0 {
-                let on = match executor {
-                    INTERNAL => inner.executors.first(),
-                    _ => inner.executors.get(executor),
-                };
-                let (on, dir) = on.map_or((label, None), |(l, e)| (l.as_str(), e.working_dir()));
-                *arg = crate::IntoArg::into_arg(crate::staging::stage_in(file, on, dir)).erase();
-            }
-        }
+        // Files are staged by the executor's `storage_access`: remote ones each become the
+        // result of a fetch task on the same executor (a join app's on the first: it runs in
+        // the client, on the client's files), as on the Python front, also for a task whose
+        // specification was refused: the refusal is its tries' to report.
+        let staged = {
+            use std::borrow::Cow;
+            let on = match executor {
+                INTERNAL => inner.executors.first().map(|(l, e)| (l.as_str(), Cow::Owned(e.storage().in_client()))),
+                _ => inner.executors.get(executor).map(|(l, e)| (l.as_str(), Cow::Borrowed(e.storage()))),
+            };
+            let (on, storage) = on.unwrap_or_else(|| (label, Cow::Owned(crate::staging::Storage::new(None, None))));
+            crate::staging::prepare(&mut args, &opts.outputs, on, &storage)
+        };
+        let files = match staged {
+            Ok(files) => files,
+            Err(why) => return failed(Error::Executor(format!("app {}: {why}", def.name))),
+        };
         let (own, external, external_failed) = inner.classify(args.iter().flat_map(ErasedArg::waits_for));
-        let run = (opts.stdout.is_some() || opts.stderr.is_some() || opts.walltime.is_some()).then(|| {
-            Box::new(RunOptions { app: String::new(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime })
+        let run = (opts.stdout.is_some() || opts.stderr.is_some() || opts.walltime.is_some() || files.is_some()).then(|| {
+            Box::new(RunOptions { app: String::new(), stdout: opts.stdout, stderr: opts.stderr, walltime: opts.walltime, files })
         });
         let cache = opts.cache.unwrap_or(def.cache) && inner.app_cache;
         let join = matches!(def.runner, Runner::Join(_));
@@ -507,8 +511,10 @@ impl Dfk {
                 match &a.0 {
                     ArgKind::Value(Ok(b)) => parts.push(Arc::from(&b[..])),
                     ArgKind::Value(Err(e)) => bad = Some(e.clone()),
-                    ArgKind::After(_, v) => parts.push(Arc::from(&v[..])),
-                    ArgKind::Stage(f) => bad = Some(Error::Executor(format!("task {tid}: {} was never staged in", f.url()))),
+                    ArgKind::After(_, f) | ArgKind::Stage(f) => match codec::encode(f, "a file") {
+                        Ok(b) => parts.push(Arc::from(b)),
+                        Err(e) => bad = Some(e),
+                    },
                     ArgKind::Result(s) => match s.outcome() {
                         Some(Ok(b)) => parts.push(b),
                         _ => bad = Some(Error::Executor(format!("task {tid}: a dependency failed after it was reported done"))),

@@ -46,6 +46,13 @@ pub enum Error {
     /// The executor cannot take the task (it is shut down, or the config is wrong).
     #[error("{0}")]
     Executor(String),
+    /// A file could not be copied to or from where the task ran (rsync staging; the
+    /// fetch of a remote input fails its own task with a [`StagingError`](crate::StagingError)).
+    #[error("could not stage {file}: {why}")]
+    Staging { file: String, why: String },
+    /// The app succeeded but did not write these of its `outputs` (Parsl's `MissingOutputs`).
+    #[error("app {app} is missing outputs {files:?}: {why}")]
+    MissingOutputs { app: String, files: Vec<String>, why: String },
     /// The task's resource specification does not fit its executor (Parsl's
     /// `InvalidResourceSpecification`): the keys at fault and what to do instead.
     #[error("invalid resource specification keys {keys:?}: {message}")]

@@ -17,6 +17,7 @@ use crate::codec;
 use crate::blocks::{scaler, Blocks, StopRule, StrategyStop, Strategist};
 use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
 use crate::error::Error;
+use crate::staging::Storage;
 use crate::worker::PoolEnv;
 
 /// Where a try's outcome goes: its encoded result, or its error.
@@ -46,10 +47,8 @@ pub(crate) trait Executor: Send + Sync {
         }
     }
     fn shutdown(&self);
-    /// Where files fetched for its tasks land (`working_dir`; `None`: the worker's own).
-    fn working_dir(&self) -> Option<String> {
-        None
-    }
+    /// How its tasks get their files: `storage_access` and `working_dir`.
+    fn storage(&self) -> &Storage;
     /// Blocks whose jobs are pending or running (`None`: this executor has no blocks).
     fn active_blocks(&self) -> Option<usize> {
         None
@@ -133,19 +132,20 @@ pub(crate) struct Threads {
     pool: ThreadPool,
     /// When the run is monitored: the monitor, and this machine's name for the tries' rows.
     monitor: Option<(Arc<chervil_monitor::Monitor>, Arc<str>)>,
-    working_dir: Option<String>,
+    storage: Storage,
 }
 
 impl Threads {
     pub(crate) fn start(config: &ThreadPoolExecutor, monitor: Watch) -> Threads {
         let monitor = monitor.map(|m| (m, Arc::from(chervil_htex::pool::hostname())));
-        Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor, working_dir: config.working_dir.clone() }
+        let storage = Storage::new(config.storage_access.as_deref(), config.working_dir.clone());
+        Threads { pool: ThreadPool::new(&config.label, config.max_threads), monitor, storage }
     }
 }
 
 impl Executor for Threads {
-    fn working_dir(&self) -> Option<String> {
-        self.working_dir.clone()
+    fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     fn submit(&self, def: &'static AppDef, payload: Vec<u8>, _resources: Vec<(String, String)>, key: TryKey, done: Done) {
@@ -212,7 +212,7 @@ pub(crate) struct Htex {
     /// `nodes_per_block` nodes (when the provider says so) must be able to hold.
     mpi: bool,
     nodes_per_block: Option<u64>,
-    working_dir: Option<String>,
+    storage: Storage,
 }
 
 
@@ -331,7 +331,7 @@ impl Htex {
             recorder,
             mpi: config.mpi_launcher.is_some(),
             nodes_per_block,
-            working_dir: config.working_dir.clone(),
+            storage: Storage::new(config.storage_access.as_deref(), config.working_dir.clone()),
         })
     }
 
@@ -354,8 +354,8 @@ impl Executor for Htex {
         Some(lock(&self.blocks).active())
     }
 
-    fn working_dir(&self) -> Option<String> {
-        self.working_dir.clone()
+    fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     fn accept_resources(&self, asked: &[(String, chervil_mpi::spec::Value)]) -> Result<Vec<(String, String)>, Error> {

@@ -271,6 +271,11 @@ impl File {
         self.local_path.is_none() && crate::staging::FETCHED.contains(&self.scheme())
     }
 
+    /// True once staging has given it a local copy (fetched, or placed for rsync).
+    pub(crate) fn placed(&self) -> bool {
+        self.local_path.is_some()
+    }
+
     pub(crate) fn fetched(url: String, local_path: String) -> File {
         File { url, local_path: Some(local_path) }
     }
@@ -351,11 +356,12 @@ pub(crate) enum ArgKind {
     Value(Result<Vec<u8>, Error>),
     /// The result of this task, when it has one.
     Result(Arc<Slot>),
-    /// This value, once this task has succeeded (a [`DataFuture`]'s file).
-    After(Arc<Slot>, Vec<u8>),
+    /// This file, once this task has succeeded (a [`DataFuture`]'s).
+    After(Arc<Slot>, File),
     /// The results of these tasks, as a `Vec` (Parsl's `inputs=[futures…]`).
     Results(Vec<Arc<Slot>>),
-    /// A remote [`File`]: the submit turns it into the result of a fetch task.
+    /// A [`File`]: the submit decides how it gets where the task runs (a remote one
+    /// becomes the result of a fetch task; see [`crate::staging::prepare`]).
     Stage(File),
 }
 
@@ -383,10 +389,10 @@ impl<T: Serialize + 'static> IntoArg<T> for T {
     }
 }
 
-/// A value encoded now, or a remote [`File`] to stage in first.
+/// A value encoded now, or a [`File`], for the submit to stage.
 fn value_or_stage<T: Serialize + 'static>(value: &T) -> ArgKind {
     match (value as &dyn std::any::Any).downcast_ref::<File>() {
-        Some(file) if file.remote() => ArgKind::Stage(file.clone()),
+        Some(file) => ArgKind::Stage(file.clone()),
         _ => ArgKind::Value(codec::encode(value, "an argument")),
     }
 }
@@ -429,10 +435,7 @@ impl IntoArg<File> for DataFuture {
 
 impl IntoArg<File> for &DataFuture {
     fn into_arg(self) -> Arg<File> {
-        Arg::new(match codec::encode(&self.file, "a file") {
-            Ok(bytes) => ArgKind::After(self.slot.clone(), bytes),
-            Err(e) => ArgKind::Value(Err(e)),
-        })
+        Arg::new(ArgKind::After(self.slot.clone(), self.file.clone()))
     }
 }
 

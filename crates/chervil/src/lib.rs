@@ -81,7 +81,9 @@
 //! `ftp://` file is fetched first by a task of its own on the same executor (into its
 //! `working_dir`), as Parsl's default staging does; the app reads it at
 //! [`File::filepath`]. A file an app writes is one of its `outputs`
-//! ([`Opts::outputs`]): a [`DataFuture`] another app can wait for.
+//! ([`Opts::outputs`]): a [`DataFuture`] another app can wait for. Workers without the
+//! client's file system get local files over rsync (`storage_access([Staging::RSync(..)])`,
+//! Parsl's `RSyncStaging`): copied in before the task, its outputs copied back after.
 //!
 //! # MPI tasks
 //!
@@ -253,7 +255,7 @@ pub use config::{
 pub use dfk::{dfk, get_all_checkpoints, get_last_checkpoint, load, Dfk};
 pub use error::Error;
 pub use future::{AppFuture, Arg, DataFuture, File, IntoArg};
-pub use staging::StagingError;
+pub use staging::{RSyncStaging, Staging, StagingError};
 pub use worker::init;
 
 /// What the app attributes expand to; not for direct use.
