@@ -102,8 +102,8 @@ def test_parsl_expects_the_same_workers_from_a_batch_node():
 def test_the_fronts_states_are_the_engines():
     from chervil import _core
     from chervil.dataflow.states import States
-    assert _core.STATES, "the engine names its states"
-    for name, value in _core.STATES.items():
+    assert _core.task_states(), "the engine names its states"
+    for name, value in _core.task_states().items():
         assert States[name].value == value, name
 
 

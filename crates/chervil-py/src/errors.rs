@@ -20,19 +20,6 @@ create_exception!(_core, PoolError, EngineError, "A worker pool could not start 
 create_exception!(_core, KernelError, EngineError, "The DataFlowKernel refused an event (e.g. after cleanup).");
 create_exception!(_core, DashboardError, EngineError, "The dashboard could not serve.");
 
-/// Adds the classes to `_core`.
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("EngineError", py.get_type::<EngineError>())?;
-    m.add("ProviderError", py.get_type::<ProviderError>())?;
-    m.add("CheckpointError", py.get_type::<CheckpointError>())?;
-    m.add("InterchangeError", py.get_type::<InterchangeError>())?;
-    m.add("PoolError", py.get_type::<PoolError>())?;
-    m.add("KernelError", py.get_type::<KernelError>())?;
-    m.add("DashboardError", py.get_type::<DashboardError>())?;
-    Ok(())
-}
-
 pub(crate) fn provider(e: chervil_providers::ProviderError) -> PyErr {
     match e {
         chervil_providers::ProviderError::Config(m) => PyValueError::new_err(m),

@@ -19,23 +19,13 @@ use chervil_run::monitoring::Recorder;
 use crate::{encode, monitor, KernelCell, KernelHandle, PyCommand};
 
 /// Event kinds as `Interchange.wait` reports them.
-const DONE_OK: u8 = 0;
-const DONE_ERR: u8 = 1;
-const WORKER_LOST: u8 = 2;
-const POOL_LOST: u8 = 3;
-const REFUSED: u8 = 4;
+pub(crate) const DONE_OK: u8 = 0;
+pub(crate) const DONE_ERR: u8 = 1;
+pub(crate) const WORKER_LOST: u8 = 2;
+pub(crate) const POOL_LOST: u8 = 3;
+pub(crate) const REFUSED: u8 = 4;
 
 /// The kinds of the outcomes `wait` hands the front, named in `_core`.
-pub(crate) fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("MPI_CORES_PER_WORKER", chervil_htex::MPI_CORES_PER_WORKER)?;
-    for (name, code) in
-        [("RESULT_OK", DONE_OK), ("RESULT_ERR", DONE_ERR), ("WORKER_LOST", WORKER_LOST), ("POOL_LOST", POOL_LOST), ("REFUSED", REFUSED)]
-    {
-        m.add(name, code)?;
-    }
-    Ok(())
-}
-
 fn secs(s: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds, not {s}")))
 }

@@ -35,26 +35,11 @@ const CAUSE_TRY: u8 = 0;
 const CAUSE_DEPENDENCY: u8 = 1;
 const CAUSE_JOIN: u8 = 2;
 
-/// The codes of the tuples the engine hands the front, named in `_core` so the front
-/// reads them from here instead of keeping a copy; and each state's value by its
-/// Parsl name (the front's `States` enum is checked against it).
-fn register_codes(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    for (name, code) in [
-        ("LAUNCH", LAUNCH),
-        ("COMPLETE", COMPLETE),
-        ("FAIL", FAIL),
-        ("CAUSE_TRY", CAUSE_TRY),
-        ("CAUSE_DEPENDENCY", CAUSE_DEPENDENCY),
-        ("CAUSE_JOIN", CAUSE_JOIN),
-    ] {
-        m.add(name, code)?;
-    }
-    let states = pyo3::types::PyDict::new(m.py());
-    for state in TaskState::ALL {
-        states.set_item(state.name(), state.value())?;
-    }
-    m.add("STATES", states)?;
-    htex::register_codes(m)
+/// Each task state's value by its Parsl name (the front's `States` enum is checked
+/// against it).
+#[pyfunction]
+fn task_states() -> std::collections::HashMap<&'static str, u8> {
+    TaskState::ALL.iter().map(|s| (s.name(), s.value())).collect()
 }
 
 pub(crate) fn encode(commands: Vec<Command>) -> Vec<PyCommand> {
@@ -408,45 +393,67 @@ fn set_log_file(path: Option<String>, debug: bool) -> PyResult<()> {
     Ok(())
 }
 
+/// The engine as the Python front sees it: the DataFlowKernel's handle, the interchange,
+/// the providers, the blocks and the strategy, checkpoints, the memo table, monitoring,
+/// and the codes of the tuples they hand the front. Internal to chervil: its callers are
+/// chervil's own modules.
+// Declared as one module so that PyO3 can describe it: with the `stubs` feature,
+// scripts/core-stub.py writes the typed `_core.pyi` from that description.
 #[pymodule]
-fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    errors::register(m)?;
-    register_codes(m)?;
-    m.add_class::<KernelHandle>()?;
-    m.add_class::<htex::Interchange>()?;
-    m.add_class::<providers::LocalJobs>()?;
-    m.add_class::<providers::BatchJobs>()?;
-    m.add_class::<providers::AdHocJobs>()?;
-    m.add_class::<scaling::Scaler>()?;
-    m.add_class::<scaling::BlockBook>()?;
-    m.add_class::<checkpoint::Checkpointer>()?;
-    m.add_class::<memo::MemoTable>()?;
-    m.add_class::<monitor::Monitor>()?;
-    m.add_function(wrap_pyfunction!(checkpoint::load_checkpoints, m)?)?;
-    m.add_function(wrap_pyfunction!(checkpoint::checkpoint_hashes, m)?)?;
-    m.add_function(wrap_pyfunction!(scaling::blocks_failed, m)?)?;
-    m.add_function(wrap_pyfunction!(scaling::block_failure_report, m)?)?;
-    m.add_function(wrap_pyfunction!(scaling::block_job_name, m)?)?;
-    m.add_function(wrap_pyfunction!(scaling::initial_blocks, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::status_polling_interval, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::launcher_script, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::check_walltime, m)?)?;
-    m.add_function(wrap_pyfunction!(providers::script_with_sentinels, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::run_pool, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::hostname, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::check_cpu_affinity, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::accept_resource_specification, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::check_mpi_mode, m)?)?;
-    m.add_function(wrap_pyfunction!(htex::mpi_environment, m)?)?;
-    m.add_function(wrap_pyfunction!(set_log_file, m)?)?;
-    m.add_function(wrap_pyfunction!(dashboard::serve_dashboard, m)?)?;
-    m.add_function(wrap_pyfunction!(flush_log, m)?)?;
-    m.add_function(wrap_pyfunction!(run::make_run_dir, m)?)?;
-    m.add_function(wrap_pyfunction!(run::all_checkpoints, m)?)?;
-    m.add_function(wrap_pyfunction!(run::last_checkpoint, m)?)?;
-    m.add_function(wrap_pyfunction!(run::checkpoints_to_load, m)?)?;
-    m.add_function(wrap_pyfunction!(run::expected_slots_per_block, m)?)?;
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("__commit__", env!("CHERVIL_COMMIT"))?;
-    Ok(())
+mod _core {
+    #[pymodule_export]
+    use super::{flush_log, set_log_file, task_states, KernelHandle};
+    #[pymodule_export]
+    use crate::checkpoint::{checkpoint_hashes, load_checkpoints, Checkpointer};
+    #[pymodule_export]
+    use crate::dashboard::serve_dashboard;
+    #[pymodule_export]
+    use crate::errors::{CheckpointError, DashboardError, EngineError, InterchangeError, KernelError, PoolError, ProviderError};
+    #[pymodule_export]
+    use crate::htex::{
+        accept_resource_specification, check_cpu_affinity, check_mpi_mode, hostname, mpi_environment, run_pool, Interchange,
+    };
+    #[pymodule_export]
+    use crate::memo::MemoTable;
+    #[pymodule_export]
+    use crate::monitor::Monitor;
+    #[pymodule_export]
+    use crate::providers::{check_walltime, launcher_script, script_with_sentinels, status_polling_interval, AdHocJobs, BatchJobs, LocalJobs};
+    #[pymodule_export]
+    use crate::run::{all_checkpoints, checkpoints_to_load, expected_slots_per_block, last_checkpoint, make_run_dir};
+    #[pymodule_export]
+    use crate::scaling::{block_failure_report, block_job_name, blocks_failed, initial_blocks, BlockBook, Scaler};
+
+    // The codes of the tuples the engine hands the front, named here so the front reads
+    // them instead of keeping a copy.
+    #[pymodule_export]
+    const LAUNCH: u8 = super::LAUNCH;
+    #[pymodule_export]
+    const COMPLETE: u8 = super::COMPLETE;
+    #[pymodule_export]
+    const FAIL: u8 = super::FAIL;
+    #[pymodule_export]
+    const CAUSE_TRY: u8 = super::CAUSE_TRY;
+    #[pymodule_export]
+    const CAUSE_DEPENDENCY: u8 = super::CAUSE_DEPENDENCY;
+    #[pymodule_export]
+    const CAUSE_JOIN: u8 = super::CAUSE_JOIN;
+    #[pymodule_export]
+    const RESULT_OK: u8 = crate::htex::DONE_OK;
+    #[pymodule_export]
+    const RESULT_ERR: u8 = crate::htex::DONE_ERR;
+    #[pymodule_export]
+    const WORKER_LOST: u8 = crate::htex::WORKER_LOST;
+    #[pymodule_export]
+    const POOL_LOST: u8 = crate::htex::POOL_LOST;
+    #[pymodule_export]
+    const REFUSED: u8 = crate::htex::REFUSED;
+    #[pymodule_export]
+    const MPI_CORES_PER_WORKER: f64 = chervil_htex::MPI_CORES_PER_WORKER;
+    #[pymodule_export]
+    #[allow(non_upper_case_globals)]
+    const __version__: &str = env!("CARGO_PKG_VERSION");
+    #[pymodule_export]
+    #[allow(non_upper_case_globals)]
+    const __commit__: &str = env!("CHERVIL_COMMIT");
 }
