@@ -392,6 +392,19 @@ class Scaler:
     """
     def __new__(cls, /, strategy: str | None, min_blocks: SupportsIndex, max_blocks: SupportsIndex, parallelism: SupportsFloat | SupportsIndex, slots_per_block: SupportsFloat | SupportsIndex, max_idletime: SupportsFloat | SupportsIndex) -> Scaler: ...
 
+@final
+class Ticker:
+    """
+    The strategy's clock, the Rust front's too (`chervil_run::Ticker`): a thread that
+    calls `round()` every `period` seconds until `stop()` (the job status poller's).
+    An exception from `round` is reported as unraisable; the next round comes anyway.
+    """
+    def __new__(cls, /, name: str, period: SupportsFloat | SupportsIndex, round: Any) -> Ticker: ...
+    def stop(self, /) -> None:
+        """
+        Stops the clock and waits for a round in progress (not when called from a round).
+        """
+
 def accept_resource_specification(mpi_mode: bool, pairs: SupportsGetItem[int, tuple[str, Any]], nodes_per_block: SupportsIndex | None = None) -> list[tuple[str, str]]:
     """
     Parsl's `InvalidResourceSpecification` naming the keys at fault.

@@ -422,7 +422,7 @@ mod _core {
     #[pymodule_export]
     use crate::run::{all_checkpoints, checkpoints_to_load, expected_slots_per_block, last_checkpoint, make_run_dir};
     #[pymodule_export]
-    use crate::scaling::{block_failure_report, block_job_name, blocks_failed, initial_blocks, BlockBook, Scaler};
+    use crate::scaling::{block_failure_report, block_job_name, blocks_failed, initial_blocks, BlockBook, Scaler, Ticker};
 
     // The codes of the tuples the engine hands the front, named here so the front reads
     // them instead of keeping a copy.

@@ -1,6 +1,6 @@
 //! Blocks and scaling as Python sees them: the engine's book and driver of an
 //! executor's blocks (`BlockBook`), its strategy (`Scaler`), and the rules the error
-//! handlers and messages share with the Rust front.
+//! handlers and messages share with the Rust front; and the strategy's clock (`Ticker`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -15,6 +15,40 @@ use pyo3::prelude::*;
 fn job_state(v: u8) -> JobState {
     use JobState::*;
     [Unknown, Pending, Running, Cancelled, Completed, Failed, Timeout, Held, Missing, ScaledIn].get(usize::from(v)).copied().unwrap_or(Unknown)
+}
+
+/// The strategy's clock, the Rust front's too (`chervil_run::Ticker`): a thread that
+/// calls `round()` every `period` seconds until `stop()` (the job status poller's).
+/// An exception from `round` is reported as unraisable; the next round comes anyway.
+#[pyclass(frozen, module = "chervil._core")]
+pub struct Ticker {
+    inner: chervil_run::Ticker,
+}
+
+#[pymethods]
+impl Ticker {
+    #[new]
+    fn new(name: &str, period: f64, round: Py<PyAny>) -> PyResult<Self> {
+        // (0 is taken as "as often as can be", a millisecond, not a busy loop)
+        let period = Duration::try_from_secs_f64(period)
+            .map_err(|_| PyValueError::new_err(format!("strategy_period={period} must be a number of seconds, 0 or more")))?
+            .max(Duration::from_millis(1));
+        let inner = chervil_run::Ticker::start(name, period, move || {
+            // None: the interpreter is shutting down (a run never cleaned up); no round then.
+            let _ = Python::try_attach(|py| {
+                if let Err(e) = round.call0(py) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        })
+        .map_err(|e| PyValueError::new_err(format!("cannot start the thread {name}: {e}")))?;
+        Ok(Ticker { inner })
+    }
+
+    /// Stops the clock and waits for a round in progress (not when called from a round).
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.inner.stop());
+    }
 }
 
 /// One executor's strategy, as `BlockBook.round` and `BlockBook.retire` drive it (the

@@ -20,6 +20,8 @@ pub mod memo;
 pub mod monitoring;
 pub mod progress;
 pub mod rundir;
+pub mod ticker;
 
 pub use checkpoints::{all_checkpoints, checkpoints_to_load, last_checkpoint};
 pub use rundir::{make_run_dir, RunDirError};
+pub use ticker::Ticker;

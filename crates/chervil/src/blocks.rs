@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chervil_htex::InterchangeHandle;
@@ -132,7 +132,7 @@ impl Blocks {
     }
 
     /// One strategy round (the engine's: poll when due, judge, scale).
-    fn round(&mut self, scaler: Option<&mut Scaler>) {
+    pub(crate) fn round(&mut self, scaler: Option<&mut Scaler>) {
         let (book, mut front) = self.front();
         chervil_run::blocks::round(book, scaler, &mut front);
     }
@@ -246,15 +246,6 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// How the executor stops its strategy thread: a flag, the condvar it waits on, the thread.
-pub(crate) type StrategyStop = (Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHandle<()>);
-
-/// What the strategy thread needs, shared with the executor.
-pub(crate) struct Strategist {
-    pub(crate) blocks: Arc<Mutex<Blocks>>,
-    pub(crate) stop: Arc<(Mutex<bool>, Condvar)>,
-}
-
 /// The scaler for an executor of `config`; `None` with the `none` strategy.
 pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<Option<Scaler>, Error> {
     let strategy = Strategy::parse(Some(&config.strategy)).map_err(Error::Executor)?;
@@ -265,23 +256,6 @@ pub(crate) fn scaler(config: &Config, htex: &HighThroughputExecutor) -> Result<O
     let slots_per_block = htex.slots().expected_per_block(htex.provider.node_shape(), htex.provider.nodes_per_block());
     let limits = Limits { min_blocks, max_blocks, parallelism, slots_per_block, max_idletime: config.max_idletime };
     Ok(Some(Scaler::new(strategy, limits)))
-}
-
-impl Strategist {
-    /// Every `period` until stopped: one round of the engine's driver.
-    pub(crate) fn run(self, mut scaler: Option<Scaler>, period: Duration) {
-        let (stopped, wake) = &*self.stop;
-        let mut done = stopped.lock().unwrap_or_else(|p| p.into_inner());
-        while !*done {
-            done = wake.wait_timeout(done, period).unwrap_or_else(|p| p.into_inner()).0;
-            if *done {
-                break;
-            }
-            drop(done);
-            self.blocks.lock().unwrap_or_else(|p| p.into_inner()).round(scaler.as_mut());
-            done = stopped.lock().unwrap_or_else(|p| p.into_inner());
-        }
-    }
 }
 
 /// Why the blocks failed, for the tasks' errors: the missing `chervil::init()` first

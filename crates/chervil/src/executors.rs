@@ -14,7 +14,7 @@ use chervil_proto::Outcome;
 
 use crate::app::{execute, AppDef, Place};
 use crate::codec;
-use crate::blocks::{scaler, Blocks, StopRule, StrategyStop, Strategist};
+use crate::blocks::{scaler, Blocks, StopRule};
 use crate::config::{Config, HighThroughputExecutor, Provider, ThreadPoolExecutor};
 use crate::error::Error;
 use crate::staging::Storage;
@@ -201,7 +201,8 @@ pub(crate) struct Htex {
     registered: Mutex<HashMap<&'static str, u64>>,
     results: Mutex<Option<JoinHandle<()>>>,
     blocks: Arc<Mutex<Blocks>>,
-    strategist: Mutex<Option<StrategyStop>>,
+    /// Every strategy period, a round of the engine's driver on these blocks.
+    strategist: chervil_run::Ticker,
     stopped: AtomicBool,
     /// Set when every block failed: why, for each task submitted since (a lock-free
     /// read on every submit).
@@ -306,19 +307,15 @@ impl Htex {
         // Every strategy period, even with the `none` strategy: the blocks are polled and
         // an executor whose blocks all failed stops (Parsl's job status poller).
         let strategist = {
-            let scaler = scaler(run, config)?;
-            let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
-            let s = Strategist { blocks: blocks.clone(), stop: stop.clone() };
-            let period = run.strategy_period;
-            let thread = std::thread::Builder::new()
-                .name(format!("chervil-{}-strategy", config.label))
-                .spawn(move || s.run(scaler, period))
-                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?;
-            Some((stop, thread))
+            let mut scaler = scaler(run, config)?;
+            let blocks = blocks.clone();
+            let name = format!("chervil-{}-strategy", config.label);
+            chervil_run::Ticker::start(&name, run.strategy_period, move || lock(&blocks).round(scaler.as_mut()))
+                .map_err(|e| Error::Executor(format!("executor {}: {e}", config.label)))?
         };
         tracing::info!(label = %config.label, port = ix.port(), "HighThroughputExecutor started");
         Ok(Htex {
-            strategist: Mutex::new(strategist),
+            strategist,
             label: config.label.clone(),
             ix,
             waiting,
@@ -399,11 +396,7 @@ impl Executor for Htex {
         if let Some(t) = lock(&self.results).take() {
             let _ = t.join();
         }
-        if let Some((stop, thread)) = lock(&self.strategist).take() {
-            *lock(&stop.0) = true;
-            stop.1.notify_all();
-            let _ = thread.join();
-        }
+        self.strategist.stop();
         lock(&self.blocks).cancel_all();
         let left: Vec<Done> = lock(&self.waiting).drain().map(|(_, d)| d).collect();
         for done in left {
