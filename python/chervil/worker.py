@@ -34,29 +34,45 @@ def _read_exact(stream, n: int) -> bytes:
     return bytes(data)
 
 
-def _run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
+def _runner():
+    """The function that runs one task: ``(body, key, functions, blobs)`` to the reply's
+    body. Made once the worker is set up (its imports come after the client's ``parsl``
+    alias is in place), so a task pays no import statement and no message text it does
+    not need."""
     from chervil.app.errors import RemoteExceptionWrapper
-    from chervil.serialize import SerializationError, check_size, dumps, loads
+    from chervil.serialize import MAX_PAYLOAD, SerializationError, check_size, dumps, loads
+    ok, err = bytes([OK]), bytes([ERR])
 
-    task = body[:8]
-    try:
-        fn = functions.get(key)
-        if fn is None:
-            fn = functions[key] = loads(blobs.pop(key))
-        args, kwargs = loads(body[16:])
-        result = fn(*args, **kwargs)
-        what = f"the result of {getattr(fn, '__name__', 'the app')}"
-        return task + bytes([OK]) + check_size(dumps(result, what=what), what)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end
+    def run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
+        task = body[:8]
         try:
-            payload = dumps(RemoteExceptionWrapper(type(e), e, e.__traceback__))
-        except SerializationError:
-            text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-            payload = dumps(RemoteExceptionWrapper(RuntimeError, RuntimeError(
-                f"the app raised {type(e).__name__}, which cannot be pickled; its traceback:\n{text}")))
-        return task + bytes([ERR]) + payload
+            fn = functions.get(key)
+            if fn is None:
+                fn = functions[key] = loads(blobs.pop(key))
+            args, kwargs = loads(body[16:])
+            result = fn(*args, **kwargs)
+            try:
+                data = dumps(result)
+            except SerializationError as e:
+                raise SerializationError(_result_of(fn), e.cause) from e.cause
+            if len(data) > MAX_PAYLOAD:
+                check_size(data, _result_of(fn))
+            return task + ok + data
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end
+            try:
+                payload = dumps(RemoteExceptionWrapper(type(e), e, e.__traceback__))
+            except SerializationError:
+                text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+                payload = dumps(RemoteExceptionWrapper(RuntimeError, RuntimeError(
+                    f"the app raised {type(e).__name__}, which cannot be pickled; its traceback:\n{text}")))
+            return task + err + payload
+    return run
+
+
+def _result_of(fn) -> str:
+    return f"the result of {getattr(fn, '__name__', 'the app')}"
 
 
 def _take_protocol_pipes():
@@ -76,6 +92,7 @@ def main() -> int:
     frames_in, frames_out = _take_protocol_pipes()
     from chervil import compat
     compat.install_if_inherited()  # the client's `parsl` alias, so apps from modules that import parsl load here
+    run = _runner()
     functions: dict = {}  # function id -> function
     env_next: dict = {}  # environment for the next task (MPI tasks)
     blobs: dict = {}  # function id -> pickled function, until its first call
@@ -99,7 +116,7 @@ def main() -> int:
             saved = {k: os.environ.get(k) for k in env_next}
             os.environ.update(env_next)
             try:
-                reply = _run(body, key, functions, blobs)
+                reply = run(body, key, functions, blobs)
             finally:
                 for k, v in saved.items():
                     if v is None:
@@ -108,7 +125,7 @@ def main() -> int:
                         os.environ[k] = v
                 env_next = {}
         else:
-            reply = _run(body, key, functions, blobs)
+            reply = run(body, key, functions, blobs)
         frames_out.write(_HEAD.pack(len(reply)) + reply)
 
 
