@@ -85,15 +85,27 @@ class FunctionCache:
 
 
 def pack_call(cache: FunctionCache, fn: Callable, args: tuple, kwargs: dict) -> Tuple[int, bytes, bytes]:
-    """``(function id, pickled function, pickled arguments)`` for the call ``fn(*args, **kwargs)``."""
+    """``(function id, pickled function, pickled arguments)`` for the call ``fn(*args, **kwargs)``.
+    The arguments are pickled once, together; only when pickle cannot take them are they
+    taken one by one (cloudpickle for lambdas and closures, and an error that names the
+    argument at fault)."""
     key, blob = cache.get(fn)
+    try:
+        data = pickle.dumps((args, kwargs), protocol=PROTOCOL)
+    except Exception:
+        data = _pack_one_by_one(fn, args, kwargs)
+    if len(data) > MAX_PAYLOAD:
+        check_size(data, f"the call to {getattr(fn, '__name__', 'the app')}")
+    return key, blob, data
+
+
+def _pack_one_by_one(fn: Callable, args: tuple, kwargs: dict) -> bytes:
     name = getattr(fn, '__name__', 'the app')
     for i, a in enumerate(args):
         _check(a, f"argument {i} of {name}")
     for k, v in kwargs.items():
         _check(v, f"keyword argument {k!r} of {name}")
-    what = f"the call to {name}"
-    return key, blob, check_size(dumps((args, kwargs), what=what), what)
+    return dumps((args, kwargs), what=f"the call to {name}")
 
 
 def _check(value: Any, what: str) -> None:
