@@ -46,20 +46,19 @@ class LeanCondition:
     __slots__ = ('_rlock', '_waiters', 'future_waiters', 'future_callbacks')
 
     def __init__(self) -> None:
+        self._rlock = None  # (None, not unset: testing for it raises nothing)
         self._waiters: Optional[List] = None
 
     @property
     def _lock(self):
-        try:
-            return self._rlock
-        except AttributeError:
-            pass
+        lock = self._rlock
+        if lock is not None:
+            return lock
         with _making_locks:  # two threads reaching a new future at once make one lock
-            try:
-                return self._rlock
-            except AttributeError:
+            lock = self._rlock
+            if lock is None:
                 lock = self._rlock = threading.RLock()
-                return lock
+            return lock
 
     def acquire(self, *args) -> bool:
         return self._lock.acquire(*args)
@@ -196,15 +195,10 @@ class LeanFuture(Future):
         lock, two empty lists, and a notify of no one). False when someone has looked:
         then ``Future``'s own way, under the lock."""
         cond = self._condition
-        if type(cond) is not LeanCondition:
+        if type(cond) is not LeanCondition or cond._rlock is not None:
             return False
         with _making_locks:
-            try:
-                cond._rlock
-                return False
-            except AttributeError:
-                pass
-            if self._state not in (PENDING, RUNNING):
+            if cond._rlock is not None or self._state not in (PENDING, RUNNING):
                 return False  # Future's own method raises InvalidStateError, as it should
             setattr(self, field, value)
             self._state = FINISHED
