@@ -43,28 +43,28 @@ class BatchJobs:
     """
     def __new__(cls, /, scheduler: str, script_dir: str, nodes_per_block: SupportsIndex, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, **options) -> BatchJobs: ...
     @staticmethod
-    def aws(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, image_id: str, key_name: str, instance_type: str, region: str, spot_max_bid: SupportsFloat | SupportsIndex, profile: str | None, iam_instance_profile_arn: str, subnet_id: str | None, security_group_ids: SupportsGetItem[int, str], linger: bool) -> BatchJobs:
+    def aws(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, image_id: str, key_name: str, instance_type: str, region: str, spot_max_bid: SupportsFloat | SupportsIndex, profile: str | None, iam_instance_profile_arn: str, subnet_id: str | None, security_group_ids: SupportsGetItem[int, str], linger: bool) -> BatchJobs:
         """
         EC2 instances through the aws CLI.
         """
     @staticmethod
-    def azure(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, resource_group: str, location: str, image: str, vm_size: str, disk_size_gb: SupportsIndex | None, admin_username: str, key_file: str | None, vnet_name: str | None, linger: bool) -> BatchJobs:
+    def azure(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, resource_group: str, location: str, image: str, vm_size: str, disk_size_gb: SupportsIndex | None, admin_username: str, key_file: str | None, vnet_name: str | None, linger: bool) -> BatchJobs:
         """
         Azure VMs through the az CLI.
         """
     def cancel(self, /, ids: SupportsGetItem[int, str]) -> list[bool]: ...
     @staticmethod
-    def google_cloud(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, project_id: str, key_file: str, region: str, zone: str, os_project: str, os_family: str, instance_type: str, linger: bool) -> BatchJobs:
+    def google_cloud(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, project_id: str, key_file: str, region: str, zone: str, os_project: str, os_family: str, instance_type: str, linger: bool) -> BatchJobs:
         """
         Compute Engine instances through gcloud.
         """
     @staticmethod
-    def kubernetes(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, image: str, namespace: str, pod_name: str, init_cpu: str, max_cpu: str, init_mem: str, max_mem: str, extra_requests: SupportsGetItem[int, tuple[str, str]], extra_limits: SupportsGetItem[int, tuple[str, str]], user_id: SupportsIndex | None, group_id: SupportsIndex | None, run_as_non_root: bool, secret: str | None, persistent_volumes: SupportsGetItem[int, tuple[str, str]], service_account_name: str | None, annotations: SupportsGetItem[int, tuple[str, str]], status_batch_size: SupportsIndex) -> BatchJobs:
+    def kubernetes(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, image: str, namespace: str, pod_name: str, init_cpu: str, max_cpu: str, init_mem: str, max_mem: str, extra_requests: SupportsGetItem[int, tuple[str, str]], extra_limits: SupportsGetItem[int, tuple[str, str]], user_id: SupportsIndex | None, group_id: SupportsIndex | None, run_as_non_root: bool, secret: str | None, persistent_volumes: SupportsGetItem[int, tuple[str, str]], service_account_name: str | None, annotations: SupportsGetItem[int, tuple[str, str]], status_batch_size: SupportsIndex) -> BatchJobs:
         """
         Pods through kubectl; `pod` holds the pod's settings with Parsl's names.
         """
     @staticmethod
-    def openstack(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, cloud: str | None, image: str, flavor: str, network: str, key_name: str, security_groups: SupportsGetItem[int, str], linger: bool) -> BatchJobs:
+    def openstack(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, cloud: str | None, image: str, flavor: str, network: str, key_name: str, security_groups: SupportsGetItem[int, str], linger: bool) -> BatchJobs:
         """
         OpenStack servers through the openstack CLI.
         """
@@ -145,7 +145,7 @@ class Interchange:
     """
     The interchange: listens for pools, hands them tasks, collects results.
     """
-    def __new__(cls, /, bind: str, port_min: SupportsIndex, port_max: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], prefetch_capacity: SupportsIndex = 0, heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, max_frame: SupportsIndex = ..., tls: bool = False, selector: str = "round_robin") -> Interchange: ...
+    def __new__(cls, /, bind: str, port_min: SupportsIndex, port_max: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], *, prefetch_capacity: SupportsIndex = 0, heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, max_frame: SupportsIndex = ..., tls: bool = False, selector: str = "round_robin") -> Interchange: ...
     def attach_kernel(self, /, kernel: KernelHandle, on_done: Any, loads: Any, wrapper: Any) -> None:
         """
         From now on the successes of tries sent with `submit_try` go to `kernel` from
@@ -390,7 +390,7 @@ class Scaler:
     One executor's strategy, as `BlockBook.round` and `BlockBook.retire` drive it (the
     engine's driver logs each decision with the executor's label).
     """
-    def __new__(cls, /, strategy: str | None, min_blocks: SupportsIndex, max_blocks: SupportsIndex, parallelism: SupportsFloat | SupportsIndex, slots_per_block: SupportsFloat | SupportsIndex, max_idletime: SupportsFloat | SupportsIndex) -> Scaler: ...
+    def __new__(cls, /, strategy: str | None, *, min_blocks: SupportsIndex, max_blocks: SupportsIndex, parallelism: SupportsFloat | SupportsIndex, slots_per_block: SupportsFloat | SupportsIndex, max_idletime: SupportsFloat | SupportsIndex) -> Scaler: ...
 
 @final
 class Ticker:
@@ -464,7 +464,7 @@ def checkpoints_to_load(named: SupportsGetItem[int, str | PathLike[str]] | None,
     or, when it is None and `checkpointing`, every earlier run's under `runs`.
     """
 
-def expected_slots_per_block(max_workers_per_node: SupportsIndex | None, cores_per_worker: SupportsFloat | SupportsIndex, mem_per_worker: SupportsFloat | SupportsIndex | None, accelerators: SupportsIndex, nodes_per_block: SupportsIndex, local: bool, cores_per_node: SupportsIndex | None = None, mem_per_node: SupportsFloat | SupportsIndex | None = None) -> float:
+def expected_slots_per_block(*, max_workers_per_node: SupportsIndex | None, cores_per_worker: SupportsFloat | SupportsIndex, mem_per_worker: SupportsFloat | SupportsIndex | None, accelerators: SupportsIndex, nodes_per_block: SupportsIndex, local: bool, cores_per_node: SupportsIndex | None = None, mem_per_node: SupportsFloat | SupportsIndex | None = None) -> float:
     """
     Workers a block is expected to bring before its pools connect (the pools' own rule
     on what is known of the node: this machine when `local`, else the provider's
@@ -492,7 +492,7 @@ def last_checkpoint(runs: str | PathLike[str]) -> list[str]:
     The latest run's checkpoint directory under `runs`, as a list of zero or one.
     """
 
-def launcher_script(kind: str, command: str, tasks_per_node: SupportsIndex, nodes_per_block: SupportsIndex, script_dir: str = "", debug: bool = True, overrides: str = "", fail_on_any: bool = False, bind_cmd: str = "--bind-to", bash_location: str = "/bin/bash", prepend: str = "") -> str:
+def launcher_script(kind: str, command: str, tasks_per_node: SupportsIndex, nodes_per_block: SupportsIndex, *, script_dir: str = "", debug: bool = True, overrides: str = "", fail_on_any: bool = False, bind_cmd: str = "--bind-to", bash_location: str = "/bin/bash", prepend: str = "") -> str:
     """
     The script a launcher makes of the pool command; `kind` is the launcher
     (`single_node`, `srun`, `srun_mpi`, `aprun`, `jsrun`, `mpiexec`, `mpirun`,
@@ -517,7 +517,7 @@ def mpi_environment(launcher: str, pairs: SupportsGetItem[int, tuple[str, Any]],
     specification. Raises ValueError for a bad launcher or specification.
     """
 
-def run_pool(addresses: SupportsGetItem[int, str], port: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], block_id: str, worker_command: SupportsGetItem[int, str], logdir: str | PathLike[str], max_workers_per_node: SupportsIndex | None = None, cores_per_worker: SupportsFloat | SupportsIndex = 1.0, mem_per_worker: SupportsFloat | SupportsIndex | None = None, accelerators: SupportsGetItem[int, str] = ..., cpu_affinity: str = "none", heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, drain_period: SupportsFloat | SupportsIndex | None = None, connect_timeout: SupportsFloat | SupportsIndex = 60.0, cert_sha256: str | None = None, resource_interval: SupportsFloat | SupportsIndex | None = None, mpi_launcher: str | None = None) -> str:
+def run_pool(*, addresses: SupportsGetItem[int, str], port: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], block_id: str, worker_command: SupportsGetItem[int, str], logdir: str | PathLike[str], max_workers_per_node: SupportsIndex | None = None, cores_per_worker: SupportsFloat | SupportsIndex = 1.0, mem_per_worker: SupportsFloat | SupportsIndex | None = None, accelerators: SupportsGetItem[int, str] = ..., cpu_affinity: str = "none", heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, drain_period: SupportsFloat | SupportsIndex | None = None, connect_timeout: SupportsFloat | SupportsIndex = 60.0, cert_sha256: str | None = None, resource_interval: SupportsFloat | SupportsIndex | None = None, mpi_launcher: str | None = None) -> str:
     """
     Runs a worker pool until the interchange stops it or goes away; returns why it
     stopped. The GIL is released the whole time.

@@ -121,7 +121,7 @@ impl Interchange {
 #[pymethods]
 impl Interchange {
     #[new]
-    #[pyo3(signature = (bind, port_min, port_max, token, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false, selector = "round_robin"))]
+    #[pyo3(signature = (bind, port_min, port_max, token, *, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false, selector = "round_robin"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -406,7 +406,7 @@ fn pool_err(e: PoolError) -> PyErr {
 /// Runs a worker pool until the interchange stops it or goes away; returns why it
 /// stopped. The GIL is released the whole time.
 #[pyfunction]
-#[pyo3(signature = (addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None, resource_interval = None, mpi_launcher = None))]
+#[pyo3(signature = (*, addresses, port, token, block_id, worker_command, logdir, max_workers_per_node = None, cores_per_worker = 1.0, mem_per_worker = None, accelerators = Vec::new(), cpu_affinity = "none", heartbeat_period = 30.0, heartbeat_threshold = 120.0, drain_period = None, connect_timeout = 60.0, cert_sha256 = None, resource_interval = None, mpi_launcher = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_pool(
     py: Python<'_>,

@@ -70,7 +70,7 @@ pub fn status_polling_interval(scheduler: &str) -> PyResult<f64> {
 /// (`single_node`, `srun`, `srun_mpi`, `aprun`, `jsrun`, `mpiexec`, `mpirun`,
 /// `gnu_parallel`, `wrapped`), the keywords its options.
 #[pyfunction]
-#[pyo3(signature = (kind, command, tasks_per_node, nodes_per_block, script_dir = "", debug = true, overrides = "",
+#[pyo3(signature = (kind, command, tasks_per_node, nodes_per_block, *, script_dir = "", debug = true, overrides = "",
                     fail_on_any = false, bind_cmd = "--bind-to", bash_location = "/bin/bash", prepend = ""))]
 #[allow(clippy::too_many_arguments)]
 pub fn launcher_script(
@@ -168,7 +168,7 @@ impl BatchJobs {
 
     /// Pods through kubectl; `pod` holds the pod's settings with Parsl's names.
     #[staticmethod]
-    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, image, namespace, pod_name, init_cpu, max_cpu,
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, *, image, namespace, pod_name, init_cpu, max_cpu,
                         init_mem, max_mem, extra_requests, extra_limits, user_id, group_id, run_as_non_root, secret,
                         persistent_volumes, service_account_name, annotations, status_batch_size))]
     #[allow(clippy::too_many_arguments)]
@@ -221,7 +221,7 @@ impl BatchJobs {
 
     /// EC2 instances through the aws CLI.
     #[staticmethod]
-    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, image_id, key_name, instance_type, region,
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, *, image_id, key_name, instance_type, region,
                         spot_max_bid, profile, iam_instance_profile_arn, subnet_id, security_group_ids, linger))]
     #[allow(clippy::too_many_arguments)]
     fn aws(
@@ -246,7 +246,7 @@ impl BatchJobs {
 
     /// Compute Engine instances through gcloud.
     #[staticmethod]
-    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, project_id, key_file, region, zone, os_project,
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, *, project_id, key_file, region, zone, os_project,
                         os_family, instance_type, linger))]
     #[allow(clippy::too_many_arguments)]
     fn google_cloud(
@@ -269,7 +269,7 @@ impl BatchJobs {
 
     /// OpenStack servers through the openstack CLI.
     #[staticmethod]
-    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, cloud, image, flavor, network, key_name,
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, *, cloud, image, flavor, network, key_name,
                         security_groups, linger))]
     #[allow(clippy::too_many_arguments)]
     fn openstack(
@@ -291,7 +291,7 @@ impl BatchJobs {
 
     /// Azure VMs through the az CLI.
     #[staticmethod]
-    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, resource_group, location, image, vm_size,
+    #[pyo3(signature = (script_dir, walltime, cmd_timeout, worker_init, *, resource_group, location, image, vm_size,
                         disk_size_gb, admin_username, key_file, vnet_name, linger))]
     #[allow(clippy::too_many_arguments)]
     fn azure(

@@ -46,8 +46,8 @@ pub fn checkpoints_to_load(named: Option<Vec<PathBuf>>, checkpointing: bool, run
 /// on what is known of the node: this machine when `local`, else the provider's
 /// `cores_per_node`/`mem_per_node`; 1 when nothing bounds it, as Parsl guesses).
 #[pyfunction]
-#[pyo3(signature = (max_workers_per_node, cores_per_worker, mem_per_worker, accelerators, nodes_per_block, local, cores_per_node=None, mem_per_node=None))]
-#[allow(clippy::too_many_arguments)] // Parsl's settings, each named at the call
+#[pyo3(signature = (*, max_workers_per_node, cores_per_worker, mem_per_worker, accelerators, nodes_per_block, local, cores_per_node=None, mem_per_node=None))]
+#[allow(clippy::too_many_arguments)] // Parsl's settings, each named at the call (keyword-only)
 pub fn expected_slots_per_block(
     max_workers_per_node: Option<u32>,
     cores_per_worker: f64,

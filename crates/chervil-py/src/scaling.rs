@@ -67,7 +67,7 @@ impl Scaler {
 #[pymethods]
 impl Scaler {
     #[new]
-    #[pyo3(signature = (strategy, min_blocks, max_blocks, parallelism, slots_per_block, max_idletime))]
+    #[pyo3(signature = (strategy, *, min_blocks, max_blocks, parallelism, slots_per_block, max_idletime))]
     fn new(strategy: Option<&str>, min_blocks: u32, max_blocks: u32, parallelism: f64, slots_per_block: f64, max_idletime: f64) -> PyResult<Self> {
         let strategy = Strategy::parse(strategy).map_err(PyValueError::new_err)?;
         if !max_idletime.is_finite() || max_idletime < 0.0 {

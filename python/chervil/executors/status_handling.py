@@ -216,9 +216,10 @@ class BlockProviderExecutor(ParslExecutor):
         with self._blocks_lock:
             if self._scaler is None and strategy not in (None, 'none'):
                 p = self.provider
-                self._scaler = _core.Scaler(strategy, getattr(p, 'min_blocks', 0), getattr(p, 'max_blocks', 1),
-                                            float(getattr(p, 'parallelism', 1)), self._slots_per_block(),
-                                            float(max_idletime))
+                self._scaler = _core.Scaler(strategy, min_blocks=getattr(p, 'min_blocks', 0),
+                                            max_blocks=getattr(p, 'max_blocks', 1),
+                                            parallelism=float(getattr(p, 'parallelism', 1)),
+                                            slots_per_block=self._slots_per_block(), max_idletime=float(max_idletime))
             self._book.round(self, self._scaler)
 
     # -- what the engine's driver calls ------------------------------------------------

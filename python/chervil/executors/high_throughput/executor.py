@@ -443,9 +443,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         from chervil.providers import LocalProvider
         p = self.provider
         return _core.expected_slots_per_block(
-            self.max_workers_per_node, float(self.cores_per_worker), self.mem_per_worker,
-            len(self.available_accelerators), int(nodes_per_block or 1), isinstance(p, LocalProvider),
-            getattr(p, 'cores_per_node', None), getattr(p, 'mem_per_node', None))
+            max_workers_per_node=self.max_workers_per_node, cores_per_worker=float(self.cores_per_worker),
+            mem_per_worker=self.mem_per_worker, accelerators=len(self.available_accelerators),
+            nodes_per_block=int(nodes_per_block or 1), local=isinstance(p, LocalProvider),
+            cores_per_node=getattr(p, 'cores_per_node', None), mem_per_node=getattr(p, 'mem_per_node', None))
 
     @property
     def outstanding(self) -> int:

@@ -49,6 +49,7 @@ class AWSProvider(ClusterProvider):
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.aws(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,
-                                   self.image_id, self.key_name, self.instance_type, self.region, self.spot_max_bid,
-                                   self.profile, self.iam_instance_profile_arn, self.subnet_id,
-                                   self.security_group_ids, bool(self.linger))
+                                   image_id=self.image_id, key_name=self.key_name, instance_type=self.instance_type,
+                                   region=self.region, spot_max_bid=self.spot_max_bid, profile=self.profile,
+                                   iam_instance_profile_arn=self.iam_instance_profile_arn, subnet_id=self.subnet_id,
+                                   security_group_ids=self.security_group_ids, linger=bool(self.linger))

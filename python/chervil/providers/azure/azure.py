@@ -62,6 +62,7 @@ class AzureProvider(ClusterProvider):
         image = ':'.join(str(r[k]) for k in _REFERENCE_KEYS)
         disk = r.get('disk_size_gb')
         return _core.BatchJobs.azure(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,
-                                     self.group_name, self.location, image, str(r['vm_size']),
-                                     None if disk is None else int(disk), str(r['admin_username']),
-                                     self.ssh_public_key, self.vnet_name, bool(self.linger))
+                                     resource_group=self.group_name, location=self.location, image=image,
+                                     vm_size=str(r['vm_size']), disk_size_gb=None if disk is None else int(disk),
+                                     admin_username=str(r['admin_username']), key_file=self.ssh_public_key,
+                                     vnet_name=self.vnet_name, linger=bool(self.linger))

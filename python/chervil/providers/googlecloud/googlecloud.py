@@ -35,5 +35,7 @@ class GoogleCloudProvider(ClusterProvider):
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.google_cloud(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,
-                                            self.project_id, self.key_file or '', self.region, self.zone or '',
-                                            self.os_project, self.os_family, self.instance_type, bool(self.linger))
+                                            project_id=self.project_id, key_file=self.key_file or '',
+                                            region=self.region, zone=self.zone or '', os_project=self.os_project,
+                                            os_family=self.os_family, instance_type=self.instance_type,
+                                            linger=bool(self.linger))

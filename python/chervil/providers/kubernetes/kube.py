@@ -59,8 +59,10 @@ class KubernetesProvider(ClusterProvider):
         def as_id(v):
             return None if v is None else int(v)
         return _core.BatchJobs.kubernetes(
-            script_dir, self.walltime, float(self.cmd_timeout), self.worker_init, self.image, self.namespace,
-            self.pod_name or '', str(self.init_cpu), str(self.max_cpu), str(self.init_mem), str(self.max_mem),
-            self.extra_requests, self.extra_limits, as_id(self.user_id), as_id(self.group_id),
-            bool(self.run_as_non_root), self.secret, self.persistent_volumes, self.service_account_name,
-            self.annotations, int(self.status_batch_size))
+            script_dir, self.walltime, float(self.cmd_timeout), self.worker_init, image=self.image,
+            namespace=self.namespace, pod_name=self.pod_name or '', init_cpu=str(self.init_cpu),
+            max_cpu=str(self.max_cpu), init_mem=str(self.init_mem), max_mem=str(self.max_mem),
+            extra_requests=self.extra_requests, extra_limits=self.extra_limits, user_id=as_id(self.user_id),
+            group_id=as_id(self.group_id), run_as_non_root=bool(self.run_as_non_root), secret=self.secret,
+            persistent_volumes=self.persistent_volumes, service_account_name=self.service_account_name,
+            annotations=self.annotations, status_batch_size=int(self.status_batch_size))

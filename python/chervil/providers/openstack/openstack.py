@@ -46,8 +46,9 @@ class OpenStackProvider(ClusterProvider):
 
     def _make_engine(self, script_dir: str):
         return _core.BatchJobs.openstack(script_dir, self.walltime, float(self.cmd_timeout), self.worker_init,
-                                         self.cloud, self.image, self.flavor, self.network, self.key_name,
-                                         self.security_groups, bool(self.linger))
+                                         cloud=self.cloud, image=self.image, flavor=self.flavor, network=self.network,
+                                         key_name=self.key_name, security_groups=self.security_groups,
+                                         linger=bool(self.linger))
 
 
 class JetstreamProvider(OpenStackProvider):
