@@ -119,7 +119,7 @@ pub(crate) struct TaskFiles {
 
 impl TaskFiles {
     pub(crate) fn stage_in(&self) -> Result<(), Error> {
-        self.stage_in.iter().try_for_each(|(remote, local)| rsync(remote, local, &self.rsh))
+        self.stage_in.iter().try_for_each(|(remote, local)| rsync(Copy::In, remote, local, &self.rsh))
     }
 
     /// After the app succeeded: every output it should have written, sent back.
@@ -132,17 +132,28 @@ impl TaskFiles {
                 why: "the app did not write them, so they cannot be sent back".into(),
             });
         }
-        self.stage_out.iter().try_for_each(|(local, remote)| rsync(local, remote, &self.rsh))
+        self.stage_out.iter().try_for_each(|(local, remote)| rsync(Copy::Out, remote, local, &self.rsh))
     }
 }
 
-/// `rsync -a source destination` (one of them `host:path`), a local destination's folder
-/// made first.
-fn rsync(source: &str, destination: &str, rsh: &[String]) -> Result<(), Error> {
-    let (remote, local) = if source.contains(':') { (source, destination) } else { (destination, source) };
+/// Which way a copy goes: to where the task runs, or back.
+#[derive(Clone, Copy, PartialEq)]
+enum Copy {
+    In,
+    Out,
+}
+
+/// `rsync -a` between `remote` (`host:path`) and `local`, in the direction given; the
+/// local folder is made first for a copy in.
+fn rsync(way: Copy, remote: &str, local: &str, rsh: &[String]) -> Result<(), Error> {
     let failed = |why: String| Error::Staging { file: remote.to_string(), why };
-    if local == destination {
-        if let Some(dir) = Path::new(local).parent().filter(|d| !d.as_os_str().is_empty()) {
+    // rsync reads `a:b` as a host: a relative local path is spelled from `./`.
+    let local = match local.starts_with('/') {
+        true => local.to_string(),
+        false => format!("./{local}"),
+    };
+    if way == Copy::In {
+        if let Some(dir) = Path::new(&local).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot make {}: {e}", dir.display())))?;
         }
     }
@@ -151,6 +162,10 @@ fn rsync(source: &str, destination: &str, rsh: &[String]) -> Result<(), Error> {
     if !rsh.is_empty() {
         command.arg("-e").arg(rsh.join(" "));
     }
+    let (source, destination) = match way {
+        Copy::In => (remote, local.as_str()),
+        Copy::Out => (local.as_str(), remote),
+    };
     let out = command
         .args([source, destination])
         .stdin(std::process::Stdio::null())
