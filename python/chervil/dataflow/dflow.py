@@ -60,6 +60,23 @@ _BUILTIN_RESOLVERS = (SHALLOW_DEPENDENCY_RESOLVER, DEEP_DEPENDENCY_RESOLVER)
 # What makes a task more than plain values (see DataFlowKernel._plain).
 _SPECIAL = (cf.Future, File)
 _SPECIAL_KEYS = frozenset(('inputs', 'outputs', 'stdout', 'stderr'))
+_FILES = (File, DataFuture)
+
+
+def _carries_files(args, kwargs) -> bool:
+    """Whether staging has anything to look at: a File, or a DataFuture of one, among
+    the arguments, the keyword arguments or ``inputs`` (a task that only waits on other
+    tasks' results, a chain's link, skips it)."""
+    for v in args:
+        if isinstance(v, _FILES):
+            return True
+    for k, v in kwargs.items():
+        if k == 'inputs':
+            if v and any(isinstance(i, _FILES) for i in v):
+                return True
+        elif k not in _SPECIAL_KEYS and isinstance(v, _FILES):
+            return True
+    return False
 
 
 def _empty_list(v: Any) -> bool:
@@ -225,7 +242,7 @@ class DataFlowKernel:
             if bad:
                 raise TypeError(f"outputs= of app {func_name} takes File objects, not {bad!r}; "
                                 "wrap each path as File('path')")
-            if staging:
+            if staging and _carries_files(record.args, app_kwargs):
                 record.func, record.args = self._stage_in(label, func, record.args, app_kwargs)
             depends = self._gather_deps(record.args, app_kwargs)
             if depends:
@@ -588,7 +605,7 @@ class DataFlowKernel:
 
     def _unwrap(self, args, kwargs):
         unwrap = self.dependency_resolver.traverse_to_unwrap
-        new_args = tuple(unwrap(a) for a in args)
+        new_args = tuple([unwrap(a) for a in args])
         new_kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         if 'inputs' in new_kwargs and new_kwargs['inputs']:
             new_kwargs['inputs'] = [unwrap(a) for a in new_kwargs['inputs']]
