@@ -392,11 +392,14 @@ impl Executor for Htex {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
+        // The strategy first, as the Python front closes its job status poller before its
+        // executors: once the pools are told to stop their jobs end, and a round polling
+        // then would record a block COMPLETED that this shutdown scales in.
+        self.strategist.stop();
         self.ix.shutdown();
         if let Some(t) = lock(&self.results).take() {
             let _ = t.join();
         }
-        self.strategist.stop();
         lock(&self.blocks).cancel_all();
         let left: Vec<Done> = lock(&self.waiting).drain().map(|(_, d)| d).collect();
         for done in left {
