@@ -13,6 +13,7 @@
 mod frames;
 pub mod interchange;
 pub mod link;
+mod outbox;
 pub mod pool;
 mod procfs;
 pub mod server;

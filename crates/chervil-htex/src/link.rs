@@ -20,6 +20,12 @@ pub trait Transport: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// The link over `tcp`, once its handshake (if any) is done.
     fn establish(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
+
+    /// The link's socket, for threads outside the runtime to write frames on directly
+    /// (see [`direct_writer`]); `None` where bytes must pass through the link (TLS).
+    fn raw_socket(_stream: &Self::Stream) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 /// The socket itself (loopback, or `encrypted=False`).
@@ -30,4 +36,23 @@ impl Transport for Plain {
     fn establish(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>> {
         Box::pin(async move { Ok(tcp) })
     }
+
+    fn raw_socket(stream: &TcpStream) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(stream.as_raw_fd())
+    }
+}
+
+/// A second handle on a link's socket (from [`Transport::raw_socket`]), made once the
+/// peer has registered, so a stranger's connection costs one descriptor, not two. The
+/// copy shares the runtime's non-blocking mode: a write from another thread takes
+/// what fits and never waits.
+///
+/// # Safety
+/// `fd` must be the socket of a stream the caller holds open for the duration of the call.
+pub(crate) unsafe fn direct_writer(fd: std::os::fd::RawFd) -> Option<std::net::TcpStream> {
+    // SAFETY: the caller holds the stream whose socket this is; it is only borrowed
+    // long enough to duplicate it.
+    let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    socket.try_clone_to_owned().ok().map(std::net::TcpStream::from)
 }

@@ -1,16 +1,18 @@
 //! The interchange's sockets: tokio tasks that move frames between pools and the
 //! dispatch core ([`Interchange`]), and a queue the client drains in batches.
 //!
-//! Threads: the runtime runs on one thread of its own. The client calls
-//! [`InterchangeHandle::submit`] from its own threads; that call takes the core's lock,
-//! runs the dispatch logic and hands finished frames to the pools' writer tasks, so a
-//! task goes out without waiting for the runtime to be scheduled. Results flow the
-//! other way into `Events`, which the client drains with one blocking call per batch.
+//! Threads: the runtime runs on one thread of its own. The client submits from its
+//! own threads into an inbox the runtime takes in batches; when it is about to wait
+//! ([`InterchangeHandle::flush`]) it takes the inbox itself: the core's lock, the
+//! dispatch logic, and the frames written to the pools' sockets from its own thread
+//! (see [`crate::outbox`]), so a task goes out without waiting for the runtime to be
+//! scheduled. Results flow the other way into `Events`, which the client drains with
+//! one blocking call per batch.
 //!
-//! Per pool connection there are two tasks: a reader (frames → core) and a writer
-//! (queued frames → socket, coalesced into one write when several are waiting). The
-//! `Link` in the core owns the writer's queue and a close signal; dropping it ends
-//! both tasks, which is how the core closes a connection.
+//! Per pool connection there are two tasks: a reader (frames → core) and a writer (what
+//! the socket did not take at once → socket, coalesced). The `Link` in the core owns the
+//! connection's outbox and a close signal; dropping it ends both tasks, which is how the
+//! core closes a connection.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -20,11 +22,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::frames::read_frame;
+use crate::outbox::Outbox;
 use crate::link::Transport;
 use chervil_proto::{batches, encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
 use chervil_admission::{Gate, Pass};
 use crate::interchange::{Action, Interchange, InterchangeConfig, Load, PoolId, PoolInfo, Rejection, TaskId};
@@ -145,10 +148,27 @@ impl Events {
 
 /// The core's connection to one pool: dropping it closes the connection.
 struct Link {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: Arc<Outbox>,
     /// Functions this pool has been sent.
     functions: HashSet<u64>,
     _close: oneshot::Sender<()>,
+}
+
+impl Link {
+    /// Queues a frame (written once the core's lock is let go: [`Core::touched`]).
+    fn send(&self, touched: &mut Vec<Arc<Outbox>>, msg: &ToPool) -> bool {
+        let queued = self.outbox.push(&framed(msg));
+        if queued && !touched.iter().any(|o| Arc::ptr_eq(o, &self.outbox)) {
+            touched.push(self.outbox.clone());
+        }
+        queued
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.outbox.close();
+    }
 }
 
 struct Core {
@@ -162,6 +182,8 @@ struct Core {
     functions: HashMap<u64, Vec<u8>>,
     links: HashMap<PoolId, Link>,
     closed: bool,
+    /// Outboxes that got frames under this hold of the lock, to flush once it is let go.
+    touched: Vec<Arc<Outbox>>,
 }
 
 /// Tasks the client submitted that the interchange thread has not taken yet.
@@ -230,12 +252,9 @@ impl Core {
                                 new.push(FunctionMsg { function: m.function, blob });
                             }
                         }
-                        batches(new, |f| f.blob.len())
-                            .into_iter()
-                            .all(|new| l.frames.send(framed(&ToPool::Functions(new))).is_ok())
-                            && batches(msgs, |m| m.payload.len())
-                                .into_iter()
-                                .all(|msgs| l.frames.send(framed(&ToPool::Tasks(msgs))).is_ok())
+                        let touched = &mut self.touched;
+                        batches(new, |f| f.blob.len()).into_iter().all(|new| l.send(touched, &ToPool::Functions(new)))
+                            && batches(msgs, |m| m.payload.len()).into_iter().all(|msgs| l.send(touched, &ToPool::Tasks(msgs)))
                     });
                     if sent != Some(true) {
                         // The writer is gone: the reader will report the disconnect and
@@ -245,7 +264,7 @@ impl Core {
                 }
                 Action::Heartbeat { pool } => {
                     if let Some(l) = self.links.get(&pool) {
-                        let _ = l.frames.send(framed(&ToPool::Heartbeat));
+                        let _ = l.send(&mut self.touched, &ToPool::Heartbeat);
                     }
                 }
                 Action::Close { pool } => {
@@ -253,7 +272,7 @@ impl Core {
                 }
                 Action::Retire { pool } => {
                     if let Some(l) = self.links.get(&pool) {
-                        let _ = l.frames.send(framed(&ToPool::Shutdown));
+                        let _ = l.send(&mut self.touched, &ToPool::Shutdown);
                     }
                 }
                 Action::Lost { tasks, loss } => {
@@ -273,12 +292,15 @@ impl Shared {
     /// Runs `f` on the core, carries out its actions and publishes the events.
     fn with_core<R>(&self, f: impl FnOnce(&mut Core, &mut Vec<ClientEvent>) -> (R, Vec<Action>)) -> R {
         let mut events = Vec::new();
-        let r = {
+        let (r, touched) = {
             let mut core = lock(&self.core);
             let (r, actions) = f(&mut core, &mut events);
             core.apply(actions, &mut events);
-            r
+            (r, std::mem::take(&mut core.touched))
         };
+        for outbox in touched {
+            outbox.flush_here();
+        }
         self.events.push(events);
         r
     }
@@ -307,6 +329,7 @@ impl InterchangeHandle {
                 functions: HashMap::new(),
                 links: HashMap::new(),
                 closed: false,
+                touched: Vec::new(),
             }),
             inbox: Mutex::new(Inbox::default()),
             inbox_ready: Notify::new(),
@@ -414,12 +437,11 @@ impl InterchangeHandle {
         Some((inbox, was_empty))
     }
 
-    /// Has the interchange thread take what [`submit_soon`](Self::submit_soon) left
-    /// waiting, now.
+    /// Sends what [`submit_soon`](Self::submit_soon) left waiting, now, from this
+    /// thread: the dispatch decides, and the frames go to the pools' sockets from here
+    /// as far as they take them at once (the rest through the interchange thread).
     pub fn flush(&self) {
-        if !lock(&self.shared.inbox).tasks.is_empty() {
-            self.shared.inbox_ready.notify_one();
-        }
+        self.shared.take_inbox();
     }
 
     /// Tasks submitted whose outcome has not been taken with [`wait`](Self::wait) yet.
@@ -497,10 +519,15 @@ impl InterchangeHandle {
             self.shared.flusher.notify_all();
             self.shared.dispatch(waiting);
             let mut core = lock(&self.shared.core);
+            let mut touched = Vec::new();
             for link in core.links.values() {
-                let _ = link.frames.send(framed(&ToPool::Shutdown));
+                let _ = link.send(&mut touched, &ToPool::Shutdown);
             }
             core.links.clear();
+            drop(core);
+            for outbox in touched {
+                outbox.flush_here();
+            }
         }
         self.shared.stop.notify_one();
         if let Some(t) = lock(&self.thread).take() {
@@ -619,13 +646,22 @@ async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, a
 
 async fn handshake_and_serve<A: Transport>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Pass) {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.establish(tcp)).await {
-        Ok(Ok(stream)) => serve_pool(shared, stream, peer, place).await,
+        Ok(Ok(stream)) => {
+            let raw = A::raw_socket(&stream);
+            serve_pool(shared, stream, raw, peer, place).await
+        }
         Ok(Err(e)) => tracing::warn!(%peer, error = %e, "connection refused: TLS handshake failed"),
         Err(_) => tracing::warn!(%peer, "connection refused: no TLS handshake within the time allowed"),
     }
 }
 
-async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S, peer: SocketAddr, place: Pass) {
+async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    shared: Arc<Shared>,
+    stream: S,
+    raw: Option<std::os::fd::RawFd>,
+    peer: SocketAddr,
+    place: Pass,
+) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut dec = FrameDecoder::new(HELLO_MAX_FRAME.min(shared.max_frame));
     let mut buf = vec![0u8; 64 * 1024];
@@ -657,7 +693,9 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
         }
     };
 
-    let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+    // SAFETY: `raw` is the socket of `stream`, whose halves `rd` and `wr` are held here.
+    let direct = raw.and_then(|fd| unsafe { crate::link::direct_writer(fd) });
+    let outbox = Arc::new(Outbox::new(direct));
     let (close_tx, mut close_rx) = oneshot::channel();
     let registered = shared.with_core(|core, events| {
         if core.closed {
@@ -666,8 +704,9 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
         match core.ix.register(&hello, Instant::now()) {
             Ok((pool, actions)) => {
                 let welcome = ToPool::Welcome { pool, heartbeat_period_ms: shared.heartbeat_period_ms };
-                let _ = frames_tx.send(framed(&welcome));
-                core.links.insert(pool, Link { frames: frames_tx, functions: HashSet::new(), _close: close_tx });
+                let link = Link { outbox: outbox.clone(), functions: HashSet::new(), _close: close_tx };
+                let _ = link.send(&mut core.touched, &welcome);
+                core.links.insert(pool, link);
                 let seen = Arc::new(PoolSeen {
                     pool,
                     hostname: Arc::from(hello.hostname.as_str()),
@@ -697,7 +736,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: 
     let _membership = Membership { shared: shared.clone(), seen: seen.clone() };
 
     shared.writers.fetch_add(1, Ordering::AcqRel);
-    tokio::spawn(write_frames(shared.clone(), wr, frames_rx));
+    tokio::spawn(write_frames(shared.clone(), wr, outbox));
 
     let why = loop {
         let frame = tokio::select! {
@@ -761,16 +800,13 @@ fn on_message(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, msg: ToInterc
     }
 }
 
-async fn write_frames<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
-    while let Some(mut batch) = rx.recv().await {
-        while let Ok(more) = rx.try_recv() {
-            batch.extend_from_slice(&more);
-            if batch.len() > 4 * 1024 * 1024 {
-                break;
-            }
-        }
-        if let Err(e) = wr.write_all(&batch).await {
+async fn write_frames<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W, outbox: Arc<Outbox>) {
+    while let Some(chunk) = outbox.next_chunk().await {
+        let written = wr.write_all(&chunk).await;
+        outbox.chunk_written();
+        if let Err(e) = written {
             tracing::debug!(error = %e, "writing to a pool failed; its reader reports the loss");
+            outbox.close();
             break;
         }
     }
