@@ -46,14 +46,17 @@ impl Outbox {
         Outbox { state: Mutex::new(State::default()), wake: Notify::new(), direct }
     }
 
-    /// Queues a frame; false once the link is closed.
-    pub(crate) fn push(&self, frame: &[u8]) -> bool {
+    /// Queues a frame: `None` once the link is closed, else whether it is the first
+    /// frame waiting (the caller flushes then; after a later one, whoever queued or is
+    /// writing the first takes it along).
+    pub(crate) fn push(&self, frame: &[u8]) -> Option<bool> {
         let mut st = lock(&self.state);
         if st.closed {
-            return false;
+            return None;
         }
+        let first = st.pending.is_empty();
         st.pending.extend_from_slice(frame);
-        true
+        Some(first)
     }
 
     /// Writes what is queued from this thread, as far as the socket takes it without
@@ -185,11 +188,11 @@ mod tests {
         for i in 0..2048u32 {
             let frame = i.to_be_bytes().repeat(1024);
             expected.extend_from_slice(&frame);
-            assert!(outbox.push(&frame));
+            assert!(outbox.push(&frame).is_some());
             outbox.flush_here();
         }
         outbox.close();
-        assert!(!outbox.push(b"late"), "nothing is queued once closed");
+        assert_eq!(outbox.push(b"late"), None, "nothing is queued once closed");
         drop(outbox);
         driver.join().unwrap();
         assert_eq!(reader.join().unwrap(), expected);

@@ -157,11 +157,15 @@ struct Link {
 impl Link {
     /// Queues a frame (written once the core's lock is let go: [`Core::touched`]).
     fn send(&self, touched: &mut Vec<Arc<Outbox>>, msg: &ToPool) -> bool {
-        let queued = self.outbox.push(&framed(msg));
-        if queued && !touched.iter().any(|o| Arc::ptr_eq(o, &self.outbox)) {
-            touched.push(self.outbox.clone());
+        match self.outbox.push(&framed(msg)) {
+            None => false,
+            Some(first) => {
+                if first {
+                    touched.push(self.outbox.clone());
+                }
+                true
+            }
         }
-        queued
     }
 }
 
