@@ -22,7 +22,8 @@ pub trait Transport: Send + Sync + 'static {
     fn establish(&self, tcp: TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send>>;
 
     /// The link's socket, for threads outside the runtime to write frames on directly
-    /// (see [`direct_writer`]); `None` where bytes must pass through the link (TLS).
+    /// (duplicated once the peer has registered); `None` where bytes must pass through
+    /// the link (TLS).
     fn raw_socket(_stream: &Self::Stream) -> Option<std::os::fd::RawFd> {
         None
     }

@@ -5,7 +5,7 @@
 //! own threads into an inbox the runtime takes in batches; when it is about to wait
 //! ([`InterchangeHandle::flush`]) it takes the inbox itself: the core's lock, the
 //! dispatch logic, and the frames written to the pools' sockets from its own thread
-//! (see [`crate::outbox`]), so a task goes out without waiting for the runtime to be
+//! (see the private `outbox` module), so a task goes out without waiting for the runtime to be
 //! scheduled. Results flow the other way into `Events`, which the client drains with
 //! one blocking call per batch.
 //!
