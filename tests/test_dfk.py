@@ -33,6 +33,25 @@ def test_load_returns_dfk_and_context_manager(config_for):
         assert os.path.basename(d2.run_dir) == '001'
 
 
+def test_a_log_that_cannot_be_closed_does_not_stop_cleanup(config_for, capfd):
+    """A full disk under the run directory (the chaos soak's) used to raise ENOSPC out of
+    cleanup, from closing parsl.log: the run's end must not depend on its log's last lines."""
+    d = chervil.load(config_for())
+    assert ident(2).result() == 2
+    handler = d._log_handler
+    real_close = handler.close
+
+    def full_disk():
+        real_close()
+        raise OSError(28, "No space left on device")
+    handler.close = full_disk
+    d.cleanup()
+    assert d.cleanup_called
+    assert "could not close parsl.log" in capfd.readouterr().err
+    with pytest.raises(NoDataFlowKernelError):
+        chervil.dfk()
+
+
 def test_load_twice(config_for):
     chervil.load(config_for())
     with pytest.raises(ConfigurationError, match='already been loaded'):

@@ -16,6 +16,7 @@ import logging
 import os
 import pathlib
 import random
+import sys
 import threading
 import time
 import uuid
@@ -389,7 +390,12 @@ class DataFlowKernel:
             self._log_config = None
         if self._log_handler is not None:
             logging.getLogger('chervil').removeHandler(self._log_handler)
-            self._log_handler.close()
+            try:
+                self._log_handler.close()
+            except OSError as e:
+                # A full (or vanished) disk costs the log's last lines, never the run's end:
+                # every task has its outcome by now.
+                print(f"chervil: could not close parsl.log: {e}", file=sys.stderr)
             self._log_handler = None
 
     def atexit_cleanup(self) -> None:
