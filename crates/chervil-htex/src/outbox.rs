@@ -49,13 +49,17 @@ impl Outbox {
     /// Queues a frame: `None` once the link is closed, else whether it is the first
     /// frame waiting (the caller flushes then; after a later one, whoever queued or is
     /// writing the first takes it along).
-    pub(crate) fn push(&self, frame: &[u8]) -> Option<bool> {
+    pub(crate) fn push(&self, frame: Vec<u8>) -> Option<bool> {
         let mut st = lock(&self.state);
         if st.closed {
             return None;
         }
         let first = st.pending.is_empty();
-        st.pending.extend_from_slice(frame);
+        if first {
+            st.pending = frame; // moved, not copied: a frame can hold a large argument
+        } else {
+            st.pending.extend_from_slice(&frame);
+        }
         Some(first)
     }
 
@@ -188,11 +192,11 @@ mod tests {
         for i in 0..2048u32 {
             let frame = i.to_be_bytes().repeat(1024);
             expected.extend_from_slice(&frame);
-            assert!(outbox.push(&frame).is_some());
+            assert!(outbox.push(frame).is_some());
             outbox.flush_here();
         }
         outbox.close();
-        assert_eq!(outbox.push(b"late"), None, "nothing is queued once closed");
+        assert_eq!(outbox.push(b"late".to_vec()), None, "nothing is queued once closed");
         drop(outbox);
         driver.join().unwrap();
         assert_eq!(reader.join().unwrap(), expected);
@@ -203,9 +207,9 @@ mod tests {
     fn a_link_without_a_socket_of_its_own_leaves_the_writing_to_the_task() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let outbox = Outbox::new(None);
-        outbox.push(b"one");
+        outbox.push(b"one".to_vec());
         outbox.flush_here();
-        outbox.push(b"two");
+        outbox.push(b"two".to_vec());
         outbox.close();
         rt.block_on(async {
             assert_eq!(outbox.next_chunk().await.as_deref(), Some(&b"onetwo"[..]));

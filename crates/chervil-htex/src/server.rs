@@ -157,7 +157,7 @@ struct Link {
 impl Link {
     /// Queues a frame (written once the core's lock is let go: [`Core::touched`]).
     fn send(&self, touched: &mut Vec<Arc<Outbox>>, msg: &ToPool) -> bool {
-        match self.outbox.push(&framed(msg)) {
+        match self.outbox.push(framed(msg)) {
             None => false,
             Some(first) => {
                 if first {
