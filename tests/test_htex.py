@@ -148,6 +148,36 @@ def test_submissions_are_batched_yet_none_waits_long(tmp_path):
         assert not pending and sorted(f.result() for f in done) == [2 * i for i in range(100)]
 
 
+
+def sleeps_taken() -> int:
+    """Times this process's threads have gone to sleep so far (voluntary context switches)."""
+    total = 0
+    for status in os.listdir('/proc/self/task'):
+        try:
+            with open(f'/proc/self/task/{status}/status') as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith('voluntary_ctxt_switches'))
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return total
+
+
+def test_a_client_waiting_on_a_long_task_sleeps(tmp_path):
+    """With a task out and nothing submitted, the client's threads sleep: the inbox's
+    1 ms deadline stops after a few quiet rounds (it used to tick a thousand times a
+    second for as long as any task was out). A task submitted later, that no one
+    blocks on, still goes out at once."""
+    with chervil.load(htex_config(tmp_path)):
+        assert double(1).result(timeout=30) == 2  # pools up
+        long = sleep_then(60)
+        time.sleep(0.2)  # the quiet this test is about
+        before = sleeps_taken()
+        time.sleep(1)
+        woke = sleeps_taken() - before
+        assert woke < 100, f"the client's threads woke {woke} times in a second with one task out"
+        unwatched = double(3)
+        wait_until(unwatched.done, 30, "a task submitted while the flusher was parked")
+        assert not long.done()
+
 def test_worker_that_dies_is_replaced_and_retries_run_the_task_again(tmp_path):
     with chervil.load(htex_config(tmp_path, retries=1)):
         assert exits_first_time(str(tmp_path / 'marker')).result(timeout=60) == 'second try'

@@ -196,8 +196,12 @@ struct Inbox {
     tasks: Vec<(TaskId, Queued)>,
     /// Set by `shutdown`: from then on submissions are answered at once (as lost).
     closed: bool,
-    /// The flusher sleeps until woken (nothing waits here and nothing is out).
+    /// The flusher sleeps until woken (nothing waits here, and nothing is out or
+    /// nothing was submitted for [`QUIET_ROUNDS`] rounds).
     flusher_parked: bool,
+    /// A `submit_soon` came since the flusher's round began: the client is still
+    /// submitting, so the deadline keeps running.
+    submitted: bool,
 }
 
 struct Shared {
@@ -209,8 +213,8 @@ struct Shared {
     inbox_ready: Notify,
     /// Wakes the flusher thread (see [`InterchangeHandle::submit_soon`]).
     flusher: Condvar,
-    /// Tasks submitted whose outcome the client has not taken yet: while there are
-    /// any, the flusher keeps its deadline running rather than being woken per task.
+    /// Tasks submitted whose outcome the client has not taken yet: with none, the
+    /// flusher parks at once.
     in_flight: AtomicUsize,
     events: Events,
     writers: AtomicUsize,
@@ -415,6 +419,7 @@ impl InterchangeHandle {
     /// is waiting for it.
     pub fn submit_soon(&self, tasks: Vec<(TaskId, Queued)>) {
         let Some((mut inbox, _)) = self.enqueue(tasks) else { return };
+        inbox.submitted = true;
         if inbox.tasks.len() >= SOON_BATCH {
             drop(inbox);
             self.shared.inbox_ready.notify_one();
@@ -551,23 +556,33 @@ impl Drop for InterchangeHandle {
 pub const SOON: Duration = Duration::from_millis(1);
 /// So many tasks waiting in the inbox wake the interchange thread at once.
 const SOON_BATCH: usize = 256;
+/// The flusher parks after so many rounds of [`SOON`] in which nothing was submitted,
+/// even with tasks out: a client waiting on long tasks then sleeps, instead of waking
+/// a thousand times a second (2 % of a core here, and most of a bash app's wake-ups).
+/// A client that keeps submitting never parks it, and pays no wake per task.
+const QUIET_ROUNDS: u32 = 4;
 
 impl Shared {
     /// Wakes the interchange thread for what `submit_soon` left in the inbox, within
-    /// [`SOON`]. While tasks are out it runs on that deadline (a timer, cheaper than a
-    /// wake per task); with nothing out and nothing waiting it sleeps until a task comes.
+    /// [`SOON`]. While the client submits it runs on that deadline (a timer, cheaper
+    /// than a wake per task); with nothing waiting, and nothing out or nothing submitted
+    /// for [`QUIET_ROUNDS`] rounds, it sleeps until a task comes.
     fn flusher(&self) {
         let mut inbox = lock(&self.inbox);
+        let mut quiet = 0;
         while !inbox.closed {
-            if inbox.tasks.is_empty() && self.in_flight.load(Ordering::Acquire) == 0 {
+            if inbox.tasks.is_empty() && (quiet >= QUIET_ROUNDS || self.in_flight.load(Ordering::Acquire) == 0) {
                 inbox.flusher_parked = true;
+                quiet = 0;
                 inbox = self.flusher.wait(inbox).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
+            inbox.submitted = false;
             inbox = self.flusher.wait_timeout(inbox, SOON).unwrap_or_else(|p| p.into_inner()).0;
             if !inbox.tasks.is_empty() {
                 self.inbox_ready.notify_one();
             }
+            quiet = if inbox.submitted { 0 } else { quiet + 1 };
         }
     }
 
