@@ -327,6 +327,20 @@ def test_bash_exit_failure(dfk):
     assert info.value.exitcode == 3
 
 
+def test_bash_command_gets_only_the_standard_descriptors(dfk, tmp_path):
+    """Descriptors 0-2 (stdin /dev/null, the redirections) and no other, not even one the
+    app's body made inheritable; Parsl's close_fds=False would pass that one on."""
+    @bash_app
+    def list_fds(stdout=None):
+        import os
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.set_inheritable(fd, True)
+        return 'ls /proc/$$/fd; true'  # not the last command: bash forks ls rather than becoming it
+
+    out = tmp_path / 'fds.txt'
+    assert list_fds(stdout=str(out)).result() == 0
+    assert sorted(out.read_text().split()) == ['0', '1', '2']
+
 def test_bash_commands_get_default_signals_and_exit_codes_of_signals(dfk):
     @bash_app
     def piped():
