@@ -319,32 +319,40 @@ def test_a_result_the_client_cannot_read_fails_its_try_and_is_retried(tmp_path):
         assert double(double(4)).result(timeout=30) == 16
 
 
-def _interchange_port(dfk) -> int:
-    return dfk.executors['htex']._ix.port
+def _connect(htex, via):
+    """A stranger's connection to the interchange: on its TCP port, or its local socket."""
+    if via == 'tcp':
+        return socket.create_connection(('127.0.0.1', htex._ix.port), timeout=10)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect('\0' + htex._ix.local_address[1:])  # '@name' is the abstract socket 'name'
+    return s
 
 
-def test_pool_with_the_wrong_secret_is_turned_away(tmp_path):
+@pytest.mark.parametrize('via', ['tcp', 'local'])
+def test_pool_with_the_wrong_secret_is_turned_away(tmp_path, via):
     with chervil.load(htex_config(tmp_path)) as dfk:
-        port = _interchange_port(dfk)
-        wait_until(lambda: len(dfk.executors['htex'].connected_managers()) == 1, 30, "the block's own pool to connect")
+        htex = dfk.executors['htex']
+        address = '127.0.0.1' if via == 'tcp' else htex._ix.local_address
+        wait_until(lambda: len(htex.connected_managers()) == 1, 30, "the block's own pool to connect")
         env = dict(os.environ, CHERVIL_POOL_TOKEN='00' * 32)
-        out = subprocess.run([sys.executable, '-m', 'chervil.pool', '--addresses=127.0.0.1', f'--port={port}',
+        out = subprocess.run([sys.executable, '-m', 'chervil.pool', f'--addresses={address}', f'--port={htex._ix.port}',
                               '--logdir', str(tmp_path / 'intruder'), '--connect-timeout=5'],
                              env=env, capture_output=True, text=True, timeout=30)
         assert out.returncode == 1
         assert 'secret' in out.stderr.lower(), out.stderr
-        assert len(dfk.executors['htex'].connected_managers()) == 1
+        assert len(htex.connected_managers()) == 1
         assert double(4).result(timeout=30) == 8
 
 
-def test_garbage_on_the_port_closes_only_that_connection(tmp_path):
+@pytest.mark.parametrize('via', ['tcp', 'local'])
+def test_garbage_on_the_port_closes_only_that_connection(tmp_path, via):
     with chervil.load(htex_config(tmp_path)) as dfk:
-        port = _interchange_port(dfk)
+        htex = dfk.executors['htex']
         for junk in (b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', struct.pack('>I', 0xFFFFFFF0) + b'x' * 64,
                      os.urandom(4096)):
-            with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            with _connect(htex, via) as s:
                 s.sendall(junk)
-                s.settimeout(10)
                 try:
                     while s.recv(4096):
                         pass  # whatever it says, it must close the connection
@@ -353,10 +361,9 @@ def test_garbage_on_the_port_closes_only_that_connection(tmp_path):
         # Before it proves the secret a connection may not make the interchange buffer a big
         # frame: announcing 1 MiB (well under max_frame) is refused at once, not after the
         # 10 s the handshake is allowed.
-        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+        with _connect(htex, via) as s:
             started = time.monotonic()
             s.sendall(struct.pack('>I', 1 << 20) + b'x' * 1024)
-            s.settimeout(10)
             try:
                 while s.recv(4096):
                     pass
@@ -364,6 +371,29 @@ def test_garbage_on_the_port_closes_only_that_connection(tmp_path):
                 pass
             assert time.monotonic() - started < 5, "a stranger's big first frame was buffered"
         assert [double(i).result(timeout=30) for i in range(3)] == [0, 2, 4]
+
+
+def test_local_pools_use_the_local_socket_and_others_fall_back_to_tcp(tmp_path):
+    """A block on this machine connects over the interchange's Unix socket (the TCP stack
+    costs every frame more); a pool that cannot reach that socket (elsewhere, in another
+    network namespace: here, a name nobody listens on) connects over TCP instead."""
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        htex = dfk.executors['htex']
+        assert htex._ix.local_address.startswith('@chervil-pools-'), htex._ix.local_address
+        assert [double(i).result(timeout=30) for i in range(10)] == list(range(0, 20, 2))
+        log = open(os.path.join(dfk.run_dir, 'chervil.log')).read()
+        assert 'pool connected pool=0 peer=local socket' in log, log
+        env = dict(os.environ, CHERVIL_POOL_TOKEN=htex._token_hex)
+        other = subprocess.Popen([sys.executable, '-m', 'chervil.pool', '--addresses=@chervil-nobody-here,127.0.0.1',
+                                  f'--port={htex._ix.port}', '--max-workers-per-node=1', '--connect-timeout=20',
+                                  '--logdir', str(tmp_path / 'other')], env=env)
+        try:
+            wait_until(lambda: len(htex.connected_managers()) == 2, 30, "the second pool to connect over TCP")
+            log = open(os.path.join(dfk.run_dir, 'chervil.log')).read()
+            assert 'pool connected pool=1 peer=127.0.0.1:' in log, log
+        finally:
+            other.terminate()
+            other.wait(timeout=30)
 
 
 def test_a_block_that_cannot_start_fails_tasks_with_its_own_error(tmp_path):

@@ -145,7 +145,7 @@ class Interchange:
     """
     The interchange: listens for pools, hands them tasks, collects results.
     """
-    def __new__(cls, /, bind: str, port_min: SupportsIndex, port_max: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], *, prefetch_capacity: SupportsIndex = 0, heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, max_frame: SupportsIndex = ..., tls: bool = False, selector: str = "round_robin") -> Interchange: ...
+    def __new__(cls, /, bind: str, port_min: SupportsIndex, port_max: SupportsIndex, token: SupportsGetItem[int, SupportsIndex], *, prefetch_capacity: SupportsIndex = 0, heartbeat_period: SupportsFloat | SupportsIndex = 30.0, heartbeat_threshold: SupportsFloat | SupportsIndex = 120.0, max_frame: SupportsIndex = ..., tls: bool = False, selector: str = "round_robin", local_socket: bool = False) -> Interchange: ...
     def attach_kernel(self, /, kernel: KernelHandle, on_done: Any, loads: Any, wrapper: Any) -> None:
         """
         From now on the successes of tries sent with `submit_try` go to `kernel` from
@@ -176,6 +176,13 @@ class Interchange:
     def load(self, /) -> tuple[int, int, int, int]:
         """
         `(pending, held by pools, capacity, pools)`.
+        """
+    @property
+    def local_address(self, /) -> str | None:
+        """
+        The local socket's address (`@name`) for pools on this machine, to list before the
+        TCP addresses; None when the interchange has none (`local_socket=False`, or it
+        could not have one).
         """
     @property
     def outstanding(self, /) -> int:

@@ -7,12 +7,14 @@
 //! - [`pool`]: the worker pool that runs on compute nodes (`chervil-pool`): registers,
 //!   supervises `python -m chervil.worker` processes, forwards tasks over pipes.
 //! - [`link`]: how a connected socket becomes the protocol's link, on either end.
+//! - [`local`]: the interchange's Unix socket for pools on the client's own machine.
 //! - [`tls`]: TLS for links that leave the machine, with a per-run certificate that
 //!   pools pin by fingerprint.
 
 mod frames;
 pub mod interchange;
 pub mod link;
+pub mod local;
 mod outbox;
 pub mod pool;
 mod procfs;

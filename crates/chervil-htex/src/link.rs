@@ -44,16 +44,30 @@ impl Transport for Plain {
     }
 }
 
-/// A second handle on a link's socket (from [`Transport::raw_socket`]), made once the
-/// peer has registered, so a stranger's connection costs one descriptor, not two. The
-/// copy shares the runtime's non-blocking mode: a write from another thread takes
-/// what fits and never waits.
+/// A second handle on a link's socket (from [`Transport::raw_socket`], or the local
+/// socket's own), made once the peer has registered, so a stranger's connection costs one
+/// descriptor, not two. The copy shares the runtime's non-blocking mode: a write from
+/// another thread takes what fits and never waits.
 ///
 /// # Safety
 /// `fd` must be the socket of a stream the caller holds open for the duration of the call.
-pub(crate) unsafe fn direct_writer(fd: std::os::fd::RawFd) -> Option<std::net::TcpStream> {
+pub(crate) unsafe fn direct_writer(fd: std::os::fd::RawFd) -> Option<DirectSocket> {
     // SAFETY: the caller holds the stream whose socket this is; it is only borrowed
     // long enough to duplicate it.
     let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    socket.try_clone_to_owned().ok().map(std::net::TcpStream::from)
+    socket.try_clone_to_owned().ok().map(DirectSocket)
+}
+
+/// A link's socket, TCP or Unix alike, written from outside the runtime.
+pub(crate) struct DirectSocket(std::os::fd::OwnedFd);
+
+impl DirectSocket {
+    /// Writes what the socket takes now (it is non-blocking); a peer gone is an error,
+    /// never a SIGPIPE for the process that hosts the interchange.
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open while `self` lives; `buf` is valid for its length.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
 }

@@ -11,11 +11,12 @@
 //! chunk left over goes back in front of what was queued meanwhile, so bytes leave in
 //! the order they were queued.
 
-use std::io::{self, Write};
-use std::net::TcpStream;
+use std::io;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
+
+use crate::link::DirectSocket;
 
 #[derive(Default)]
 struct State {
@@ -32,7 +33,7 @@ pub(crate) struct Outbox {
     /// Wakes the writer task.
     wake: Notify,
     /// The socket, for writes from other threads (a plain link only).
-    direct: Option<TcpStream>,
+    direct: Option<DirectSocket>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -42,7 +43,7 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 impl Outbox {
     /// `direct`: a handle on the link's socket (non-blocking, as the runtime set it),
     /// when frames may be written to it from any thread.
-    pub(crate) fn new(direct: Option<TcpStream>) -> Outbox {
+    pub(crate) fn new(direct: Option<DirectSocket>) -> Outbox {
         Outbox { state: Mutex::new(State::default()), wake: Notify::new(), direct }
     }
 
@@ -81,7 +82,7 @@ impl Outbox {
         };
         let mut written = 0;
         let failed = loop {
-            match (&*socket).write(&chunk[written..]) {
+            match socket.write(&chunk[written..]) {
                 Ok(0) => break true,
                 Ok(n) => {
                     written += n;

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub interchange: InterchangeConfig,
     /// Largest frame a pool may send.
     pub max_frame: usize,
+    /// Also listen on a local socket ([`crate::local`]) for pools on this machine; when the
+    /// name is taken or the system has none, the interchange goes without (pools use TCP).
+    pub local_socket: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -318,6 +321,7 @@ impl Shared {
 pub struct InterchangeHandle {
     shared: Arc<Shared>,
     port: u16,
+    local_address: Option<String>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -328,6 +332,19 @@ impl InterchangeHandle {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServerError::Runtime)?;
         let listener = rt.block_on(bind(config.bind, config.port_range))?;
         let port = listener.local_addr().map_err(ServerError::Runtime)?.port();
+        let local = if config.local_socket {
+            let name = crate::local::name_for(std::process::id(), port);
+            match rt.block_on(async { crate::local::bind(&name) }) {
+                Ok(l) => Some((l, name)),
+                Err(e) => {
+                    tracing::warn!(name, error = %e, "no local socket for pools on this machine: they connect over TCP");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let local_address = local.as_ref().map(|(_, name)| format!("{}{name}", crate::local::PREFIX));
         let heartbeat_period = config.interchange.heartbeat_period;
         let threshold = config.interchange.heartbeat_threshold;
         let shared = Arc::new(Shared {
@@ -360,6 +377,7 @@ impl InterchangeHandle {
                     let acceptor = Arc::new(acceptor);
                     tokio::select! {
                         _ = accept_loop(s.clone(), listener, acceptor) => {}
+                        _ = accept_local(s.clone(), local.map(|(l, _)| l)) => {}
                         _ = ticker(s.clone(), tick) => {}
                         _ = take_submissions(s.clone()) => {}
                         _ = s.stop.notified() => {}
@@ -384,12 +402,18 @@ impl InterchangeHandle {
             .name("chervil-ix-flusher".into())
             .spawn(move || s.flusher())
             .map_err(ServerError::Runtime)?;
-        tracing::info!(port, "interchange listening");
-        Ok(InterchangeHandle { shared, port, thread: Mutex::new(Some(thread)) })
+        tracing::info!(port, local = local_address.as_deref().unwrap_or("none"), "interchange listening");
+        Ok(InterchangeHandle { shared, port, local_address, thread: Mutex::new(Some(thread)) })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The local socket's address for pools on this machine (`@name`: put it first in
+    /// their addresses), when the interchange has one.
+    pub fn local_address(&self) -> Option<&str> {
+        self.local_address.as_deref()
     }
 
     /// Makes a function known to the run, before the first task that calls it.
@@ -651,6 +675,7 @@ async fn ticker(shared: Arc<Shared>, period: Duration) {
 async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, acceptor: Arc<A>) {
     loop {
         let (tcp, peer, place, evicted) = shared.unproven.accept(&listener).await;
+        let peer = Peer::Tcp(peer);
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
@@ -663,7 +688,50 @@ async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, a
     }
 }
 
-async fn handshake_and_serve<A: Transport>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: SocketAddr, place: Pass) {
+/// Serves pools connecting to the local socket, if there is one. No handshake: like
+/// loopback, the socket reaches only this machine (see [`crate::local`]); strangers are
+/// counted and shed as on the TCP port, as if from loopback.
+async fn accept_local(shared: Arc<Shared>, listener: Option<tokio::net::UnixListener>) {
+    let Some(listener) = listener else { return std::future::pending().await };
+    loop {
+        shared.unproven.make_room().await;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a local connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (place, evicted) = shared.unproven.admit(IpAddr::from([127, 0, 0, 1]));
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = serve_pool(shared, stream, Some(raw), Peer::Local, place) => {}
+                _ = evicted.wait() => tracing::warn!(peer = %Peer::Local, "connection closed: it had not proved the secret, and its place was needed"),
+            }
+        });
+    }
+}
+
+/// Who is on the other end of a connection, for the log.
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    Tcp(SocketAddr),
+    Local,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Local => f.write_str("local socket"),
+        }
+    }
+}
+
+async fn handshake_and_serve<A: Transport>(shared: Arc<Shared>, acceptor: Arc<A>, tcp: TcpStream, peer: Peer, place: Pass) {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.establish(tcp)).await {
         Ok(Ok(stream)) => {
             let raw = A::raw_socket(&stream);
@@ -678,7 +746,7 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     shared: Arc<Shared>,
     stream: S,
     raw: Option<std::os::fd::RawFd>,
-    peer: SocketAddr,
+    peer: Peer,
     place: Pass,
 ) {
     let (mut rd, mut wr) = tokio::io::split(stream);

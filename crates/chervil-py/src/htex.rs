@@ -121,7 +121,7 @@ impl Interchange {
 #[pymethods]
 impl Interchange {
     #[new]
-    #[pyo3(signature = (bind, port_min, port_max, token, *, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false, selector = "round_robin"))]
+    #[pyo3(signature = (bind, port_min, port_max, token, *, prefetch_capacity = 0, heartbeat_period = 30.0, heartbeat_threshold = 120.0, max_frame = MAX_FRAME_DEFAULT, tls = false, selector = "round_robin", local_socket = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -135,6 +135,7 @@ impl Interchange {
         max_frame: usize,
         tls: bool,
         selector: &str,
+        local_socket: bool,
     ) -> PyResult<Self> {
         let selector = match selector {
             "round_robin" => ManagerSelector::RoundRobin,
@@ -158,6 +159,7 @@ impl Interchange {
                 selector,
             },
             max_frame,
+            local_socket,
         };
         if !tls {
             let inner = py.detach(|| InterchangeHandle::start(config, Plain)).map_err(server_err)?;
@@ -178,6 +180,14 @@ impl Interchange {
     #[getter]
     fn port(&self) -> u16 {
         self.inner.port()
+    }
+
+    /// The local socket's address (`@name`) for pools on this machine, to list before the
+    /// TCP addresses; None when the interchange has none (`local_socket=False`, or it
+    /// could not have one).
+    #[getter]
+    fn local_address(&self) -> Option<String> {
+        self.inner.local_address().map(str::to_owned)
     }
 
     /// Makes a function (id, pickled) known before the first task that calls it.

@@ -251,6 +251,7 @@ impl Htex {
                 selector: Default::default(),
             },
             max_frame: chervil_proto::MAX_FRAME_DEFAULT,
+            local_socket: local,
         };
         let failed = |e: &dyn std::fmt::Display| Error::Executor(format!("executor {}: {e}", config.label));
         let (ix, cert) = if config.encrypted && !local {
@@ -270,6 +271,11 @@ impl Htex {
                 chervil_htex::pool::hostname()
             }
         });
+        // Local pools try the interchange's local socket first (chervil_htex::local).
+        let address = match ix.local_address() {
+            Some(socket) => format!("{socket},{address}"),
+            None => address,
+        };
         let logdir = run_dir.join(&config.label);
         let env = PoolEnv {
             addresses: address,

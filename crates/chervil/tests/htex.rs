@@ -118,6 +118,12 @@ fn real_pools() {
     assert_eq!(total, (1..=200).sum::<i64>());
     let pids: std::collections::HashSet<u32> = (0..20).map(|_| pid()).map(|f| f.result().unwrap()).collect();
     assert!(pids.iter().all(|p| *p != std::process::id()), "tasks ran in worker processes, not here");
+    // The block's pool, on this machine, is linked over the interchange's Unix socket
+    // (chervil_htex::local), not TCP: /proc lists it connected (state 03).
+    let name = format!("@chervil-pools-{}-", std::process::id());
+    let unix = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let linked = unix.lines().filter(|l| l.contains(&name) && l.split_whitespace().nth(5) == Some("03")).count();
+    assert_eq!(linked, 1, "the local pool connected over the local socket:\n{unix}");
 
     // A task no one blocks on still goes out: tries wait in the interchange's inbox at
     // most a millisecond when nothing flushes them.

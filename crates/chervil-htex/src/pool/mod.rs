@@ -28,6 +28,7 @@ use chervil_mpi::prefix::Launcher;
 use chervil_proto::worker::decode_reply;
 use crate::frames::read_frame;
 use crate::link::Transport;
+use crate::local::{self, PoolLink};
 use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -223,14 +224,23 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Connects to the first address that answers, trying until `deadline`.
-async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<C::Stream, PoolError> {
+/// Connects to the first address that answers, trying until `deadline`: the
+/// interchange's local socket first when it is among them (`@name`, [`crate::local`]:
+/// refused at once unless the interchange runs on this machine), then every TCP
+/// address at once, the first to connect winning.
+async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<PoolLink<C::Stream>, PoolError> {
     let mut last = String::from("no address to try");
     let mut pause = Duration::from_millis(50);
+    let (local, net): (Vec<&String>, Vec<&String>) = opts.addresses.iter().partition(|a| local::name_of(a).is_some());
     loop {
-        // Try every address at once; the first that connects wins.
+        for addr in &local {
+            match local::connect(local::name_of(addr).unwrap_or_default()) {
+                Ok(stream) => return Ok(PoolLink::Local(stream)),
+                Err(e) => last = format!("{addr}: {e}"),
+            }
+        }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        for addr in &opts.addresses {
+        for addr in &net {
             let (tx, target) = (tx.clone(), format!("{}:{}", bracket(addr), opts.port));
             tokio::spawn(async move {
                 let r = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&target)).await;
@@ -247,7 +257,7 @@ async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Inst
             match r {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
-                    return connector.establish(tcp).await.map_err(|e| PoolError::Connect {
+                    return connector.establish(tcp).await.map(PoolLink::Net).map_err(|e| PoolError::Connect {
                         addresses: opts.addresses.clone(),
                         port: opts.port,
                         last: format!("TLS handshake failed: {e}"),
@@ -272,7 +282,7 @@ async fn register<C: Transport>(
     opts: &PoolOptions,
     connector: &C,
     hello: Hello,
-) -> Result<(u32, tokio::io::ReadHalf<C::Stream>, tokio::io::WriteHalf<C::Stream>, FrameDecoder, Vec<u8>), PoolError> {
+) -> Result<(u32, tokio::io::ReadHalf<PoolLink<C::Stream>>, tokio::io::WriteHalf<PoolLink<C::Stream>>, FrameDecoder, Vec<u8>), PoolError> {
     let deadline = Instant::now() + opts.connect_timeout;
     let mut pause = Duration::from_millis(50);
     let hello = frame_of(&ToInterchange::Hello(hello).encode());

@@ -57,6 +57,7 @@ fn drive(a: &Args) -> Result<(), String> {
             port_range: (0, 0),
             interchange: InterchangeConfig { prefetch_capacity: a.get("prefetch", 0)?, heartbeat_threshold: threshold, heartbeat_period: period, token: token.clone(), selector: Default::default() },
             max_frame: 256 << 20,
+            local_socket: false, // the fake pools measure the TCP path a remote pool takes
         },
         Plain,
     )

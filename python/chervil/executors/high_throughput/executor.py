@@ -245,7 +245,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._ix = _core.Interchange(bind, lo, hi, token, prefetch_capacity=self.prefetch_capacity,
                                      heartbeat_period=float(self.heartbeat_period),
                                      heartbeat_threshold=float(self.heartbeat_threshold), tls=tls,
-                                     selector=self._selector_order)
+                                     selector=self._selector_order, local_socket=self._local)
         if self.monitor is not None and self.remote_monitoring_radio is not None:
             note = getattr(self.remote_monitoring_radio, 'chervil_note', 'accepted and not used')
             logger.info("%s: remote_monitoring_radio=%r: %s", self.label, self.remote_monitoring_radio, note)
@@ -254,6 +254,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # the monitor directly (no Python per task); `_send` gives each task its key
             self._ix.attach_monitor(self.monitor, float(self.resource_monitoring_interval or 0) or None)
         addresses = self.address or (self.loopback_address if self._local else ','.join(get_all_addresses()))
+        if self._ix.local_address:
+            # Pools on this machine try the interchange's Unix socket first: it spares
+            # every frame the TCP stack (chervil_htex::local), and falls back to TCP.
+            addresses = f"{self._ix.local_address},{addresses}"
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
         logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
                     self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
