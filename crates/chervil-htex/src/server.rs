@@ -124,8 +124,18 @@ impl Drop for Membership {
 /// Events waiting for the client, and whether more can come.
 #[derive(Default)]
 struct Events {
-    queue: Mutex<(Vec<ClientEvent>, bool)>,
+    queue: Mutex<EventQueue>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct EventQueue {
+    items: Vec<ClientEvent>,
+    closed: bool,
+    /// Threads asleep in [`InterchangeHandle::wait`]. A push wakes only when there is one:
+    /// a condvar's notify is a system call even with nobody waiting, and the results
+    /// thread is usually busy with the last batch when the next arrives.
+    sleepers: usize,
 }
 
 impl Events {
@@ -134,17 +144,20 @@ impl Events {
             return;
         }
         let mut q = lock(&self.queue);
-        if q.0.is_empty() {
-            std::mem::swap(&mut q.0, &mut items);
+        if q.items.is_empty() {
+            std::mem::swap(&mut q.items, &mut items);
         } else {
-            q.0.append(&mut items);
+            q.items.append(&mut items);
         }
+        let wake = q.sleepers > 0;
         drop(q);
-        self.ready.notify_all();
+        if wake {
+            self.ready.notify_all();
+        }
     }
 
     fn close(&self) {
-        lock(&self.queue).1 = true;
+        lock(&self.queue).closed = true;
         self.ready.notify_all();
     }
 }
@@ -487,13 +500,15 @@ impl InterchangeHandle {
     pub fn wait(&self, timeout: Duration) -> Option<Vec<ClientEvent>> {
         let events = &self.shared.events;
         let mut q = lock(&events.queue);
-        if q.0.is_empty() && !q.1 {
+        if q.items.is_empty() && !q.closed {
+            q.sleepers += 1;
             q = events.ready.wait_timeout(q, timeout).unwrap_or_else(|p| p.into_inner()).0;
+            q.sleepers -= 1;
         }
-        if q.0.is_empty() && q.1 {
+        if q.items.is_empty() && q.closed {
             return None;
         }
-        let taken = std::mem::take(&mut q.0);
+        let taken = std::mem::take(&mut q.items);
         drop(q);
         let answered = taken.iter().filter(|e| matches!(e, ClientEvent::Done { .. } | ClientEvent::PoolLost { .. })).count();
         let _ = self.shared.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(answered)));
@@ -835,9 +850,8 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             Ok(None) => break "the pool closed its connection".to_string(),
             Err(why) => break why,
         };
-        match ToInterchange::decode(&body) {
-            Ok(msg) => on_message(&shared, pool, &seen, msg),
-            Err(e) => break format!("the pool sent a malformed message: {e}"),
+        if let Err(why) = on_frames(&shared, pool, &seen, body, &mut dec) {
+            break why;
         }
     };
     let now = Instant::now();
@@ -845,6 +859,37 @@ async fn serve_pool<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         core.links.remove(&pool);
         ((), core.ix.disconnected(pool, &why, now))
     });
+}
+
+/// Handles `first` and every whole frame already read behind it. Results in frames side
+/// by side (a pool sends each worker's as soon as it has it; two often arrive in one read)
+/// are handled as one batch: one pass of the core, one write of the tasks that follow to
+/// each pool, one wake of the client. Any other message is handled in its place, after the
+/// results before it: a pool that says it is draining must get no task for a later result.
+fn on_frames(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, first: Vec<u8>, dec: &mut FrameDecoder) -> Result<(), String> {
+    let mut results = Vec::new();
+    let mut next = Some(first);
+    let outcome = loop {
+        let Some(body) = next.take() else { break Ok(()) };
+        match ToInterchange::decode(&body) {
+            Ok(ToInterchange::Results(batch)) => results.extend(batch),
+            Ok(msg) => {
+                if !results.is_empty() {
+                    on_message(shared, pool, seen, ToInterchange::Results(std::mem::take(&mut results)));
+                }
+                on_message(shared, pool, seen, msg);
+            }
+            Err(e) => break Err(format!("the pool sent a malformed message: {e}")),
+        }
+        match dec.next_frame() {
+            Ok(body) => next = body,
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    if !results.is_empty() {
+        on_message(shared, pool, seen, ToInterchange::Results(results));
+    }
+    outcome
 }
 
 fn on_message(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, msg: ToInterchange) {
