@@ -10,7 +10,7 @@
 //! 13,700 tasks/s, and 134 → 118 µs of CPU a task over the whole run (pool 33 → 28).
 //!
 //! The socket has an abstract name (Linux): nothing on the file system to clean up after a
-//! crash, no 108-byte path limit under a deep run directory. Its reach is that of loopback —
+//! crash, and no path under a deep run directory to outgrow a socket address's 108 bytes. Its reach is that of loopback —
 //! the processes of this machine, in the same network namespace — which is why, as on
 //! loopback, the link is plain and the run's secret (the pool's Hello) is what admits a pool.
 //!
@@ -34,7 +34,7 @@ pub fn name_of(address: &str) -> Option<&str> {
 }
 
 /// The name the interchange of process `pid` listening on TCP `port` gives its local socket:
-/// both together are unique on the machine while the interchange runs. (Not "interchange":
+/// both together are unique in its network namespace (where abstract names live) while it runs. (Not "interchange":
 /// tools that tell Parsl's interchange process from its pools by command line would take a
 /// pool told this address for one.)
 pub fn name_for(pid: u32, port: u16) -> String {
