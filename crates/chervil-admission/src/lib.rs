@@ -84,13 +84,13 @@ impl Gate {
     /// The next connection on `listener` once there is room for it, admitted: what an
     /// accept loop does each turn. A failed accept (out of descriptors, say) is logged and
     /// retried after a pause rather than in a spin. Cancel-safe at every await.
-    pub async fn accept(self: &Arc<Self>, listener: &tokio::net::TcpListener) -> (tokio::net::TcpStream, SocketAddr, Pass, Evicted) {
+    pub async fn accept<L: Listener>(self: &Arc<Self>, listener: &L) -> (L::Stream, L::Peer, Pass, Evicted) {
         loop {
             self.make_room().await;
             match listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let (pass, evicted) = self.admit(peer.ip());
-                    return (tcp, peer, pass, evicted);
+                Ok((stream, peer)) => {
+                    let (pass, evicted) = self.admit(L::ip(&peer));
+                    return (stream, peer, pass, evicted);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -111,6 +111,39 @@ impl Gate {
         let (tx, rx) = oneshot::channel();
         inner.1.insert(ticket, tx);
         (Pass { gate: self.clone(), ticket }, Evicted(rx))
+    }
+}
+
+/// A listening socket a [`Gate`] admits connections from: what it accepts, and the address
+/// each connection is counted under (the per-peer rule).
+pub trait Listener {
+    type Stream;
+    type Peer;
+    /// The next connection; cancel-safe.
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> + Send;
+    fn ip(peer: &Self::Peer) -> IpAddr;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    type Peer = SocketAddr;
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, SocketAddr)>> + Send {
+        tokio::net::TcpListener::accept(self)
+    }
+    fn ip(peer: &SocketAddr) -> IpAddr {
+        peer.ip()
+    }
+}
+
+/// A Unix socket reaches only this machine: its peers are counted as loopback's.
+impl Listener for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    type Peer = tokio::net::unix::SocketAddr;
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> + Send {
+        tokio::net::UnixListener::accept(self)
+    }
+    fn ip(_: &Self::Peer) -> IpAddr {
+        IpAddr::from([127, 0, 0, 1])
     }
 }
 

@@ -423,8 +423,8 @@ impl InterchangeHandle {
         self.port
     }
 
-    /// The local socket's address for pools on this machine (`@name`: put it first in
-    /// their addresses), when the interchange has one.
+    /// The local socket's address for pools on this machine (`@name`), when the
+    /// interchange has one.
     pub fn local_address(&self) -> Option<&str> {
         self.local_address.as_deref()
     }
@@ -694,12 +694,7 @@ async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, a
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = handshake_and_serve(shared, acceptor, tcp, peer, place) => {}
-                _ = evicted.wait() => tracing::warn!(%peer, "connection closed: it had not proved the secret, and its place was needed"),
-            }
-        });
+        tokio::spawn(until_evicted(handshake_and_serve(shared, acceptor, tcp, peer, place), evicted, peer));
     }
 }
 
@@ -709,24 +704,17 @@ async fn accept_loop<A: Transport>(shared: Arc<Shared>, listener: TcpListener, a
 async fn accept_local(shared: Arc<Shared>, listener: Option<tokio::net::UnixListener>) {
     let Some(listener) = listener else { return std::future::pending().await };
     loop {
-        shared.unproven.make_room().await;
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting a local connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (place, evicted) = shared.unproven.admit(IpAddr::from([127, 0, 0, 1]));
+        let (stream, _, place, evicted) = shared.unproven.accept(&listener).await;
         let raw = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = serve_pool(shared, stream, Some(raw), Peer::Local, place) => {}
-                _ = evicted.wait() => tracing::warn!(peer = %Peer::Local, "connection closed: it had not proved the secret, and its place was needed"),
-            }
-        });
+        tokio::spawn(until_evicted(serve_pool(shared.clone(), stream, Some(raw), Peer::Local, place), evicted, Peer::Local));
+    }
+}
+
+/// Runs a connection's service unless it is closed first to make room for a newcomer.
+async fn until_evicted(serve: impl std::future::Future<Output = ()>, evicted: chervil_admission::Evicted, peer: Peer) {
+    tokio::select! {
+        _ = serve => {}
+        _ = evicted.wait() => tracing::warn!(%peer, "connection closed: it had not proved the secret, and its place was needed"),
     }
 }
 
