@@ -231,12 +231,13 @@ pub fn hostname() -> String {
 async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<PoolLink<C::Stream>, PoolError> {
     let mut last = String::from("no address to try");
     let mut pause = Duration::from_millis(50);
-    let (local, net): (Vec<&String>, Vec<&String>) = opts.addresses.iter().partition(|a| local::name_of(a).is_some());
+    let local: Vec<&str> = opts.addresses.iter().filter_map(|a| local::name_of(a)).collect();
+    let net: Vec<&String> = opts.addresses.iter().filter(|a| local::name_of(a).is_none()).collect();
     loop {
-        for addr in &local {
-            match local::connect(local::name_of(addr).unwrap_or_default()) {
+        for name in &local {
+            match local::connect(name) {
                 Ok(stream) => return Ok(PoolLink::Local(stream)),
-                Err(e) => last = format!("{addr}: {e}"),
+                Err(e) => last = format!("{}{name}: {e}", local::PREFIX),
             }
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
