@@ -180,14 +180,18 @@ class Interchange:
     @property
     def local_address(self, /) -> str | None:
         """
-        The local socket's address (`@name`) for pools on this machine, to list before the
-        TCP addresses; None when the interchange has none (`local_socket=False`, or it
-        could not have one).
+        The local socket's address (`@name`) for pools on this machine; None when the
+        interchange has none (`local_socket=False`, or it could not have one).
         """
     @property
     def outstanding(self, /) -> int:
         """
         Tasks sent and not yet answered.
+        """
+    def pool_addresses(self, /, tcp: str) -> str:
+        """
+        What a block's pools are told to connect to: the local socket first, when there
+        is one, then `tcp` (comma-separated hosts for the TCP port).
         """
     def pools(self, /) -> list[tuple[int, str, str, int, int, float | None]]:
         """

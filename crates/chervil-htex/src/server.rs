@@ -429,6 +429,15 @@ impl InterchangeHandle {
         self.local_address.as_deref()
     }
 
+    /// What a block's pools are told to connect to (`--addresses`): the local socket
+    /// first, when there is one, then `tcp` (comma-separated hosts for the TCP port).
+    pub fn pool_addresses(&self, tcp: &str) -> String {
+        match &self.local_address {
+            Some(local) => format!("{local},{tcp}"),
+            None => tcp.to_string(),
+        }
+    }
+
     /// Makes a function known to the run, before the first task that calls it.
     pub fn register_function(&self, function: u64, blob: Vec<u8>) {
         lock(&self.shared.core).functions.insert(function, blob);

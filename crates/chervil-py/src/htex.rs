@@ -182,12 +182,17 @@ impl Interchange {
         self.inner.port()
     }
 
-    /// The local socket's address (`@name`) for pools on this machine, to list before the
-    /// TCP addresses; None when the interchange has none (`local_socket=False`, or it
-    /// could not have one).
+    /// The local socket's address (`@name`) for pools on this machine; None when the
+    /// interchange has none (`local_socket=False`, or it could not have one).
     #[getter]
     fn local_address(&self) -> Option<String> {
         self.inner.local_address().map(str::to_owned)
+    }
+
+    /// What a block's pools are told to connect to: the local socket first, when there
+    /// is one, then `tcp` (comma-separated hosts for the TCP port).
+    fn pool_addresses(&self, tcp: &str) -> String {
+        self.inner.pool_addresses(tcp)
     }
 
     /// Makes a function (id, pickled) known before the first task that calls it.

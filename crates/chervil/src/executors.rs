@@ -271,14 +271,9 @@ impl Htex {
                 chervil_htex::pool::hostname()
             }
         });
-        // Local pools try the interchange's local socket first (chervil_htex::local).
-        let address = match ix.local_address() {
-            Some(socket) => format!("{socket},{address}"),
-            None => address,
-        };
         let logdir = run_dir.join(&config.label);
         let env = PoolEnv {
-            addresses: address,
+            addresses: ix.pool_addresses(&address),
             port: ix.port(),
             token: chervil_htex::tls::to_hex(&token),
             workers: config.max_workers_per_node,

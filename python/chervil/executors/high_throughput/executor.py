@@ -253,11 +253,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # where each try ran and its workers' samples go from the interchange handle to
             # the monitor directly (no Python per task); `_send` gives each task its key
             self._ix.attach_monitor(self.monitor, float(self.resource_monitoring_interval or 0) or None)
-        addresses = self.address or (self.loopback_address if self._local else ','.join(get_all_addresses()))
-        if self._ix.local_address:
-            # Pools on this machine try the interchange's Unix socket first: it spares
-            # every frame the TCP stack (chervil_htex::local), and falls back to TCP.
-            addresses = f"{self._ix.local_address},{addresses}"
+        # (a local block's pools are told the interchange's Unix socket first: chervil_htex::local)
+        addresses = self._ix.pool_addresses(
+            self.address or (self.loopback_address if self._local else ','.join(get_all_addresses())))
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
         logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
                     self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
