@@ -15,6 +15,7 @@ CAUSE_TRY: Final[int]
 COMPLETE: Final[int]
 FAIL: Final[int]
 LAUNCH: Final[int]
+LAUNCHED: Final[int]
 MPI_CORES_PER_WORKER: Final[float]
 POOL_LOST: Final[int]
 REFUSED: Final[int]
@@ -173,6 +174,16 @@ class Interchange:
         """
         Sends what `submit_soon` left waiting, now.
         """
+    def forget_splice(self, /, task: SupportsIndex) -> None:
+        """
+        The kernel's `task` finished: its template, and the results only it waited on, go.
+        """
+    def launch_spliced(self, /, task: SupportsIndex, try_id: SupportsIndex) -> bool:
+        """
+        Queues try `try_id` of the kernel's `task` from its template (waking nobody, as
+        `submit_try`); false when there is none or a result it needs is not here: the
+        front then launches the task its own way.
+        """
     def load(self, /) -> tuple[int, int, int, int]:
         """
         `(pending, held by pools, capacity, pools)`.
@@ -209,6 +220,21 @@ class Interchange:
         `only_if_idle`, a block whose pools hold tasks is left alone (returns False).
         """
     def shutdown(self, /) -> None: ...
+    def splice_template(self, /, task: SupportsIndex, function: SupportsIndex, call: SupportsGetItem[int, SupportsIndex], deps: SupportsGetItem[int, SupportsIndex], spec: SupportsGetItem[int, tuple[str, str]]) -> None:
+        """
+        Keeps the call of the kernel's `task` (its `function`, `call` pickled with a
+        `chervil.serialize.Slot(i)` for the result of kernel task `deps[i]`, an MPI
+        task's `spec`): once the kernel launches it, a try goes out from here with those
+        results spliced in, or from `launch_spliced` (see `splice`).
+        """
+    def splices_held(self, /) -> tuple[int, int]:
+        """
+        `(templates, results)` held for spliced launches.
+        """
+    def stop_splicing(self, /) -> None:
+        """
+        No more launches from templates: the executor is failing its tasks.
+        """
     def submit_soon(self, /, task: SupportsIndex, function: SupportsIndex, payload: bytes, spec: SupportsGetItem[int, tuple[str, str]], waiter: Any, key: tuple[SupportsIndex, SupportsIndex] | None = None) -> None:
         """
         Queues one task without waking the interchange's thread for it (it goes out with
@@ -227,18 +253,22 @@ class Interchange:
         Everyone still waiting, taken at once (a result arriving later is dropped): each
         `submit_soon` waiter, and `(on_done, task, try)` for each kernel's try.
         """
-    def wait(self, /, timeout: SupportsFloat | SupportsIndex) -> tuple[list[tuple[int, Any]], list[tuple[int, int, int, int]], list[tuple[Any, int, int, Any, str]], list[tuple[bool, int, str, str, int, int, int, str]]] | None:
+    def wait(self, /, timeout: SupportsFloat | SupportsIndex) -> tuple[list[tuple[int, Any, bool]], list[tuple[int, int, int, int]], list[tuple[Any, int, int, Any, str]], list[tuple[bool, int, str, str, int, int, int, str]]] | None:
         """
         Waits up to `timeout` seconds; returns `(succeeded, commands, outcomes, pool
         changes)` that arrived, or `None` after shutdown.
 
-        A kernel's try that returned a value is reported to the kernel here (one lock for
-        the batch): `succeeded` holds `(task, value)` for each, and `commands` what the
-        kernel answered (as `KernelHandle`'s methods return them). Every other outcome is
-        `(waiter, task, kind, value, hostname)` for the front to decide: kind 0 result (value:
-        pickled), 1 exception (pickled), 2 worker lost (why), 3 pool lost (why), 4 refused
-        by the pool (why). A result that does not unpickle, or unpickles to the `wrapper`
-        class, is handed over as kind 0 with its bytes. Pool changes are
+        A kernel's try that returned a value is reported to the kernel: by the results
+        hook, on the interchange thread as it came in, when a template waits on it (the
+        tasks that then launched with a template went out from there: `splice`); else
+        here, once its value is read (one lock for the batch). `succeeded` holds `(task,
+        value, loaded)` for each, and `commands` what the kernel answered (as
+        `KernelHandle`'s methods return them, with `LAUNCHED` for the hook's launches).
+        Every other outcome is `(waiter, task, kind, value, hostname)` for the front to
+        decide: kind 0 result (value: pickled), 1 exception (pickled), 2 worker lost
+        (why), 3 pool lost (why), 4 refused by the pool (why). A result that does not
+        unpickle, or unpickles to the `wrapper` class, and that the hook did not report,
+        is handed over as kind 0 with its bytes (a failed try). Pool changes are
         [`PyPoolChange`]s, for monitoring's `node` rows.
         """
 

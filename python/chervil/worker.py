@@ -7,7 +7,8 @@ reads stdin (a bash app's ``cat``) gets end-of-input as under Parsl, and neither
 its children can read or write the protocol by accident. Each frame
 is a 4-byte big-endian length and a body (see ``chervil-proto``'s ``worker`` module):
 to the worker, an 8-byte task id, the 8-byte id of the function to call and the
-pickled ``(args, kwargs)`` (or, with the task id 2**64-1, a function id and the
+pickled ``(args, kwargs)``, or the engine's splice of it with its dependencies' results
+(``chervil.serialize.load_spliced``) (or, with the task id 2**64-1, a function id and the
 pickled function, sent once before its first call); from the worker, the task id,
 an outcome byte (0 result, 1 exception) and the pickled value. Whatever the app itself
 prints goes to stderr, so it can never corrupt the stream.
@@ -40,7 +41,7 @@ def _runner():
     alias is in place), so a task pays no import statement and no message text it does
     not need."""
     from chervil.app.errors import RemoteExceptionWrapper
-    from chervil.serialize import MAX_PAYLOAD, SerializationError, check_size, dumps, loads
+    from chervil.serialize import MAX_PAYLOAD, SPLICED, SerializationError, check_size, dumps, load_spliced, loads
     ok, err = bytes([OK]), bytes([ERR])
 
     def run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
@@ -49,7 +50,7 @@ def _runner():
             fn = functions.get(key)
             if fn is None:
                 fn = functions[key] = loads(blobs.pop(key))
-            args, kwargs = loads(body[16:])
+            args, kwargs = load_spliced(body[16:]) if body[16] == SPLICED else loads(body[16:])
             result = fn(*args, **kwargs)
             try:
                 data = dumps(result)
@@ -57,7 +58,10 @@ def _runner():
                 raise SerializationError(_result_of(fn), e.cause) from e.cause
             if len(data) > MAX_PAYLOAD:
                 check_size(data, _result_of(fn))
-            return task + ok + data
+            # An app that returns a RemoteExceptionWrapper failed (the DataFlowKernel
+            # re-raises one, as Parsl's does): said so here, the client counts a returned
+            # value as a success the moment it arrives, before it unpickles it.
+            return task + (err if type(result) is RemoteExceptionWrapper else ok) + data
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end

@@ -25,5 +25,5 @@ pub mod tls;
 pub use interchange::{Action, Interchange, InterchangeConfig, Load, ManagerSelector, PoolId, PoolInfo, PoolLoss, Rejection, TaskId};
 pub use slots::{NodeShape, WorkerSlots, MPI_CORES_PER_WORKER};
 pub use link::{Plain, Transport};
-pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PoolSeen, ServerConfig, ServerError};
+pub use server::{BlockLoad, ClientEvent, InterchangeHandle, PoolSeen, Queued, ResultsHook, ServerConfig, ServerError};
 pub use tls::{PinnedTlsConnector, TlsAcceptor, TlsError, TlsIdentity};

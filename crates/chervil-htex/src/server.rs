@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::frames::read_frame;
@@ -121,11 +121,21 @@ impl Drop for Membership {
     }
 }
 
+/// What a front does with each batch of events on the thread that produced it, before
+/// the client takes them (see [`InterchangeHandle::set_results_hook`]).
+pub trait ResultsHook: Send + Sync {
+    /// Sees `events` as they are queued for the client (under the queue's lock, so what
+    /// it records is taken with them: [`InterchangeHandle::wait_then`]); returns tasks
+    /// to send at once.
+    fn queued(&self, events: &[ClientEvent]) -> Vec<(TaskId, Queued)>;
+}
+
 /// Events waiting for the client, and whether more can come.
 #[derive(Default)]
 struct Events {
     queue: Mutex<EventQueue>,
     ready: Condvar,
+    hook: OnceLock<Arc<dyn ResultsHook>>,
 }
 
 #[derive(Default)]
@@ -139,11 +149,14 @@ struct EventQueue {
 }
 
 impl Events {
-    fn push(&self, mut items: Vec<ClientEvent>) {
+    /// Queues `items` for the client; what the hook wants sent at once.
+    #[must_use = "the hook's tasks must be dispatched"]
+    fn push(&self, mut items: Vec<ClientEvent>) -> Vec<(TaskId, Queued)> {
         if items.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut q = lock(&self.queue);
+        let launched = self.hook.get().map(|h| h.queued(&items)).unwrap_or_default();
         if q.items.is_empty() {
             std::mem::swap(&mut q.items, &mut items);
         } else {
@@ -154,6 +167,7 @@ impl Events {
         if wake {
             self.ready.notify_all();
         }
+        launched
     }
 
     fn close(&self) {
@@ -325,7 +339,11 @@ impl Shared {
         for outbox in touched {
             outbox.flush_here();
         }
-        self.events.push(events);
+        let launched = self.events.push(events);
+        if !launched.is_empty() {
+            self.in_flight.fetch_add(launched.len(), Ordering::AcqRel);
+            self.dispatch(launched);
+        }
         r
     }
 }
@@ -504,9 +522,24 @@ impl InterchangeHandle {
         self.shared.in_flight.load(Ordering::Acquire)
     }
 
+    /// From now on `hook` sees each batch of events as it is queued for the client,
+    /// on the thread that produced it (the interchange thread, for results), and the
+    /// tasks it returns are dispatched at once. A front uses it to act on results
+    /// before its own thread wakes: the Python front's kernel launches a dependent
+    /// task from there. False if a hook was set already.
+    pub fn set_results_hook(&self, hook: Arc<dyn ResultsHook>) -> bool {
+        self.shared.events.hook.set(hook).is_ok()
+    }
+
     /// Waits up to `timeout` for events and takes them all. `None` once the
     /// interchange is shut down and every event has been taken.
     pub fn wait(&self, timeout: Duration) -> Option<Vec<ClientEvent>> {
+        self.wait_then(timeout, || ())
+    }
+
+    /// [`wait`](Self::wait), running `then` under the events' lock as they are taken:
+    /// what the results hook recorded for exactly these events can be taken with them.
+    pub fn wait_then(&self, timeout: Duration, then: impl FnOnce()) -> Option<Vec<ClientEvent>> {
         let events = &self.shared.events;
         let mut q = lock(&events.queue);
         if q.items.is_empty() && !q.closed {
@@ -518,6 +551,7 @@ impl InterchangeHandle {
             return None;
         }
         let taken = std::mem::take(&mut q.items);
+        then();
         drop(q);
         let answered = taken.iter().filter(|e| matches!(e, ClientEvent::Done { .. } | ClientEvent::PoolLost { .. })).count();
         let _ = self.shared.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(answered)));

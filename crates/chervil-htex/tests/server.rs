@@ -3,9 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, Plain, ServerConfig};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, Plain, Queued, ResultsHook, ServerConfig};
 use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 
 const TOKEN: &[u8] = b"a secret only this test knows...";
@@ -122,5 +123,45 @@ fn results_read_together_are_answered_together() {
     }
     done.sort_unstable();
     assert_eq!(done, vec![0, 1]);
+    ix.shutdown();
+}
+
+/// What a front's results hook sees and sends: a task it returns for a result goes to
+/// the pool without the client submitting it or waking, and what the hook recorded for
+/// a batch of events is taken with exactly that batch (`wait_then`).
+#[test]
+fn the_results_hook_sends_tasks_before_the_client_wakes() {
+    struct Follow {
+        seen: Mutex<Vec<u64>>,
+    }
+    impl ResultsHook for Follow {
+        fn queued(&self, events: &[ClientEvent]) -> Vec<(u64, Queued)> {
+            let done: Vec<u64> = events.iter().filter_map(|e| if let ClientEvent::Done { task, .. } = e { Some(*task) } else { None }).collect();
+            self.seen.lock().unwrap().extend(&done);
+            done.into_iter().filter(|t| *t < 100).map(|t| (t + 100, (7, vec![], vec![]))).collect()
+        }
+    }
+    let ix = start();
+    let hook = Arc::new(Follow { seen: Mutex::default() });
+    assert!(ix.set_results_hook(hook.clone()));
+    assert!(!ix.set_results_hook(hook.clone()), "one hook per interchange");
+    ix.register_function(7, b"f".to_vec());
+    ix.submit(vec![(1, (7, vec![], vec![]))]);
+    let mut pool = FakePool::connect(ix.port(), 1);
+    assert_eq!(pool.tasks(), vec![1]);
+    pool.socket.write_all(&framed(&ok(1))).expect("result");
+    assert_eq!(pool.tasks(), vec![101], "the hook's task, sent from the interchange thread");
+    pool.socket.write_all(&framed(&ok(101))).expect("result");
+
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        let mut recorded = Vec::new();
+        let events = ix.wait_then(Duration::from_secs(30), || recorded = std::mem::take(&mut *hook.seen.lock().unwrap())).expect("events");
+        let batch: Vec<u64> = events.iter().filter_map(|e| if let ClientEvent::Done { task, .. } = e { Some(*task) } else { None }).collect();
+        assert_eq!(recorded, batch, "the hook's record of a batch comes with that batch");
+        done.extend(batch);
+    }
+    assert_eq!(done, vec![1, 101]);
+    assert_eq!(ix.in_flight(), 0, "the hook's task was counted in flight, and answered");
     ix.shutdown();
 }

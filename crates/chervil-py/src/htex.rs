@@ -1,14 +1,15 @@
 //! The HighThroughputExecutor's engine as Python sees it: the interchange (in the
 //! client) and the pool's entry point (on compute nodes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chervil_htex::pool::{self, Affinity, PoolError, PoolExit, PoolOptions, WorkerSlots};
 use chervil_htex::tls::{self, PinnedTlsConnector, TlsError, TlsIdentity};
-use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, Plain, PoolSeen, ServerConfig, ServerError};
+use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, ManagerSelector, Plain, PoolSeen, Queued, ResultsHook, ServerConfig, ServerError};
 use chervil_proto::{Outcome, MAX_FRAME_DEFAULT};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -16,7 +17,12 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use chervil_run::monitoring::Recorder;
 
-use crate::{encode, monitor, KernelCell, KernelHandle, PyCommand};
+use crate::splice::{Splices, Template};
+use crate::{encode, monitor, KernelCell, KernelHandle, PyCommand, LAUNCH, LAUNCHED};
+
+/// The interchange's ids for tries the engine launches itself (`splice`): a range of
+/// their own, apart from the front's, which count up from 0.
+const ENGINE_TASK_IDS: u64 = 1 << 62;
 
 /// Event kinds as `Interchange.wait` reports them.
 pub(crate) const DONE_OK: u8 = 0;
@@ -43,6 +49,14 @@ fn server_err(e: ServerError) -> PyErr {
 pub struct Interchange {
     inner: InterchangeHandle,
     cert_sha256: Option<String>,
+    book: Arc<Book>,
+    /// The front's functions this side calls, once a kernel is attached.
+    front: OnceLock<FrontLink>,
+}
+
+/// Who waits for each task sent, and what this side does with a result before the
+/// front's thread wakes for it: shared with the interchange thread as its results hook.
+struct Book {
     /// When the run is monitored: where each try ran and its resource samples go from
     /// here to the monitor, with no Python on the way.
     recorder: OnceLock<Recorder>,
@@ -50,7 +64,23 @@ pub struct Interchange {
     /// and a shutdown's `take_pending` can never both answer one task.
     pending: Mutex<HashMap<u64, Waiter>>,
     /// The DataFlowKernel's, once attached: its tries' successes go to the kernel here.
-    kernel: OnceLock<KernelLink>,
+    kernel: OnceLock<Arc<KernelCell>>,
+    /// Tasks this side launches when their dependencies return (see `splice`).
+    splices: Mutex<Splices>,
+    next_engine_task: AtomicU64,
+    /// Cleared when the executor fails its tasks (`stop_splicing`): nothing more is sent
+    /// from here, and the front's own launch reports the executor's state.
+    splicing: AtomicBool,
+    /// What the results hook did, until `wait` takes it with the results it saw.
+    notes: Mutex<Notes>,
+}
+
+/// Results the hook reported to the kernel (by the interchange's task id), and the
+/// kernel's commands.
+#[derive(Default)]
+struct Notes {
+    reported: HashSet<u64>,
+    commands: Vec<PyCommand>,
 }
 
 /// Who waits for a task's outcome.
@@ -62,21 +92,21 @@ enum Waiter {
     Front(Py<PyAny>),
 }
 
-/// What `attach_kernel` gave: the kernel, and the front's functions this side calls.
-struct KernelLink {
-    cell: Arc<KernelCell>,
+/// What `attach_kernel` gave besides the kernel: the front's functions this side calls.
+struct FrontLink {
     /// Called as `on_done(task, try, ok, outcome)` for a try that did not simply succeed.
     on_done: Py<PyAny>,
     /// Turns a result's bytes into its value (the front's `loads`).
     loads: Py<PyAny>,
     /// A result of this class is an exception in disguise (Parsl's
-    /// `RemoteExceptionWrapper`): the front handles it as a failure.
+    /// `RemoteExceptionWrapper`): the front's future raises it.
     wrapper: Py<PyAny>,
 }
 
-/// `(task, value)` of each try reported to the kernel as a success, in the order the
-/// results came.
-type PySucceeded<'py> = Vec<(u64, Bound<'py, PyAny>)>;
+/// `(task, value, loaded)` of each try reported to the kernel as a success, in the order
+/// the results came; when not `loaded`, `value` is why the client cannot read it (what
+/// unpickling raised, or the `wrapper` it unpickled to).
+type PySucceeded<'py> = Vec<(u64, Bound<'py, PyAny>, bool)>;
 
 /// `(waiter, task, kind, value, hostname)`: an outcome the front must turn into a value
 /// or an exception. The waiter is the front's object, or `(on_done, task, try)` for a
@@ -87,23 +117,106 @@ type PyEvent<'py> = (Bound<'py, PyAny>, u64, u8, Bound<'py, PyAny>, Bound<'py, P
 /// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Book {
+    /// Records who waits for `task` (and, when monitored, the kernel's `key` it runs).
+    fn expect(&self, task: u64, waiter: Waiter, key: Option<(u64, u32)>) {
+        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
+            r.remember(task, key);
+        }
+        locked(&self.pending).insert(task, waiter);
+    }
+
+    /// Try `try_id` of the kernel's `task` from its template, recorded and ready to
+    /// queue; None when it cannot be spliced (see `Splices::payload`) or splicing has
+    /// stopped.
+    fn templated_try(&self, task: u64, try_id: u32) -> Option<(u64, Queued)> {
+        if !self.splicing.load(Ordering::Acquire) {
+            return None;
+        }
+        let queued = locked(&self.splices).payload(task)?;
+        let id = self.next_engine_task.fetch_add(1, Ordering::Relaxed);
+        self.expect(id, Waiter::Try { task, try_id }, Some((task, try_id)));
+        Some((id, queued))
+    }
+}
+
+impl ResultsHook for Book {
+    /// Reports the tries among `events` that returned a value a template waits on to
+    /// the kernel (such a value is a success when it arrives, before the front
+    /// unpickles it: see `splice`), and returns a try of each task the kernel then
+    /// launches that has a template. What it did waits in `notes` for `wait`, those
+    /// launches as `LAUNCHED`. Other tries are reported by `wait`, once their values
+    /// are read.
+    fn queued(&self, events: &[ClientEvent]) -> Vec<(u64, Queued)> {
+        let Some(kernel) = self.kernel.get() else { return Vec::new() };
+        let mut tries = Vec::new();
+        let mut reported = Vec::new();
+        {
+            let mut splices = locked(&self.splices);
+            if splices.waiting_on_none() {
+                return Vec::new(); // (most batches: no lock of `pending` under the events' lock)
+            }
+            let pending = locked(&self.pending);
+            for e in events {
+                if let ClientEvent::Done { task, outcome: Outcome::Ok(bytes), .. } = e {
+                    if let Some(Waiter::Try { task: kt, try_id }) = pending.get(task) {
+                        if splices.wants(*kt) {
+                            splices.returned(*kt, bytes);
+                            tries.push((*kt, *try_id));
+                            reported.push(*task);
+                        }
+                    }
+                }
+            }
+        }
+        if tries.is_empty() {
+            return Vec::new();
+        }
+        let mut commands = report_successes(kernel, &tries);
+        let mut launched = Vec::new();
+        for c in &mut commands {
+            if c.0 == LAUNCH {
+                if let Some(task) = self.templated_try(c.1, c.2) {
+                    c.0 = LAUNCHED;
+                    launched.push(task);
+                }
+            }
+        }
+        let mut notes = locked(&self.notes);
+        notes.reported.extend(reported);
+        notes.commands.extend(commands);
+        launched
+    }
+}
+
 impl Interchange {
     fn with(inner: InterchangeHandle, cert_sha256: Option<String>) -> Self {
-        Interchange { inner, cert_sha256, recorder: OnceLock::new(), pending: Mutex::default(), kernel: OnceLock::new() }
+        let book = Arc::new(Book {
+            recorder: OnceLock::new(),
+            pending: Mutex::default(),
+            kernel: OnceLock::new(),
+            splices: Mutex::default(),
+            next_engine_task: AtomicU64::new(ENGINE_TASK_IDS),
+            splicing: AtomicBool::new(true),
+            notes: Mutex::default(),
+        });
+        inner.set_results_hook(book.clone());
+        Interchange { inner, cert_sha256, book, front: OnceLock::new() }
     }
 
     /// Records who waits for `task` (and, when monitored, the kernel's `key` it runs),
     /// then queues it without waking the interchange's thread.
     fn queue(&self, task: u64, function: u64, payload: &[u8], spec: Vec<(String, String)>, waiter: Waiter, key: Option<(u64, u32)>) {
-        if let (Some(r), Some(key)) = (self.recorder.get(), key) {
-            r.remember(task, key);
-        }
-        self.pending().insert(task, waiter);
+        self.book.expect(task, waiter, key);
         self.inner.submit_soon(vec![(task, (function, payload.to_vec(), spec))]);
     }
 
     fn pending(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        locked(&self.book.pending)
     }
 
     /// The front's object for `waiter`: its own, or `(on_done, task, try)`.
@@ -111,7 +224,7 @@ impl Interchange {
         match waiter {
             Waiter::Front(target) => Ok(target.into_bound(py)),
             Waiter::Try { task, try_id } => {
-                let on_done = self.kernel.get().map(|k| k.on_done.bind(py).clone()).unwrap_or_else(|| py.None().into_bound(py));
+                let on_done = self.front.get().map(|k| k.on_done.bind(py).clone()).unwrap_or_else(|| py.None().into_bound(py));
                 Ok(PyTuple::new(py, [on_done, task.into_pyobject(py)?.into_any(), try_id.into_pyobject(py)?.into_any()])?.into_any())
             }
         }
@@ -230,7 +343,7 @@ impl Interchange {
         kernel_task: u64,
         try_id: u32,
     ) -> PyResult<()> {
-        if self.kernel.get().is_none() {
+        if self.book.kernel.get().is_none() {
             return Err(PyRuntimeError::new_err("submit_try needs a kernel: call attach_kernel first"));
         }
         self.queue(task, function, payload, spec, Waiter::Try { task: kernel_task, try_id }, Some((kernel_task, try_id)));
@@ -243,8 +356,45 @@ impl Interchange {
     /// result's bytes into its value, and a value of class `wrapper` is an exception the
     /// front re-raises (so it is handed over as an outcome, not a success).
     fn attach_kernel(&self, kernel: &KernelHandle, on_done: Py<PyAny>, loads: Py<PyAny>, wrapper: Py<PyAny>) -> PyResult<()> {
-        let link = KernelLink { cell: Arc::clone(&kernel.cell), on_done, loads, wrapper };
-        self.kernel.set(link).map_err(|_| PyRuntimeError::new_err("this interchange already has a kernel"))
+        let taken = || PyRuntimeError::new_err("this interchange already has a kernel");
+        // (the front's side first: a try reported by the hook is handed over by `wait`)
+        self.front.set(FrontLink { on_done, loads, wrapper }).map_err(|_| taken())?;
+        self.book.kernel.set(Arc::clone(&kernel.cell)).map_err(|_| taken())
+    }
+
+    /// Keeps the call of the kernel's `task` (its `function`, `call` pickled with a
+    /// `chervil.serialize.Slot(i)` for the result of kernel task `deps[i]`, an MPI
+    /// task's `spec`): once the kernel launches it, a try goes out from here with those
+    /// results spliced in, or from `launch_spliced` (see `splice`).
+    fn splice_template(&self, task: u64, function: u64, call: Vec<u8>, deps: Vec<u64>, spec: Vec<(String, String)>) {
+        locked(&self.book.splices).add(task, Template { function, call, deps, spec });
+    }
+
+    /// Queues try `try_id` of the kernel's `task` from its template (waking nobody, as
+    /// `submit_try`); false when there is none or a result it needs is not here: the
+    /// front then launches the task its own way.
+    fn launch_spliced(&self, task: u64, try_id: u32) -> PyResult<bool> {
+        if self.book.kernel.get().is_none() {
+            return Err(PyRuntimeError::new_err("launch_spliced needs a kernel: call attach_kernel first"));
+        }
+        let Some(task) = self.book.templated_try(task, try_id) else { return Ok(false) };
+        self.inner.submit_soon(vec![task]);
+        Ok(true)
+    }
+
+    /// The kernel's `task` finished: its template, and the results only it waited on, go.
+    fn forget_splice(&self, task: u64) {
+        locked(&self.book.splices).forget(task);
+    }
+
+    /// `(templates, results)` held for spliced launches.
+    fn splices_held(&self) -> (usize, usize) {
+        locked(&self.book.splices).len()
+    }
+
+    /// No more launches from templates: the executor is failing its tasks.
+    fn stop_splicing(&self) {
+        self.book.splicing.store(false, Ordering::Release);
     }
 
     /// Everyone still waiting, taken at once (a result arriving later is dropped): each
@@ -266,7 +416,7 @@ impl Interchange {
     #[pyo3(signature = (monitor, interval_s = None))]
     fn attach_monitor(&self, monitor: &monitor::Monitor, interval_s: Option<f64>) -> PyResult<()> {
         let recorder = Recorder::new(Arc::clone(&monitor.inner), interval_s.unwrap_or(0.0));
-        self.recorder.set(recorder).map_err(|_| PyRuntimeError::new_err("this interchange already has a monitor"))
+        self.book.recorder.set(recorder).map_err(|_| PyRuntimeError::new_err("this interchange already has a monitor"))
     }
 
     /// Sends what `submit_soon` left waiting, now.
@@ -277,13 +427,17 @@ impl Interchange {
     /// Waits up to `timeout` seconds; returns `(succeeded, commands, outcomes, pool
     /// changes)` that arrived, or `None` after shutdown.
     ///
-    /// A kernel's try that returned a value is reported to the kernel here (one lock for
-    /// the batch): `succeeded` holds `(task, value)` for each, and `commands` what the
-    /// kernel answered (as `KernelHandle`'s methods return them). Every other outcome is
-    /// `(waiter, task, kind, value, hostname)` for the front to decide: kind 0 result (value:
-    /// pickled), 1 exception (pickled), 2 worker lost (why), 3 pool lost (why), 4 refused
-    /// by the pool (why). A result that does not unpickle, or unpickles to the `wrapper`
-    /// class, is handed over as kind 0 with its bytes. Pool changes are
+    /// A kernel's try that returned a value is reported to the kernel: by the results
+    /// hook, on the interchange thread as it came in, when a template waits on it (the
+    /// tasks that then launched with a template went out from there: `splice`); else
+    /// here, once its value is read (one lock for the batch). `succeeded` holds `(task,
+    /// value, loaded)` for each, and `commands` what the kernel answered (as
+    /// `KernelHandle`'s methods return them, with `LAUNCHED` for the hook's launches).
+    /// Every other outcome is `(waiter, task, kind, value, hostname)` for the front to
+    /// decide: kind 0 result (value: pickled), 1 exception (pickled), 2 worker lost
+    /// (why), 3 pool lost (why), 4 refused by the pool (why). A result that does not
+    /// unpickle, or unpickles to the `wrapper` class, and that the hook did not report,
+    /// is handed over as kind 0 with its bytes (a failed try). Pool changes are
     /// [`PyPoolChange`]s, for monitoring's `node` rows.
     #[allow(clippy::type_complexity)]
     fn wait<'py>(
@@ -292,13 +446,14 @@ impl Interchange {
         timeout: f64,
     ) -> PyResult<Option<(PySucceeded<'py>, Vec<PyCommand>, Vec<PyEvent<'py>>, Vec<PyPoolChange>)>> {
         let t = secs(timeout, "timeout")?;
-        let recorder = self.recorder.get();
+        let recorder = self.book.recorder.get();
+        let mut notes = Notes::default();
         let Some(events) = py.detach(|| {
-            let events = self.inner.wait(t);
-            if let (Some(r), Some(events)) = (recorder, events.as_ref()) {
-                r.record(events);
+            let events = self.inner.wait_then(t, || notes = std::mem::take(&mut *locked(&self.book.notes)))?;
+            if let Some(r) = recorder {
+                r.record(&events);
             }
-            events
+            Some(events)
         }) else {
             return Ok(None);
         };
@@ -306,7 +461,7 @@ impl Interchange {
         let mut tries = Vec::new();
         let mut out = Vec::new();
         let mut pools = Vec::new();
-        let link = self.kernel.get();
+        let link = self.front.get();
         for e in events {
             // `Err(why)`: the task's pool was lost
             let (task, outcome, hostname) = match e {
@@ -329,13 +484,23 @@ impl Interchange {
             };
             if let (Waiter::Try { task: kt, try_id }, Ok(Outcome::Ok(bytes)), Some(link)) = (&waiter, &outcome, link) {
                 let blob = PyBytes::new(py, bytes);
-                match link.loads.bind(py).call1((&blob,)) {
+                let read = link.loads.bind(py).call1((&blob,));
+                if notes.reported.contains(&task) {
+                    // the results hook reported it (`Book::queued`): a success whatever this side reads
+                    succeeded.push(match read {
+                        Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => (*kt, value, true),
+                        Ok(wrapper) => (*kt, wrapper, false),
+                        Err(e) => (*kt, e.into_value(py).into_bound(py).into_any(), false),
+                    });
+                    continue;
+                }
+                match read {
                     Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => {
-                        succeeded.push((*kt, value));
+                        succeeded.push((*kt, value, true));
                         tries.push((*kt, *try_id));
                         continue;
                     }
-                    // the front says why, as for any result it cannot read
+                    // the front says why, as for any result it cannot read: a failed try
                     _ => {}
                 }
             }
@@ -352,10 +517,10 @@ impl Interchange {
                 Err(e) => tracing::error!(task, "an outcome could not be handed to the front: {e}"),
             }
         }
-        let commands = match link {
-            Some(link) if !tries.is_empty() => report_successes(&link.cell, &tries),
-            _ => Vec::new(),
-        };
+        let mut commands = notes.commands;
+        if let (Some(kernel), false) = (self.book.kernel.get(), tries.is_empty()) {
+            commands.extend(report_successes(kernel, &tries));
+        }
         Ok(Some((succeeded, commands, out, pools)))
     }
 

@@ -22,15 +22,18 @@ mod monitor;
 mod providers;
 mod run;
 mod scaling;
+mod splice;
 
 /// A command as the front reads it: `(kind, task, value, cause)`.
 /// kind: 0 launch (value = try id), 1 complete (value = state), 2 fail (value = state,
-/// cause: 0 the try's exception, 1 dependency, 2 join).
+/// cause: 0 the try's exception, 1 dependency, 2 join), 3 launched (value = try id: the
+/// engine has sent it already, the front records it; see `splice`).
 pub(crate) type PyCommand = (u8, u64, u32, u8);
 
-const LAUNCH: u8 = 0;
+pub(crate) const LAUNCH: u8 = 0;
 const COMPLETE: u8 = 1;
 const FAIL: u8 = 2;
+pub(crate) const LAUNCHED: u8 = 3;
 const CAUSE_TRY: u8 = 0;
 const CAUSE_DEPENDENCY: u8 = 1;
 const CAUSE_JOIN: u8 = 2;
@@ -432,6 +435,8 @@ mod _core {
     const COMPLETE: u8 = super::COMPLETE;
     #[pymodule_export]
     const FAIL: u8 = super::FAIL;
+    #[pymodule_export]
+    const LAUNCHED: u8 = super::LAUNCHED;
     #[pymodule_export]
     const CAUSE_TRY: u8 = super::CAUSE_TRY;
     #[pymodule_export]

@@ -44,11 +44,12 @@ from chervil.jobs.job_status_poller import JobStatusPoller
 from chervil.log_utils import set_file_logger
 from chervil.logconfigs.base import LogConfig, oneshot_initialize_logging, oneshot_uninitialize_logging
 from chervil.logconfigs.noop import NoopLogging
+from chervil.serialize import DeserializationError, Slot
 
 logger = logging.getLogger(__name__)
 
 # Command kinds and failure causes, as chervil._core encodes them.
-_LAUNCH, _COMPLETE, _FAIL = _core.LAUNCH, _core.COMPLETE, _core.FAIL
+_LAUNCH, _COMPLETE, _FAIL, _LAUNCHED = _core.LAUNCH, _core.COMPLETE, _core.FAIL, _core.LAUNCHED
 #: A state by its value: a command carries the value, and ``States(value)`` costs a
 #: microsecond a task through Enum's machinery.
 _STATE_OF = {s.value: s for s in States}
@@ -83,6 +84,27 @@ def _carries_files(args, kwargs) -> bool:
 def _empty_list(v: Any) -> bool:
     return type(v) in (list, tuple) and not v
 AUTO_LOGNAME = -1
+
+
+class _NotSpliced(Exception):
+    """A task's arguments wait on something the engine cannot splice (DataFlowKernel._splice)."""
+
+
+class _Unreadable:
+    """A try's returned value that this side cannot unpickle (or that unpickled to a
+    RemoteExceptionWrapper): what its task's future raises."""
+
+    __slots__ = ('error',)
+
+    def __init__(self, tid: int, why: Any) -> None:
+        if isinstance(why, RemoteExceptionWrapper):
+            try:
+                why.reraise()
+            except BaseException as e:
+                why = e
+            self.error = why
+        else:
+            self.error = DeserializationError(f"the result of task {tid}", why)
 
 
 def _failed(f: cf.Future) -> bool:
@@ -264,6 +286,8 @@ class DataFlowKernel:
             self.tasks[tid] = record
             if staging and (outputs or std_files):
                 record['_held'] = None
+            elif own and not external and not join and not record.memoize:
+                self._splice(record, label)
             try:
                 if self._monitor is None:
                     got, commands = self._kernel.submit(func_name, label, join, own, len(external), external_failed)
@@ -491,6 +515,47 @@ class DataFlowKernel:
                 external.append(f)
         return own, external, external_failed
 
+    def _splice(self, record, label: str) -> None:
+        """When every future among the task's arguments is a task of its own executor
+        (an HTEX whose results reach the engine), pickles its call now with a
+        placeholder for each result still to come, so that the engine launches it
+        the moment the last one returns, with no trip through Python (chervil-py's
+        ``splice`` module): a dependency chain's next link leaves before this side
+        has seen the last. Anything else launches the usual way."""
+        if self.dependency_resolver is not SHALLOW_DEPENDENCY_RESOLVER:
+            return
+        splice = getattr(self.executors[label], 'splice', None)
+        if splice is None:
+            return
+        deps: List[int] = []
+        slots: Dict[int, Slot] = {}
+
+        def placed(v):
+            if not isinstance(v, cf.Future):
+                return v
+            dep = v.task_record if isinstance(v, AppFuture) else None
+            if dep is None or dep.executor != label or dep.join or dep.dfk is not self:
+                raise _NotSpliced
+            if v.done():
+                if _failed(v):
+                    raise _NotSpliced  # the kernel fails this task; nothing to launch
+                return v.result()
+            slot = slots.get(dep.id)
+            if slot is None:
+                slot = slots[dep.id] = Slot(len(deps))
+                deps.append(dep.id)
+            return slot
+
+        try:
+            args = tuple([placed(a) for a in record.args])
+            kwargs = {k: placed(v) for k, v in record.kwargs.items()}
+            if kwargs.get('inputs'):
+                kwargs['inputs'] = [placed(a) for a in kwargs['inputs']]
+        except _NotSpliced:
+            return
+        if deps and splice(record.id, deps, record.func, getattr(record, 'resource_specification', None), args, kwargs):
+            record._spliced = True
+
     def _std_autopath(self, record) -> None:
         for kw in ('stdout', 'stderr'):
             spec = record['kwargs'].get(kw)
@@ -528,6 +593,8 @@ class DataFlowKernel:
                 try:
                     if kind == _LAUNCH:
                         self._launch(tid, value)
+                    elif kind == _LAUNCHED:
+                        self._launched(self.tasks[tid], value)
                     elif kind == _COMPLETE:
                         self._complete(tid, _STATE_OF[value])
                     else:
@@ -547,11 +614,16 @@ class DataFlowKernel:
                 if '_held' in record:
                     record['_held'] = try_id
                     return
-        record.try_id = try_id
-        record.status = States.launched
-        record._try_time_launched = time.time()
+        self._launched(record, try_id)
         try:
-            if try_id == 0:
+            if record._spliced:
+                if self.executors[record.executor].launch_spliced(tid, try_id):
+                    return
+                # a result it needed was gone: the usual way, now and for retries
+                record._spliced = False
+                self.executors[record.executor].forget_splice(tid)
+                record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
+            elif try_id == 0:
                 if getattr(record, 'depends', None) or self.dependency_resolver not in _BUILTIN_RESOLVERS:
                     record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
             if record.memoize:
@@ -580,6 +652,11 @@ class DataFlowKernel:
             exec_fu.set_exception(e)
         record.exec_fu = exec_fu
         exec_fu.add_done_callback(partial(self._try_done, tid, try_id))
+
+    def _launched(self, record, try_id: int) -> None:
+        record.try_id = try_id
+        record.status = States.launched
+        record._try_time_launched = time.time()
 
     def _memo_hit(self, record, try_id: int) -> bool:
         """Looks the task up in the memo table; True when an earlier outcome will stand in."""
@@ -661,18 +738,21 @@ class DataFlowKernel:
         executor hands its outcome here rather than reporting a success to the kernel)."""
         self._try_finished(tid, try_id, ok, value)
 
-    def _tries_succeeded(self, values: List[Tuple[int, Any]], commands) -> None:
-        """A batch of tries returned ``(task, value)``, and the engine has told the kernel
-        already (``attach_kernel``): the values are kept for the kernel's ``commands``."""
+    def _tries_succeeded(self, values: List[Tuple[int, Any, bool]], commands) -> None:
+        """A batch of tries returned ``(task, value, loaded)``, and the engine has told the
+        kernel already (``attach_kernel``): the values are kept for the kernel's
+        ``commands``. A value this side cannot read (not ``loaded``: ``value`` says why)
+        still counted as a success: its dependants got it where they ran; its own
+        future raises."""
         now = time.time()
         tasks = self.tasks
-        for tid, value in values:
+        for tid, value, loaded in values:
             record = tasks.get(tid)
             if record is None:  # never: the kernel knew it; its commands are logged, not lost
                 logger.error("Task %s succeeded but the DataFlowKernel has no record of it", tid)
                 continue
             record._try_time_returned = now
-            record._result = value
+            record._result = value if loaded else _Unreadable(tid, value)
         self._act(commands)
 
     def _try_failed(self, record, try_id: int, e: BaseException, cost: Optional[float] = None):
@@ -720,6 +800,9 @@ class DataFlowKernel:
         self._act(self._kernel.external_resolved(tid, _failed(f)))
 
     def _finish(self, record, state: States) -> AppFuture:
+        if record._spliced:
+            record._spliced = False
+            self.executors[record.executor].forget_splice(record.id)
         record.status = state
         record._time_returned = time.time()
         app_fu = record.app_fu
@@ -739,6 +822,9 @@ class DataFlowKernel:
             result = joins.result() if isinstance(joins, cf.Future) else [f.result() for f in joins]
         else:
             result, record._result = record._result, None
+            if type(result) is _Unreadable:
+                self._finish(record, state).set_exception(result.error)
+                return
         if record.hashsum:
             try:
                 self.memoizer.update_memo_result(record, result)

@@ -62,7 +62,7 @@ class TaskRecord(MutableMapping):
     # Times are kept as `time.time()` floats and read as datetimes (see _Time).
     # _result and _exception: the front's own, a try's outcome until the task completes.
     __slots__ = (*(k for k in _DEFAULTS if k not in _TIMES), *(f'_{k}' for k in _TIMES),
-                 '_result', '_exception', '_extra')
+                 '_result', '_exception', '_spliced', '_extra')
 
     def __init__(self, dfk, func, func_name: str, args: tuple, kwargs: dict, executor: str,
                  memoize: bool, join: bool, time_invoked) -> None:
@@ -93,6 +93,8 @@ class TaskRecord(MutableMapping):
         self._try_time_returned = None
         self._result = None
         self._exception = None
+        # Its call is kept in the engine, which launches it (DataFlowKernel._splice).
+        self._spliced = False
         spec = kwargs.get('parsl_resource_specification')
         if spec:
             self.resource_specification = spec

@@ -9,16 +9,17 @@ cloudpickle for what pickle cannot do. What neither can do is a
 """
 import hashlib
 import pickle
+import struct
 import threading
 import weakref
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import cloudpickle
 
 from chervil.serialize.errors import DeserializationError, PayloadTooLarge, SerializationError
 
 __all__ = ['serialize', 'deserialize', 'pack_apply_message', 'unpack_apply_message', 'dumps', 'loads', 'pack_call',
-           'FunctionCache', 'SerializationError', 'DeserializationError']
+           'FunctionCache', 'SerializationError', 'DeserializationError', 'Slot', 'load_spliced', 'SPLICED']
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -113,6 +114,65 @@ def _check(value: Any, what: str) -> None:
     if value is None or isinstance(value, (int, float, str, bytes, bool)):
         return
     dumps(value, what=what)
+
+
+class Slot:
+    """Stands, in a call pickled before its dependencies finish, for the result of one
+    of them: the ``index``-th result the engine splices in front of the call's bytes
+    (see :func:`load_spliced`). The engine launches such a task itself the moment the
+    last of its dependencies returns, with no trip through the client's Python."""
+
+    __slots__ = ('index',)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self):
+        return _spliced_result, (self.index,)
+
+
+#: The first byte of a spliced call (a pickle starts with 0x80): then a 4-byte count of
+#: results, each a 4-byte length and its bytes, then the pickled call with Slots in it.
+#: ``chervil-py``'s ``splice`` module writes it.
+SPLICED = 1
+_COUNT = struct.Struct('>I')
+
+# The results of the call being unpickled, while :func:`load_spliced` runs (a worker
+# runs one task at a time): each is unpickled once, so a result passed twice arrives as
+# one object, as it would after the client unpickled and re-pickled it.
+_parts: List[Any] = []
+
+
+def _spliced_result(index: int) -> Any:
+    part = _parts[index]
+    if isinstance(part, _Raw):
+        part = _parts[index] = loads(part.data)
+    return part
+
+
+class _Raw:
+    __slots__ = ('data',)
+
+    def __init__(self, data: memoryview) -> None:
+        self.data = data
+
+
+def load_spliced(data) -> Any:
+    """Unpickles a call the engine spliced (``data[0] == SPLICED``): each Slot in the
+    pickled call becomes the dependency result it stands for."""
+    view = memoryview(data)
+    (count,) = _COUNT.unpack_from(view, 1)
+    at, parts = 5, []
+    for _ in range(count):
+        (size,) = _COUNT.unpack_from(view, at)
+        parts.append(_Raw(view[at + 4:at + 4 + size]))
+        at += 4 + size
+    global _parts
+    _parts = parts
+    try:
+        return loads(view[at:])
+    finally:
+        _parts = []
 
 
 # Parsl's facade (``parsl.serialize.serialize`` and friends), for code that moves objects

@@ -357,24 +357,61 @@ class HighThroughputExecutor(BlockProviderExecutor):
         its key (~70 bytes less than a ``functools.partial`` of them)."""
         self._send((on_done, *key), func, resource_specification, args, kwargs)
 
-    def _send(self, target, func, resource_specification, args, kwargs) -> int:
+    def _spec(self, resource_specification) -> Sequence[Tuple[str, str]]:
         if resource_specification is not None and not isinstance(resource_specification, dict):
             raise InvalidResourceSpecification(
                 set(), f"parsl_resource_specification must be a dict, not {resource_specification!r}")
-        spec: Sequence[Tuple[str, str]] = ()
         if resource_specification or self.enable_mpi_mode:
             # The engine's rule (chervil_mpi::accept), as the Rust front asks it: raises
             # InvalidResourceSpecification naming the keys at fault. (A plain task on a
             # plain executor, the hot path, carries nothing: what the rule says of it.)
-            spec = _core.accept_resource_specification(
+            return _core.accept_resource_specification(
                 self.enable_mpi_mode, list((resource_specification or {}).items()), self._nodes_per_block())
+        return ()
+
+    def _running(self) -> None:
         self._check_bad_state()
         if self._ix is None or self._stopping.is_set():
             raise RuntimeError(f"executor {self.label} is not running; load a config that contains it")
+
+    def _pack(self, func, args, kwargs) -> Tuple[int, bytes]:
         fid, blob, payload = pack_call(self._functions, func, args, kwargs)
         if fid not in self._registered:
             self._ix.register_function(fid, blob)
             self._registered.add(fid)
+        return fid, payload
+
+    def splice(self, task: int, deps: List[int], func, resource_specification, args: tuple, kwargs: dict) -> bool:
+        """For the DataFlowKernel, once attached: keeps the call of its ``task``, whose
+        arguments hold a ``chervil.serialize.Slot(i)`` for the result of its task
+        ``deps[i]`` (each a task of this executor), so that the engine launches the task
+        itself when they return (``chervil-py``'s ``splice`` module). False (nothing
+        kept) when the call cannot be pickled now: its launch then goes the usual way,
+        and says why there."""
+        if self._ix is None or self._kernel_on_done is None:
+            return False
+        try:
+            spec = self._spec(resource_specification)
+            fid, payload = self._pack(func, args, kwargs)
+        except Exception:
+            return False
+        self._ix.splice_template(task, fid, payload, deps, spec)
+        return True
+
+    def launch_spliced(self, task: int, try_id: int) -> bool:
+        """Sends try ``try_id`` of a task kept by ``splice``; False when a result it
+        needs is gone (it returned before the call was kept): launch it the usual way."""
+        self._running()
+        return self._ix.launch_spliced(task, try_id)
+
+    def forget_splice(self, task: int) -> None:
+        if self._ix is not None:
+            self._ix.forget_splice(task)
+
+    def _send(self, target, func, resource_specification, args, kwargs) -> int:
+        spec = self._spec(resource_specification)
+        self._running()
+        fid, payload = self._pack(func, args, kwargs)
         tid = next(self._task_ids)
         # Not a wake of the interchange thread per task: see lean_future.before_wait.
         if target.__class__ is tuple and target[0] is self._kernel_on_done:
@@ -427,6 +464,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             lean_future.flush_before_waiting()
 
     def _fail_all(self, error: BaseException) -> None:
+        if self._ix is not None:
+            self._ix.stop_splicing()
         for target in self._ix.take_pending() if self._ix is not None else ():
             _deliver(target, False, error)
 
