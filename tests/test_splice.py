@@ -59,6 +59,16 @@ def fails_once(marker, x):
 
 
 @python_app
+def kills_its_worker_once(marker, x):
+    import os
+    import signal
+    if not os.path.exists(marker):
+        open(marker, 'w').close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * 2
+
+
+@python_app
 def readable_only_on_workers(_after=None):
     """Pickles on the worker; unpickles only where PARSL_WORKER_RANK is set."""
     def on_a_worker(text):
@@ -127,6 +137,18 @@ def test_a_spliced_task_is_retried_with_the_same_values(tmp_path, fifo):
         release(fifo)
         assert f.result(timeout=60) == 42
         assert f.task_record['fail_count'] == 1
+        assert held(dfk) == (0, 0)
+
+
+def test_a_spliced_task_whose_worker_dies_runs_again_from_its_template(tmp_path, fifo):
+    with chervil.load(htex_config(tmp_path, retries=1)) as dfk:
+        g = gated(fifo, 21)
+        f = kills_its_worker_once(str(tmp_path / 'marker'), g)
+        after = add(f, b=0)
+        assert held(dfk)[0] == 2
+        release(fifo)
+        assert after.result(timeout=60) == 42
+        assert f.task_record['fail_count'] == 1 and 'WorkerLost' in f.task_record['fail_history'][0]
         assert held(dfk) == (0, 0)
 
 
