@@ -189,6 +189,16 @@ def test_a_task_waiting_on_many_results_launches_the_usual_way(tmp_path, fifo):
         assert whole.task_record['kwargs']['inputs'][0] == 1, "unwrapped by the front"
 
 
+def test_a_big_call_is_not_kept_for_the_engine(tmp_path, fifo):
+    from chervil.executors.high_throughput.executor import SPLICE_MAX_CALL
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        g = gated(fifo, b'')
+        f = add(g, b=b'x' * (SPLICE_MAX_CALL + 1))
+        assert held(dfk)[0] == 0, "not kept twice, beside the arguments the record holds"
+        release(fifo)
+        assert len(f.result(timeout=60)) == SPLICE_MAX_CALL + 1
+
+
 def test_load_spliced_puts_each_result_where_its_slot_was():
     call = pickle.dumps(((Slot(1), 'x'), {'k': Slot(0), 'again': Slot(1)}))
     parts = [pickle.dumps('zero'), pickle.dumps([1])]

@@ -49,6 +49,10 @@ DEFAULT_LAUNCH_CMD = ("{python} -m chervil.pool {debug} {max_workers_per_node} -
                       "--connect-timeout={address_probe_timeout} {resource_interval} {mpi}")
 
 
+#: The largest pickled call kept for the engine to launch (``HighThroughputExecutor.splice``).
+SPLICE_MAX_CALL = 1 << 20
+
+
 def _check_launch_cmd(template: str, fields: Dict[str, Any]) -> None:
     try:
         _fill_block_id(template.format(**fields), '')
@@ -386,14 +390,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
         arguments hold a ``chervil.serialize.Slot(i)`` for the result of its task
         ``deps[i]`` (each a task of this executor), so that the engine launches the task
         itself when they return (``chervil-py``'s ``splice`` module). False (nothing
-        kept) when the call cannot be pickled now: its launch then goes the usual way,
-        and says why there."""
+        kept) when the call cannot be pickled now, or pickles to more than
+        ``SPLICE_MAX_CALL`` bytes (kept until the task ends, beside the arguments the
+        record holds): its launch then goes the usual way, and says why there."""
         if self._ix is None or self._kernel_on_done is None:
             return False
         try:
             spec = self._spec(resource_specification)
             fid, payload = self._pack(func, args, kwargs)
         except Exception:
+            return False
+        if len(payload) > SPLICE_MAX_CALL:
             return False
         self._ix.splice_template(task, fid, payload, deps, spec)
         return True
