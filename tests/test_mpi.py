@@ -133,6 +133,36 @@ def test_mpi_tasks_share_the_block_without_overlapping(tmp_path):
     assert results[2][2] >= min(results[0][3], results[1][3]) - 0.05
 
 
+@python_app
+def nodes_after_gate(fifo, parsl_resource_specification=None):
+    import os
+    with open(fifo) as f:
+        f.read()
+    return os.environ['PARSL_MPI_NODELIST'].split(',')
+
+
+@python_app
+def nodes_after(before, parsl_resource_specification=None):
+    import os
+    return before, os.environ['PARSL_MPI_NODELIST'].split(',')
+
+
+def test_an_mpi_task_waiting_on_another_is_launched_by_the_engine(tmp_path):
+    """A dependant's resource specification travels with the template the engine keeps
+    (chervil-py's splice): it gets its nodes and its dependency's value."""
+    _need(shutil.which('mpiexec') is not None, "MPICH is not installed")
+    fifo = tmp_path / 'gate'
+    os.mkfifo(fifo)
+    with chervil.load(mpi_config(tmp_path)) as dfk:
+        first = nodes_after_gate(str(fifo), parsl_resource_specification={'num_nodes': 1, 'ranks_per_node': 1})
+        second = nodes_after(first, parsl_resource_specification={'num_nodes': 2, 'ranks_per_node': 1})
+        assert dfk.executors['mpi']._ix.splices_held()[0] == 1
+        with open(fifo, 'w') as f:
+            f.write('go')
+        before, nodes = second.result(timeout=120)
+    assert len(before) == 1 and len(nodes) == 2
+
+
 def test_bad_specifications_are_invalid_resource_specification(tmp_path):
     with chervil.load(mpi_config(tmp_path, workers=1)):
         cases = {
