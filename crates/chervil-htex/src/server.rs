@@ -7,7 +7,9 @@
 //! dispatch logic, and the frames written to the pools' sockets from its own thread
 //! (see the private `outbox` module), so a task goes out without waiting for the runtime to be
 //! scheduled. Results flow the other way into `Events`, which the client drains with
-//! one blocking call per batch.
+//! one blocking call per batch. A front's [`ResultsHook`] sees each batch as it is
+//! queued, on the runtime's thread, and may hand back tasks that leave at once: the
+//! Python front launches a waiting dependant from there, before its own thread wakes.
 //!
 //! Per pool connection there are two tasks: a reader (frames → core) and a writer (what
 //! the socket did not take at once → socket, coalesced). The `Link` in the core owns the
