@@ -21,6 +21,7 @@ from chervil.executors.errors import InvalidResourceSpecification
 from chervil.launchers import SimpleLauncher
 from chervil.providers import LocalProvider
 from test_htex import _need
+from test_splice import release
 
 HELLO_C = r'''
 #include <mpi.h>
@@ -157,8 +158,7 @@ def test_an_mpi_task_waiting_on_another_is_launched_by_the_engine(tmp_path):
         first = nodes_after_gate(str(fifo), parsl_resource_specification={'num_nodes': 1, 'ranks_per_node': 1})
         second = nodes_after(first, parsl_resource_specification={'num_nodes': 2, 'ranks_per_node': 1})
         assert dfk.executors['mpi']._ix.splices_held()[0] == 1
-        with open(fifo, 'w') as f:
-            f.write('go')
+        release(str(fifo))
         before, nodes = second.result(timeout=120)
     assert len(before) == 1 and len(nodes) == 2
 

@@ -9,6 +9,7 @@ dependants are spliced (not launched the usual way because their dependency was 
 import os
 import pickle
 import struct
+import threading
 
 import pytest
 
@@ -101,8 +102,16 @@ def fifo(tmp_path):
 
 
 def release(fifo, word='go'):
-    with open(fifo, 'w') as f:
-        f.write(word)
+    """Writes ``word`` to the gated task, failing (not hanging) if it never opens the FIFO."""
+    def write():
+        with open(fifo, 'w') as f:
+            f.write(word)
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(120)
+    if writer.is_alive():
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go
+        pytest.fail("the gated task never opened its FIFO: did its pool start?")
 
 
 def held(dfk):
