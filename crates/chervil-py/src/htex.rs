@@ -389,7 +389,7 @@ impl Interchange {
 
     /// `(templates, results)` held for spliced launches.
     fn splices_held(&self) -> (usize, usize) {
-        locked(&self.book.splices).len()
+        locked(&self.book.splices).held()
     }
 
     /// No more launches from templates: the executor is failing its tasks.
@@ -484,25 +484,27 @@ impl Interchange {
             };
             if let (Waiter::Try { task: kt, try_id }, Ok(Outcome::Ok(bytes)), Some(link)) = (&waiter, &outcome, link) {
                 let blob = PyBytes::new(py, bytes);
-                let read = link.loads.bind(py).call1((&blob,));
+                // Ok: the value; Err: why this side cannot read it (what unpickling raised,
+                // or the `wrapper` it unpickled to)
+                let read = match link.loads.bind(py).call1((&blob,)) {
+                    Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => Ok(value),
+                    Ok(wrapper) => Err(wrapper),
+                    Err(e) => Err(e.into_value(py).into_bound(py).into_any()),
+                };
                 if notes.reported.contains(&task) {
                     // the results hook reported it (`Book::queued`): a success whatever this side reads
                     succeeded.push(match read {
-                        Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => (*kt, value, true),
-                        Ok(wrapper) => (*kt, wrapper, false),
-                        Err(e) => (*kt, e.into_value(py).into_bound(py).into_any(), false),
+                        Ok(value) => (*kt, value, true),
+                        Err(why) => (*kt, why, false),
                     });
                     continue;
                 }
-                match read {
-                    Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => {
-                        succeeded.push((*kt, value, true));
-                        tries.push((*kt, *try_id));
-                        continue;
-                    }
-                    // the front says why, as for any result it cannot read: a failed try
-                    _ => {}
+                if let Ok(value) = read {
+                    succeeded.push((*kt, value, true));
+                    tries.push((*kt, *try_id));
+                    continue;
                 }
+                // else the front says why, as for any result it cannot read: a failed try
             }
             let (kind, value) = match outcome {
                 Ok(Outcome::Ok(v)) => (DONE_OK, PyBytes::new(py, &v).into_any()),

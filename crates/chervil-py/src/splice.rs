@@ -105,8 +105,8 @@ impl Splices {
         }
     }
 
-    /// Templates held (for tests and leaks).
-    pub fn len(&self) -> (usize, usize) {
+    /// `(templates, results)` held (for tests and leaks).
+    pub fn held(&self) -> (usize, usize) {
         (self.templates.len(), self.results.len())
     }
 }
@@ -144,7 +144,7 @@ mod tests {
         assert!(s.payload(3).is_none(), "no result yet");
         s.returned(1, b"one");
         s.returned(9, b"nobody waits");
-        assert_eq!(s.len(), (1, 1));
+        assert_eq!(s.held(), (1, 1));
         s.returned(2, b"two!");
         let (f, call, _) = s.payload(3).unwrap();
         assert_eq!(f, 7);
@@ -160,7 +160,7 @@ mod tests {
         s.forget(3);
         assert!(s.payload(4).is_some(), "a retry of 4 still needs 1's result");
         s.forget(4);
-        assert_eq!(s.len(), (0, 0));
+        assert_eq!(s.held(), (0, 0));
         assert!(!s.wants(1));
         s.forget(4); // twice is harmless
     }

@@ -560,10 +560,7 @@ class DataFlowKernel:
             return slot
 
         try:
-            args = tuple([placed(a) for a in record.args])
-            kwargs = {k: placed(v) for k, v in record.kwargs.items()}
-            if kwargs.get('inputs'):
-                kwargs['inputs'] = [placed(a) for a in kwargs['inputs']]
+            args, kwargs = self._unwrap(record.args, record.kwargs, placed)
         except _NotSpliced:
             return
         if deps and splice(record.id, deps, record.func, getattr(record, 'resource_specification', None), args, kwargs):
@@ -699,8 +696,11 @@ class DataFlowKernel:
             commands = self._kernel.try_succeeded(tid, try_id, True)
         self._act(commands)
 
-    def _unwrap(self, args, kwargs):
-        unwrap = self.dependency_resolver.traverse_to_unwrap
+    def _unwrap(self, args, kwargs, unwrap=None):
+        """The arguments with each future the resolver finds replaced by ``unwrap(future)``
+        (its value, unless another ``unwrap`` is given: ``_splice``'s placeholders)."""
+        if unwrap is None:
+            unwrap = self.dependency_resolver.traverse_to_unwrap
         new_args = tuple([unwrap(a) for a in args])
         new_kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         if 'inputs' in new_kwargs and new_kwargs['inputs']:

@@ -231,8 +231,13 @@ pub fn hostname() -> String {
 async fn connect<C: Transport>(opts: &PoolOptions, connector: &C, deadline: Instant) -> Result<PoolLink<C::Stream>, PoolError> {
     let mut last = String::from("no address to try");
     let mut pause = Duration::from_millis(50);
-    let local: Vec<&str> = opts.addresses.iter().filter_map(|a| local::name_of(a)).collect();
-    let net: Vec<&String> = opts.addresses.iter().filter(|a| local::name_of(a).is_none()).collect();
+    let (mut local, mut net): (Vec<&str>, Vec<&String>) = (Vec::new(), Vec::new());
+    for a in &opts.addresses {
+        match local::name_of(a) {
+            Some(name) => local.push(name),
+            None => net.push(a),
+        }
+    }
     loop {
         for name in &local {
             match local::connect(name) {
