@@ -4,8 +4,10 @@
     python scripts/chaos-soak.py [--tasks 100000] [--provider slurm|local] [--minutes 30]
 
 The workflow (this file, run again with ``workflow``) submits python, bash, dependent
-and join apps, all memoized, checkpointing each task as it exits, with retries on and
-``block_error_handler=False`` so lost blocks are replaced. Its run directory sits on a
+and join apps, memoized and checkpointed as each task exits, with retries on and
+``block_error_handler=False`` so lost blocks are replaced. Each dependent task takes its
+value through a relay that is not memoized, so the engine launches it itself (splicing
+the value in; memoized tasks never are). Its run directory sits on a
 small tmpfs of its own. While it runs, this driver, one fault at a time, in turns:
 
 - kills a worker (SIGKILL, then SIGSEGV next time),
@@ -66,6 +68,7 @@ def workflow(args) -> int:
     import chervil
     from chervil import bash_app, join_app, python_app
     from chervil.config import Config
+    from chervil.dataflow.futures import AppFuture
     from chervil.executors import HighThroughputExecutor
     from chervil.launchers import SingleNodeLauncher
     from chervil.providers import LocalProvider, SlurmProvider
@@ -86,6 +89,10 @@ def workflow(args) -> int:
     @python_app(cache=True)
     def add(a, b):
         return a + b
+
+    @python_app
+    def relay(x):  # not memoized: launched by the engine as soon as x returns
+        return x
 
     @python_app(cache=True)
     def slow(i):
@@ -117,7 +124,7 @@ def workflow(args) -> int:
                     checkpoint_files=get_all_checkpoints(args.run_dir))
     finished = open(os.path.join(args.out, f'finished-{args.run}.log'), 'a')
     stats = {'tasks': args.tasks, 'right': 0, 'wrong': [], 'failed': {}, 'from_memo': 0, 'retries': 0,
-             'rss_mib': [], 'fds': []}
+             'spliced': 0, 'rss_mib': [], 'fds': []}
 
     def sample(done):
         with open(f'/proc/{os.getpid()}/statm') as f:
@@ -143,7 +150,7 @@ def workflow(args) -> int:
             if args.hold_at is not None and start == args.hold_at:
                 while not os.path.exists(gate):  # the driver opens it once every fault has hit this run
                     time.sleep(0.1)
-            futs = {}
+            futs, relays = {}, []
             for i in range(start, min(start + BATCH, args.tasks)):
                 kind = i % 5
                 if kind == 0:
@@ -151,7 +158,8 @@ def workflow(args) -> int:
                 elif kind == 1:
                     futs[i] = shout(i, stdout=(os.path.join(args.out, 'bash', f'{i}.out'), 'w'))  # a retry rewrites it
                 elif kind == 2:
-                    futs[i] = add(futs[i - 2], i)
+                    relays.append(relay(futs[i - 2]))
+                    futs[i] = add(relays[-1], i)
                 elif kind == 3:
                     futs[i] = pair(i, trace)
                 else:
@@ -170,6 +178,8 @@ def workflow(args) -> int:
                     stats['failed'][i] = f'{type(e).__name__}: {e}'[:300]
                 stats['from_memo'] += bool(fut.task_record.get('from_memo'))
                 stats['retries'] += fut.task_record.get('fail_count', 0)
+            # A relay launched from its template still holds the future it waited on.
+            stats['spliced'] += sum(isinstance(r.task_record['args'][0], AppFuture) for r in relays)
             done += len(futs)
             finished.write(''.join(f'{i}\n' for i in futs))
             finished.flush()
@@ -490,18 +500,21 @@ class Driver:
         quarter = max(1, len(fds) // 4)
         if max(fds[quarter:]) > max(fds[:quarter]) + 16:
             problems.append(f'client file descriptors grew: {fds}')
-        # Every task is memoized, so the memo table grows by a hash and a result per task
+        # Every counted task is memoized, so the memo table grows by a hash and a result per task
         # (about 0.4 KiB); anything past 2 KiB a task is a leak.
         grown = max(rss[quarter:]) - max(rss[:quarter])
         tasks_since = s['rss_mib'][-1][0] - s['rss_mib'][quarter - 1][0]
         if grown > 32 + tasks_since * 2 / 1024:
             problems.append(f'client memory grew by {grown:.0f} MiB over {tasks_since} tasks: {rss} MiB')
+        if not s['spliced']:
+            problems.append('no relay was launched by the engine: the soak did not cover spliced launches')
         with open(os.path.join(self.out, 'executions.log')) as f:
             executions = sum(1 for _ in f)
         figures = {'tasks': self.args.tasks, 'provider': self.args.provider, 'seconds': round(seconds),
                    'faults': dict(sorted(self.faults.items())), 'faults_total': sum(self.faults.values()),
                    'finished_before_client_kill': len(seen_by_first), 'from_checkpoint_after_restart': s['from_memo'],
-                   'retries_after_restart': s['retries'], 'checkpoint_records': checkpointed,
+                   'retries_after_restart': s['retries'], 'spliced_after_restart': s['spliced'],
+                   'checkpoint_records': checkpointed,
                    'traced_executions': executions, 'client_fds': [min(fds), max(fds)],
                    'client_rss_mib': [min(rss), max(rss)], 'problems': problems}
         print(json.dumps(figures))
