@@ -215,3 +215,25 @@ def test_load_spliced_puts_each_result_where_its_slot_was():
     args, kwargs = load_spliced(data)
     assert args == ([1], 'x') and kwargs == {'k': 'zero', 'again': [1]}
     assert args[0] is kwargs['again']
+
+
+def test_a_launch_that_comes_before_its_dependencys_future_waits_for_it(tmp_path):
+    """The kernel can learn that a dependency succeeded (from the results hook) a batch
+    before the results thread sets that dependency's future; a launch it sends meanwhile
+    must wait for the future, not block the thread that will set it (a diamond under a
+    busy machine hung so: 2 runs in 3 of 400 diamonds with both cores busy, before)."""
+    import concurrent.futures as cf
+    import types
+
+    from chervil.dataflow.dflow import _LAUNCH
+    with chervil.load(htex_config(tmp_path)) as dfk:
+        acted = []
+        dfk._act = acted.append  # what the deferred launch sends, kept instead of carried out
+        dependency = cf.Future()
+        record = types.SimpleNamespace(depends=[dependency])
+        assert dfk._dependencies_unset(record, 7, 0), "its dependency is unset: the launch waits"
+        assert acted == []
+        dependency.set_result(1)
+        assert acted == [[(_LAUNCH, 7, 0, None)]], "the launch comes again once it is set"
+        assert not dfk._dependencies_unset(record, 7, 0), "all set: the launch goes on"
+        del dfk._act

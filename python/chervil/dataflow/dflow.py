@@ -629,12 +629,16 @@ class DataFlowKernel:
             if record._spliced:
                 if self.executors[record.executor].launch_spliced(tid, try_id):
                     return
+                if self._dependencies_unset(record, tid, try_id):
+                    return
                 # a result it needed was gone: the usual way, now and for retries
                 record._spliced = False
                 self.executors[record.executor].forget_splice(tid)
                 record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
             elif try_id == 0:
                 if getattr(record, 'depends', None) or self.dependency_resolver not in _BUILTIN_RESOLVERS:
+                    if self._dependencies_unset(record, tid, try_id):
+                        return
                     record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
             if record.memoize:
                 # Every try looks in the table, as Parsl's launch_task does.
@@ -662,6 +666,18 @@ class DataFlowKernel:
             exec_fu.set_exception(e)
         record.exec_fu = exec_fu
         exec_fu.add_done_callback(partial(self._try_done, tid, try_id))
+
+    def _dependencies_unset(self, record, tid: int, try_id: int) -> bool:
+        """True when a dependency's future is not set yet, and the launch then waits for
+        it. The kernel launches a task once its dependencies succeeded, and it can learn
+        of one (from the engine's results hook, htex::Book) a batch before this side has
+        set that dependency's future: the results thread would then block in ``_unwrap``
+        on a future that only it would set, later in the same batch or the next."""
+        for d in getattr(record, 'depends', None) or ():
+            if not d.done():
+                d.add_done_callback(lambda _d: self._act([(_LAUNCH, tid, try_id, None)]))
+                return True
+        return False
 
     def _launched(self, record, try_id: int) -> None:
         record.try_id = try_id
