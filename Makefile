@@ -8,7 +8,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: setup system-deps mpi4py cctools docs run fuzz soak loadgen test test-rust test-rust-examples test-publish test-python test-parsl-suite test-wheel wheel parsl-venv bench clean
 
 setup:
-	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15' 'pandas>=1.5'
+	@$(PYTHON) -m pip install -q 'maturin>=1.7,<2' 'pytest>=7' 'cloudpickle>=2' 'typeguard>=4' 'pyftpdlib>=1.5' 'selenium>=4.15' 'pandas>=1.5' 'sqlalchemy>=2,<2.1'
 	@$(PYTHON) -m pip install -q --no-build-isolation .
 
 # What the tests run for real, from Debian (installed only when missing, as root):

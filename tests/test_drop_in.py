@@ -60,6 +60,29 @@ def test_tutorial_imports(tmp_path):
     assert run_script([str(script)], tmp_path) == ['Hello World!', 'HighThroughputExecutor htex_local 1']
 
 
+def test_a_parsl_scripts_logging_set_up_applies_to_chervil(tmp_path):
+    """A handler on the ``parsl`` logger, the level set on it, and the callback that
+    ``set_stream_logger`` returns (Parsl's way to take its handler off) all act on what
+    Chervil logs."""
+    script = tmp_path / 'logs.py'
+    script.write_text(
+        "import io, logging\n"
+        "import parsl\n"
+        "from parsl.configs.local_threads import config\n"
+        "mine = io.StringIO()\n"
+        "logging.getLogger('parsl').addHandler(logging.StreamHandler(mine))\n"
+        "stream = io.StringIO()\n"
+        "stop = parsl.set_stream_logger(stream=stream, level=logging.INFO)\n"
+        "config.run_dir = 'runinfo'\n"
+        "with parsl.load(config):\n"
+        "    pass\n"
+        "stop()\n"
+        "logging.getLogger('parsl.dataflow.dflow').info('after stop')\n"
+        "print('DFK cleanup complete' in mine.getvalue(), 'DFK cleanup complete' in stream.getvalue())\n"
+        "print('after stop' in mine.getvalue(), 'after stop' in stream.getvalue())\n")
+    assert run_script([str(script)], tmp_path) == ['True True', 'True False']
+
+
 @pytest.mark.parametrize('name', sorted(
     f[:-3] for f in os.listdir(os.path.join(os.path.dirname(importlib.util.find_spec('chervil').origin), 'configs'))
     if f.endswith('.py') and not f.startswith('_')))

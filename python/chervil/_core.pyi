@@ -411,6 +411,10 @@ class Monitor:
         `(read_bytes, write_bytes, ctx_voluntary, ctx_involuntary, children)`.
         """
     def task_hashsum(self, /, task_id: SupportsIndex, hashsum: str) -> None: ...
+    def task_inputs(self, /, task_id: SupportsIndex, inputs: str) -> None:
+        """
+        The task's `inputs` with their futures' values, once it has them (Parsl's text).
+        """
     def try_failed(self, /, task_id: SupportsIndex, try_id: SupportsIndex, error: str) -> None:
         """
         A try's failure that the kernel did not see as one (a dependency failure): its
@@ -503,6 +507,18 @@ def checkpoints_to_load(named: SupportsGetItem[int, str | PathLike[str]] | None,
     """
     The checkpoint directories a run loads: `named` (the config's `checkpoint_files`),
     or, when it is None and `checkpointing`, every earlier run's under `runs`.
+    """
+
+def dns_label(raw: str) -> str:
+    """
+    `raw` as an RFC 1123 DNS label, the Kubernetes provider's rule; empty when nothing
+    of `raw` can be kept (Parsl's `sanitize_dns_label_rfc1123` raises then).
+    """
+
+def dns_subdomain(raw: str) -> str:
+    """
+    `raw` as an RFC 1123 DNS subdomain (each part a label), the rule that names the
+    Kubernetes provider's pods; empty when nothing of `raw` can be kept.
     """
 
 def expected_slots_per_block(*, max_workers_per_node: SupportsIndex | None, cores_per_worker: SupportsFloat | SupportsIndex, mem_per_worker: SupportsFloat | SupportsIndex | None, accelerators: SupportsIndex, nodes_per_block: SupportsIndex, local: bool, cores_per_node: SupportsIndex | None = None, mem_per_node: SupportsFloat | SupportsIndex | None = None) -> float:

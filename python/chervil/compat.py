@@ -14,6 +14,7 @@ same way on the workers as in the client.
 import importlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import sys
 
@@ -64,7 +65,24 @@ def install() -> None:
         for name in [n for n in sys.modules if n == ALIAS or n.startswith(ALIAS + '.')]:
             del sys.modules[name]
         sys.meta_path.insert(0, ParslAliasFinder())
+    alias_logger()
     os.environ[ENV_FLAG] = '1'
+
+
+def alias_logger() -> None:
+    """Makes ``logging.getLogger('parsl')`` Chervil's logger, so that a Parsl script's
+    logging set-up (a handler on ``parsl``, its level) applies to what Chervil logs, as
+    the modules' names do for imports. Left alone when the script made a ``parsl``
+    logger of its own before the alias was installed."""
+    manager = logging.Logger.manager
+    chervil = logging.getLogger(TARGET)
+    with logging._lock:  # type: ignore[attr-defined]  (the manager's own lock)
+        existing = manager.loggerDict.get(ALIAS)
+        if isinstance(existing, logging.Logger):
+            return
+        manager.loggerDict[ALIAS] = chervil
+        if existing is not None:  # a placeholder: loggers named parsl.* exist already
+            manager._fixupChildren(existing, chervil)  # type: ignore[attr-defined]
 
 
 def install_if_inherited() -> None:

@@ -1,30 +1,50 @@
 """Logging set-up users call as ``parsl.set_stream_logger()`` / ``set_file_logger()``."""
 import logging
 import sys
-from typing import Optional
+from typing import Callable, Optional, Tuple
 
 # Parsl's layout: the first field is the Unix time, which scripts that read parsl.log parse.
 DEFAULT_FORMAT = "%(created)f %(asctime)s %(processName)s-%(process)d %(threadName)s-%(thread)d " \
                  "%(name)s:%(lineno)d %(funcName)s %(levelname)s: %(message)s"
+STREAM_FORMAT = "%(asctime)s %(name)s:%(lineno)d [%(levelname)s]  %(message)s"
 
 
 def set_stream_logger(name: str = 'chervil', level: int = logging.DEBUG, format_string: Optional[str] = None,
-                      stream=None) -> logging.Logger:
-    """Logs ``name`` (default: all of Chervil) to a stream (default stderr)."""
-    logger = logging.getLogger(name)
-    logger.setLevel(level)
+                      stream=None) -> Callable[[], None]:
+    """Logs ``name`` (default: all of Chervil) at ``level`` and above to a stream
+    (default stderr). Returns a function that takes the handler off again, as Parsl's does."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter(format_string or DEFAULT_FORMAT, datefmt='%Y-%m-%d %H:%M:%S'))
-    logger.addHandler(handler)
-    return logger
+    return _attach(handler, name, level, format_string or STREAM_FORMAT)
 
 
 def set_file_logger(filename: str, name: str = 'chervil', level: int = logging.DEBUG,
-                    format_string: Optional[str] = None) -> logging.Handler:
-    """Logs ``name`` (default: all of Chervil) to ``filename``; returns the handler."""
-    logger = logging.getLogger(name)
-    logger.setLevel(level)
+                    format_string: Optional[str] = None) -> Callable[[], None]:
+    """Logs ``name`` (default: all of Chervil) at ``level`` and above to ``filename``.
+    Returns a function that takes the handler off and closes the file."""
+    return _attach(logging.FileHandler(filename), name, level, format_string or DEFAULT_FORMAT)
+
+
+def file_handler(filename: str, level: int = logging.DEBUG) -> Tuple[logging.Handler, Callable[[], None]]:
+    """``set_file_logger``'s handler for all of Chervil, and the function that takes it off:
+    for a caller that needs the handler itself (the DataFlowKernel's parsl.log)."""
     handler = logging.FileHandler(filename)
-    handler.setFormatter(logging.Formatter(format_string or DEFAULT_FORMAT, datefmt='%Y-%m-%d %H:%M:%S'))
+    return handler, _attach(handler, 'chervil', level, DEFAULT_FORMAT)
+
+
+def _attach(handler: logging.Handler, name: str, level: int, format_string: str) -> Callable[[], None]:
+    """As Parsl: the logger passes everything and the handler filters by ``level``; the
+    handler also gets ``concurrent.futures``'s records, where an exception raised by a
+    future's callback is logged and dropped."""
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(format_string, datefmt='%Y-%m-%d %H:%M:%S'))
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
-    return handler
+    futures_logger = logging.getLogger('concurrent.futures')
+    futures_logger.addHandler(handler)
+
+    def detach() -> None:
+        logger.removeHandler(handler)
+        futures_logger.removeHandler(handler)
+        handler.close()
+    return detach

@@ -3,7 +3,6 @@ import contextlib
 import inspect
 import logging
 import os
-import re
 import subprocess
 import threading
 import time
@@ -180,27 +179,23 @@ def setproctitle(title: str) -> None:
     spt.setproctitle(title)
 
 
-def _rfc1123(raw: str, max_len: int, dots: bool) -> str:
-    allowed = r'[^a-z0-9.-]' if dots else r'[^a-z0-9-]'
-    text = re.sub(allowed, '-', raw.lower())
-    text = re.sub(r'-+', '-', text)
-    if dots:
-        text = re.sub(r'\.+', '.', text)
-        text = '.'.join(part.strip('-') for part in text.split('.') if part.strip('-'))
-    text = text[:max_len].strip('-.')
-    if not text:
-        raise ValueError(f"{raw!r} has no character allowed in a DNS name (a-z, 0-9, '-')")
-    return text
-
-
 def sanitize_dns_label_rfc1123(raw_string: str) -> str:
     """``raw_string`` as a DNS label (RFC 1123): lower case, ``-`` for anything else, at most 63."""
-    return _rfc1123(raw_string, 63, dots=False)
+    label = _core.dns_label(raw_string)
+    if not label:
+        # Parsl's words (its tests compare them)
+        raise ValueError(f"Sanitized DNS label is empty for input '{raw_string}'")
+    return label
 
 
 def sanitize_dns_subdomain_rfc1123(raw_string: str) -> str:
-    """``raw_string`` as a DNS subdomain (labels joined by dots), at most 253 characters."""
-    return _rfc1123(raw_string, 253, dots=True)
+    """``raw_string`` as a DNS subdomain (the rule that names the Kubernetes provider's
+    pods): each dot-separated part a label, at most 253 characters in all. A part with
+    nothing a label can hold is dropped (Parsl raises for it)."""
+    subdomain = _core.dns_subdomain(raw_string)
+    if not subdomain:
+        raise ValueError(f"Sanitized DNS subdomain is empty for input '{raw_string}'")
+    return subdomain
 
 
 def execute_wait(cmd: str, walltime: Optional[float] = None) -> Tuple[int, str, str]:

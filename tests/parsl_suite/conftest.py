@@ -25,6 +25,7 @@ import pytest
 
 import parsl
 from parsl.dataflow.dflow import DataFlowKernelLoader
+from parsl.utils import RepresentationMixin
 
 MARKERS = {
     'local': 'runs only under --config local',
@@ -99,6 +100,9 @@ def tmpd_cwd(tmpd_cwd_session, request):
 
 @pytest.fixture(autouse=True, scope='session')
 def _session_dfk(pytestconfig, tmpd_cwd_session):
+    # As Parsl's conftest: every RepresentationMixin's repr checks that each constructor
+    # parameter is kept as an attribute (test_representation_mixin relies on it).
+    RepresentationMixin._validate_repr = True
     name = _config_name(pytestconfig)
     if name == 'local':
         yield
@@ -138,10 +142,15 @@ def _module_dfk(request, pytestconfig, tmpd_cwd_session):
 
 @pytest.fixture(autouse=True)
 def _all_tasks_done_after_each_test(pytestconfig):
+    before = DataFlowKernelLoader._dfk
     yield
     if _config_name(pytestconfig) != 'local':
         for record in parsl.dfk().tasks.values():
             assert record['app_fu'].done(), f"task {record['id']} was still outstanding after its test"
+    elif DataFlowKernelLoader._dfk is not None and DataFlowKernelLoader._dfk is not before:
+        # A test that loads its own DFK and fails before its cleanup() would fail every
+        # later test that loads one ("already loaded"): its failure stays its own.
+        DataFlowKernelLoader._dfk.cleanup()
 
 
 @pytest.fixture

@@ -41,6 +41,9 @@ pub enum Event {
     TaskFailures { task_id: u64, fail_count: u32, fail_cost: f64 },
     /// A task's memo hash, once computed.
     TaskHashsum { task_id: u64, hashsum: String },
+    /// A task's `inputs` as it ran them, once the futures among them had resolved (Parsl
+    /// writes the values, not the futures the task was submitted with).
+    TaskInputs { task_id: u64, inputs: String },
     /// A try started running on a worker: where and when.
     TryRunning { task_id: u64, try_id: u32, at_us: i64, hostname: Option<String>, block_id: Option<String> },
     /// A try's failure, appended to its `task_fail_history`.

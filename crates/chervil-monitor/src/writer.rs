@@ -191,6 +191,13 @@ struct OpenTry {
     fail_history: String,
 }
 
+/// The `task` columns an event fills in after the row's first write.
+#[derive(Clone, Copy)]
+enum LateColumn {
+    Hashsum,
+    Inputs,
+}
+
 /// A task's row not written yet: it is written once, at the end of the batch that
 /// submitted it, with whatever of its end that batch also holds (a task submitted and
 /// finished within one commit window costs one insert, not an insert and updates).
@@ -403,15 +410,8 @@ impl Writer {
                 )?
                 .execute(params![*task_id as i64, run, fail_count, fail_cost])?;
             }
-            Event::TaskHashsum { task_id, hashsum } if self.pending.contains_key(task_id) => {
-                if let Some(p) = self.pending.get_mut(task_id) {
-                    p.hashsum = Some(hashsum.clone());
-                }
-            }
-            Event::TaskHashsum { task_id, hashsum } => {
-                tx.prepare_cached("UPDATE task SET task_hashsum = ?3 WHERE task_id = ?1 AND run_id = ?2")?
-                    .execute(params![*task_id as i64, run, hashsum])?;
-            }
+            Event::TaskHashsum { task_id, hashsum } => self.late_column(tx, *task_id, LateColumn::Hashsum, hashsum)?,
+            Event::TaskInputs { task_id, inputs } => self.late_column(tx, *task_id, LateColumn::Inputs, inputs)?,
             Event::TryRunning { task_id, try_id, at_us, hostname, block_id } => {
                 let at = t(*at_us);
                 match self.live.get_mut(task_id).and_then(|l| l.open.as_mut()).filter(|o| o.try_id == *try_id) {
@@ -513,6 +513,24 @@ impl Writer {
     /// The rows this batch left waiting, many to a statement: the task rows it
     /// submitted (each once, see [`PendingTask`]), end times of earlier ones, tries,
     /// states and samples.
+    /// A column of a task's row learnt after its submission: set in the row waiting to
+    /// be written, or updated in the one written already.
+    fn late_column(&mut self, tx: &Transaction<'_>, task_id: u64, column: LateColumn, value: &str) -> rusqlite::Result<()> {
+        if let Some(p) = self.pending.get_mut(&task_id) {
+            *match column {
+                LateColumn::Hashsum => &mut p.hashsum,
+                LateColumn::Inputs => &mut p.inputs,
+            } = Some(value.to_string());
+            return Ok(());
+        }
+        let update = match column {
+            LateColumn::Hashsum => "UPDATE task SET task_hashsum = ?3 WHERE task_id = ?1 AND run_id = ?2",
+            LateColumn::Inputs => "UPDATE task SET task_inputs = ?3 WHERE task_id = ?1 AND run_id = ?2",
+        };
+        tx.prepare_cached(update)?.execute(params![task_id as i64, self.run_id, value])?;
+        Ok(())
+    }
+
     fn write_waiting(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         let pending: Vec<(u64, PendingTask)> = self.pending.drain().collect();
         // Parsl's text forms: memoize as '1'/'0', missing inputs/outputs as 'None', no

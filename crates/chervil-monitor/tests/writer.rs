@@ -54,6 +54,7 @@ fn one_run(path: &Path, run_id: &str) -> chervil_monitor::Summary {
     m.send(state(0, 0, "exec_done", 30));
     m.send(Event::TaskHashsum { task_id: 0, hashsum: "abc".into() });
     m.send(state(1, 0, "launched", 40));
+    m.send(Event::TaskInputs { task_id: 1, inputs: "[7]".into() });
     m.send(Event::TryFailed { task_id: 1, try_id: 0, error: "ValueError('boom')".into() });
     m.send(state(1, 0, "fail_retryable", 50));
     m.send(state(1, 1, "pending", 50));
@@ -72,7 +73,7 @@ fn one_run(path: &Path, run_id: &str) -> chervil_monitor::Summary {
 fn a_workflow_becomes_parsls_rows() {
     let path = scratch("rows");
     let summary = one_run(&path, "run-a");
-    assert_eq!((summary.recorded, summary.lost, summary.first_error), (18, 0, None));
+    assert_eq!((summary.recorded, summary.lost, summary.first_error), (19, 0, None));
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -100,7 +101,7 @@ fn a_workflow_becomes_parsls_rows() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(tasks[0], (0, "".into(), "1".into(), "None".into(), "out.txt".into(), Some("abc".into()), 0));
-    assert_eq!(tasks[1], (1, "0".into(), "0".into(), "None".into(), "out.txt".into(), None, 2));
+    assert_eq!(tasks[1], (1, "0".into(), "0".into(), "[7]".into(), "out.txt".into(), None, 2));
     let statuses: Vec<(i64, i64, String)> = db
         .prepare("SELECT task_id, try_id, task_status_name FROM status ORDER BY task_id, timestamp, rowid")
         .unwrap()
@@ -153,7 +154,24 @@ fn a_database_that_cannot_be_written_loses_rows_not_the_run() {
     std::fs::create_dir_all(&path).unwrap();
     let summary = one_run(&path, "run-x");
     assert_eq!(summary.recorded, 0);
-    assert_eq!(summary.lost, 18);
+    assert_eq!(summary.lost, 19);
     let err = summary.first_error.expect("the error is reported");
     assert!(err.contains("monitoring.db"), "{err}");
+}
+
+#[test]
+fn a_column_learnt_late_reaches_a_row_written_already() {
+    let path = scratch("late");
+    let m = Monitor::start(path.to_path_buf(), "run-late".into(), Clock::new(0)).unwrap();
+    m.send(task(0, ""));
+    m.send(state(0, 0, "pending", 0));
+    m.flush(); // the row is written: what follows updates it
+    m.send(Event::TaskHashsum { task_id: 0, hashsum: "abc".into() });
+    m.send(Event::TaskInputs { task_id: 0, inputs: "[558609]".into() });
+    m.flush();
+    m.close();
+    let db = Connection::open(&path).unwrap();
+    let row: (Option<String>, Option<String>) =
+        db.query_row("SELECT task_hashsum, task_inputs FROM task", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(row, (Some("abc".into()), Some("[558609]".into())));
 }

@@ -277,6 +277,24 @@ fn kubernetes_reads_every_phase_and_names_pods_as_kubernetes_wants() {
     assert_eq!(seen["chervil.k.block-2"], (JobState::Failed, "DeadlineExceeded".to_string()));
     assert_eq!(pod_phase("Succeeded"), JobState::Completed);
     assert_eq!(pod_name("Chervil_HTEX.block-0."), "chervil-htex.block-0");
+    // Each part is a label of its own: no empty part, none over 63, none ending in '-'.
+    let long = "x".repeat(70);
+    assert_eq!(pod_name(&format!("a..-b-.{long}_!.c")), format!("a.b.{}.c", "x".repeat(63)));
+    assert_eq!(pod_name("..!!.."), "chervil-block");
+}
+
+#[test]
+fn dns_names_follow_rfc_1123_as_parsl_sanitizes_them() {
+    use chervil_providers::schedulers::kubernetes::{dns_label, dns_subdomain};
+    assert_eq!(dns_label("--Leading and  TRAILING--"), "leading-and-trailing");
+    assert_eq!(dns_label("Straße.K\u{212A}"), "stra-e-kk", "lower case as Python's str.lower()");
+    assert_eq!(dns_label(&"ab".repeat(40)).len(), 63);
+    assert_eq!(dns_label(&format!("{}-b", "a".repeat(62))), "a".repeat(62), "no '-' left at the cut");
+    assert_eq!(dns_label("$$$"), "");
+    assert_eq!(dns_subdomain("..leading.and.trailing.."), "leading.and.trailing");
+    assert_eq!(dns_subdomain("..."), "");
+    let name = dns_subdomain(&format!("{}.", "a".repeat(61)).repeat(5));
+    assert!(name.len() <= 253 && !name.ends_with('.'), "{name}");
 }
 
 #[test]

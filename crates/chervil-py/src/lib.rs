@@ -421,7 +421,7 @@ mod _core {
     #[pymodule_export]
     use crate::monitor::Monitor;
     #[pymodule_export]
-    use crate::providers::{check_walltime, launcher_script, script_with_sentinels, status_polling_interval, AdHocJobs, BatchJobs, LocalJobs};
+    use crate::providers::{check_walltime, dns_label, dns_subdomain, launcher_script, script_with_sentinels, status_polling_interval, AdHocJobs, BatchJobs, LocalJobs};
     #[pymodule_export]
     use crate::run::{all_checkpoints, checkpoints_to_load, expected_slots_per_block, last_checkpoint, make_run_dir};
     #[pymodule_export]

@@ -42,6 +42,11 @@ impl Monitor {
         self.inner.send(Event::TaskHashsum { task_id, hashsum });
     }
 
+    /// The task's `inputs` with their futures' values, once it has them (Parsl's text).
+    fn task_inputs(&self, task_id: u64, inputs: String) {
+        self.inner.send(Event::TaskInputs { task_id, inputs });
+    }
+
     #[pyo3(signature = (executor, block_id, job_id, status))]
     fn block(&self, executor: String, block_id: String, job_id: Option<String>, status: String) {
         self.inner.send(Event::Block { executor, block_id, job_id, status, at_us: Clock::now_us() });

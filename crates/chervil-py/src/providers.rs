@@ -359,6 +359,20 @@ pub fn check_walltime(walltime: &str) -> PyResult<()> {
     chervil_providers::batch::check_walltime(walltime).map_err(provider_err)
 }
 
+/// `raw` as an RFC 1123 DNS label, the Kubernetes provider's rule; empty when nothing
+/// of `raw` can be kept (Parsl's `sanitize_dns_label_rfc1123` raises then).
+#[pyfunction]
+pub fn dns_label(raw: &str) -> String {
+    chervil_providers::schedulers::kubernetes::dns_label(raw)
+}
+
+/// `raw` as an RFC 1123 DNS subdomain (each part a label), the rule that names the
+/// Kubernetes provider's pods; empty when nothing of `raw` can be kept.
+#[pyfunction]
+pub fn dns_subdomain(raw: &str) -> String {
+    chervil_providers::schedulers::kubernetes::dns_subdomain(raw)
+}
+
 /// The submit script the engine writes for `scheduler` (a batch scheduler's label, or
 /// `aws`/`azure` for the machine's start-up script), with every value a caller sets
 /// written as a sentinel (`@JOBNAME@`, `@DIR@`, `@WALLTIME@`, `@WORKER_INIT@`,

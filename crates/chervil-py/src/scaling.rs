@@ -321,7 +321,7 @@ impl chervil_run::blocks::BlockFront for PyFront<'_> {
     }
 
     fn load(&mut self) -> (usize, BTreeMap<String, Load>) {
-        let outstanding = self.executor.getattr("outstanding").and_then(|o| o.extract::<usize>());
+        let outstanding = self.executor.call_method0("outstanding").and_then(|o| o.extract::<usize>());
         let outstanding = self.keep(outstanding).unwrap_or(0);
         let load = self.executor.call_method0("_block_load").and_then(|l| l.extract::<PyLoad>());
         (outstanding, loads(self.keep(load).unwrap_or_default()))

@@ -372,6 +372,23 @@ mod tests {
         assert_eq!(s.step(t, 1, &blocks), None, "already retiring; the rest is busy or not idle long enough");
     }
 
+    /// Parsl's issue 3696 (its test `test_regression_3696_oscillation`): with
+    /// `htex_auto_scale` and `max_idletime=0`, blocks started for a load must not be
+    /// scaled in at the next round while that load waits, and must all go once it is gone.
+    #[test]
+    fn a_block_is_not_scaled_in_while_its_tasks_are_outstanding() {
+        // (tasks, workers a block, blocks expected), Parsl's cases
+        for (tasks, workers, want) in [(14, 48, 1), (1, 1, 1), (100, 1, 20), (47, 48, 1), (48, 48, 1), (49, 48, 2), (149, 50, 3)] {
+            let t = Instant::now();
+            let limits = Limits { min_blocks: 0, max_blocks: 20, parallelism: 1.0, slots_per_block: f64::from(workers), max_idletime: Duration::ZERO };
+            let mut s = Scaler::new(Strategy::HtexAutoScale, limits);
+            assert_eq!(out(s.step(t, tasks, &[])), want, "{tasks} tasks, {workers} workers a block");
+            let pending: Vec<BlockView> = (0..want).map(|i| block(&i.to_string(), JobState::Pending, 0, 0, None)).collect();
+            assert_eq!(s.step(t, tasks, &pending), None, "{tasks} tasks, {workers} workers a block: no oscillation");
+            assert_eq!(ins(s.step(t, 0, &pending)).len(), want as usize, "no load: every block goes");
+        }
+    }
+
     #[test]
     fn failure_handlers() {
         use JobState::*;

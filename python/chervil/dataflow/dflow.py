@@ -41,10 +41,11 @@ from chervil.dataflow.taskrecord import TaskRecord
 from chervil.errors import ConfigurationError, NoDataFlowKernelError
 from chervil.executors.threads import ThreadPoolExecutor
 from chervil.jobs.job_status_poller import JobStatusPoller
-from chervil.log_utils import set_file_logger
+from chervil.log_utils import file_handler
 from chervil.logconfigs.base import LogConfig, oneshot_initialize_logging, oneshot_uninitialize_logging
 from chervil.logconfigs.noop import NoopLogging
 from chervil.serialize import DeserializationError, Slot
+from chervil.utils import get_std_fname_mode
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,9 @@ class DataFlowKernel:
         self.run_dir = make_rundir(config.run_dir)
         self.run_id = str(uuid.uuid4())
         self._log_handler = None
+        # Whether a handler besides parsl.log listened at the last submit: Parsl's per-task
+        # records are made for it (see `_someone_listens`).
+        self._listening = False
         self._log_config = None
         if isinstance(config.initialize_logging, LogConfig):
             # The user's set-up (JSONLogging, FileLogging, …), shared by runs that share it.
@@ -145,7 +149,7 @@ class DataFlowKernel:
             if not isinstance(self._log_config, NoopLogging):
                 _core.set_log_file(os.path.join(self.run_dir, 'chervil.log'), debug=True)
         elif config.initialize_logging:
-            self._log_handler = set_file_logger(os.path.join(self.run_dir, 'parsl.log'), level=logging.DEBUG)
+            self._log_handler, self._log_detach = file_handler(os.path.join(self.run_dir, 'parsl.log'))
             # Per-task records are for other listeners (see `_someone_listens`); parsl.log
             # gets the engine's per-task lines in chervil.log instead.
             self._log_handler.addFilter(lambda r: not hasattr(r, 'parsl.task'))
@@ -318,7 +322,8 @@ class DataFlowKernel:
         # logging costs ~35 µs a line, more than the rest of a task's client-side work.
         # Parsl's per-task records (with ``parsl.task`` attributes that tools filter on)
         # are made only when a handler other than our parsl.log would receive them.
-        if self._someone_listens():
+        listening = self._listening = self._someone_listens()
+        if listening:
             self._log_binding(record, depends)
         for f in external:
             f.add_done_callback(partial(self._external_done, tid))
@@ -382,10 +387,10 @@ class DataFlowKernel:
             return (bool(record['memoize']), None, None, None, None)
         # None is written as Parsl writes a missing value: 'None' for inputs and outputs
         # (str(None)), '' for stdout and stderr.
-        inputs, outputs, stdout, stderr = (kwargs.get(k) for k in ('inputs', 'outputs', 'stdout', 'stderr'))
+        inputs, outputs = kwargs.get('inputs'), kwargs.get('outputs')
         return (bool(record['memoize']), None if inputs is None else str(inputs),
-                None if outputs is None else str(outputs), None if stdout is None else str(stdout),
-                None if stderr is None else str(stderr))
+                None if outputs is None else str(outputs), _std_name('stdout', kwargs.get('stdout')),
+                _std_name('stderr', kwargs.get('stderr')))
 
     def _someone_listens(self) -> bool:
         """True when a handler other than our parsl.log (or a NullHandler) would get a
@@ -413,6 +418,25 @@ class DataFlowKernel:
                             extra={'parsl.task': tid, 'parsl.dependency_object': repr(d)})
         logger.info("Task %s submitted for App %s to executor %s", tid, name, record['executor'],
                     extra={'parsl.task': tid, 'parsl.app_name': name, 'parsl.dfk': self.run_id})
+        logger.info("Task %s initializing state to pending", tid,
+                    extra={'parsl.dfk': self.run_id, 'parsl.task': tid, 'parsl.task_state': 'pending'})
+
+    def _log_state(self, record, state: States) -> None:
+        """Parsl's record of a task's change of state (for listeners: see ``_listening``)."""
+        tid = record.id
+        logger.info("Task %s changing state from %s to %s", tid, record.status.name, state.name,
+                    extra={'parsl.dfk': self.run_id, 'parsl.task': tid, 'parsl.task_state': state.name})
+
+    def _log_try(self, record, try_id: int, executor_task: Optional[int]) -> None:
+        """Parsl's record binding a try to its executor (and the executor's own task id)."""
+        tid, label = record.id, record.executor
+        extra = {'parsl.dfk': self.run_id, 'parsl.task': tid, 'parsl.try': try_id, 'parsl.executor': label}
+        if executor_task is None:
+            logger.info("Parsl task %s try %s launched on executor %s", tid, try_id, label, extra=extra)
+        else:
+            extra['parsl.executor_task'] = executor_task
+            logger.info("Parsl task %s try %s launched on executor %s with executor id %s", tid, try_id, label,
+                        executor_task, extra=extra)
 
     def _close_log(self) -> None:
         _core.flush_log()
@@ -420,9 +444,8 @@ class DataFlowKernel:
             oneshot_uninitialize_logging(log_config=self._log_config)
             self._log_config = None
         if self._log_handler is not None:
-            logging.getLogger('chervil').removeHandler(self._log_handler)
             try:
-                self._log_handler.close()
+                self._log_detach()
             except OSError as e:
                 # A full (or vanished) disk costs the log's last lines, never the run's end:
                 # every task has its outcome by now.
@@ -628,6 +651,8 @@ class DataFlowKernel:
         try:
             if record._spliced:
                 if self.executors[record.executor].launch_spliced(tid, try_id):
+                    if self._listening:
+                        self._log_try(record, try_id, None)
                     return
                 if self._dependencies_unset(record, tid, try_id):
                     return
@@ -635,11 +660,15 @@ class DataFlowKernel:
                 record._spliced = False
                 self.executors[record.executor].forget_splice(tid)
                 record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
+                if self._monitor is not None:
+                    self._record_inputs(record, record.kwargs)
             elif try_id == 0:
                 if getattr(record, 'depends', None) or self.dependency_resolver not in _BUILTIN_RESOLVERS:
                     if self._dependencies_unset(record, tid, try_id):
                         return
                     record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
+                    if self._monitor is not None:
+                        self._record_inputs(record, record.kwargs)
             if record.memoize:
                 # Every try looks in the table, as Parsl's launch_task does.
                 if self._memo_hit(record, try_id):
@@ -655,11 +684,15 @@ class DataFlowKernel:
                 record.exec_fu = None
                 # A join app's try returns futures, which only this side can follow.
                 on_done = self._join_try_finished if record.join else self._on_try_finished
-                submit_to(on_done, (record.id, try_id), record.func,
-                          getattr(record, 'resource_specification', None), *record.args, **record.kwargs)
+                executor_task = submit_to(on_done, (record.id, try_id), record.func,
+                                          getattr(record, 'resource_specification', None), *record.args, **record.kwargs)
+                if self._listening:
+                    self._log_try(record, try_id, executor_task)
                 return
             exec_fu = executor.submit(record.func, record['resource_specification'],
                                       *record.args, **record.kwargs)
+            if self._listening:
+                self._log_try(record, try_id, getattr(exec_fu, 'parsl_executor_task_id', None))
         except Exception as e:
             logger.debug("Task %s try %s could not be launched", tid, try_id, exc_info=True)
             exec_fu = cf.Future()
@@ -680,9 +713,18 @@ class DataFlowKernel:
         return False
 
     def _launched(self, record, try_id: int) -> None:
+        if self._listening:
+            self._log_state(record, States.launched)
         record.try_id = try_id
         record.status = States.launched
         record._try_time_launched = time.time()
+
+    def _record_inputs(self, record, kwargs) -> None:
+        """The monitoring row's ``task_inputs`` as the task ran them: Parsl writes the
+        values its futures resolved to, not the futures it was submitted with."""
+        inputs = kwargs.get('inputs')
+        if inputs is not None:
+            self._monitor.task_inputs(record.id, str(inputs))
 
     def _memo_hit(self, record, try_id: int) -> bool:
         """Looks the task up in the memo table; True when an earlier outcome will stand in."""
@@ -805,6 +847,8 @@ class DataFlowKernel:
         else:
             commands = self._kernel.try_failed(tid, try_id, cost, repr(e))
         if commands and commands[0][0] == _LAUNCH:
+            if self._listening:
+                self._log_state(record, States.pending)
             record['status'] = States.pending
         return commands
 
@@ -818,6 +862,8 @@ class DataFlowKernel:
                               f"but returned {joinable!r} of type {type(joinable).__name__}")
             return self._try_failed(record, try_id, error, cost=float('inf'))
         record['joins'] = joinable
+        if self._listening:
+            self._log_state(record, States.joining)
         record['status'] = States.joining
         own, external, external_failed = self._classify(inner)
         commands = self._kernel.join_returned(record['id'], try_id, own, len(external), external_failed)
@@ -832,6 +878,12 @@ class DataFlowKernel:
         if record._spliced:
             record._spliced = False
             self.executors[record.executor].forget_splice(record.id)
+            if self._monitor is not None and state == States.exec_done and record.kwargs.get('inputs') is not None:
+                # It ran with its futures' values, which the engine spliced in; the record
+                # still holds the futures.
+                self._record_inputs(record, self._unwrap((), {'inputs': record.kwargs.get('inputs')})[1])
+        if self._listening:
+            self._log_state(record, state)
         record.status = state
         record._time_returned = time.time()
         app_fu = record.app_fu
@@ -885,6 +937,20 @@ class DataFlowKernel:
             if record['hashsum']:
                 self.memoizer.update_memo_exception(record, error)
         self._finish(record, state).set_exception(error)
+
+
+def _std_name(name: str, spec: Any) -> Optional[str]:
+    """A ``stdout=``/``stderr=`` spec as the monitoring database names it, as Parsl does:
+    a File's URL, else the path (of a ``(path, mode)`` pair, an ``os.PathLike``, bytes)."""
+    if spec is None:
+        return None
+    if isinstance(spec, File):
+        return spec.url
+    try:
+        return get_std_fname_mode(name, spec)[0]
+    except Exception:
+        logger.exception("Could not read the %s specification %r", name, spec)
+        return ''
 
 
 class DataFlowKernelLoader:

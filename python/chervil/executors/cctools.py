@@ -373,7 +373,6 @@ class CCToolsExecutor(BlockProviderExecutor):
         workers by hand with it too."""
         return self._worker_command
 
-    @property
     def outstanding(self) -> int:
         slots = self._outstanding_slots
         return int(slots) if slots == int(slots) else int(slots) + 1

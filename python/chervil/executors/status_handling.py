@@ -85,8 +85,8 @@ class BlockProviderExecutor(ParslExecutor):
         """The workers a block brings, which scaling counts in."""
         return float(self.workers_per_node * getattr(self.provider, 'nodes_per_block', 1))
 
-    @property
     def outstanding(self) -> int:
+        """Tasks submitted and not finished (a method, as in Parsl)."""
         return 0
 
     def _block_load(self) -> Dict[str, BlockLoad]:
@@ -242,5 +242,10 @@ class BlockProviderExecutor(ParslExecutor):
         """The block error handler on every block's status; True once the executor stopped."""
         status = self.status_facade
         if status and not self.bad_state_is_set:
-            self.block_error_handler(self, status)
+            self.handle_errors(status)
         return self.bad_state_is_set
+
+    def handle_errors(self, status: Dict[str, JobStatus]) -> None:
+        """Gives every block's status to ``block_error_handler``, which may stop this
+        executor (``set_bad_state_and_fail_all``). Called after each poll (Parsl's hook)."""
+        self.block_error_handler(self, status)

@@ -35,6 +35,10 @@ class ThreadPoolExecutor(ParslExecutor):
         self.thread_name_prefix = thread_name_prefix or f"ThreadPoolExecutor-{label}"
         self.storage_access = storage_access
         self.working_dir = working_dir
+        if remote_monitoring_radio is None:  # Parsl's default for threads (accepted, not needed)
+            from chervil.monitoring.radios.multiprocessing import MultiprocessingQueueRadio
+            remote_monitoring_radio = MultiprocessingQueueRadio()
+        self.remote_monitoring_radio = remote_monitoring_radio
         self.executor: Optional[cf.ThreadPoolExecutor] = None
 
     def start(self) -> None:

@@ -20,6 +20,8 @@ class JobStatusPoller:
         self.strategy_period = float(strategy_period)
         self.max_idletime = float(max_idletime)
         self._executors: List = []
+        # What each tick calls (Parsl's Timer attribute: a script or test may wrap it).
+        self.callback = self.poll
         self._ticker: Optional[_core.Ticker] = None
         self._closed = False
         self._lock = threading.Lock()
@@ -28,7 +30,10 @@ class JobStatusPoller:
         with self._lock:
             self._executors.extend(e for e in executors if hasattr(e, 'strategize'))
             if self._executors and self._ticker is None and not self._closed:
-                self._ticker = _core.Ticker("chervil-job-status-poller", self.strategy_period, self.poll)
+                self._ticker = _core.Ticker("chervil-job-status-poller", self.strategy_period, self._tick)
+
+    def _tick(self) -> None:
+        self.callback()
 
     def poll(self) -> None:
         """One round over every executor (the thread calls this each period)."""

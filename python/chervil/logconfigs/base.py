@@ -12,7 +12,7 @@ import logging
 import pathlib
 import threading
 import uuid
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 logger = logging.getLogger(__name__)
 
@@ -30,32 +30,41 @@ class LogConfig(abc.ABC):
         ``log_name``); returns what undoes it."""
 
 
-# uuid → [undo, users]
-_active: Dict[uuid.UUID, List] = {}
-_active_lock = threading.Lock()
+class _ConfigReference:
+    """A set-up in use: what undoes it, and how many runs use it."""
+    __slots__ = ('uninit_callback', 'count')
+
+    def __init__(self, uninit_callback: Callable[[], None]) -> None:
+        self.uninit_callback = uninit_callback
+        self.count = 1
+
+
+# Parsl's names: its tests look inside.
+_initialized_log_contexts: Dict[uuid.UUID, _ConfigReference] = {}
+_initialized_log_context_lock = threading.Lock()
 
 
 def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path, log_name: str) -> None:
     """Sets ``log_config`` up unless it is already, and counts one more user."""
-    with _active_lock:
-        entry = _active.get(log_config.uuid)
+    with _initialized_log_context_lock:
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is not None:
-            entry[1] += 1
+            entry.count += 1
             return
         undo = log_config.initialize_logging(log_dir=log_dir, log_name=log_name)
         if not callable(undo):
             raise TypeError(f"{type(log_config).__name__}.initialize_logging must return a callable that undoes it, "
                             f"not {undo!r}")
-        _active[log_config.uuid] = [undo, 1]
+        _initialized_log_contexts[log_config.uuid] = _ConfigReference(undo)
 
 
 def oneshot_uninitialize_logging(*, log_config: LogConfig) -> None:
     """One user fewer; the last one undoes the set-up."""
-    with _active_lock:
-        entry = _active.get(log_config.uuid)
+    with _initialized_log_context_lock:
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is None:
             raise RuntimeError(f"{log_config!r} is not set up (uninitialized once too often)")
-        entry[1] -= 1
-        if entry[1] == 0:
-            del _active[log_config.uuid]
-            entry[0]()
+        entry.count -= 1
+        if entry.count == 0:
+            del _initialized_log_contexts[log_config.uuid]
+            entry.uninit_callback()

@@ -48,17 +48,38 @@ pub fn pod_phase(phase: &str) -> JobState {
     }
 }
 
-/// A name Kubernetes accepts for a pod (an RFC 1123 subdomain): lower case,
-/// letters, digits, `-` and `.`, starting and ending with an alphanumeric, at most
-/// 253 characters.
+/// `raw` as an RFC 1123 DNS label: lower case, one `-` for each run of anything but a
+/// letter or digit, at most 63 characters, no `-` at either end. Empty when nothing of
+/// `raw` can be kept. (Parsl's `sanitize_dns_label_rfc1123`, which calls this.)
+pub fn dns_label(raw: &str) -> String {
+    let mut label = String::with_capacity(raw.len().min(63));
+    for c in raw.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        if !(c == '-' && label.ends_with('-')) {
+            label.push(c);
+        }
+    }
+    label.truncate(63); // ASCII by now: a char boundary
+    label.trim_matches('-').to_string()
+}
+
+/// `raw` as an RFC 1123 DNS subdomain: each dot-separated part a [`dns_label`], the
+/// parts with nothing to keep dropped, at most 253 characters. Empty when nothing is
+/// left. (Parsl's `sanitize_dns_subdomain_rfc1123`, which calls this.)
+pub fn dns_subdomain(raw: &str) -> String {
+    let mut name = raw.split('.').map(dns_label).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(".");
+    name.truncate(253);
+    name.trim_matches(|c| c == '.' || c == '-').to_string()
+}
+
+/// A name Kubernetes accepts for a pod: [`dns_subdomain`], or `chervil-block` when
+/// nothing of `wanted` can be kept.
 pub fn pod_name(wanted: &str) -> String {
-    let mut s: String = wanted.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
-    s.truncate(253);
-    let s = s.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if s.is_empty() {
+    let name = dns_subdomain(wanted);
+    if name.is_empty() {
         "chervil-block".into()
     } else {
-        s.to_string()
+        name
     }
 }
 

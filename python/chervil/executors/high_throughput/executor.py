@@ -211,9 +211,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.manager_selector = manager_selector
         self._selector_order = _engine_order(manager_selector)
         self.encrypted = encrypted
+        if remote_monitoring_radio is None:  # Parsl's default for HTEX (what Chervil does anyway)
+            from chervil.monitoring.radios.htex import HTEXRadio
+            remote_monitoring_radio = HTEXRadio()
         self.remote_monitoring_radio = remote_monitoring_radio
 
-        self._task_ids = itertools.count()
+        self._task_ids = itertools.count(1)  # as Parsl's HTEX numbers its tasks
         # The DataFlowKernel's, once attached (attach_kernel): a submit_to with this
         # callback is a kernel's try, whose success the engine reports to the kernel.
         self._kernel_on_done: Optional[Callable[..., None]] = None
@@ -221,6 +224,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
+        self._blocks_seen: Dict[str, None] = {}  # (ordered: connected_blocks)
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
         self._token_hex = ''
@@ -352,14 +356,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return fut
 
     def submit_to(self, on_done: Callable[..., None], key: tuple, func, resource_specification,
-                  *args: Any, **kwargs: Any) -> None:
-        """``submit`` for the DataFlowKernel: ``on_done(*key, ok, value)`` gets the try's
+                  *args: Any, **kwargs: Any) -> int:
+        """``submit`` for the DataFlowKernel, returning the executor's task id:
+        ``on_done(*key, ok, value)`` gets the try's
         outcome on the results thread — the result (or the RemoteExceptionWrapper of the
         app's exception), or the executor's exception when ``ok`` is False (where the try
         ran reaches the monitor from the engine: ``attach_monitor``). A pending
         task holds no Future (~0.6 KiB and a lock), just one tuple of the callback and
         its key (~70 bytes less than a ``functools.partial`` of them)."""
-        self._send((on_done, *key), func, resource_specification, args, kwargs)
+        return self._send((on_done, *key), func, resource_specification, args, kwargs)
 
     def _spec(self, resource_specification) -> Sequence[Tuple[str, str]]:
         if resource_specification is not None and not isinstance(resource_specification, dict):
@@ -446,8 +451,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # tries' hosts, resource samples and the pools' node rows reach the monitor from the
             # engine (attach_monitor)
             succeeded, commands, outcomes, pools = got
-            if any(not change[0] for change in pools):
-                self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
+            for active, _pool, _host, block, *_ in pools:
+                if active:
+                    self._blocks_seen.setdefault(block)
+                else:
+                    self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
             if succeeded or commands:
                 try:
                     self._kernel_succeeded(succeeded, commands)
@@ -496,13 +504,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
             nodes_per_block=int(nodes_per_block or 1), local=isinstance(p, LocalProvider),
             cores_per_node=getattr(p, 'cores_per_node', None), mem_per_node=getattr(p, 'mem_per_node', None))
 
-    @property
     def outstanding(self) -> int:
+        """Tasks submitted and not finished, across the interchange and the pools."""
         return self._ix.outstanding if self._ix is not None else 0
 
     @property
     def connected_workers(self) -> int:
         return sum(p[3] for p in self._ix.pools()) if self._ix else 0
+
+    def connected_blocks(self) -> List[str]:
+        """Every block whose pool has connected so far, in the order they first did
+        (Parsl's ``CONNECTED_BLOCKS``: a block that has gone stays listed)."""
+        return list(self._blocks_seen)
 
     def connected_managers(self) -> List[Dict[str, Any]]:
         if self._ix is None:

@@ -63,6 +63,9 @@ class TaskVineExecutor(CCToolsExecutor):
         self.manager_config = manager_config if manager_config is not None else TaskVineManagerConfig()
         self.factory_config = factory_config if factory_config is not None else TaskVineFactoryConfig()
         self.storage_access = storage_access
+        if remote_monitoring_radio is None:  # Parsl's default for this executor (accepted, not needed)
+            from chervil.monitoring.radios.filesystem import FilesystemRadio
+            remote_monitoring_radio = FilesystemRadio()
         self.remote_monitoring_radio = remote_monitoring_radio
         m = self.manager_config
         if m.app_pack or m.extra_pkgs:

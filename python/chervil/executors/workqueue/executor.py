@@ -103,6 +103,9 @@ class WorkQueueExecutor(CCToolsExecutor):
         self.function_dir = function_dir
         self.coprocess = coprocess
         self.scaling_cores_per_worker = scaling_cores_per_worker
+        if remote_monitoring_radio is None:  # Parsl's default for this executor (accepted, not needed)
+            from chervil.monitoring.radios.filesystem import FilesystemRadio
+            remote_monitoring_radio = FilesystemRadio()
         self.remote_monitoring_radio = remote_monitoring_radio
 
     def _workers_are_ours_and_local(self) -> bool:
