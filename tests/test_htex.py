@@ -21,6 +21,7 @@ from chervil.executors.errors import BadStateException
 from chervil.app.errors import AppTimeout
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.providers import LocalProvider
+from chervil.jobs.states import JobState
 from chervil.serialize import SerializationError
 
 
@@ -401,6 +402,23 @@ def test_a_block_that_cannot_start_fails_tasks_with_its_own_error(tmp_path):
     with chervil.load(htex_config(tmp_path, provider=provider)):
         with pytest.raises(BadStateException, match='module load python: not found'):
             double(1).result(timeout=30)
+
+
+def test_a_block_ended_early_with_code_0_fails_tasks_rather_than_being_replaced(tmp_path):
+    """An `exit 0` in worker_init ends the block before its pool runs: MISSING, as Parsl
+    says of it, so the error handler stops the executor with the block's output, where a
+    COMPLETED block would be replaced for ever while the task waited."""
+    provider = LocalProvider(worker_init="echo 'set up, then: exit 0'; exit 0", init_blocks=0, min_blocks=0,
+                             max_blocks=2)
+    provider.status_polling_interval = 0.2
+    config = Config(executors=[HighThroughputExecutor(label='htex', provider=provider, max_workers_per_node=1)],
+                    run_dir=str(tmp_path / 'runinfo'), strategy='htex_auto_scale', strategy_period=0.1)
+    with chervil.load(config) as dfk:
+        with pytest.raises(BadStateException, match='EXIT CODE: 0') as e:
+            double(1).result(timeout=60)
+        assert 'set up, then: exit 0' in str(e.value), "the block's own output is quoted"
+        states = [s.state for s in dfk.executors['htex'].status().values()]
+        assert states == [JobState.MISSING], "one block, not replaced"
 
 
 def test_configuration_mistakes_are_named():

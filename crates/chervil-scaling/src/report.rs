@@ -25,7 +25,8 @@ pub struct BlockOutput {
     pub tail: String,
 }
 
-/// `header`, then one paragraph per block: `block 3: failed: <message> (exit code 1)`,
+/// `header`, then one paragraph per block: `block 3: failed: <message> (EXIT CODE: 1)`
+/// (Parsl's words for the code, which scripts and tests look for),
 /// then each non-blank output's last lines under `its stderr (<path>) ends with:`. The
 /// path is left out when the scheduler's message already quotes it.
 pub fn block_failure_report(header: &str, blocks: &[FailedBlock]) -> String {
@@ -36,7 +37,7 @@ pub fn block_failure_report(header: &str, blocks: &[FailedBlock]) -> String {
             text += &format!(": {m}");
         }
         if let Some(code) = b.exit_code {
-            text += &format!(" (exit code {code})");
+            text += &format!(" (EXIT CODE: {code})");
         }
         for out in &b.outputs {
             let tail = out.tail.trim_end();
@@ -87,7 +88,7 @@ mod tests {
         );
         assert_eq!(
             report,
-            "every block failed:\nblock 0: failed: exited (exit code 127)\n  its stderr (/r/0.err) ends with:\n    a\n    no module x\nblock 1: failed"
+            "every block failed:\nblock 0: failed: exited (EXIT CODE: 127)\n  its stderr (/r/0.err) ends with:\n    a\n    no module x\nblock 1: failed"
         );
     }
 
