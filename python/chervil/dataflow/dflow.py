@@ -394,13 +394,15 @@ class DataFlowKernel:
 
     def _someone_listens(self) -> bool:
         """True when a handler other than our parsl.log (or a NullHandler) would get a
-        record from this module: a user's handler, pytest's log capture."""
+        record from this module at INFO: a user's handler, pytest's log capture (not
+        ``set_stream_logger(level=WARNING)``'s, which would drop every one)."""
         if not logger.isEnabledFor(logging.INFO):
             return False
         node: Optional[logging.Logger] = logger
         while node is not None:
             for handler in node.handlers:
-                if handler is not self._log_handler and not isinstance(handler, logging.NullHandler):
+                if (handler is not self._log_handler and handler.level <= logging.INFO
+                        and not isinstance(handler, logging.NullHandler)):
                     return True
             if not node.propagate:
                 return False
