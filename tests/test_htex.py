@@ -421,6 +421,23 @@ def test_a_block_ended_early_with_code_0_fails_tasks_rather_than_being_replaced(
         assert states == [JobState.MISSING], "one block, not replaced"
 
 
+@python_app
+def exits(code):
+    import sys
+    sys.exit(code)
+
+
+def test_an_app_that_calls_sys_exit_fails_and_the_run_goes_on(tmp_path):
+    """The worker sends the app's SystemExit back as its outcome; re-raised on the
+    client's results thread it ended that thread, and every later result waited for
+    ever (Parsl's test_htex/test_worker_failure hung so)."""
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1)):
+        for _ in range(2):
+            with pytest.raises(SystemExit):
+                exits(2).result(timeout=60)
+        assert double(21).result(timeout=60) == 42
+
+
 def test_configuration_mistakes_are_named():
     with pytest.raises(ConfigurationError, match='heartbeat_threshold'):
         HighThroughputExecutor(heartbeat_period=30, heartbeat_threshold=10)

@@ -796,7 +796,7 @@ class DataFlowKernel:
                 raise value
             if isinstance(value, RemoteExceptionWrapper):
                 value.reraise()
-        except Exception as e:
+        except BaseException as e:  # the task's SystemExit is its outcome, not this thread's end
             commands = self._try_failed(record, try_id, e)
         else:
             if record.join:
