@@ -438,6 +438,46 @@ def test_an_app_that_calls_sys_exit_fails_and_the_run_goes_on(tmp_path):
         assert double(21).result(timeout=60) == 42
 
 
+@python_app
+def finished_at(parsl_resource_specification=None):
+    import time
+    return time.monotonic_ns()
+
+
+def test_a_priority_orders_waiting_tasks_lowest_first_and_others_last(tmp_path):
+    """Parsl's ``priority`` resource specification: tasks wait in the interchange (no
+    block yet), then one worker runs them one at a time, lowest priority first, equal
+    ones in the order they came, tasks without one last."""
+    from chervil.executors.errors import InvalidResourceSpecification
+    provider = LocalProvider(init_blocks=0, min_blocks=0, max_blocks=1)
+    with chervil.load(htex_config(tmp_path, provider=provider, max_workers_per_node=1)) as dfk:
+        ex = dfk.executors['htex']
+        asked = [None, 5, -1, 5, 2.5, None, 10]
+        futures = [finished_at(parsl_resource_specification={} if p is None else {'priority': p}) for p in asked]
+        wait_until(lambda: ex._ix.load()[0] == len(asked), 30, "the tasks to wait in the interchange")
+        ex.scale_out_facade(1)
+        ends = [f.result(timeout=60) for f in futures]
+        order = sorted(range(len(asked)), key=lambda i: ends[i])
+        assert order == [2, 4, 1, 3, 6, 0, 5], [asked[i] for i in order]
+        with pytest.raises(InvalidResourceSpecification, match='only accepts these types of resources: priority'):
+            ex.validate_resource_spec({'num_nodes': 2})
+        with pytest.raises(InvalidResourceSpecification, match='number'):
+            finished_at(parsl_resource_specification={'priority': 'high'}).result(timeout=60)
+        assert ex.validate_resource_spec({'priority': 1}) is None
+
+
+def test_worker_logdir_root_is_expanded_on_the_node_and_holds_a_folder_per_executor(tmp_path):
+    """Parsl's rule: pools log under ``worker_logdir_root/<label>``, and the launch
+    command leaves ``$VARIABLE`` to the node's shell (a path with spaces stays whole)."""
+    root = tmp_path / 'node logs'
+    provider = LocalProvider(worker_init=f"export NODE_SCRATCH='{root}'")
+    with chervil.load(htex_config(tmp_path, provider=provider, worker_logdir_root='$NODE_SCRATCH')) as dfk:
+        ex = dfk.executors['htex']
+        assert ex.worker_logdir == '$NODE_SCRATCH/htex'
+        assert double(2).result(timeout=60) == 4
+    assert list((root / 'htex' / 'block-0').glob('*/pool.log')), sorted(map(str, root.rglob('*')))
+
+
 def test_configuration_mistakes_are_named():
     with pytest.raises(ConfigurationError, match='heartbeat_threshold'):
         HighThroughputExecutor(heartbeat_period=30, heartbeat_threshold=10)
@@ -556,9 +596,15 @@ def test_pool_in_another_network_namespace_talks_tls(tmp_path, netns):
 
 
 def test_pool_drains_after_drain_period_and_leaves(tmp_path):
-    with chervil.load(htex_config(tmp_path, drain_period=2, heartbeat_period=1, heartbeat_threshold=5)) as dfk:
+    # Default heartbeats: the pool's periodic checks are 7.5 s apart, yet its drain
+    # period must end on time, while a 6 s task (started at once) still runs.
+    with chervil.load(htex_config(tmp_path, drain_period=2)) as dfk:
         htex = dfk.executors['htex']
         assert sleep_then(0.2, 'done before the drain').result(timeout=30) == 'done before the drain'
+        long = sleep_then(6, 'done after the drain')
+        wait_until(lambda: any(m['draining'] for m in htex.connected_managers()), 20, "the pool to drain")
+        assert not long.done(), "the drain period ended late: the pool drained only after its task"
+        assert long.result(timeout=30) == 'done after the drain'
         wait_until(lambda: not htex.connected_managers(), 20, "the pool to drain and disconnect")
         job = htex.blocks_to_job_id['0']
         wait_until(lambda: htex.provider.status([job])[0].terminal, 10, "the block to end")

@@ -204,9 +204,9 @@ class Interchange:
         What a block's pools are told to connect to: the local socket first, when there
         is one, then `tcp` (comma-separated hosts for the TCP port).
         """
-    def pools(self, /) -> list[tuple[int, str, str, int, int, float | None]]:
+    def pools(self, /) -> list[tuple[int, str, str, int, int, float | None, bool, str, str]]:
         """
-        `[(pool id, hostname, block id, workers, tasks held, seconds idle or None)]`.
+        The pools connected now (`PyPoolStatus`).
         """
     @property
     def port(self, /) -> int: ...
@@ -524,8 +524,9 @@ def dns_subdomain(raw: str) -> str:
 def expected_slots_per_block(*, max_workers_per_node: SupportsIndex | None, cores_per_worker: SupportsFloat | SupportsIndex, mem_per_worker: SupportsFloat | SupportsIndex | None, accelerators: SupportsIndex, nodes_per_block: SupportsIndex, local: bool, cores_per_node: SupportsIndex | None = None, mem_per_node: SupportsFloat | SupportsIndex | None = None) -> float:
     """
     Workers a block is expected to bring before its pools connect (the pools' own rule
-    on what is known of the node: this machine when `local`, else the provider's
-    `cores_per_node`/`mem_per_node`; 1 when nothing bounds it, as Parsl guesses).
+    on what is known of the node: the provider's `cores_per_node`/`mem_per_node`, and
+    when `local` this machine's figures for what they leave out; 1 when nothing bounds
+    it, as Parsl guesses).
     """
 
 def flush_log() -> None:

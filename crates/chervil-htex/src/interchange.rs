@@ -11,7 +11,9 @@
 //! - when a pool is lost (disconnected, or silent past `heartbeat_threshold`), every
 //!   task it held is reported lost exactly once, and a late result for one of them
 //!   is refused, so no task completes twice;
-//! - a pool that is draining gets no new tasks.
+//! - a pool that is draining gets no new tasks;
+//! - tasks with a priority go first, the lowest first, then by task id (Parsl's
+//!   `priority` resource specification); the rest follow in the order they came.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -44,9 +46,10 @@ pub enum ManagerSelector {
     RoundRobin,
     /// Each round starts at a pool picked at random (Parsl's `RandomManagerSelector`).
     Random,
-    /// The lowest block first (numerically; then by pool): tasks fill the oldest blocks
-    /// and leave the newest idle, so the strategy can scale them in (Parsl's
-    /// `BlockIdManagerSelector`).
+    /// The newest block first (the highest number; pools whose block is not a number
+    /// last): tasks fill the newest blocks and leave the oldest idle, so the strategy
+    /// scales those in (Parsl's `BlockIdManagerSelector`, whose interchange takes
+    /// managers from the end of the sorted list).
     BlockId,
 }
 
@@ -58,6 +61,9 @@ pub struct PoolInfo {
     pub workers: u32,
     pub cores: u32,
     pub memory_mb: u64,
+    /// The Python its workers run, and the Chervil it runs.
+    pub python_version: String,
+    pub package_version: String,
 }
 
 /// Why a pool was refused; the text is sent to it, and logged on both sides.
@@ -106,7 +112,7 @@ struct Pool {
     draining: bool,
     /// Since when the pool has held no task (None while it holds some).
     idle_since: Option<Instant>,
-    /// Its block's place in `BlockId` order.
+    /// Its block's place in `BlockId` order: the block's number + 1, or 0 when it has none.
     rank: u64,
 }
 
@@ -122,7 +128,7 @@ pub struct Load {
 #[derive(Debug)]
 pub struct Interchange {
     config: InterchangeConfig,
-    pending: VecDeque<TaskId>,
+    pending: Pending,
     pools: BTreeMap<PoolId, Pool>,
     next_pool: PoolId,
     /// Pools that could take a task now (not draining, below capacity): dispatch
@@ -143,7 +149,7 @@ impl Interchange {
     pub fn new(config: InterchangeConfig) -> Self {
         Interchange {
             config,
-            pending: VecDeque::new(),
+            pending: Pending::default(),
             pools: BTreeMap::new(),
             open: BTreeSet::new(),
             ranked: BTreeSet::new(),
@@ -162,7 +168,21 @@ impl Interchange {
     /// Tasks are ready to run: one dispatch round for all of them, so a pool gets
     /// them in as few frames as its free slots allow.
     pub fn submit_all(&mut self, tasks: impl IntoIterator<Item = TaskId>, now: Instant) -> Vec<Action> {
-        self.pending.extend(tasks);
+        self.pending.fifo.extend(tasks);
+        self.dispatch(now)
+    }
+
+    /// [`Interchange::submit_all`] for tasks that may carry a priority (finite; lower
+    /// runs first). Tasks without one run after every task with one.
+    pub fn submit_prioritized(&mut self, tasks: impl IntoIterator<Item = (TaskId, Option<f64>)>, now: Instant) -> Vec<Action> {
+        for (task, priority) in tasks {
+            match priority {
+                Some(p) => {
+                    self.pending.ranked.insert((Priority(p), task));
+                }
+                None => self.pending.fifo.push_back(task),
+            }
+        }
         self.dispatch(now)
     }
 
@@ -188,6 +208,8 @@ impl Interchange {
             workers: hello.workers,
             cores: hello.cores,
             memory_mb: hello.memory_mb,
+            python_version: hello.python_version.clone(),
+            package_version: hello.package_version.clone(),
         };
         tracing::info!(pool = id, host = %info.hostname, block = %info.block_id, workers = info.workers, "pool registered");
         self.pools.insert(
@@ -200,7 +222,7 @@ impl Interchange {
                 last_sent: now,
                 draining: false,
                 idle_since: Some(now),
-                rank: hello.block_id.trim().parse().unwrap_or(u64::MAX),
+                rank: hello.block_id.trim().parse::<u64>().map_or(0, |b| b.saturating_add(1)),
             },
         );
         self.reopen(id);
@@ -319,6 +341,11 @@ impl Interchange {
         self.pools.get(&pool).map(|p| &p.info)
     }
 
+    /// Whether the pool has said it takes no more tasks (its `drain_period` is over).
+    pub fn is_draining(&self, pool: PoolId) -> bool {
+        self.pools.get(&pool).is_some_and(|p| p.draining)
+    }
+
     /// Tasks a pool holds now (for tests and status).
     pub fn held_by(&self, pool: PoolId) -> Vec<TaskId> {
         let mut v: Vec<TaskId> = self.pools.get(&pool).map(|p| p.held.iter().copied().collect()).unwrap_or_default();
@@ -365,7 +392,7 @@ impl Interchange {
     /// The pool to serve next, as the selector orders them.
     fn next_open(&mut self) -> Option<PoolId> {
         match self.config.selector {
-            ManagerSelector::BlockId => self.ranked.iter().next().map(|&(_, id)| id),
+            ManagerSelector::BlockId => self.ranked.iter().next_back().map(|&(_, id)| id),
             ManagerSelector::RoundRobin | ManagerSelector::Random => {
                 self.open.range(self.cursor..).next().or_else(|| self.open.iter().next()).copied()
             }
@@ -399,12 +426,66 @@ impl Interchange {
             if n == 0 {
                 continue;
             }
-            let batch: Vec<TaskId> = self.pending.drain(..n).collect();
+            let batch = self.pending.take(n);
             p.held.extend(batch.iter().copied());
             p.last_sent = now;
             p.idle_since = None;
             out.push(Action::Send { pool: id, tasks: batch });
         }
         out
+    }
+}
+
+/// Tasks waiting for a pool: those with a priority (in order), then the others (in the
+/// order they came). Two queues, so a run that uses no priorities pays nothing for them.
+#[derive(Debug, Default)]
+struct Pending {
+    ranked: BTreeSet<(Priority, TaskId)>,
+    fifo: VecDeque<TaskId>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.ranked.len() + self.fifo.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ranked.is_empty() && self.fifo.is_empty()
+    }
+
+    /// The next `n` tasks (at most).
+    fn take(&mut self, n: usize) -> Vec<TaskId> {
+        let mut batch = Vec::with_capacity(n);
+        while batch.len() < n {
+            let Some((_, task)) = self.ranked.pop_first() else { break };
+            batch.push(task);
+        }
+        let rest = (n - batch.len()).min(self.fifo.len());
+        batch.extend(self.fifo.drain(..rest));
+        batch
+    }
+}
+
+/// A task's priority, ordered as numbers are (never NaN: refused at submission).
+#[derive(Debug, Clone, Copy)]
+struct Priority(f64);
+
+impl PartialEq for Priority {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Priority {}
+
+impl PartialOrd for Priority {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Priority {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }

@@ -68,6 +68,19 @@ pub enum ServerError {
 /// specification as text pairs, empty for other tasks)`.
 pub type Queued = (u64, Vec<u8>, Vec<(String, String)>);
 
+/// A connected pool as `connected_managers` shows it: [`InterchangeHandle::pools`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolStatus {
+    pub id: PoolId,
+    pub info: PoolInfo,
+    /// Tasks it holds now.
+    pub held: usize,
+    /// How long it has held none (`None` while it holds some).
+    pub idle_for: Option<Duration>,
+    /// It takes no more tasks (its drain period is over) and leaves once idle.
+    pub draining: bool,
+}
+
 /// One block's pools as the strategy reads them: [`InterchangeHandle::block_load`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockLoad {
@@ -566,12 +579,20 @@ impl InterchangeHandle {
 
     /// The pools connected now, with the tasks each holds and how long it has
     /// held none.
-    pub fn pools(&self) -> Vec<(PoolId, PoolInfo, usize, Option<Duration>)> {
+    pub fn pools(&self) -> Vec<PoolStatus> {
         let now = Instant::now();
         let core = lock(&self.shared.core);
         let ids: Vec<PoolId> = core.links.keys().copied().collect();
         ids.into_iter()
-            .filter_map(|id| core.ix.pool(id).map(|info| (id, info.clone(), core.ix.held_by(id).len(), core.ix.idle_for(id, now))))
+            .filter_map(|id| {
+                core.ix.pool(id).map(|info| PoolStatus {
+                    id,
+                    info: info.clone(),
+                    held: core.ix.held_by(id).len(),
+                    idle_for: core.ix.idle_for(id, now),
+                    draining: core.ix.is_draining(id),
+                })
+            })
             .collect()
     }
 
@@ -579,11 +600,11 @@ impl InterchangeHandle {
     /// all of them have held none (`None` while any is busy) — the strategy's view.
     pub fn block_load(&self) -> BTreeMap<String, BlockLoad> {
         let mut by_block: BTreeMap<String, BlockLoad> = BTreeMap::new();
-        for (_, info, held, idle) in self.pools() {
-            let b = by_block.entry(info.block_id).or_insert(BlockLoad { pools: 0, held: 0, idle_for: idle });
+        for p in self.pools() {
+            let b = by_block.entry(p.info.block_id).or_insert(BlockLoad { pools: 0, held: 0, idle_for: p.idle_for });
             b.pools += 1;
-            b.held += held;
-            b.idle_for = b.idle_for.zip(idle).map(|(a, b)| a.min(b));
+            b.held += p.held;
+            b.idle_for = b.idle_for.zip(p.idle_for).map(|(a, b)| a.min(b));
         }
         by_block
     }
@@ -693,11 +714,13 @@ impl Shared {
                 return ((), Vec::new());
             }
             let mut ids = Vec::with_capacity(tasks.len());
-            for (task, queued) in tasks {
+            for (task, mut queued) in tasks {
+                // (a plain task's priority is for the queue here, not for its pool)
+                let priority = if queued.2.is_empty() { None } else { chervil_mpi::take_priority(&mut queued.2) };
                 core.payloads.insert(task, queued);
-                ids.push(task);
+                ids.push((task, priority));
             }
-            let actions = core.ix.submit_all(ids, now);
+            let actions = core.ix.submit_prioritized(ids, now);
             ((), actions)
         })
     }

@@ -34,6 +34,13 @@ impl NodeShape {
             mem_gb: available_memory_gb(),
         }
     }
+
+    /// What a user said of the node (a provider's `cores_per_node`/`mem_per_node`),
+    /// with this machine's figures where they said nothing: a local block's node.
+    pub fn or_this_machine(self) -> NodeShape {
+        let here = NodeShape::this_machine();
+        NodeShape { cores: self.cores.or(here.cores), mem_gb: self.mem_gb.or(here.mem_gb) }
+    }
 }
 
 impl WorkerSlots {

@@ -28,6 +28,7 @@ fn hello(workers: u32) -> Hello {
         cores: workers,
         memory_mb: 1000,
         python_version: "3.11.7".into(),
+        package_version: env!("CARGO_PKG_VERSION").into(),
     }
 }
 
@@ -259,26 +260,28 @@ fn in_block(block: &str, workers: u32) -> Hello {
 }
 
 #[test]
-fn block_id_order_fills_the_lowest_block_and_leaves_the_newest_idle() {
+fn block_id_order_fills_the_newest_block_and_leaves_the_oldest_idle() {
     let mut x = with_selector(ManagerSelector::BlockId);
     let now = Instant::now();
-    // registered newest first, and block 10 after block 2 (numeric order, not text)
-    let b10 = x.register(&in_block("10", 2), now).unwrap().0;
-    let b2 = x.register(&in_block("2", 2), now).unwrap().0;
+    // registered oldest first, and block 10 after block 2 (numeric order, not text);
+    // a pool whose block is not a number comes last
+    let odd = x.register(&in_block("login", 2), now).unwrap().0;
     let b0 = x.register(&in_block("0", 2), now).unwrap().0;
-    // tasks one at a time, as a trickle of work: every one lands in block 0
+    let b2 = x.register(&in_block("2", 2), now).unwrap().0;
+    let b10 = x.register(&in_block("10", 2), now).unwrap().0;
+    // tasks one at a time, as a trickle of work: every one lands in block 10
     for task in 0..6 {
         let got = sent(&x.submit(task, now));
-        assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [b0], "task {task}");
-        x.results(b0, &[task], now);
+        assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [b10], "task {task}");
+        x.results(b10, &[task], now);
     }
-    assert!(x.idle_for(b10, now).is_some() && x.idle_for(b2, now).is_some());
-    // a burst fills block 0, then 2, then 10
-    let got = sent(&x.submit_all(10..15, now));
-    assert_eq!(got, vec![(b0, vec![10, 11]), (b2, vec![12, 13]), (b10, vec![14])]);
-    // a result frees a slot in block 2: the next task goes there, not to block 10
+    assert!(x.idle_for(b0, now).is_some() && x.idle_for(b2, now).is_some());
+    // a burst fills block 10, then 2, then 0, then the odd one
+    let got = sent(&x.submit_all(10..17, now));
+    assert_eq!(got, vec![(b10, vec![10, 11]), (b2, vec![12, 13]), (b0, vec![14, 15]), (odd, vec![16])]);
+    // a result frees a slot in block 2: the next task goes there, not to block 0
     x.results(b2, &[12], now);
-    assert_eq!(sent(&x.submit(15, now)), vec![(b2, vec![15])]);
+    assert_eq!(sent(&x.submit(17, now)), vec![(b2, vec![17])]);
 }
 
 #[test]
@@ -294,4 +297,24 @@ fn random_order_spreads_a_trickle_over_the_pools() {
         }
     }
     assert_eq!(used.len(), pools.len(), "every pool got work");
+}
+
+#[test]
+fn tasks_with_a_priority_go_first_lowest_first_then_the_rest_in_order() {
+    let mut x = with_selector(ManagerSelector::RoundRobin);
+    let now = Instant::now();
+    // queued before any pool: 1 has none, 2..=6 have priorities (two of them equal)
+    let queued: [(TaskId, Option<f64>); 6] = [(1, None), (2, Some(5.0)), (3, Some(-1.0)), (4, Some(5.0)), (5, Some(2.5)), (6, None)];
+    assert!(sent(&x.submit_prioritized(queued, now)).is_empty());
+    assert_eq!(x.load().pending, 6);
+    let (pool, first) = x.register(&hello(1), now).unwrap();
+    let mut order: Vec<TaskId> = Vec::new();
+    let mut got = sent(&first);
+    while let Some((p, tasks)) = got.pop() {
+        assert_eq!(p, pool);
+        order.extend(&tasks);
+        got = sent(&x.results(pool, &tasks, now).1);
+    }
+    // Parsl's order: the lowest priority first, equal ones by task id, then the others
+    assert_eq!(order, [3, 5, 2, 4, 1, 6]);
 }

@@ -57,6 +57,7 @@ impl FakePool {
             cores: workers,
             memory_mb: 0,
             python_version: String::new(),
+            package_version: env!("CARGO_PKG_VERSION").into(),
         };
         pool.socket.write_all(&framed(&ToInterchange::Hello(hello))).expect("hello");
         assert!(matches!(pool.next(), ToPool::Welcome { .. }));

@@ -20,6 +20,6 @@ pub mod prefix;
 pub mod spec;
 
 pub use nodes::{Grant, NodeScheduler, ScheduleError};
-pub use accept::{accept, Refused};
+pub use accept::{accept, take_priority, Refused, PRIORITY};
 pub use mode::{check_mode, ModeError};
 pub use spec::{MpiSpec, SpecError};

@@ -4,7 +4,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 
 /// Bumped whenever a message's layout changes. A pool of another version is refused
 /// with a message naming both versions (Parsl's `VersionMismatch`).
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The pool's first frame: who it is and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct Hello {
     pub memory_mb: u64,
     /// The Python the workers run (`3.11.7`), for monitoring's `node` rows.
     pub python_version: String,
+    /// The Chervil the pool runs (Parsl's manager `parsl_version`).
+    pub package_version: String,
 }
 
 impl Hello {
@@ -159,6 +161,7 @@ impl ToInterchange {
                 w.u32(h.cores);
                 w.u64(h.memory_mb);
                 w.str(&h.python_version);
+                w.str(&h.package_version);
                 w.buf
             }
             ToInterchange::Results(results) => {
@@ -229,6 +232,7 @@ impl ToInterchange {
                     cores: r.u32("cores")?,
                     memory_mb: r.u64("memory_mb")?,
                     python_version: r.str("python_version")?,
+                    package_version: r.str("package_version")?,
                 };
                 if hello.token.is_empty() {
                     return Err(DecodeError::Empty { field: "token" });

@@ -87,6 +87,7 @@ fn seeds_up() -> Vec<Vec<u8>> {
             cores: 8,
             memory_mb: 16_000,
             python_version: "3.11.7".into(),
+            package_version: env!("CARGO_PKG_VERSION").into(),
         })
         .encode(),
         ToInterchange::Results(vec![

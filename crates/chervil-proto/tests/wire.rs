@@ -13,6 +13,7 @@ fn samples_up() -> Vec<ToInterchange> {
             cores: 8,
             memory_mb: 16_000,
             python_version: "3.11.7".into(),
+            package_version: env!("CARGO_PKG_VERSION").into(),
         }),
         ToInterchange::Results(vec![
             TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2, 3]), started_us: 1_795_638_154_000_000, ended_us: 1_795_638_154_000_250 },
@@ -140,6 +141,7 @@ fn unknown_tags_and_empty_token() {
     let hello = ToInterchange::Hello(Hello {
         version: 1, token: vec![], hostname: "h".into(), block_id: "".into(), workers: 1, cores: 1, memory_mb: 1,
         python_version: "3".into(),
+        package_version: env!("CARGO_PKG_VERSION").into(),
     });
     assert_eq!(ToInterchange::decode(&hello.encode()), Err(DecodeError::Empty { field: "token" }));
 }

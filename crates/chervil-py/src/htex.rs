@@ -117,6 +117,10 @@ type PyEvent<'py> = (Bound<'py, PyAny>, u64, u8, Bound<'py, PyAny>, Bound<'py, P
 /// a pool joined or sent a heartbeat (active), or left.
 type PyPoolChange = (bool, u32, String, String, u32, u32, u64, String);
 
+/// `(pool id, hostname, block id, workers, tasks held, seconds idle or None, draining,
+/// python version, chervil version)`: a connected pool, for `connected_managers`.
+type PyPoolStatus = (u32, String, String, u32, usize, Option<f64>, bool, String, String);
+
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -532,12 +536,16 @@ impl Interchange {
         (l.pending, l.held, l.capacity, l.pools)
     }
 
-    /// `[(pool id, hostname, block id, workers, tasks held, seconds idle or None)]`.
-    fn pools(&self) -> Vec<(u32, String, String, u32, usize, Option<f64>)> {
+    /// The pools connected now (`PyPoolStatus`).
+    fn pools(&self) -> Vec<PyPoolStatus> {
         self.inner
             .pools()
             .into_iter()
-            .map(|(id, info, held, idle)| (id, info.hostname, info.block_id, info.workers, held, idle.map(|d| d.as_secs_f64())))
+            .map(|p| {
+                let i = p.info;
+                let idle = p.idle_for.map(|d| d.as_secs_f64());
+                (p.id, i.hostname, i.block_id, i.workers, p.held, idle, p.draining, i.python_version, i.package_version)
+            })
             .collect()
     }
 

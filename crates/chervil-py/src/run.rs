@@ -43,8 +43,9 @@ pub fn checkpoints_to_load(named: Option<Vec<PathBuf>>, checkpointing: bool, run
 }
 
 /// Workers a block is expected to bring before its pools connect (the pools' own rule
-/// on what is known of the node: this machine when `local`, else the provider's
-/// `cores_per_node`/`mem_per_node`; 1 when nothing bounds it, as Parsl guesses).
+/// on what is known of the node: the provider's `cores_per_node`/`mem_per_node`, and
+/// when `local` this machine's figures for what they leave out; 1 when nothing bounds
+/// it, as Parsl guesses).
 #[pyfunction]
 #[pyo3(signature = (*, max_workers_per_node, cores_per_worker, mem_per_worker, accelerators, nodes_per_block, local, cores_per_node=None, mem_per_node=None))]
 #[allow(clippy::too_many_arguments)] // Parsl's settings, each named at the call (keyword-only)
@@ -64,6 +65,7 @@ pub fn expected_slots_per_block(
         mem_per_worker_gb: mem_per_worker,
         accelerators: (0..accelerators).map(|i| i.to_string()).collect(),
     };
-    let node = if local { NodeShape::this_machine() } else { NodeShape { cores: cores_per_node, mem_gb: mem_per_node } };
+    let said = NodeShape { cores: cores_per_node, mem_gb: mem_per_node };
+    let node = if local { said.or_this_machine() } else { said };
     slots.expected_per_block(node, nodes_per_block)
 }

@@ -881,9 +881,10 @@ pub struct Opts {
     pub(crate) resources: Option<ResourceSpec>,
 }
 
-/// What an MPI task asks for (Parsl's `parsl_resource_specification`): nodes and ranks,
-/// two of `num_nodes`, `ranks_per_node` and `num_ranks` (the third is derived, as in
-/// Parsl), and extra launcher options. Checked by the same engine rule as the Python
+/// What a task asks for (Parsl's `parsl_resource_specification`). An MPI task: nodes and
+/// ranks, two of `num_nodes`, `ranks_per_node` and `num_ranks` (the third is derived, as
+/// in Parsl), and extra launcher options. A task of a plain HTEX: only a `priority`.
+/// Checked by the same engine rule as the Python
 /// front's when the task is submitted; a refusal fails each try as it is launched, as
 /// Parsl's executors refuse (a failed try, recorded and retried like any other).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -920,6 +921,12 @@ impl ResourceSpec {
     /// Extra options for the launcher, placed in `$PARSL_MPI_PREFIX` (e.g. `--bind-to core`).
     pub fn launcher_options(self, options: impl Into<String>) -> Self {
         self.set("launcher_options", chervil_mpi::spec::Value::Text(options.into()))
+    }
+
+    /// A plain HTEX task's place in the interchange's queue: lower runs first, equal ones
+    /// in the order they came, tasks without one after all of them (Parsl's `priority`).
+    pub fn priority(self, priority: f64) -> Self {
+        self.set(chervil_mpi::PRIORITY, chervil_mpi::spec::Value::Text(priority.to_string()))
     }
 }
 

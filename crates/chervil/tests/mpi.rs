@@ -113,6 +113,11 @@ fn main() {
     assert!(why.contains("ThreadPoolExecutor"), "{why}");
     // Plain tasks still run on the plain executors of the same run.
     assert_eq!(plain::with(on("htex")).result().expect("a plain task"), 1);
+    // A plain HTEX task may carry a priority (Parsl's); an MPI task may not.
+    let first = ResourceSpec::new().priority(-2.0);
+    assert_eq!(plain::with(on("htex").resource_specification(first)).result().expect("a task with a priority"), 1);
+    let (keys, _) = refused(prefix_and_nodes::with(on("mpi").resource_specification(spec(1).priority(1.0)), 0.0));
+    assert_eq!(keys, ["priority"]);
 
     dfk.cleanup();
 

@@ -388,6 +388,7 @@ async fn run_async<C: Transport>(opts: PoolOptions, connector: C) -> Result<Pool
         cores: u32::try_from(cores).unwrap_or(u32::MAX),
         memory_mb: if mem.is_finite() { (mem * 1024.0) as u64 } else { 0 },
         python_version: opts.python_version.clone(),
+        package_version: env!("CARGO_PKG_VERSION").into(),
     };
     let (pool_id, mut rd, wr, mut dec, mut buf) = register(&opts, &connector, hello).await?;
     tracing::info!(pool = pool_id, workers = count, host = %hostname, "registered with the interchange");
@@ -448,11 +449,15 @@ async fn run_async<C: Transport>(opts: PoolOptions, connector: C) -> Result<Pool
     }
     let mut tick = tokio::time::interval(wake.max(Duration::from_millis(20)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The drain period ends on time, not at the next tick (ticks can be seconds apart).
+    const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+    let drain_at = tokio::time::Instant::from_std(started) + pool.opts.drain_period.unwrap_or(NEVER);
 
     let exit = 'run: loop {
         let first = tokio::select! {
             e = events_rx.recv() => e,
             _ = tick.tick() => None,
+            _ = tokio::time::sleep_until(drain_at), if !draining && pool.opts.drain_period.is_some() => None,
         };
         let mut batch: Vec<Event> = first.into_iter().collect();
         while let Ok(e) = events_rx.try_recv() {

@@ -244,6 +244,7 @@ async fn fake_pool(i: u32, port: u16, token: Vec<u8>, workers: u32, delay: Durat
         cores: workers,
         memory_mb: 1024,
         python_version: "none".into(),
+        package_version: env!("CARGO_PKG_VERSION").into(),
     };
     let mut out = Vec::new();
     frame(&ToInterchange::Hello(hello), &mut out);

@@ -93,6 +93,7 @@ fn simulate_dispatch(pools: u32, workers: u32, tasks: u64, (min_ms, max_ms): (u6
             cores: workers,
             memory_mb: 0,
             python_version: String::new(),
+            package_version: env!("CARGO_PKG_VERSION").into(),
         };
         let (_, actions) = ix.register(&hello, t0).map_err(|e| e.to_string())?;
         schedule(actions, 0, &mut running);

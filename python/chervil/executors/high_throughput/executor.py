@@ -275,9 +275,22 @@ class HighThroughputExecutor(BlockProviderExecutor):
         os.makedirs(self.provider.script_dir, exist_ok=True)
         self._start_blocks()
 
+    @property
+    def logdir(self) -> str:
+        """This executor's folder in the run directory."""
+        return os.path.join(os.path.abspath(self.run_dir), self.label)
+
+    @property
+    def worker_logdir(self) -> str:
+        """Where the pools write their logs (Parsl's rule): ``worker_logdir_root/label``,
+        or this executor's folder in the run directory. It is expanded on the node, so
+        ``worker_logdir_root='$TMPDIR'`` means the node's ``$TMPDIR``."""
+        if self.worker_logdir_root is not None:
+            return f"{self.worker_logdir_root}/{self.label}"
+        return self.logdir
+
     def _launch_fields(self, addresses: str, port: int) -> Dict[str, Any]:
         """The values of the placeholders a ``launch_cmd`` may use."""
-        logdir = self.worker_logdir_root or os.path.join(os.path.abspath(self.run_dir), self.label)
         return {
             'python': shlex.quote(sys.executable),
             'debug': '--debug' if self.worker_debug else '',
@@ -287,7 +300,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             'worker_port': port,
             'cores_per_worker': self.cores_per_worker,
             'mem_per_worker': f'-m {self.mem_per_worker}' if self.mem_per_worker else '',
-            'logdir': shlex.quote(logdir),
+            'logdir': _shell_words_keeping_variables(self.worker_logdir),
             'heartbeat_period': self.heartbeat_period,
             'heartbeat_threshold': self.heartbeat_threshold,
             'drain_period': f'--drain-period={self.drain_period}' if self.drain_period else '',
@@ -365,6 +378,13 @@ class HighThroughputExecutor(BlockProviderExecutor):
         task holds no Future (~0.6 KiB and a lock), just one tuple of the callback and
         its key (~70 bytes less than a ``functools.partial`` of them)."""
         return self._send((on_done, *key), func, resource_specification, args, kwargs)
+
+    def validate_resource_spec(self, resource_specification: dict) -> None:
+        """Raises InvalidResourceSpecification, naming the keys at fault, for what a task
+        of this executor may not ask: outside MPI mode only ``priority`` (a number; lower
+        runs first), in MPI mode (``MPIExecutor``) its MPI keys. The same rule ``submit``
+        applies to every task."""
+        self._spec(resource_specification)
 
     def _spec(self, resource_specification) -> Sequence[Tuple[str, str]]:
         if resource_specification is not None and not isinstance(resource_specification, dict):
@@ -523,8 +543,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         status = self.status_facade
         return [{'manager': str(pid), 'hostname': host, 'block_id': block, 'worker_count': workers,
                  'tasks': held, 'idle_duration': idle or 0.0,
-                 'active': status.get(block, JobStatus(JobState.UNKNOWN)).state != JobState.SCALED_IN}
-                for pid, host, block, workers, held, idle in self._ix.pools()]
+                 'active': status.get(block, JobStatus(JobState.UNKNOWN)).state != JobState.SCALED_IN,
+                 'draining': draining, 'python_version': python, 'parsl_version': version}
+                for pid, host, block, workers, held, idle, draining, python, version in self._ix.pools()]
 
     def _block_command(self, block_id: str) -> str:
         return _fill_block_id(self._launch_template, block_id)
@@ -551,6 +572,13 @@ def _engine_order(selector) -> str:
             "and BlockIdManagerSelector() (from parsl.executors.high_throughput.manager_selector); "
             "a selector of your own cannot run there")
     return order
+
+
+def _shell_words_keeping_variables(text: str) -> str:
+    """``text`` as one shell word in which ``$`` keeps its meaning (``$TMPDIR`` expands
+    on the node that runs the command, as in Parsl's unquoted launch command), while
+    spaces, quotes, backslashes, backquotes and globs are plain characters."""
+    return '"' + ''.join('\\' + c if c in '"\\`' else c for c in text) + '"'
 
 
 def _deliver(target, ok: bool, outcome: Any) -> None:

@@ -4,9 +4,9 @@ Pass one as ``HighThroughputExecutor(manager_selector=...)``. The ordering happe
 engine's dispatch core, so a selector names an order rather than computing one:
 
 - ``RandomManagerSelector``: each dispatch round starts at a pool picked at random.
-- ``BlockIdManagerSelector``: the lowest block first (by number): work fills the oldest
-  blocks and leaves the newest idle, so with ``strategy='htex_auto_scale'`` idle blocks
-  drain and are scaled in.
+- ``BlockIdManagerSelector``: the newest block first (the highest number), as in Parsl:
+  work fills the newest blocks and leaves the oldest idle, so with
+  ``strategy='htex_auto_scale'`` idle blocks drain and are scaled in.
 
 Without one, rounds go round the pools in turn, which spreads load evenly, as Parsl's
 random default does. A selector of your own (a subclass with its own ``sort_managers``)
@@ -40,11 +40,12 @@ class RandomManagerSelector(ManagerSelector):
 
 
 class BlockIdManagerSelector(ManagerSelector):
-    """Pools by block, lowest first."""
+    """Pools by block, newest (highest number) first."""
     engine_order = 'block_id'
 
     def sort_managers(self, ready_managers: Dict[bytes, dict], manager_list: Set[bytes]) -> List[bytes]:
+        """Parsl's order: the manager to serve first is the *last* of the list."""
         def block(m):
             b = ready_managers[m].get('block_id')
-            return (b is None, int(b) if isinstance(b, str) and b.isdigit() else float('inf'), str(b))
+            return (isinstance(b, str) and b.isdigit(), int(b) if isinstance(b, str) and b.isdigit() else 0, str(b))
         return sorted(manager_list, key=block)

@@ -23,9 +23,37 @@ from chervil.launchers import SimpleLauncher
 from chervil.providers import LocalProvider
 
 
+class MPILauncherTypeError(ConfigurationError, TypeError):
+    """The provider's launcher starts more than one pool a block (Parsl raises TypeError)."""
+
+
+class MPILauncherValueError(ConfigurationError, ValueError):
+    """``mpi_launcher`` is not one Parsl composes a prefix for (Parsl raises ValueError)."""
+
+
 class MPIExecutor(HighThroughputExecutor):
-    """Parsl's parameters and defaults; ``max_workers_per_block`` MPI tasks run at once in a
-    block (each on its own share of the block's nodes)."""
+    """A HighThroughputExecutor in MPI mode, with Parsl's parameters and defaults.
+
+    Parameters
+    ----------
+    max_workers_per_block : int
+        MPI tasks that run at once in a block, each on its own share of the block's
+        nodes (default 1).
+    mpi_launcher : str
+        What ``$PARSL_MPI_PREFIX`` starts ranks with: ``'mpiexec'`` (default),
+        ``'srun'`` or ``'aprun'``.
+    provider : ExecutionProvider
+        Where blocks come from; its launcher must be ``SimpleLauncher`` (one pool a
+        block, on its first node). Default: ``LocalProvider(launcher=SimpleLauncher())``.
+    label, launch_cmd, interchange_launch_cmd, address, loopback_address, worker_port,
+    worker_port_range, interchange_port_range, storage_access, working_dir, worker_debug,
+    prefetch_capacity, heartbeat_threshold, heartbeat_period, drain_period, poll_period,
+    address_probe_timeout, worker_logdir_root, block_error_handler, encrypted,
+    remote_monitoring_radio
+        As for HighThroughputExecutor. Its per-worker settings (cores, memory,
+        accelerators, CPU affinity, manager selector) do not apply: a task's resource
+        specification says what it takes.
+    """
 
     @typeguard.typechecked
     def __init__(self,
@@ -59,9 +87,9 @@ class MPIExecutor(HighThroughputExecutor):
         try:
             _core.check_mpi_mode(mpi_launcher, one_pool)  # the engine's rule, as the Rust front asks it
         except TypeError as e:
-            raise ConfigurationError(f"MPIExecutor: {e}: provider=...(launcher=SimpleLauncher())") from None
+            raise MPILauncherTypeError(f"MPIExecutor: {e}: provider=...(launcher=SimpleLauncher())") from None
         except ValueError as e:
-            raise ConfigurationError(f"MPIExecutor: {e}") from None
+            raise MPILauncherValueError(f"MPIExecutor: {e}") from None
         super().__init__(label=label, provider=provider, launch_cmd=launch_cmd,
                          interchange_launch_cmd=interchange_launch_cmd, address=address,
                          loopback_address=loopback_address, worker_port=worker_port,
