@@ -25,7 +25,7 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 FOLDERS = ['test_python_apps', 'test_bash_apps', 'test_error_handling', 'test_checkpointing',
            'test_staging', 'test_threads', 'test_regression', 'test_serialization', 'test_shutdown', 'test_utils',
-           'test_monitoring', 'test_logging', 'test_scaling']
+           'test_monitoring', 'test_logging', 'test_scaling', 'test_htex']
 # What the tests import from Parsl's test package besides the test folders.
 SUPPORT = ['__init__.py', 'utils.py', 'callables_helper.py', 'configs']
 CONFIGS = {'threads': 'configs/local_threads.py', 'htex': 'configs/htex_local.py', 'local': 'local'}
@@ -35,7 +35,11 @@ LEFT_OUT = ['test_staging/test_staging_globus.py', 'test_monitoring/test_htex_fu
             'test_monitoring/test_radio_zmq.py', 'test_monitoring/test_radio_udp.py',
             'test_monitoring/test_radio_filesystem.py', 'test_monitoring/test_radio_multiprocessing.py',
             'test_monitoring/test_exit_helper.py', 'test_monitoring/test_viz_colouring.py',
-            'test_scaling/test_regression_3696_oscillation.py']
+            'test_scaling/test_regression_3696_oscillation.py',
+            'test_htex/test_htex.py', 'test_htex/test_zmq_binding.py', 'test_htex/test_command_client_timeout.py',
+            'test_htex/test_interchange_exit_bad_registration.py', 'test_htex/test_worker_interchange_bad_messages_3262.py',
+            'test_htex/test_block_manager_selector_unit.py', 'test_htex/mpi/test_mpi_prefix.py',
+            'test_htex/mpi/test_mpi_scheduler.py', 'test_htex/mpi/test_resource_spec.py']
 TIMEOUT_S = 1200
 
 
