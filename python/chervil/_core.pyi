@@ -170,6 +170,10 @@ class Interchange:
         """
         The SHA-256 of this run's TLS certificate (hex) that pools must pin; None without TLS.
         """
+    def connected_blocks(self, /) -> list[str]:
+        """
+        Every block a pool has registered from, in the order they first did.
+        """
     def flush(self, /) -> None:
         """
         Sends what `submit_soon` left waiting, now.

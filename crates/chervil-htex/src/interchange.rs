@@ -143,6 +143,10 @@ pub struct Interchange {
     random: u64,
     /// Blocks being scaled in: their pools get no tasks, and late pools are refused.
     retired: HashSet<String>,
+    /// Every block a pool has registered from, in the order they first did (Parsl's
+    /// `connected_blocks`: a block whose pools have left stays listed). A block that
+    /// ends without ever being here is `MISSING` (`chervil_scaling::BlockBook`).
+    blocks_seen: Vec<String>,
 }
 
 impl Interchange {
@@ -157,6 +161,7 @@ impl Interchange {
             cursor: 0,
             random: 0x9E37_79B9_7F4A_7C15,
             retired: HashSet::new(),
+            blocks_seen: Vec::new(),
         }
     }
 
@@ -212,6 +217,9 @@ impl Interchange {
             package_version: hello.package_version.clone(),
         };
         tracing::info!(pool = id, host = %info.hostname, block = %info.block_id, workers = info.workers, "pool registered");
+        if !self.blocks_seen.contains(&info.block_id) {
+            self.blocks_seen.push(info.block_id.clone());
+        }
         self.pools.insert(
             id,
             Pool {
@@ -339,6 +347,11 @@ impl Interchange {
 
     pub fn pool(&self, pool: PoolId) -> Option<&PoolInfo> {
         self.pools.get(&pool).map(|p| &p.info)
+    }
+
+    /// Every block a pool has registered from, in the order they first did.
+    pub fn connected_blocks(&self) -> &[String] {
+        &self.blocks_seen
     }
 
     /// Whether the pool has said it takes no more tasks (its `drain_period` is over).

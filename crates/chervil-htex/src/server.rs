@@ -577,6 +577,12 @@ impl InterchangeHandle {
         lock(&self.shared.core).ix.load()
     }
 
+    /// Every block a pool has registered from, in the order they first did (Parsl's
+    /// `connected_blocks`).
+    pub fn connected_blocks(&self) -> Vec<String> {
+        lock(&self.shared.core).ix.connected_blocks().to_vec()
+    }
+
     /// The pools connected now, with the tasks each holds and how long it has
     /// held none.
     pub fn pools(&self) -> Vec<PoolStatus> {

@@ -57,7 +57,7 @@ rm -f "$CHERVIL_CMD_FILE"
 
 /// Quotes a path for bash (single quotes; a single quote inside is closed,
 /// escaped and reopened).
-pub(crate) fn shell_quote(s: &str) -> String {
+fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -6,11 +6,9 @@
 //! the provider cancels every block still running, so a crashed client leaves no
 //! pools behind on its own machine.
 //!
-//! The script's last line records that it got there (`<script>.ec`, its command's exit
-//! code, as Parsl's local provider does): a block that ends with code 0 without it was
-//! ended early — by an `exit` in `worker_init`, say — before its pool ever ran, and is
-//! `MISSING`, which the block error handler counts as a failure (Parsl's rule), rather
-//! than `COMPLETED` and replaced for ever while tasks wait.
+//! A job's state is its process's: `COMPLETED` for exit code 0, as Parsl's local
+//! provider says, whatever ended the script. (A block that ended before its pool ever
+//! registered is `MISSING` by the block book's rule, `chervil_scaling::BlockBook`.)
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -49,9 +47,7 @@ impl LocalProvider {
         let write = || -> std::io::Result<(File, File)> {
             // The script carries the run's secret, and what the block prints may quote it
             // (`set -x` in worker_init): only their owner may read them, from the start.
-            let ended = crate::launchers::shell_quote(&with_ext(&path, "ec").to_string_lossy());
-            let body = format!("#!/bin/bash\n{script}\nCHERVIL_BLOCK_STATUS=$?\necho $CHERVIL_BLOCK_STATUS > {ended}\nexit $CHERVIL_BLOCK_STATUS\n");
-            crate::private_file::write(&path, &body, 0o700)?;
+            crate::private_file::write(&path, &format!("#!/bin/bash\n{script}\n"), 0o700)?;
             Ok((crate::private_file::create(&with_ext(&path, "out"), 0o600)?, crate::private_file::create(&with_ext(&path, "err"), 0o600)?))
         };
         let (out, err) = write().map_err(|error| ProviderError::Script { path: path.clone(), error })?;
@@ -84,15 +80,7 @@ impl LocalProvider {
         let (state, message, code) = match (job.cancelled, job.exit) {
             (true, _) => (JobState::Cancelled, None, job.exit.and_then(|e| e.code())),
             (false, None) => (JobState::Running, None, None),
-            (false, Some(e)) if e.success() && with_ext(&job.script, "ec").exists() => (JobState::Completed, None, Some(0)),
-            (false, Some(e)) if e.success() => {
-                let msg = format!(
-                    "block {id} ended with code 0 before its command did: something in its script (an `exit` in worker_init?) \
-                     ended it before the pool ran; see {}",
-                    with_ext(&job.script, "out").display()
-                );
-                (JobState::Missing, Some(msg), Some(0))
-            }
+            (false, Some(e)) if e.success() => (JobState::Completed, None, Some(0)),
             (false, Some(e)) => {
                 let how = match e.code() {
                     Some(c) => format!("exited with code {c}"),
@@ -201,11 +189,11 @@ mod tests {
         assert_eq!(s.state, JobState::Completed);
         assert_eq!(fs::read_to_string(s.stdout_path.unwrap()).unwrap(), "hi\n");
 
-        // ended early with code 0 (an `exit` in worker_init): it never ran its command
+        // ended early with code 0 (an `exit` in worker_init): completed, as Parsl says
+        // (whether its pool ever registered is the block book's question)
         let early = p.submit("echo setting up; exit 0\necho the pool", "early").unwrap();
-        let s = wait_state(&mut p, &early, JobState::Missing);
-        assert_eq!((s.state, s.exit_code), (JobState::Missing, Some(0)));
-        assert!(s.message.unwrap().contains("worker_init"));
+        let s = wait_state(&mut p, &early, JobState::Completed);
+        assert_eq!((s.state, s.exit_code), (JobState::Completed, Some(0)));
 
         let bad = p.submit("echo oops >&2; exit 3", "bad").unwrap();
         let s = wait_state(&mut p, &bad, JobState::Failed);

@@ -536,6 +536,11 @@ impl Interchange {
         (l.pending, l.held, l.capacity, l.pools)
     }
 
+    /// Every block a pool has registered from, in the order they first did.
+    fn connected_blocks(&self) -> Vec<String> {
+        self.inner.connected_blocks()
+    }
+
     /// The pools connected now (`PyPoolStatus`).
     fn pools(&self) -> Vec<PyPoolStatus> {
         self.inner

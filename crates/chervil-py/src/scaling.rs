@@ -327,6 +327,11 @@ impl chervil_run::blocks::BlockFront for PyFront<'_> {
         (outstanding, loads(self.keep(load).unwrap_or_default()))
     }
 
+    fn registered_blocks(&mut self) -> Option<Vec<String>> {
+        let r = self.executor.call_method0("_registered_blocks").and_then(|r| r.extract::<Option<Vec<String>>>());
+        self.keep(r).unwrap_or(None)
+    }
+
     fn judge(&mut self, _book: &chervil_scaling::BlockBook) -> bool {
         let r = self.executor.call_method0("_judge_blocks").and_then(|r| r.is_truthy());
         self.keep(r).unwrap_or(false)

@@ -51,8 +51,8 @@ impl Blocks {
         self.record([change]);
     }
 
-    pub fn start_failed(&mut self, block: &str, why: &str) {
-        let change = self.book.start_failed(block, why);
+    pub fn start_failed(&mut self, block: &str, why: &str, pools_register: bool) {
+        let change = self.book.start_failed(block, why, pools_register);
         tracing::error!(executor = %self.book.label(), block, why, "block could not be started");
         self.record([change]);
     }
@@ -65,8 +65,8 @@ impl Blocks {
         self.book.set_poll_every(every);
     }
 
-    pub fn polled(&mut self, now: Instant, answers: impl IntoIterator<Item = (String, JobStatus)>) {
-        let changes = self.book.polled(now, answers);
+    pub fn polled(&mut self, now: Instant, answers: impl IntoIterator<Item = (String, JobStatus)>, registered: Option<&[String]>) {
+        let changes = self.book.polled(now, answers, registered);
         self.record(changes);
     }
 
@@ -130,6 +130,9 @@ pub trait BlockFront {
     fn retire(&mut self, block: &str, only_if_idle: bool) -> bool;
     /// Tasks not yet finished, and what each connected block's pools are doing.
     fn load(&mut self) -> (usize, BTreeMap<String, Load>);
+    /// Every block whose pools ever registered with the interchange; None for an
+    /// executor whose workers do not register (then no block is `MISSING` for it).
+    fn registered_blocks(&mut self) -> Option<Vec<String>>;
     /// The executor's block error handler, after a poll: true once the executor has
     /// stopped (then no block is started or retired).
     fn judge(&mut self, book: &BlockBook) -> bool;
@@ -152,7 +155,8 @@ pub fn start(blocks: &Mutex<Blocks>, front: &mut dyn BlockFront, n: u32) -> Resu
             }
             Err(why) => {
                 let why = format!("the provider could not start block {}: {why}", b.id);
-                lock(blocks).start_failed(&b.id, &why);
+                let pools_register = front.registered_blocks().is_some();
+                lock(blocks).start_failed(&b.id, &why, pools_register);
                 return Err(why);
             }
         }
@@ -171,12 +175,16 @@ pub fn poll(blocks: &Mutex<Blocks>, front: &mut dyn BlockFront, force: bool) {
         book.live_jobs()
     };
     if live.is_empty() {
-        lock(blocks).polled(now, []);
+        lock(blocks).polled(now, [], None);
         return;
     }
     let jobs: Vec<String> = live.iter().map(|(_, job)| job.clone()).collect();
     match front.status(&jobs) {
-        Ok(answers) => lock(blocks).polled(now, live.into_iter().map(|(block, _)| block).zip(answers)),
+        Ok(answers) => {
+            // asked after the status, so a pool that registered before its job ended is counted
+            let registered = front.registered_blocks();
+            lock(blocks).polled(now, live.into_iter().map(|(block, _)| block).zip(answers), registered.as_deref());
+        }
         Err(why) => lock(blocks).poll_failed(now, &why),
     }
 }

@@ -16,7 +16,13 @@
 //!   block is `UNKNOWN`), and waits for the next interval;
 //! - a block that could not be started counts as a failed block, so the error
 //!   handler weighs it with the rest;
-//! - a retired block, and every block not yet ended at shutdown, is `SCALED_IN`.
+//! - a retired block, and every block not yet ended at shutdown, is `SCALED_IN`;
+//! - for an executor whose pools register with an interchange (HTEX), a block that
+//!   ended — or was never started — without any of its pools registering is `MISSING`
+//!   (Parsl's HTEX `status()` rule): an `exit` in `worker_init`, a pool that cannot
+//!   reach the interchange, a provider that refused it. The error handlers count it as
+//!   failed, so such blocks stop the run with their output rather than being replaced
+//!   for ever.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -68,6 +74,29 @@ pub struct BlockBook {
     last_poll: Option<Instant>,
 }
 
+/// Parsl's rule for executors whose pools register: a block that ended (not scaled in)
+/// before any of its pools registered is `MISSING`, keeping what the provider said.
+fn never_registered(block: &str, mut answer: JobStatus, registered: Option<&[String]>) -> JobStatus {
+    let Some(seen) = registered else { return answer };
+    let ended = answer.state.is_terminal() && !matches!(answer.state, JobState::ScaledIn | JobState::Missing);
+    if ended && !seen.iter().any(|b| b == block) {
+        let how = match answer.exit_code {
+            Some(code) => format!("ended (exit code {code}, {})", answer.state.name()),
+            None => format!("ended ({})", answer.state.name()),
+        };
+        let why = format!(
+            "block {block} {how} before any of its pools registered with the interchange: they failed to start \
+             or could not reach it; its output is in the run's submit_scripts directory"
+        );
+        answer.message = Some(match answer.message.take() {
+            Some(own) => format!("{why}: {own}"),
+            None => why,
+        });
+        answer.state = JobState::Missing;
+    }
+    answer
+}
+
 fn status(state: JobState, message: Option<String>) -> JobStatus {
     JobStatus { state, message, exit_code: None, stdout_path: None, stderr_path: None }
 }
@@ -111,9 +140,11 @@ impl BlockBook {
         self.enter(block, Some(job.to_string()), status(JobState::Pending, None))
     }
 
-    /// Block `block` could not be started: a failed block, with why.
-    pub fn start_failed(&mut self, block: &str, why: &str) -> Change {
-        self.enter(block, None, status(JobState::Failed, Some(why.to_string())))
+    /// Block `block` could not be started: a failed block, with why (`MISSING` when
+    /// `pools_register`: no pool of it ever will).
+    pub fn start_failed(&mut self, block: &str, why: &str, pools_register: bool) -> Change {
+        let state = if pools_register { JobState::Missing } else { JobState::Failed };
+        self.enter(block, None, status(state, Some(why.to_string())))
     }
 
     fn enter(&mut self, block: &str, job: Option<String>, status: JobStatus) -> Change {
@@ -147,11 +178,18 @@ impl BlockBook {
     }
 
     /// The provider answered a poll at `now`: `answers` pairs a block with its job's
-    /// status. A block already ended keeps its state.
-    pub fn polled(&mut self, now: Instant, answers: impl IntoIterator<Item = (String, JobStatus)>) -> Vec<Change> {
+    /// status. A block already ended keeps its state. `registered` lists the blocks
+    /// whose pools ever registered, for an executor whose pools do (None otherwise).
+    pub fn polled(
+        &mut self,
+        now: Instant,
+        answers: impl IntoIterator<Item = (String, JobStatus)>,
+        registered: Option<&[String]>,
+    ) -> Vec<Change> {
         self.last_poll = Some(now);
         let mut changes = Vec::new();
         for (block, answer) in answers {
+            let answer = never_registered(&block, answer, registered);
             let Some(b) = Self::key(&block).and_then(|k| self.blocks.get_mut(&k)) else { continue };
             if b.status.state.is_terminal() {
                 continue;
@@ -288,7 +326,7 @@ mod tests {
     fn a_block_that_cannot_start_counts_as_failed() {
         let mut book = BlockBook::new("htex", Duration::ZERO);
         let b = book.next_block();
-        let c = book.start_failed(&b.id, "sbatch: error: invalid partition");
+        let c = book.start_failed(&b.id, "sbatch: error: invalid partition", false);
         assert_eq!((c.state, c.job), (JobState::Failed, None));
         assert_eq!(book.states(), [JobState::Failed]);
         assert!(book.live_jobs().is_empty(), "nothing to poll");
@@ -302,18 +340,44 @@ mod tests {
         let a = start(&mut book);
         let b = start(&mut book);
         assert!(book.poll_due(t), "never polled");
-        let changes = book.polled(t, [(a.clone(), answer(JobState::Running)), (b.clone(), answer(JobState::Pending))]);
+        let changes = book.polled(t, [(a.clone(), answer(JobState::Running)), (b.clone(), answer(JobState::Pending))], None);
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!((changes[0].block.as_str(), changes[0].state), (a.as_str(), JobState::Running));
         assert!(!book.poll_due(t + Duration::from_secs(59)));
         book.poll_soon();
         assert!(book.poll_due(t + Duration::from_secs(1)), "a pool left");
-        let changes = book.polled(t, [(a.clone(), answer(JobState::Failed)), (b.clone(), answer(JobState::Pending))]);
+        let changes = book.polled(t, [(a.clone(), answer(JobState::Failed)), (b.clone(), answer(JobState::Pending))], None);
         assert_eq!(changes.iter().map(|c| c.state).collect::<Vec<_>>(), [JobState::Failed]);
         assert_eq!(book.live_jobs(), [(b.clone(), "job1".to_string())]);
         // an ended block's state is final
-        assert!(book.polled(t, [(a, answer(JobState::Running))]).is_empty());
+        assert!(book.polled(t, [(a, answer(JobState::Running))], None).is_empty());
         assert_eq!(book.states(), [JobState::Failed, JobState::Pending]);
+    }
+
+    #[test]
+    fn a_block_that_ends_before_any_pool_registers_is_missing_when_pools_register() {
+        let t = Instant::now();
+        let mut book = BlockBook::new("htex", Duration::ZERO);
+        let (a, b, c, d) = (start(&mut book), start(&mut book), start(&mut book), start(&mut book));
+        let registered = [a.clone(), c.clone()];
+        let mut ended = answer(JobState::Completed);
+        ended.exit_code = Some(0);
+        let changes = book.polled(
+            t,
+            [(a.clone(), ended.clone()), (b.clone(), ended.clone()), (c.clone(), answer(JobState::Running)), (d.clone(), answer(JobState::Running))],
+            Some(&registered),
+        );
+        let got: Vec<_> = changes.iter().map(|c| (c.block.as_str(), c.state)).collect();
+        assert_eq!(got, [(a.as_str(), JobState::Completed), (b.as_str(), JobState::Missing), (c.as_str(), JobState::Running), (d.as_str(), JobState::Running)]);
+        let why = changes[1].message.as_deref().unwrap_or_default();
+        assert!(why.contains("exit code 0") && why.contains("before any of its pools registered"), "{why}");
+        // a running block without a pool yet is just slow; without pools to register, no rule
+        let mut plain = BlockBook::new("wq", Duration::ZERO);
+        let e = start(&mut plain);
+        assert_eq!(plain.polled(t, [(e, ended)], None)[0].state, JobState::Completed);
+        // a refused block never will register
+        let f = book.next_block();
+        assert_eq!(book.start_failed(&f.id, "sbatch: error", true).state, JobState::Missing);
     }
 
     #[test]
@@ -332,7 +396,7 @@ mod tests {
         let a = start(&mut book);
         let b = start(&mut book);
         let c = start(&mut book);
-        book.polled(Instant::now(), [(c.clone(), answer(JobState::Completed))]);
+        book.polled(Instant::now(), [(c.clone(), answer(JobState::Completed))], None);
         let (jobs, changes) = book.retired(std::slice::from_ref(&a));
         assert_eq!(jobs, ["job0"]);
         assert_eq!(changes.iter().map(|c| (c.block.as_str(), c.state)).collect::<Vec<_>>(), [(a.as_str(), JobState::ScaledIn)]);

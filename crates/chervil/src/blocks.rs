@@ -216,6 +216,10 @@ impl chervil_run::blocks::BlockFront for Front<'_> {
         (self.ix.in_flight(), chervil_run::blocks::load_from(self.ix.block_load()))
     }
 
+    fn registered_blocks(&mut self) -> Option<Vec<String>> {
+        Some(self.ix.connected_blocks())
+    }
+
     /// Parsl's block error handlers (`simple` by default): once the blocks' failures
     /// stop the executor, each task out fails with why (each block's exit and the end of
     /// its stderr), and so does each task submitted later — instead of blocks being

@@ -93,6 +93,12 @@ class BlockProviderExecutor(ParslExecutor):
         """Per connected block: pools, tasks held, seconds idle (None if busy)."""
         return {}
 
+    def _registered_blocks(self) -> Optional[List[str]]:
+        """Every block whose workers ever registered with this executor, when they do
+        (HTEX's pools); None when they do not. A block that ends without registering
+        is MISSING (the engine's ``BlockBook`` rule)."""
+        return None
+
     def _retire(self, block_id: str, only_if_idle: bool) -> bool:
         """Stops sending the block work; False if it holds tasks and ``only_if_idle``."""
         return True

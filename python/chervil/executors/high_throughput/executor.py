@@ -224,7 +224,6 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
-        self._blocks_seen: Dict[str, None] = {}  # (ordered: connected_blocks)
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
         self._token_hex = ''
@@ -471,10 +470,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # tries' hosts, resource samples and the pools' node rows reach the monitor from the
             # engine (attach_monitor)
             succeeded, commands, outcomes, pools = got
-            for active, _pool, _host, block, *_ in pools:
-                if active:
-                    self._blocks_seen.setdefault(block)
-                else:
+            for active, *_ in pools:
+                if not active:
                     self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
             if succeeded or commands:
                 try:
@@ -535,7 +532,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def connected_blocks(self) -> List[str]:
         """Every block whose pool has connected so far, in the order they first did
         (Parsl's ``CONNECTED_BLOCKS``: a block that has gone stays listed)."""
-        return list(self._blocks_seen)
+        return self._ix.connected_blocks() if self._ix is not None else []
+
+    def _registered_blocks(self) -> Optional[List[str]]:
+        return self.connected_blocks()
 
     def connected_managers(self) -> List[Dict[str, Any]]:
         if self._ix is None:
