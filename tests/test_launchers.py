@@ -61,4 +61,4 @@ def test_every_parsl_launcher_is_here_with_its_options():
     for launcher in (SrunLauncher(), MpiExecLauncher(), GnuParallelLauncher(), AprunLauncher()):
         script = launcher(cmd, 1, 1, '/runs/submit')
         assert "<<'CHERVIL_CMD_EOF'\n" + cmd in script, "the command goes to a private file, unexpanded"
-        assert "mktemp '/runs/submit'/cmd_" in script
+        assert 'SCRIPT_DIR="/runs/submit"\n' in script and '${SCRIPT_DIR:+$SCRIPT_DIR/}cmd_' in script

@@ -158,3 +158,41 @@ def test_azure_takes_parsls_vm_reference_and_goes_through_az(tmp_path, monkeypat
     assert '--image Canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest --size Standard_D2s_v3' in asked
     assert 'hunter2' not in asked, "the password never reaches a command line"
     assert [s.state for s in p.status([job])] == [JobState.RUNNING]
+
+
+def test_a_replaced_execute_wait_gets_every_scheduler_command(tmp_path):
+    """Parsl's hook: a script (or a test) that replaces ``execute_wait`` on a batch
+    provider gets each scheduler command as a command line, and its answer is read as
+    the scheduler's; the provider's own ``execute_wait`` runs a command here."""
+    from chervil.providers import SlurmProvider
+    from chervil.providers.errors import SubmitException
+
+    class AtTheLoginNode(SlurmProvider):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.seen = []
+
+        def execute_wait(self, cmd, timeout=None):
+            self.seen.append(cmd)
+            if 'sbatch' in cmd:
+                return 0, 'Submitted batch job 4242', ''
+            if 'squeue' in cmd:
+                return 0, '4242 R None', ''
+            return 1, '', 'scancel: error: Kill job error on job id 4242: Access/permission denied'
+
+    p = AtTheLoginNode(partition='debug')
+    p.script_dir = str(tmp_path)
+    job = p.submit('pool --x', tasks_per_node=1, job_name='blk')
+    assert job == '4242' and p.resources[job]['job_stdout_path'].endswith('.stdout')
+    assert [s.state for s in p.status([job])] == [JobState.RUNNING]
+    assert p.cancel([job]) == [False], "the scheduler refused"
+    assert [c.split()[0] for c in p.seen] == ['cd', 'squeue', 'scancel'] and 'sbatch' in p.seen[0]
+
+    def raises(cmd, timeout=None):
+        raise OSError('the login node is down')
+    q = SlurmProvider(partition='debug')
+    q.script_dir = str(tmp_path)
+    q.execute_wait = raises
+    with pytest.raises(SubmitException, match='the login node is down'):
+        q.submit('pool', tasks_per_node=1)
+    assert SlurmProvider().execute_wait('echo here; exit 3') == (3, 'here\n', '')

@@ -54,6 +54,10 @@ class BatchJobs:
         Azure VMs through the az CLI.
         """
     def cancel(self, /, ids: SupportsGetItem[int, str]) -> list[bool]: ...
+    def files(self, /, id: str) -> tuple[str, str] | None:
+        """
+        `(stdout path, stderr path)` of a job this provider submitted.
+        """
     @staticmethod
     def google_cloud(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, project_id: str, key_file: str, region: str, zone: str, os_project: str, os_family: str, instance_type: str, linger: bool) -> BatchJobs:
         """
@@ -68,6 +72,12 @@ class BatchJobs:
     def openstack(script_dir: str, walltime: str, cmd_timeout: SupportsFloat | SupportsIndex, worker_init: str, *, cloud: str | None, image: str, flavor: str, network: str, key_name: str, security_groups: SupportsGetItem[int, str], linger: bool) -> BatchJobs:
         """
         OpenStack servers through the openstack CLI.
+        """
+    def route_commands(self, /, provider: Any) -> None:
+        """
+        From now on each scheduler command goes to `provider().execute_wait(cmd, timeout)`
+        when the script has replaced that method (`provider` is a weak reference to the
+        Python provider); with Parsl's own, or once the provider is gone, it runs here.
         """
     def status(self, /, ids: SupportsGetItem[int, str]) -> list[tuple[int, str | None, int | None, str | None, str | None]]: ...
     def submit(self, /, command: str, tasks_per_node: SupportsIndex, job_name: str) -> str: ...

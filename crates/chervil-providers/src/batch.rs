@@ -205,6 +205,14 @@ pub struct BatchProvider {
     script_dir: PathBuf,
     jobs: BTreeMap<String, Job>,
     prepared: bool,
+    runner: Option<Box<dyn CommandRunner>>,
+}
+
+/// Where a provider's scheduler commands run when not here: a front's hook (Parsl's
+/// `execute_wait`, which a script may override to reach a login node, or to stand in
+/// for the scheduler in a test). `Ok(None)` runs the command here after all.
+pub trait CommandRunner: Send {
+    fn run(&self, argv: &[String], cwd: Option<&Path>, timeout: Duration) -> Result<Option<cli::Output>, ProviderError>;
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -222,10 +230,25 @@ impl BatchProvider {
         if spec.nodes_per_block == 0 {
             return Err(ProviderError::Config("nodes_per_block must be at least 1".into()));
         }
-        Ok(BatchProvider { spec, scheduler, script_dir: script_dir.into(), jobs: BTreeMap::new(), prepared: false })
+        Ok(BatchProvider { spec, scheduler, script_dir: script_dir.into(), jobs: BTreeMap::new(), prepared: false, runner: None })
+    }
+
+    /// From now on scheduler commands go to `runner` first.
+    pub fn set_runner(&mut self, runner: Box<dyn CommandRunner>) {
+        self.runner = Some(runner);
+    }
+
+    /// A job's stdout and stderr files (None for a job this provider did not submit).
+    pub fn job_files(&self, id: &str) -> Option<(&Path, &Path)> {
+        self.jobs.get(id).map(|j| (j.files.stdout.as_path(), j.files.stderr.as_path()))
     }
 
     fn run(&self, argv: &[String], cwd: Option<&Path>) -> Result<cli::Output, ProviderError> {
+        if let Some(runner) = &self.runner {
+            if let Some(out) = runner.run(argv, cwd, self.spec.cmd_timeout)? {
+                return Ok(out);
+            }
+        }
         cli::run(&strs(argv), cwd, self.spec.cmd_timeout)
     }
 

@@ -34,15 +34,21 @@ done
 
 /// The parts every "hand the command to a parallel runner" launcher shares: the
 /// pool command goes to a file only its owner can read (it carries the run's
-/// secret), in `dir` (shared with the other nodes; the job's working directory
-/// when empty), `run` starts the copies (it names the file `$CHERVIL_CMD_FILE`),
-/// and the file is removed when they are done. The job's exit status is the
-/// runner's.
+/// secret), in `dir` (shared with the other nodes), `run` starts the copies (it
+/// names the file `$CHERVIL_CMD_FILE`), and the file is removed when they are done.
+/// The job's exit status is the runner's. `dir` is the client's script directory:
+/// when the node does not have it (not on a shared file system) — or it is empty —
+/// the file goes to the job's working directory instead, as in Parsl.
 fn via_cmd_file(command: &str, dir: &str, preamble: &str, run: &str, debug: bool) -> String {
     let say = |what: &str| if debug { format!("echo \"{what}\"\n") } else { String::new() };
-    let dir = if dir.is_empty() { "$PWD".to_string() } else { shell_quote(dir) };
+    let dir = double_quoted(dir);
+    // Parsl's lines for the directory (its tests look for them), then an absolute
+    // path, so runners that start elsewhere find the file.
     format!(
-        r#"{preamble}CHERVIL_CMD_FILE=$(umask 077 && mktemp {dir}/cmd_"${{JOBNAME:-block}}".XXXXXX)
+        r#"{preamble}SCRIPT_DIR={dir}
+[[ -d $SCRIPT_DIR ]] || SCRIPT_DIR=""
+CHERVIL_CMD_FILE=$(umask 077 && mktemp "${{SCRIPT_DIR:+$SCRIPT_DIR/}}cmd_${{JOBNAME:-block}}.XXXXXX")
+case $CHERVIL_CMD_FILE in /*) ;; *) CHERVIL_CMD_FILE="$PWD/$CHERVIL_CMD_FILE" ;; esac
 cat > "$CHERVIL_CMD_FILE" <<'CHERVIL_CMD_EOF'
 {command}
 CHERVIL_CMD_EOF
@@ -55,10 +61,18 @@ rm -f "$CHERVIL_CMD_FILE"
     )
 }
 
-/// Quotes a path for bash (single quotes; a single quote inside is closed,
-/// escaped and reopened).
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// `s` in double quotes, with what bash would expand there escaped: read back as is.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// The job's distinct nodes, one per line, into `$CHERVIL_HOSTFILE`: from PBS's
@@ -133,7 +147,7 @@ pub fn jsrun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides
 pub fn mpiexec(command: &str, tasks_per_node: u32, nodes_per_block: u32, bind_cmd: &str, overrides: &str, dir: &str, debug: bool) -> String {
     let n = copies(tasks_per_node, nodes_per_block);
     let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)") + &hostfile("localhost");
-    let run = format!(r#"mpiexec {bind_cmd} none {overrides} -n {n} --hostfile "$CHERVIL_HOSTFILE" /bin/bash "$CHERVIL_CMD_FILE"; MPI_STATUS=$?; rm -f "$CHERVIL_HOSTFILE"; [ $MPI_STATUS = 0 ]"#);
+    let run = format!(r#"mpiexec {bind_cmd} none {overrides} -n {n} --hostfile "$CHERVIL_HOSTFILE" bash "$CHERVIL_CMD_FILE"; MPI_STATUS=$?; rm -f "$CHERVIL_HOSTFILE"; [ $MPI_STATUS = 0 ]"#);
     via_cmd_file(command, dir, &pre, &run, debug)
 }
 
@@ -224,6 +238,14 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0, "the command file was removed");
         let failing = via_cmd_file("true", &dir.display().to_string(), "", "exit 7", false);
         assert_eq!(run(&failing).status.code(), Some(7), "the runner's status is the job's");
+        // the client's script directory is not on this node: the job's directory serves
+        let job_dir = dir.join("job");
+        std::fs::create_dir_all(&job_dir).expect("job dir");
+        let elsewhere = via_cmd_file("echo ran", "/no/such/dir on this node", "", r#"dirname "$CHERVIL_CMD_FILE"; bash "$CHERVIL_CMD_FILE""#, false);
+        let out = std::process::Command::new("bash").arg("-c").arg(&elsewhere).current_dir(&job_dir).output().expect("bash runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines(&out), [job_dir.display().to_string(), "ran".to_string()]);
+        assert_eq!(std::fs::read_dir(&job_dir).expect("dir").count(), 0, "removed there too");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -276,7 +298,8 @@ mod tests {
         // with the copies and per-node counts, as Parsl's launchers do.
         let a = aprun("pool", 4, 2, "--cc none", "/shared/run", false);
         assert!(a.contains(r#"aprun -n 8 -N 4 --cc none /bin/bash "$CHERVIL_CMD_FILE""#), "{a}");
-        assert!(a.contains("mktemp '/shared/run'/cmd_"), "{a}");
+        assert!(a.contains("SCRIPT_DIR=\"/shared/run\"\n"), "{a}");
+        assert_eq!(double_quoted(r#"a "b" $c `d` \e"#), r#""a \"b\" \$c \`d\` \\e""#);
         let j = jsrun("pool", 2, 3, "", "", false);
         assert!(j.contains(r#"jsrun -n 6 -r 2  /bin/bash "$CHERVIL_CMD_FILE""#), "{j}");
         assert!(srun_mpi("pool", 2, 1, "", "", false).contains("--cpus-per-task=$PER_COPY"));

@@ -102,7 +102,7 @@ pub fn default_status_polling_interval(source: BlockSource<'_>) -> std::time::Du
 
 pub use adhoc::AdHocProvider;
 pub use local::LocalProvider;
-pub use batch::{BatchProvider, BlockSpec, Scheduler};
+pub use batch::{BatchProvider, BlockSpec, CommandRunner, Scheduler};
 
 /// Parsl's `JobState`, with its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -324,6 +324,57 @@ impl BatchJobs {
     fn cancel(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<Vec<bool>> {
         py.detach(|| self.lock().cancel(&ids)).map_err(provider_err)
     }
+
+    /// `(stdout path, stderr path)` of a job this provider submitted.
+    fn files(&self, id: &str) -> Option<(String, String)> {
+        self.lock().job_files(id).map(|(o, e)| (o.display().to_string(), e.display().to_string()))
+    }
+
+    /// From now on each scheduler command goes to `provider().execute_wait(cmd, timeout)`
+    /// when the script has replaced that method (`provider` is a weak reference to the
+    /// Python provider); with Parsl's own, or once the provider is gone, it runs here.
+    fn route_commands(&self, provider: Py<PyAny>) {
+        self.lock().set_runner(Box::new(ExecuteWait { provider }));
+    }
+}
+
+/// Parsl's `execute_wait` hook (see `BatchJobs::route_commands`).
+struct ExecuteWait {
+    provider: Py<PyAny>,
+}
+
+impl chervil_providers::CommandRunner for ExecuteWait {
+    fn run(&self, argv: &[String], cwd: Option<&std::path::Path>, timeout: Duration) -> Result<Option<chervil_providers::cli::Output>, ProviderError> {
+        let mut cmd = argv.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ");
+        if let Some(dir) = cwd {
+            cmd = format!("cd {} && {cmd}", shell_word(&dir.display().to_string()));
+        }
+        Python::attach(|py| -> PyResult<Option<chervil_providers::cli::Output>> {
+            let provider = self.provider.call0(py)?;
+            if provider.is_none(py) {
+                return Ok(None);
+            }
+            let hook = provider.getattr(py, "execute_wait")?;
+            // (a True, not merely an attribute: a Mock made with spec= has every attribute)
+            if hook.getattr(py, "_chervil_runs_here").and_then(|v| v.extract::<bool>(py)).unwrap_or(false) {
+                return Ok(None); // Parsl's own: the engine runs it, with its own timeout and kill
+            }
+            let (code, stdout, stderr): (i32, String, String) = hook.call1(py, (cmd.as_str(), timeout.as_secs_f64()))?.extract(py)?;
+            Ok(Some(chervil_providers::cli::Output { code, stdout, stderr }))
+        })
+        .map_err(|e| ProviderError::Command { command: cmd.clone(), error: format!("execute_wait raised {e}") })
+    }
+}
+
+/// `word` as the shell reads it back: as is when it holds nothing special, else in
+/// single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// Blocks on a fixed list of hosts over SSH, one block per host.

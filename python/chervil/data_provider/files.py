@@ -36,7 +36,7 @@ class File:
             return self.local_path
         if self.scheme == 'file':
             return self.path
-        raise ValueError(f"{self.url} has no local path yet: a {self.scheme}:// File must be staged "
+        raise ValueError(f"No local_path for {self.url}: a {self.scheme}:// File must be staged "
                          "in (pass it in inputs=[...] to an app) before it can be opened")
 
     def __fspath__(self) -> str:

@@ -40,6 +40,29 @@ class JobStatus:
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def status_name(self) -> str:
+        return self.state.name
+
+    @property
+    def stdout(self) -> Optional[str]:
+        """The job's whole standard output (the run's secret redacted); None when there
+        is no such file."""
+        return self._read(self.stdout_path)
+
+    @property
+    def stderr(self) -> Optional[str]:
+        return self._read(self.stderr_path)
+
+    def _read(self, path: Optional[str]) -> Optional[str]:
+        if not path:
+            return None
+        try:
+            with open(path, errors='replace') as f:
+                return redact(f.read())
+        except OSError:
+            return None
+
     def _tail(self, path: Optional[str], lines: int = 20) -> Optional[str]:
         if not path:
             return None
@@ -59,3 +82,6 @@ class JobStatus:
 
     def __repr__(self) -> str:
         return f"<{self.state}, message={self.message!r}, exit_code={self.exit_code!r}>"
+
+    def __str__(self) -> str:
+        return f"{self.state} ({self.message})" if self.message is not None else f"{self.state}"

@@ -75,6 +75,10 @@ class EngineProvider(ExecutionProvider):
         except _core.ProviderError as e:
             raise SubmitException(job_name, str(e)) from e
         self.resources[job_id] = {'job_id': job_id, 'status': JobStatus(state)}
+        files = getattr(self._engine(), 'files', None)
+        paths = files(job_id) if files is not None else None
+        if paths is not None:
+            self.resources[job_id]['job_stdout_path'], self.resources[job_id]['job_stderr_path'] = paths
         return job_id
 
     def status(self, job_ids: List[str]) -> List[JobStatus]:

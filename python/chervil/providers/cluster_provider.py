@@ -7,7 +7,8 @@ and a failure quotes the scheduler's own message. A provider here only holds
 Parsl's parameters and says which of them the scheduler gets.
 """
 import time
-from typing import Any, Dict, Optional
+import weakref
+from typing import Any, Dict, Optional, Tuple
 
 from chervil import _core
 from chervil.errors import ConfigurationError
@@ -64,9 +65,22 @@ class ClusterProvider(EngineProvider):
         return {}
 
     def _make_engine(self, script_dir: str):
-        return _core.BatchJobs(self._scheduler, script_dir, self.nodes_per_block, self.walltime,
+        jobs = _core.BatchJobs(self._scheduler, script_dir, self.nodes_per_block, self.walltime,
                                float(self.cmd_timeout), scheduler_options=self.scheduler_options,
                                worker_init=self.worker_init, **self._options())
+        jobs.route_commands(weakref.ref(self))
+        return jobs
+
+    def execute_wait(self, cmd: str, timeout: Optional[float] = None) -> Tuple[int, str, str]:
+        """Runs a scheduler command line in a shell here: ``(exit code, stdout, stderr)``
+        (Parsl's). Replace it — on the instance or in a subclass — and the engine sends
+        every scheduler command of this provider (``sbatch``, ``squeue``, ``scancel``, …)
+        to yours instead, as one command line; left as it is, the engine runs them
+        itself, bounded by ``cmd_timeout``."""
+        from chervil.utils import execute_wait
+        return execute_wait(cmd, self.cmd_timeout if timeout is None else timeout)
+
+    execute_wait._chervil_runs_here = True  # type: ignore[attr-defined]
 
     def submit(self, command: str, tasks_per_node: int, job_name: str = "chervil.auto") -> str:
         job_name = f"{job_name}.{time.time()}"

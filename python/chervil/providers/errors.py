@@ -19,7 +19,9 @@ class SubmitException(ExecutionProviderException):
 
     @property
     def task_name(self) -> str:
-        """The old name of ``job_name``."""
+        """The old name of ``job_name`` (deprecated, as in Parsl)."""
+        import warnings
+        warnings.warn("SubmitException.task_name is deprecated; use job_name", DeprecationWarning, stacklevel=2)
         return self.job_name
 
     def __str__(self) -> str:
