@@ -322,8 +322,8 @@ class DataFlowKernel:
         # logging costs ~35 µs a line, more than the rest of a task's client-side work.
         # Parsl's per-task records (with ``parsl.task`` attributes that tools filter on)
         # are made only when a handler other than our parsl.log would receive them.
-        listening = self._listening = self._someone_listens()
-        if listening:
+        self._listening = self._someone_listens()
+        if self._listening:
             self._log_binding(record, depends)
         for f in external:
             f.add_done_callback(partial(self._external_done, tid))
@@ -349,6 +349,14 @@ class DataFlowKernel:
         progress_line.uninstall()
         self._kernel.stop_progress()
 
+    def log_task_states(self) -> None:
+        """Logs how many tasks are in each state, in Parsl's words (at cleanup too)."""
+        logger.info("Summary of tasks in DFK:")
+        counts = self.task_state_counts
+        for state in States:
+            logger.info("Tasks in state %s: %s", state, counts.get(state, 0))
+        logger.info("End of summary")
+
     def cleanup(self) -> None:
         """Shuts the executors down and stops taking tasks. Tasks not yet finished are
         not waited for (use ``wait_for_current_tasks()`` first, or ``exit_mode='wait'``)."""
@@ -357,8 +365,7 @@ class DataFlowKernel:
         self.cleanup_called = True
         self._kernel.close()
         self._stop_progress()
-        counts = {s.name: n for s, n in self.task_state_counts.items() if n}
-        logger.info("DFK cleanup: task states %s", counts)
+        self.log_task_states()
         self.job_status_poller.close()
         for executor in self.executors.values():
             try:
@@ -661,16 +668,12 @@ class DataFlowKernel:
                 # a result it needed was gone: the usual way, now and for retries
                 record._spliced = False
                 self.executors[record.executor].forget_splice(tid)
-                record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
-                if self._monitor is not None:
-                    self._record_inputs(record, record.kwargs)
+                self._resolve_arguments(record)
             elif try_id == 0:
                 if getattr(record, 'depends', None) or self.dependency_resolver not in _BUILTIN_RESOLVERS:
                     if self._dependencies_unset(record, tid, try_id):
                         return
-                    record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
-                    if self._monitor is not None:
-                        self._record_inputs(record, record.kwargs)
+                    self._resolve_arguments(record)
             if record.memoize:
                 # Every try looks in the table, as Parsl's launch_task does.
                 if self._memo_hit(record, try_id):
@@ -720,6 +723,13 @@ class DataFlowKernel:
         record.try_id = try_id
         record.status = States.launched
         record._try_time_launched = time.time()
+
+    def _resolve_arguments(self, record) -> None:
+        """The task's arguments with its dependencies' values in place of their futures
+        (all set by now), kept for every try; monitoring records the inputs it ran with."""
+        record.args, record.kwargs = self._unwrap(record.args, record.kwargs)
+        if self._monitor is not None:
+            self._record_inputs(record, record.kwargs)
 
     def _record_inputs(self, record, kwargs) -> None:
         """The monitoring row's ``task_inputs`` as the task ran them: Parsl writes the

@@ -66,8 +66,9 @@ class WrappedLauncher(Launcher):
 
     def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int, script_dir: str = '') -> str:
         if tasks_per_node > 1 or nodes_per_block > 1:
-            logger.warning("WrappedLauncher starts one copy of the command; tasks_per_node=%s and "
-                           "nodes_per_block=%s are ignored", tasks_per_node, nodes_per_block)
+            logger.warning("WrappedLauncher starts one copy of the command: it ignores the number of tasks "
+                           "per node (tasks_per_node=%s) and of nodes per block (nodes_per_block=%s)",
+                           tasks_per_node, nodes_per_block)
         return super().__call__(command, tasks_per_node, nodes_per_block, script_dir)
 
 
