@@ -282,6 +282,8 @@ fn block_id_order_fills_the_newest_block_and_leaves_the_oldest_idle() {
     // a result frees a slot in block 2: the next task goes there, not to block 0
     x.results(b2, &[12], now);
     assert_eq!(sent(&x.submit(17, now)), vec![(b2, vec![17])]);
+    x.register(&in_block("2", 2), now).unwrap();
+    assert_eq!(x.connected_blocks(), ["login", "0", "2", "10"], "each block once, in the order first seen");
 }
 
 #[test]
