@@ -478,6 +478,22 @@ def test_worker_logdir_root_is_expanded_on_the_node_and_holds_a_folder_per_execu
     assert list((root / 'htex' / 'block-0').glob('*/pool.log')), sorted(map(str, root.rglob('*')))
 
 
+def test_interchange_log_tells_the_pools_story_in_the_runs_format(tmp_path):
+    """``<run_dir>/<label>/interchange.log``, where Parsl users look: where the
+    interchange listens, each pool that registers and leaves; FileLogging's format."""
+    from chervil.logconfigs.file import FileLogging
+    config = htex_config(tmp_path, max_workers_per_node=1)
+    config.initialize_logging = FileLogging(format_string='TOKEN %(message)s')
+    with chervil.load(config) as dfk:
+        assert double(1).result(timeout=60) == 2
+        log = os.path.join(dfk.run_dir, 'htex', 'interchange.log')
+    lines = open(log).read().splitlines()
+    assert all(line.startswith('TOKEN ') for line in lines), lines
+    text = '\n'.join(lines)
+    assert 'interchange listening on' in text and 'Registered manager' in text and '(block 0)' in text, text
+    assert 'Interchange stopped' in text
+
+
 def test_configuration_mistakes_are_named():
     with pytest.raises(ConfigurationError, match='heartbeat_threshold'):
         HighThroughputExecutor(heartbeat_period=30, heartbeat_threshold=10)

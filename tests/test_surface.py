@@ -101,7 +101,8 @@ def test_provider_errors_read_as_parsls():
     assert str(ScaleOutFailed('slurm', 'no quota')) == "Unable to scale out slurm provider: no quota"
     assert str(SchedulerMissingArgs(['account'], 'site')) == "SchedulerMissingArgs: Pool:site Arg:['account']"
     assert str(ScriptPathError('/x.sh', 'read-only')) == "Unable to write submit script:/x.sh Reason:read-only"
-    assert SubmitException('block-0', 'sbatch failed').task_name == 'block-0'
+    with pytest.deprecated_call():
+        assert SubmitException('block-0', 'sbatch failed').task_name == 'block-0'
 
 
 def test_join_terminate_close_proc_ends_a_process_that_will_not_stop():

@@ -230,6 +230,7 @@ class DataFlowKernel:
                 raise ConfigurationError(f"an executor labelled {executor.label!r} is already loaded")
             executor.run_id = self.run_id
             executor.run_dir = self.run_dir
+            executor.log_config = self._log_config  # (Parsl's: the run's LogConfig, if one)
             executor.monitor = self._monitor
             if self.monitoring is not None and self.monitoring.resource_monitoring_enabled:
                 executor.resource_monitoring_interval = float(self.monitoring.resource_monitoring_interval)

@@ -27,6 +27,7 @@ from chervil.errors import ConfigurationError
 from chervil.executors.errors import BadStateException, InvalidResourceSpecification
 from chervil.executors.status_handling import BlockProviderExecutor
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
+from chervil.executors.high_throughput.interchange_log import InterchangeLog
 from chervil.jobs.states import JobState, JobStatus
 from chervil.providers.base import ExecutionProvider
 from chervil.providers.cluster_provider import ClusterProvider
@@ -224,6 +225,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._functions = FunctionCache()
         self._registered: set = set()
         self._ix = None
+        self._ix_log: Optional[InterchangeLog] = None
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
         self._token_hex = ''
@@ -264,8 +266,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         addresses = self._ix.pool_addresses(
             self.address or (self.loopback_address if self._local else ','.join(get_all_addresses())))
         self._launch_template = self._make_launch_cmd(addresses, self._ix.port)
-        logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
-                    self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
+        self._ix_log = InterchangeLog(self.label, self.logdir, getattr(self, 'log_config', None))
+        self._ix_log.logger.info("%s: interchange listening on %s:%s for pools (addresses given to pools: %s; %s)",
+                                 self.label, bind, self._ix.port, addresses, "TLS" if tls else "no TLS")
         lean_future.before_wait.append(self._ix.flush)
         results = threading.Thread(target=self._collect_results, name=f"{self.label}-results", daemon=True)
         results.start()
@@ -352,6 +355,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 if t is not threading.current_thread():
                     t.join(timeout=5)
         self._fail_all(BadStateException(self, f"executor {self.label} was shut down before the task finished"))
+        if self._ix_log is not None:
+            self._ix_log.close()
 
     # -- tasks -------------------------------------------------------------------------
 
@@ -470,6 +475,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             # tries' hosts, resource samples and the pools' node rows reach the monitor from the
             # engine (attach_monitor)
             succeeded, commands, outcomes, pools = got
+            if pools:
+                self._ix_log.pools(pools)
             for active, *_ in pools:
                 if not active:
                     self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
