@@ -69,9 +69,15 @@ def test_workers_a_block_is_expected_to_bring(htex, slurm, per_node, per_block):
 
 
 def test_local_blocks_bring_this_machines_workers():
-    """Parsl guesses 1 for a local block; its node is this machine, so Chervil knows."""
+    """Parsl guesses 1 for a local block; its node is this machine, so Chervil knows.
+    A bound the user set (max_workers_per_node) or a figure they gave the provider
+    stands, as in Parsl."""
     ex = HighThroughputExecutor(provider=LocalProvider(), cores_per_worker=0.5)
     assert ex.workers_per_node == 2 * os.cpu_count()
+    assert HighThroughputExecutor(provider=LocalProvider(), max_workers_per_node=64).workers_per_node == 64
+    told = LocalProvider()
+    told.cores_per_node = 8
+    assert HighThroughputExecutor(provider=told, cores_per_worker=4).workers_per_node == 2
 
 
 # Parsl's workers_per_node is per node; the row where no worker fits is the difference above.

@@ -44,8 +44,8 @@ pub fn checkpoints_to_load(named: Option<Vec<PathBuf>>, checkpointing: bool, run
 
 /// Workers a block is expected to bring before its pools connect (the pools' own rule
 /// on what is known of the node: the provider's `cores_per_node`/`mem_per_node`, and
-/// when `local` this machine's figures for what they leave out; 1 when nothing bounds
-/// it, as Parsl guesses).
+/// when `local` without `max_workers_per_node` this machine's figures for what they
+/// leave out; 1 when nothing bounds it, as Parsl guesses).
 #[pyfunction]
 #[pyo3(signature = (*, max_workers_per_node, cores_per_worker, mem_per_worker, accelerators, nodes_per_block, local, cores_per_node=None, mem_per_node=None))]
 #[allow(clippy::too_many_arguments)] // Parsl's settings, each named at the call (keyword-only)
@@ -66,6 +66,9 @@ pub fn expected_slots_per_block(
         accelerators: (0..accelerators).map(|i| i.to_string()).collect(),
     };
     let said = NodeShape { cores: cores_per_node, mem_gb: mem_per_node };
-    let node = if local { said.or_this_machine() } else { said };
+    // A local block's node is this machine, whose figures fill in what the provider
+    // leaves out — unless the user bounded the workers themselves, where Parsl's
+    // expectation (theirs) stands.
+    let node = if local && max_workers_per_node.is_none() { said.or_this_machine() } else { said };
     slots.expected_per_block(node, nodes_per_block)
 }
