@@ -73,7 +73,7 @@ cctools:
 test-python: setup parsl-venv system-deps mpi4py cctools
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) -m pytest -x -q
 
-# Parsl's own tests (six folders, three configs) on Chervil and, for reference, on Parsl:
+# Parsl's own tests (the folders FOLDERS in tests/parsl_suite/run.py names, three configs) on Chervil and, for reference, on Parsl:
 # fails where a test passing on Parsl fails on Chervil (tests/parsl_suite/DIFFERENCES.md).
 test-parsl-suite: setup parsl-venv
 	CHERVIL_PARSL_PYTHON=$(CURDIR)/$(PARSL_VENV)/bin/python $(PYTHON) tests/parsl_suite/run.py
