@@ -539,8 +539,8 @@ def expected_slots_per_block(*, max_workers_per_node: SupportsIndex | None, core
     """
     Workers a block is expected to bring before its pools connect (the pools' own rule
     on what is known of the node: the provider's `cores_per_node`/`mem_per_node`, and
-    when `local` this machine's figures for what they leave out; 1 when nothing bounds
-    it, as Parsl guesses).
+    when `local` without `max_workers_per_node` this machine's figures for what they
+    leave out; 1 when nothing bounds it, as Parsl guesses).
     """
 
 def flush_log() -> None:
