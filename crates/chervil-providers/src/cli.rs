@@ -11,6 +11,16 @@ use std::time::Duration;
 
 use crate::ProviderError;
 
+/// `word` as a shell reads it back as one word: as is when it holds nothing special,
+/// else in single quotes (a single quote inside is closed, escaped and reopened).
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,=+@".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// What a finished command printed.
 #[derive(Debug, Clone)]
 pub struct Output {

@@ -1,5 +1,6 @@
 //! Providers and launchers as Python sees them.
 
+use chervil_providers::cli::shell_word;
 use std::sync::Mutex;
 
 use std::time::Duration;
@@ -363,17 +364,6 @@ impl chervil_providers::CommandRunner for ExecuteWait {
             Ok(Some(chervil_providers::cli::Output { code, stdout, stderr }))
         })
         .map_err(|e| ProviderError::Command { command: cmd.clone(), error: format!("execute_wait raised {e}") })
-    }
-}
-
-/// `word` as the shell reads it back: as is when it holds nothing special, else in
-/// single quotes.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

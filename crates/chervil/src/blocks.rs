@@ -2,6 +2,7 @@
 //! pool, and scaled between `min_blocks` and `max_blocks` by the engine's strategy
 //! (`chervil_scaling::Scaler`, the Python front's) every `strategy_period`.
 
+use chervil_providers::cli::shell_word;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,8 +168,8 @@ impl Provision {
     /// The block's script: the pool is this program in pool mode, told where the
     /// interchange is through the environment (`export … &&`, as the Python front's).
     fn script(&self, block: &str) -> String {
-        let exports: Vec<String> = self.env.vars(block).iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
-        let exe = shell_quote(&self.exe.to_string_lossy());
+        let exports: Vec<String> = self.env.vars(block).iter().map(|(k, v)| format!("{k}={}", shell_word(v))).collect();
+        let exe = shell_word(&self.exe.to_string_lossy());
         let command = format!("export {ROLE_ENV}=pool {} && {exe}", exports.join(" "));
         match &self.launcher {
             None => format!("{}\n{command}\n", self.worker_init),
@@ -239,14 +240,6 @@ impl chervil_run::blocks::BlockFront for Front<'_> {
             done(Err(Error::Executor(why.clone())));
         }
         true
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,=+@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
