@@ -138,6 +138,8 @@ def metric(r):
     if r['bench'] == 'cpu':
         parts = ', '.join(f"{role} {us:g}" for role, us in r['cpu_us_by_role'].items())
         return f"{r['cpu_us_per_task']:,} µs CPU/task ({parts})"
+    if r['bench'] == 'bash' and r.get('floor_per_s'):
+        return f"{r['tasks_per_s']:,.0f}/s ({r['pct_of_floor']:g} % of the {r['floor_per_s']:,.0f}/s floor)"
     if r['bench'] == 'monitored':
         return (f"{r['tasks_per_s']:,.0f}/s; db: {r['db_tasks']:,} tasks, {r['db_tries']:,} tries, "
                 f"{r['db_status_rows']:,} states")

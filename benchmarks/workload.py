@@ -7,7 +7,8 @@ Prints one JSON line. BENCH is one of: noop, fanin, chain, bash, latency, memory
 checkpoint (TASKS cached tasks with task_exit checkpoints, then a fresh DFK that
 loads the checkpoint and asks for them all again: every one a memo hit), monitored
 (noop with a MonitoringHub, resource_monitoring_interval=1; reports the rows the
-database holds for the run afterwards), and the scale workloads of issue 14: submit
+database holds for the run afterwards), bash (also reports the floor: ``bash -c true``
+from as many plain Python processes as workers, in the same run), and the scale workloads of issue 14: submit
 (the client's time per app call, executor running), pending (TASKS submitted before
 any is waited for: client memory per pending task), flat (TASKS in batches of 10,000:
 the last batch's rate beside the first's, and peak memory), and cpu (noop, reporting the
@@ -211,6 +212,22 @@ def recorded(url: str, run_id: str) -> dict:
                 'db_resource_rows': count('resource'), 'db_tasks_sampled': sampled}
 
 
+def bash_floor(n: int, workers: int) -> float:
+    """What this machine allows bash apps at best: ``bash -c true`` started and waited
+    for by ``workers`` Python processes at once (subprocess.run, as a worker would), n in
+    all, after the run (its pool idle): the rate a bash app cannot beat, measured in the
+    same run as the bash workload, so the two are compared on the same machine state."""
+    import subprocess
+    loop = ("import subprocess, sys\n"
+            "for _ in range(int(sys.argv[1])): subprocess.run(['/bin/bash', '-c', 'true'])")
+    each = max(1, n // workers)
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, '-c', loop, str(each)]) for _ in range(workers)]
+    for p in procs:
+        p.wait()
+    return round(each * workers / (time.perf_counter() - t), 1)
+
+
 def checkpoint_bench(n: int, workers: int) -> dict:
     """Writing: n cached tasks, each checkpointed as it exits. Resuming: a new DFK
     loads that checkpoint and the same n calls are all answered from it."""
@@ -275,6 +292,9 @@ def main() -> None:
         cleanup = time.perf_counter() - t_cleanup
     if monitoring is not None:
         result.update(recorded(monitoring.logging_endpoint, dfk.run_id))
+    if a.bench == 'bash':
+        result['floor_per_s'] = bash_floor(a.tasks, a.workers)
+        result['pct_of_floor'] = round(100 * result['tasks_per_s'] / result['floor_per_s'], 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'engine': engine, 'version': parsl.__version__, 'bench': a.bench, 'n': a.tasks,
                       'workers': a.workers, **result, 'startup_s': round(startup, 3),

@@ -595,6 +595,15 @@ def run_pool(*, addresses: SupportsGetItem[int, str], port: SupportsIndex, token
     stopped. The GIL is released the whole time.
     """
 
+def run_shell(command: str, *, stdout: SupportsIndex | None = None, stderr: SupportsIndex | None = None, new_session: bool = False, walltime: SupportsFloat | SupportsIndex | None = None) -> int | None:
+    """
+    Runs `command` with `/bin/bash -c`, its output to the descriptors given (the
+    caller's own when None), its input `/dev/null`, no other descriptor inherited, and
+    waits for it. Returns its exit code as
+    `subprocess.Popen.returncode` has it (minus the signal that ended it), or None when
+    `walltime` seconds passed first and the command's whole session was killed.
+    """
+
 def script_with_sentinels(scheduler: str) -> str:
     """
     The submit script the engine writes for `scheduler` (a batch scheduler's label, or

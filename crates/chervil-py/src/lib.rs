@@ -22,6 +22,7 @@ mod monitor;
 mod providers;
 mod run;
 mod scaling;
+mod shell;
 mod splice;
 
 /// A command as the front reads it: `(kind, task, value, cause)`.
@@ -426,6 +427,8 @@ mod _core {
     use crate::run::{all_checkpoints, checkpoints_to_load, expected_slots_per_block, last_checkpoint, make_run_dir};
     #[pymodule_export]
     use crate::scaling::{block_failure_report, block_job_name, blocks_failed, initial_blocks, BlockBook, Scaler, Ticker};
+    #[pymodule_export]
+    use crate::shell::run_shell;
 
     // The codes of the tuples the engine hands the front, named here so the front reads
     // them instead of keeping a copy.

@@ -20,6 +20,7 @@ pub mod memo;
 pub mod monitoring;
 pub mod progress;
 pub mod rundir;
+pub mod shell;
 pub mod ticker;
 
 pub use checkpoints::{all_checkpoints, checkpoints_to_load, last_checkpoint};

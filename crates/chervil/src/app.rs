@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
@@ -178,51 +177,36 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
 }
 
 /// `bash -c cmd` with Parsl's redirections (appending to `stdout`/`stderr` files, made
-/// with their directories) and walltime (the command's process group is killed, exit
-/// code stands for Parsl's `AppTimeout`). Returns the exit code.
+/// with their directories) and walltime (the command's session is killed, exit code
+/// stands for Parsl's `AppTimeout`), started by the engine's one runner, as the Python
+/// front's bash apps are. Returns the exit code (128 + the signal that ended it).
 fn run_bash(cmd: &str, opts: &RunOptions) -> Result<i32, Error> {
-    use std::os::unix::process::CommandExt;
-    let open = |path: &Option<String>| -> Result<Stdio, Error> {
-        let Some(path) = path else { return Ok(Stdio::inherit()) };
+    use chervil_run::shell::{self, Shell, ShellEnd};
+    use std::os::fd::AsRawFd;
+    let open = |path: &Option<String>| -> Result<Option<std::fs::File>, Error> {
+        let Some(path) = path else { return Ok(None) };
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::Executor(format!("cannot make {}: {e}", dir.display())))?;
         }
-        let file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::Executor(format!("bash app {}: cannot open {path}: {e}", opts.app)))?;
-        Ok(Stdio::from(file))
+            .map(Some)
+            .map_err(|e| Error::Executor(format!("bash app {}: cannot open {path}: {e}", opts.app)))
     };
-    let mut child = Command::new("/bin/bash")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(open(&opts.stdout)?)
-        .stderr(open(&opts.stderr)?)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::Executor(format!("cannot start bash for {}: {e}", opts.app)))?;
-    let status = match opts.walltime {
-        None => child.wait(),
-        Some(secs) => {
-            let pgid = child.id() as i32;
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                let _ = tx.send(child.wait());
-            });
-            match rx.recv_timeout(Duration::from_secs_f64(secs.max(0.0))) {
-                Ok(status) => status,
-                Err(_) => {
-                    // SAFETY: kill(2) on the process group made for this command; no memory is touched.
-                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                    let _ = rx.recv();
-                    return Err(Error::AppTimeout { app: opts.app.clone(), seconds: secs });
-                }
-            }
-        }
+    let (stdout, stderr) = (open(&opts.stdout)?, open(&opts.stderr)?);
+    let command = Shell {
+        command: cmd,
+        stdout: stdout.as_ref().map(|f| f.as_raw_fd()),
+        stderr: stderr.as_ref().map(|f| f.as_raw_fd()),
+        new_session: true,
+        walltime: opts.walltime.and_then(|secs| Duration::try_from_secs_f64(secs.max(0.0)).ok()),
+    };
+    match shell::run(&command) {
+        Ok(ShellEnd::Exited(code)) => Ok(code),
+        Ok(ShellEnd::Signalled(signal)) => Ok(128 + signal),
+        Ok(ShellEnd::TimedOut) => Err(Error::AppTimeout { app: opts.app.clone(), seconds: opts.walltime.unwrap_or(0.0) }),
+        Err(e) => Err(Error::Executor(format!("bash app {}: {e}", opts.app))),
     }
-    .map_err(|e| Error::Executor(format!("waiting for bash ({}): {e}", opts.app)))?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }

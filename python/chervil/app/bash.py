@@ -1,10 +1,9 @@
 """Bash apps: the function returns a command line, which runs in a shell."""
 import os
-import signal
-import subprocess
 from functools import partial, update_wrapper
 from inspect import Parameter
 
+from chervil._core import run_shell
 from chervil.app import errors as pe
 from chervil.app.app import AppBase
 from chervil.data_provider.files import File
@@ -46,24 +45,15 @@ def remote_side_bash_executor(func, *args, **kwargs):
         if std_err is not None:
             print(f'--> executable follows <--\n{command}\n--> end executable <--', file=std_err, flush=True)
         try:
-            # Its own session when a walltime is set, so a timeout kills the whole command tree.
-            # Parsl passes close_fds=False, but Python makes descriptors non-inheritable
-            # anyway (PEP 446; the worker's pipes to its pool are), and close_fds=False sends
-            # CPython down its posix_spawn path, which converts os.environ at every start:
-            # ~35 µs more per bash app than the default's vfork.
-            proc = subprocess.Popen(command, stdout=std_out, stderr=std_err, shell=True, executable='/bin/bash',
-                                    start_new_session=walltime is not None)
-        except Exception as e:
+            # The engine starts it (chervil-run's `shell`): posix_spawn with the environment
+            # as it is, a fraction of Popen's cost. With a walltime it runs in a session of
+            # its own, so a timeout kills the whole command tree.
+            returncode = run_shell(command, stdout=None if std_out is None else std_out.fileno(),
+                                   stderr=None if std_err is None else std_err.fileno(), walltime=walltime)
+        except (OSError, ValueError) as e:
             raise pe.AppException(f"App {func_name} could not start its command: {e}", e) from e
-        try:
-            returncode = proc.wait(timeout=walltime)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            raise pe.AppTimeout(f"App {func_name} exceeded walltime: {walltime} seconds") from None
+        if returncode is None:
+            raise pe.AppTimeout(f"App {func_name} exceeded walltime: {walltime} seconds")
     finally:
         for f in (std_out, std_err):
             if f is not None:
