@@ -8,10 +8,11 @@ checkpoint (TASKS cached tasks with task_exit checkpoints, then a fresh DFK that
 loads the checkpoint and asks for them all again: every one a memo hit), monitored
 (noop with a MonitoringHub, resource_monitoring_interval=1; reports the rows the
 database holds for the run afterwards), bash (also reports the floor: ``bash -c true``
-from as many plain Python processes as workers, in the same run), and the scale workloads of issue 14: submit
-(the client's time per app call, executor running), pending (TASKS submitted before
-any is waited for: client memory per pending task), flat (TASKS in batches of 10,000:
-the last batch's rate beside the first's, and peak memory), and cpu (noop, reporting the
+from as many plain Python processes as workers, in the same run), and the scale
+workloads of issue 14: submit (the client's time per app call, executor running),
+pending (TASKS submitted before any is waited for: client memory per pending task),
+flat (TASKS in batches of 10,000: the last batch's rate beside the first's, and peak
+memory), and cpu (noop, reporting the
 CPU time every process of the run spent on it: the client and everything it started —
 interchange, pools, workers — read from /proc before and after, per task; a figure that
 holds on a busy machine, where a rate does not).
