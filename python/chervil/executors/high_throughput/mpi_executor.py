@@ -34,6 +34,17 @@ class MPILauncherValueError(ConfigurationError, ValueError):
 class MPIExecutor(HighThroughputExecutor):
     """A HighThroughputExecutor in MPI mode, with Parsl's parameters and defaults.
 
+    It takes HighThroughputExecutor's ``label``, ``launch_cmd``,
+    ``interchange_launch_cmd``, ``address``, ``loopback_address``, ``worker_port``,
+    ``worker_port_range``, ``interchange_port_range``, ``storage_access``,
+    ``working_dir``, ``worker_debug``, ``prefetch_capacity``, ``heartbeat_threshold``,
+    ``heartbeat_period``, ``drain_period``, ``poll_period``, ``address_probe_timeout``,
+    ``worker_logdir_root``, ``block_error_handler``, ``encrypted`` and
+    ``remote_monitoring_radio``, with the same meaning. HighThroughputExecutor's
+    per-worker settings (cores, memory, accelerators, CPU affinity, manager selector) do
+    not apply: a task's resource specification says what it takes. Its own parameters
+    and the ones whose default differs:
+
     Parameters
     ----------
     max_workers_per_block : int
@@ -45,14 +56,6 @@ class MPIExecutor(HighThroughputExecutor):
     provider : ExecutionProvider
         Where blocks come from; its launcher must be ``SimpleLauncher`` (one pool a
         block, on its first node). Default: ``LocalProvider(launcher=SimpleLauncher())``.
-    label, launch_cmd, interchange_launch_cmd, address, loopback_address, worker_port,
-    worker_port_range, interchange_port_range, storage_access, working_dir, worker_debug,
-    prefetch_capacity, heartbeat_threshold, heartbeat_period, drain_period, poll_period,
-    address_probe_timeout, worker_logdir_root, block_error_handler, encrypted,
-    remote_monitoring_radio
-        As for HighThroughputExecutor. Its per-worker settings (cores, memory,
-        accelerators, CPU affinity, manager selector) do not apply: a task's resource
-        specification says what it takes.
     """
 
     @typeguard.typechecked
