@@ -478,20 +478,40 @@ def test_worker_logdir_root_is_expanded_on_the_node_and_holds_a_folder_per_execu
     assert list((root / 'htex' / 'block-0').glob('*/pool.log')), sorted(map(str, root.rglob('*')))
 
 
-def test_interchange_log_tells_the_pools_story_in_the_runs_format(tmp_path):
-    """``<run_dir>/<label>/interchange.log``, where Parsl users look: where the
-    interchange listens, each pool that registers and leaves; FileLogging's format."""
+def test_interchange_manager_and_worker_logs_are_in_the_runs_format(tmp_path):
+    """Where Parsl users look, in FileLogging's format: ``<run_dir>/<label>/interchange.log``
+    (where the interchange listens, each pool that registers and leaves), and in the
+    pool's folder ``manager.log`` and ``worker_<rank>.log``. The format travels to the
+    pool in its launch command: quotes, spaces and a ``$`` arrive as written."""
     from chervil.logconfigs.file import FileLogging
+    token = 'TOKEN "q" $HOME  '
     config = htex_config(tmp_path, max_workers_per_node=1)
-    config.initialize_logging = FileLogging(format_string='TOKEN %(message)s')
+    config.initialize_logging = FileLogging(format_string=token + '%(message)s')
     with chervil.load(config) as dfk:
         assert double(1).result(timeout=60) == 2
         log = os.path.join(dfk.run_dir, 'htex', 'interchange.log')
+        pool_dir = next((tmp_path / 'runinfo' / '000' / 'htex' / 'block-0').iterdir())
     lines = open(log).read().splitlines()
-    assert all(line.startswith('TOKEN ') for line in lines), lines
+    assert all(line.startswith(token) for line in lines), lines
     text = '\n'.join(lines)
     assert 'interchange listening on' in text and 'Registered manager' in text and '(block 0)' in text, text
     assert 'Interchange stopped' in text
+    manager = (pool_dir / 'manager.log').read_text().splitlines()
+    assert manager[0].startswith(token + 'Manager started on'), manager
+    worker = (pool_dir / 'worker_0.log').read_text().splitlines()
+    assert worker[0].startswith(token + 'Worker 0 of 1 started'), worker
+    assert (pool_dir / 'pool.log').exists()
+
+
+def test_noop_logging_leaves_no_manager_log(tmp_path):
+    from chervil.logconfigs.noop import NoopLogging
+    config = htex_config(tmp_path, max_workers_per_node=1)
+    config.initialize_logging = NoopLogging()
+    with chervil.load(config):
+        assert double(1).result(timeout=60) == 2
+        pool_dir = next((tmp_path / 'runinfo' / '000' / 'htex' / 'block-0').iterdir())
+    assert not (pool_dir / 'manager.log').exists()
+    assert (pool_dir / 'worker_0.log').read_text() == ''
 
 
 def test_configuration_mistakes_are_named():

@@ -1,5 +1,6 @@
 """Logging set-up users call as ``parsl.set_stream_logger()`` / ``set_file_logger()``."""
 import logging
+import os
 import sys
 from typing import Callable, Optional, Tuple
 
@@ -7,6 +8,25 @@ from typing import Callable, Optional, Tuple
 DEFAULT_FORMAT = "%(created)f %(asctime)s %(processName)s-%(process)d %(threadName)s-%(thread)d " \
                  "%(name)s:%(lineno)d %(funcName)s %(levelname)s: %(message)s"
 STREAM_FORMAT = "%(asctime)s %(name)s:%(lineno)d [%(levelname)s]  %(message)s"
+
+#: The run's log format, which the launch command gives a pool and the pool its workers:
+#: the client's ``FileLogging(format_string=...)``; unset, Parsl's default; empty, the run
+#: logs nothing (``NoopLogging``).
+POOL_LOG_FORMAT_ENV = 'CHERVIL_POOL_LOG_FORMAT'
+
+
+def pool_side_logger(name: str, filename: Optional[str] = None) -> Optional[logging.Logger]:
+    """The logger of a pool's ``manager.log`` (``filename``) or of a worker's log (its
+    stderr, which the pool sends to ``worker_<rank>.log``), in the run's format (see
+    ``POOL_LOG_FORMAT_ENV``); None when the run logs nothing."""
+    fmt = os.environ.get(POOL_LOG_FORMAT_ENV)
+    if fmt == '':
+        return None
+    if filename is None:
+        set_stream_logger(name, format_string=fmt or DEFAULT_FORMAT, stream=sys.stderr)
+    else:
+        set_file_logger(filename, name, format_string=fmt)
+    return logging.getLogger(name)
 
 
 def set_stream_logger(name: str = 'chervil', level: int = logging.DEBUG, format_string: Optional[str] = None,

@@ -44,9 +44,17 @@ def main(argv=None) -> int:
               "which set it", file=sys.stderr)
         return 2
     from chervil import _core
+    from chervil.log_utils import pool_side_logger
     logdir = os.path.join(args.logdir, f"block-{args.block_id or 'manual'}", f"{_core.hostname()}-{os.getpid()}")
     os.makedirs(logdir, exist_ok=True)
+    # Two logs, as the client has parsl.log and chervil.log: manager.log (Parsl's name) in the
+    # run's format, this pool's life in a few records; pool.log, the engine's own records.
     _core.set_log_file(os.path.join(logdir, 'pool.log'), debug=args.debug)
+    log = pool_side_logger('chervil.pool', os.path.join(logdir, 'manager.log'))
+    if log is not None:
+        log.info("Manager started on %s (pid %s) for block %s; interchange at %s port %s; "
+                 "the engine's records: pool.log; workers' logs: worker_<rank>.log",
+                 _core.hostname(), os.getpid(), args.block_id or '(none)', args.addresses, args.port)
     try:
         why = _core.run_pool(
             addresses=[a for a in args.addresses.split(',') if a], port=args.port, token=bytes.fromhex(token),
@@ -57,8 +65,12 @@ def main(argv=None) -> int:
             drain_period=args.drain_period, connect_timeout=args.connect_timeout, cert_sha256=cert,
             resource_interval=args.resource_interval, mpi_launcher=args.mpi_launcher)
     except (RuntimeError, ValueError) as e:
+        if log is not None:
+            log.error("Manager failed: %s", e)
         print(f"chervil-pool: {e}", file=sys.stderr)
         return 1
+    if log is not None:
+        log.info("Manager stopped: %s", why)
     if args.debug:
         print(f"chervil-pool: stopped ({why})", file=sys.stderr)
     return 0

@@ -96,6 +96,12 @@ def main() -> int:
     frames_in, frames_out = _take_protocol_pipes()
     from chervil import compat
     compat.install_if_inherited()  # the client's `parsl` alias, so apps from modules that import parsl load here
+    from chervil.log_utils import pool_side_logger
+    log = pool_side_logger('chervil.worker')  # to stderr: worker_<rank>.log
+    if log is not None:
+        log.info("Worker %s of %s started (pid %s, Python %s); what tasks print to stderr follows",
+                 os.environ.get('PARSL_WORKER_RANK', '?'), os.environ.get('PARSL_WORKER_COUNT', '?'),
+                 os.getpid(), sys.version.split()[0])
     run = _runner()
     functions: dict = {}  # function id -> function
     env_next: dict = {}  # environment for the next task (MPI tasks)
