@@ -341,6 +341,35 @@ def test_bash_command_gets_only_the_standard_descriptors(dfk, tmp_path):
     assert list_fds(stdout=str(out)).result() == 0
     assert sorted(out.read_text().split()) == ['0', '1', '2']
 
+def test_a_bash_command_on_the_thread_pool_does_not_read_the_clients_stdin(tmp_path):
+    """The command's input is /dev/null wherever it runs: on the client's threads too, a
+    `cat` ends at once instead of waiting on the user's terminal (here: a pipe the client
+    holds open and never writes)."""
+    import subprocess
+    import sys
+    script = tmp_path / 'client.py'
+    script.write_text(
+        "import chervil\n"
+        "from chervil import bash_app\n"
+        "from chervil.config import Config\n"
+        "from chervil.executors import ThreadPoolExecutor\n"
+        "@bash_app\n"
+        "def cat():\n"
+        "    return 'cat'\n"
+        f"with chervil.load(Config(executors=[ThreadPoolExecutor()], run_dir={str(tmp_path / 'runinfo')!r})):\n"
+        "    print('exit', cat().result())\n")
+    out, err = tmp_path / 'out', tmp_path / 'err'
+    with open(out, 'w') as o, open(err, 'w') as e:
+        client = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=o, stderr=e)
+    try:
+        client.wait(timeout=120)  # its stdin stays open (and empty) all along
+    finally:
+        client.kill()
+        client.stdin.close()
+    assert client.returncode == 0, err.read_text()
+    assert 'exit 0' in out.read_text()
+
+
 def test_bash_commands_get_default_signals_and_exit_codes_of_signals(dfk):
     @bash_app
     def piped():
