@@ -18,12 +18,14 @@
 //! addresses first and fall back to TCP, so a pool that cannot reach it (another machine,
 //! another network namespace) still connects as before.
 
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::UnixListener;
 
 /// How an address names a local socket: `@` and the socket's abstract name.
 pub const PREFIX: char = '@';
@@ -50,10 +52,114 @@ pub fn bind(name: &str) -> io::Result<UnixListener> {
 
 /// Connects to the abstract socket `name` (inside a tokio runtime). A local connect
 /// answers at once: refused when nobody listens under that name here.
-pub fn connect(name: &str) -> io::Result<UnixStream> {
+pub fn connect(name: &str) -> io::Result<LocalStream> {
     let stream = std::os::unix::net::UnixStream::connect_addr(&abstract_address(name)?)?;
     stream.set_nonblocking(true)?;
-    UnixStream::from_std(stream)
+    LocalStream::new(stream)
+}
+
+/// A link over the local socket, registered with the runtime for reading only.
+///
+/// Why: a Unix socket tells its writer "writable" each time the reader takes bytes out
+/// (TCP does only after the writer found its buffer full), and a tokio stream is
+/// registered for both directions. So every frame one side sent woke the other side's
+/// sleeping runtime thread a moment later, when the peer read it: one wake per task on
+/// the interchange's thread and one on the pool's, for nothing. Here writes go straight
+/// to the socket; a write that finds it full registers a second handle for writability,
+/// until it has written.
+pub struct LocalStream {
+    socket: AsyncFd<std::os::unix::net::UnixStream>,
+    /// A duplicate of the socket, registered for writability while a write waits.
+    write_wait: Option<AsyncFd<OwnedFd>>,
+}
+
+impl LocalStream {
+    /// `stream` must be non-blocking.
+    pub fn new(stream: std::os::unix::net::UnixStream) -> io::Result<LocalStream> {
+        // SAFETY: the stream owns its descriptor, which stays open and the same until the
+        // AsyncFd (which owns the stream) is dropped.
+        let socket = unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?;
+        Ok(LocalStream { socket, write_wait: None })
+    }
+
+    /// A connection the runtime's listener accepted.
+    pub fn accepted(stream: tokio::net::UnixStream) -> io::Result<LocalStream> {
+        LocalStream::new(stream.into_std()?)
+    }
+
+    fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: the socket is open while `self` lives; `buf` is valid for its length.
+        // MSG_NOSIGNAL: a peer gone is an error, never a SIGPIPE for the process.
+        let n = unsafe { libc::send(self.socket.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+}
+
+impl AsRawFd for LocalStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
+impl AsyncRead for LocalStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let mut guard = ready!(this.socket.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            let room = unfilled.len();
+            match guard.try_io(|s| s.get_ref().read(unfilled)) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < room {
+                        // A short read took all there was: the next read waits for the
+                        // next edge instead of trying once more for nothing (as tokio's
+                        // own streams do).
+                        guard.clear_ready();
+                    }
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for LocalStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            match this.send(buf) {
+                Ok(n) => {
+                    this.write_wait = None; // written: no more wakes for writability
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Poll::Ready(Err(e)),
+                Err(_) => {}
+            }
+            if this.write_wait.is_none() {
+                // Registered after the failed write: epoll reports the socket at once if
+                // it became writable in between, so no wake is lost.
+                let dup = OwnedFd::from(this.socket.get_ref().try_clone()?);
+                // SAFETY: as in `new`: the AsyncFd owns this duplicate descriptor.
+                this.write_wait = Some(unsafe { AsyncFd::register_with_interest(dup, Interest::WRITABLE) }?);
+            }
+            if let Some(wait) = &this.write_wait {
+                let mut guard = ready!(wait.poll_write_ready(cx))?;
+                guard.clear_ready();
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.socket.get_ref().shutdown(std::net::Shutdown::Write))
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -69,7 +175,7 @@ fn abstract_address(_name: &str) -> io::Result<std::os::unix::net::SocketAddr> {
 
 /// A pool's link: over the interchange's local socket, or over TCP through the transport.
 pub enum PoolLink<S> {
-    Local(UnixStream),
+    Local(LocalStream),
     Net(S),
 }
 
@@ -133,8 +239,34 @@ mod tests {
             let mut got = [0u8; 5];
             theirs.read_exact(&mut got).await.expect("read");
             assert_eq!(&got, b"hello");
-            let err = connect(&name_for(std::process::id(), 2)).expect_err("nobody listens there");
+            let err = connect(&name_for(std::process::id(), 2)).err().expect("nobody listens there");
             assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
+    /// A write larger than the socket holds waits for the peer (the path that registers
+    /// for writability) and arrives whole and in order; the read side sees the end.
+    #[test]
+    fn a_write_that_fills_the_socket_waits_for_the_reader() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let name = name_for(std::process::id(), 3);
+            let listener = bind(&name).expect("bind");
+            let mut ours = connect(&name).expect("connect");
+            let (theirs, _) = listener.accept().await.expect("accept");
+            let mut theirs = LocalStream::accepted(theirs).expect("register");
+            let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+            let expected = big.clone();
+            let writer = tokio::spawn(async move {
+                ours.write_all(&big).await.expect("write");
+                ours.shutdown().await.expect("shutdown");
+                ours
+            });
+            let mut got = Vec::new();
+            theirs.read_to_end(&mut got).await.expect("read");
+            assert!(got == expected, "{} bytes arrived of {}", got.len(), expected.len());
+            let ours = writer.await.expect("writer");
+            assert!(ours.write_wait.is_none(), "the writability registration ends with the write");
         });
     }
 }

@@ -779,6 +779,13 @@ async fn accept_local(shared: Arc<Shared>, listener: Option<tokio::net::UnixList
     let Some(listener) = listener else { return std::future::pending().await };
     loop {
         let (stream, _, place, evicted) = shared.unproven.accept(&listener).await;
+        let stream = match crate::local::LocalStream::accepted(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "a connection to the local socket could not be registered; closed");
+                continue;
+            }
+        };
         let raw = std::os::fd::AsRawFd::as_raw_fd(&stream);
         tokio::spawn(until_evicted(serve_pool(shared.clone(), stream, Some(raw), Peer::Local, place), evicted, Peer::Local));
     }
