@@ -64,9 +64,17 @@ pub fn run(shell: &Shell<'_>) -> Result<ShellEnd, ShellError> {
     // A thread waits, so the deadline is a channel's timeout: no polling, and it
     // works on kernels without pidfd. Only commands with a walltime pay for it.
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let watcher = std::thread::Builder::new().name("chervil-walltime".into()).spawn(move || {
         let _ = tx.send(wait(pid));
     });
+    if let Err(e) = watcher {
+        // No thread to wait with (the process is out of them): the command cannot be
+        // held to its walltime, so it does not run on unwatched.
+        // SAFETY: kill(2) on the session made for this command, not yet reaped.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = wait(pid);
+        return Err(ShellError::Wait(io::Error::new(e.kind(), format!("no thread to keep the walltime: {e}"))));
+    }
     match rx.recv_timeout(limit) {
         Ok(end) => end.map_err(ShellError::Wait),
         Err(_) => {
@@ -93,19 +101,25 @@ fn check(code: libc::c_int) -> Result<(), ShellError> {
     }
 }
 
-/// Frees posix_spawn's attribute objects however `spawn` leaves.
+/// posix_spawn's attribute and file-action objects, each destroyed on the way out of
+/// `spawn` if it was initialised.
 struct SpawnState {
     attr: libc::posix_spawnattr_t,
     actions: libc::posix_spawn_file_actions_t,
+    attr_ready: bool,
+    actions_ready: bool,
 }
 
 impl Drop for SpawnState {
     fn drop(&mut self) {
-        // SAFETY: both were initialised before this value was made, and are
-        // destroyed once.
+        // SAFETY: each is destroyed once, and only after its init succeeded.
         unsafe {
-            libc::posix_spawnattr_destroy(&mut self.attr);
-            libc::posix_spawn_file_actions_destroy(&mut self.actions);
+            if self.attr_ready {
+                libc::posix_spawnattr_destroy(&mut self.attr);
+            }
+            if self.actions_ready {
+                libc::posix_spawn_file_actions_destroy(&mut self.actions);
+            }
         }
     }
 }
@@ -119,17 +133,16 @@ fn spawn(command: &str, stdout: Option<RawFd>, stderr: Option<RawFd>, new_sessio
         argv_owned[2].as_ptr() as *mut _,
         std::ptr::null_mut(),
     ];
-    // SAFETY: the attribute and file-action objects are initialised before use and
-    // destroyed by SpawnState's drop; every pointer handed to posix_spawn (program,
-    // argv, environ) outlives the call; the descriptors are the caller's and only
-    // duplicated in the child.
+    // SAFETY: the attribute and file-action objects are initialised in place before
+    // use and destroyed by SpawnState's drop; every pointer handed to posix_spawn
+    // (program, argv, environ) outlives the call; the descriptors are the caller's and
+    // only duplicated in the child.
     unsafe {
-        let mut state = SpawnState { attr: std::mem::zeroed(), actions: std::mem::zeroed() };
+        let mut state = SpawnState { attr: std::mem::zeroed(), actions: std::mem::zeroed(), attr_ready: false, actions_ready: false };
         check(libc::posix_spawnattr_init(&mut state.attr))?;
-        if let Err(e) = check(libc::posix_spawn_file_actions_init(&mut state.actions)) {
-            libc::posix_spawnattr_destroy(&mut state.attr);
-            return Err(e);
-        }
+        state.attr_ready = true;
+        check(libc::posix_spawn_file_actions_init(&mut state.actions))?;
+        state.actions_ready = true;
         // Python ignores SIGPIPE and SIGXFSZ; the command gets them back (Popen's
         // restore_signals), with nothing blocked.
         let mut defaults: libc::sigset_t = std::mem::zeroed();
