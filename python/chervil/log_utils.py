@@ -15,6 +15,16 @@ STREAM_FORMAT = "%(asctime)s %(name)s:%(lineno)d [%(levelname)s]  %(message)s"
 POOL_LOG_FORMAT_ENV = 'CHERVIL_POOL_LOG_FORMAT'
 
 
+def run_log_format(log_config) -> Optional[str]:
+    """The format of the records in a run's own log files (``interchange.log``, a pool's
+    ``manager.log``, its workers' logs): the run's ``FileLogging(format_string=...)``,
+    else Parsl's default; None under ``NoopLogging``, which logs nothing."""
+    from chervil.logconfigs.noop import NoopLogging
+    if isinstance(log_config, NoopLogging):
+        return None
+    return getattr(log_config, 'format_string', None) or DEFAULT_FORMAT
+
+
 def pool_side_logger(name: str, filename: Optional[str] = None) -> Optional[logging.Logger]:
     """The logger of a pool's ``manager.log`` (``filename``) or of a worker's log (its
     stderr, which the pool sends to ``worker_<rank>.log``), in the run's format (see

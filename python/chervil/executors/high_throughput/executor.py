@@ -29,7 +29,7 @@ from chervil.executors.status_handling import BlockProviderExecutor
 from chervil.executors.high_throughput.errors import ManagerLost, WorkerLost
 from chervil.executors.high_throughput.interchange_log import InterchangeLog
 from chervil.jobs.states import JobState, JobStatus
-from chervil.log_utils import POOL_LOG_FORMAT_ENV
+from chervil.log_utils import DEFAULT_FORMAT, POOL_LOG_FORMAT_ENV, run_log_format
 from chervil.providers.base import ExecutionProvider
 from chervil.providers.cluster_provider import ClusterProvider
 from chervil.providers.local.local import LocalProvider
@@ -325,9 +325,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             env.append(f'CHERVIL_POOL_CERT_SHA256={self._ix.cert_sha256}')
         if compat.installed():
             env.append(f'{compat.ENV_FLAG}=1')  # the client's `import parsl` alias travels to the workers
-        log_format = _pool_log_format(getattr(self, 'log_config', None))
-        if log_format is not None:
-            env.append(f'{POOL_LOG_FORMAT_ENV}={shlex.quote(log_format)}')
+        # The run's log format reaches pools on any node in the command ('' : log nothing);
+        # Parsl's default, which the pool assumes, is left out.
+        log_format = run_log_format(getattr(self, 'log_config', None))
+        if log_format != DEFAULT_FORMAT:
+            env.append(f'{POOL_LOG_FORMAT_ENV}={shlex.quote(log_format or "")}')
         if self._local:
             # Pools on this machine see the client's import path, so functions from any module the
             # client imported (a test file, a package beside the script) can be unpickled there.
@@ -583,16 +585,6 @@ def _engine_order(selector) -> str:
             "and BlockIdManagerSelector() (from parsl.executors.high_throughput.manager_selector); "
             "a selector of your own cannot run there")
     return order
-
-
-def _pool_log_format(log_config) -> Optional[str]:
-    """What the pools are told of the run's ``initialize_logging`` (in the launch
-    command, so it reaches pools on any node): its ``format_string``, '' for
-    ``NoopLogging``, None (the default format) otherwise."""
-    from chervil.logconfigs.noop import NoopLogging
-    if isinstance(log_config, NoopLogging):
-        return ''
-    return getattr(log_config, 'format_string', None) or None
 
 
 def _shell_words_keeping_variables(text: str) -> str:

@@ -13,23 +13,22 @@ import logging
 import os
 from typing import Dict, Iterable, Optional, Tuple
 
-from chervil.log_utils import DEFAULT_FORMAT
+from chervil.log_utils import run_log_format
 
 
 class InterchangeLog:
     """One executor's ``interchange.log`` (see the module doc)."""
 
     def __init__(self, label: str, logdir: str, log_config=None) -> None:
-        from chervil.logconfigs.noop import NoopLogging
         self.logger = logging.getLogger(f'chervil.interchange.{label}')
         self.logger.setLevel(logging.DEBUG)
         self._handler: Optional[logging.Handler] = None
         self._pools: Dict[int, Tuple[str, str]] = {}
-        if isinstance(log_config, NoopLogging):
+        fmt = run_log_format(log_config)
+        if fmt is None:
             return
         os.makedirs(logdir, exist_ok=True)
         self._handler = logging.FileHandler(os.path.join(logdir, 'interchange.log'))
-        fmt = getattr(log_config, 'format_string', None) or DEFAULT_FORMAT
         self._handler.setFormatter(logging.Formatter(fmt, datefmt='%Y-%m-%d %H:%M:%S'))
         self.logger.addHandler(self._handler)
 
