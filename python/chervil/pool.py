@@ -45,7 +45,8 @@ def main(argv=None) -> int:
         return 2
     from chervil import _core
     from chervil.log_utils import pool_side_logger
-    logdir = os.path.join(args.logdir, f"block-{args.block_id or 'manual'}", f"{_core.hostname()}-{os.getpid()}")
+    host = _core.hostname()
+    logdir = os.path.join(args.logdir, f"block-{args.block_id or 'manual'}", f"{host}-{os.getpid()}")
     os.makedirs(logdir, exist_ok=True)
     # Two logs, as the client has parsl.log and chervil.log: manager.log (Parsl's name) in the
     # run's format, this pool's life in a few records; pool.log, the engine's own records.
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
     if log is not None:
         log.info("Manager started on %s (pid %s) for block %s; interchange at %s port %s; "
                  "the engine's records: pool.log; workers' logs: worker_<rank>.log",
-                 _core.hostname(), os.getpid(), args.block_id or '(none)', args.addresses, args.port)
+                 host, os.getpid(), args.block_id or '(none)', args.addresses, args.port)
     try:
         why = _core.run_pool(
             addresses=[a for a in args.addresses.split(',') if a], port=args.port, token=bytes.fromhex(token),
