@@ -34,14 +34,16 @@ napoleon_google_docstring = False
 
 # Each example runs in a scratch directory of its own, so runinfo/ and files land there.
 doctest_global_setup = '''
-import os, tempfile
+import os, shutil, tempfile
 _docs_cwd = os.getcwd()
-os.chdir(tempfile.mkdtemp(prefix='chervil-docs-'))
+_docs_scratch = tempfile.mkdtemp(prefix='chervil-docs-')
+os.chdir(_docs_scratch)
 '''
 doctest_global_cleanup = '''
 import chervil
 chervil.clear()
 os.chdir(_docs_cwd)
+shutil.rmtree(_docs_scratch, ignore_errors=True)
 '''
 
 sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use chervil_checkpoint::{load_dirs, CheckpointError, Checkpointer, Policy};
 
+/// A test's own directory under the build's `target/tmp`, removed when the test starts
+/// and left for a look afterwards: runs leave nothing in the system's /tmp.
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("chervil-ckpt-{}-{name}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ckpt-{name}"));
     let _ = fs::remove_dir_all(&d);
     d
 }

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use chervil_monitor::{Clock, Event, Monitor, TaskRow};
 use rusqlite::Connection;
 
+/// A test's own directory under the build's `target/tmp`, emptied when the test starts
+/// and left for a look afterwards: runs leave nothing in the system's /tmp.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chervil-monitor-{}-{name}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("monitor-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("monitoring.db")

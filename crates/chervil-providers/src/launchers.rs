@@ -39,13 +39,18 @@ done
 /// The job's exit status is the runner's. `dir` is the client's script directory:
 /// when the node does not have it (not on a shared file system) — or it is empty —
 /// the file goes to the job's working directory instead, as in Parsl.
+///
+/// The files a job makes (this one, GNU parallel's job log, the host file) go on
+/// exit of any kind the shell sees: a cancelled block gets SIGTERM first, and
+/// bash runs its EXIT trap then too, so cancelled blocks leave no files behind.
 fn via_cmd_file(command: &str, dir: &str, preamble: &str, run: &str, debug: bool) -> String {
     let say = |what: &str| if debug { format!("echo \"{what}\"\n") } else { String::new() };
     let dir = double_quoted(dir);
     // Parsl's lines for the directory (its tests look for them), then an absolute
     // path, so runners that start elsewhere find the file.
     format!(
-        r#"{preamble}SCRIPT_DIR={dir}
+        r#"trap 'rm -f ${{CHERVIL_CMD_FILE:+"$CHERVIL_CMD_FILE" "$CHERVIL_CMD_FILE.joblog"}} ${{CHERVIL_HOSTFILE:+"$CHERVIL_HOSTFILE"}}' EXIT
+{preamble}SCRIPT_DIR={dir}
 [[ -d $SCRIPT_DIR ]] || SCRIPT_DIR=""
 CHERVIL_CMD_FILE=$(umask 077 && mktemp "${{SCRIPT_DIR:+$SCRIPT_DIR/}}cmd_${{JOBNAME:-block}}.XXXXXX")
 case $CHERVIL_CMD_FILE in /*) ;; *) CHERVIL_CMD_FILE="$PWD/$CHERVIL_CMD_FILE" ;; esac
@@ -54,7 +59,6 @@ cat > "$CHERVIL_CMD_FILE" <<'CHERVIL_CMD_EOF'
 CHERVIL_CMD_EOF
 {run}
 STATUS=$?
-rm -f "$CHERVIL_CMD_FILE"
 {done_}exit $STATUS
 "#,
         done_ = say("All workers done"),
@@ -77,7 +81,8 @@ fn double_quoted(s: &str) -> String {
 
 /// The job's distinct nodes, one per line, into `$CHERVIL_HOSTFILE`: from PBS's
 /// or Cobalt's node file, else Slurm's node list, else this host (`local` is how the runner
-/// names it: `localhost` for MPI, `:` for GNU parallel).
+/// names it: `localhost` for MPI, `:` for GNU parallel). Part of a `via_cmd_file`
+/// preamble, whose exit trap removes the file.
 fn hostfile(local: &str) -> String {
     format!(
         r#"CHERVIL_HOSTFILE=$(umask 077 && mktemp "${{TMPDIR:-/tmp}}/hosts_${{JOBNAME:-block}}.XXXXXX")
@@ -147,7 +152,7 @@ pub fn jsrun(command: &str, tasks_per_node: u32, nodes_per_block: u32, overrides
 pub fn mpiexec(command: &str, tasks_per_node: u32, nodes_per_block: u32, bind_cmd: &str, overrides: &str, dir: &str, debug: bool) -> String {
     let n = copies(tasks_per_node, nodes_per_block);
     let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)") + &hostfile("localhost");
-    let run = format!(r#"mpiexec {bind_cmd} none {overrides} -n {n} --hostfile "$CHERVIL_HOSTFILE" bash "$CHERVIL_CMD_FILE"; MPI_STATUS=$?; rm -f "$CHERVIL_HOSTFILE"; [ $MPI_STATUS = 0 ]"#);
+    let run = format!(r#"mpiexec {bind_cmd} none {overrides} -n {n} --hostfile "$CHERVIL_HOSTFILE" bash "$CHERVIL_CMD_FILE""#);
     via_cmd_file(command, dir, &pre, &run, debug)
 }
 
@@ -168,7 +173,7 @@ pub fn gnu_parallel(command: &str, tasks_per_node: u32, nodes_per_block: u32, di
     let pre = cores(debug, "$(getconf _NPROCESSORS_ONLN)") + &hostfile(":");
     let run = format!(
         r#"HOSTS=$(wc -l < "$CHERVIL_HOSTFILE"); PER_HOST=$(( ({n} + HOSTS - 1) / HOSTS ))
-for i in $(seq 1 {n}); do echo "bash $CHERVIL_CMD_FILE"; done | parallel --will-cite --env PATH --env PYTHONPATH --env VIRTUAL_ENV --halt never --jobs $PER_HOST --sshloginfile "$CHERVIL_HOSTFILE" --joblog "$CHERVIL_CMD_FILE.joblog"; PAR_STATUS=$?; rm -f "$CHERVIL_HOSTFILE" "$CHERVIL_CMD_FILE.joblog"; [ $PAR_STATUS = 0 ]"#
+for i in $(seq 1 {n}); do echo "bash $CHERVIL_CMD_FILE"; done | parallel --will-cite --env PATH --env PYTHONPATH --env VIRTUAL_ENV --halt never --jobs $PER_HOST --sshloginfile "$CHERVIL_HOSTFILE" --joblog "$CHERVIL_CMD_FILE.joblog""#
     );
     via_cmd_file(command, dir, &pre, &run, debug)
 }
@@ -247,6 +252,36 @@ mod tests {
         assert_eq!(lines(&out), [job_dir.display().to_string(), "ran".to_string()]);
         assert_eq!(std::fs::read_dir(&job_dir).expect("dir").count(), 0, "removed there too");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cancelled_job_leaves_no_files() {
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        let dir = std::env::temp_dir().join(format!("chervil-cancel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // the runner says it started, then waits as a pool does until the block is cancelled
+        let pre = hostfile("localhost");
+        let script = via_cmd_file("true", &dir.display().to_string(), &pre, "echo started; sleep 60", false);
+        let mut job = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env("TMPDIR", &dir)
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("bash runs");
+        let mut first = [0u8; 8];
+        job.stdout.take().expect("stdout").read_exact(&mut first).expect("the job starts");
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2, "the command file and the host file exist while it runs");
+        // as LocalProvider cancels: SIGTERM to the job's process group
+        let pgid = i32::try_from(job.id()).expect("pid");
+        // SAFETY: signals the process group this test created.
+        unsafe { libc::killpg(pgid, libc::SIGTERM) };
+        let _ = job.wait();
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").filter_map(Result::ok).map(|e| e.file_name()).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(left.is_empty(), "left behind: {left:?}");
     }
 
     #[test]

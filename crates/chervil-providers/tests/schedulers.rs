@@ -18,8 +18,10 @@ fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recorded")
 }
 
+/// A test's own directory under the build's `target/tmp`, emptied when the test
+/// starts and left for a look afterwards: runs leave nothing in the system's /tmp.
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("chervil-sched-{}-{name}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sched-{name}"));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("scratch dir");
     d
@@ -27,11 +29,12 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Stand-ins for every scheduler tool: `<tool>` prints `$REPLAY_DIR/<tool>.out`
 /// (and `<tool>.err` on stderr, exiting with `<tool>.code`), and appends its
-/// arguments to `$REPLAY_DIR/calls`. Installed once, first on PATH, for this test
-/// process only.
+/// arguments to `$REPLAY_DIR/calls`. Installed once per test process, first on its
+/// PATH, in a directory all of them share: each stand-in is written beside it and renamed
+/// into place, so a process never runs one that another is still writing.
 fn install_stand_ins() -> PathBuf {
     static ONCE: Once = Once::new();
-    let bin = std::env::temp_dir().join(format!("chervil-sched-bin-{}", std::process::id()));
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sched-bin");
     ONCE.call_once(|| {
         fs::create_dir_all(&bin).expect("bin dir");
         for tool in ["qsub", "qstat", "qdel", "bsub", "bjobs", "bkill", "condor_submit", "condor_q", "condor_rm", "kubectl", "aws", "gcloud", "openstack", "az"] {
@@ -42,8 +45,10 @@ fn install_stand_ins() -> PathBuf {
                  [ -f \"$d/{tool}.err\" ] && cat \"$d/{tool}.err\" >&2\n\
                  exit $(cat \"$d/{tool}.code\" 2>/dev/null || echo 0)\n"
             );
-            fs::write(&path, body).expect("stand-in");
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+            let draft = bin.join(format!(".{tool}.{}", std::process::id()));
+            fs::write(&draft, body).expect("stand-in");
+            fs::set_permissions(&draft, fs::Permissions::from_mode(0o755)).expect("chmod");
+            fs::rename(&draft, &path).expect("stand-in in place");
         }
         let path = std::env::var("PATH").unwrap_or_default();
         // Tests of this binary take turns (TURN), so no other thread reads the
