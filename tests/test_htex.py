@@ -304,6 +304,34 @@ def test_unpicklable_argument_and_result_are_clear_errors(tmp_path):
         assert takes(1).result(timeout=30) == 'ran'
 
 
+@python_app
+def reversed_bytes(data):
+    import os
+    return data[::-1], os.getpid(), os.getppid()
+
+
+def rss_mib(pid: int) -> float:
+    with open(f'/proc/{pid}/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def test_a_large_call_and_result_arrive_whole_and_no_process_keeps_them(tmp_path):
+    """64 MiB each way (above glibc's largest mmap threshold, so a freed buffer leaves the
+    process at once): the pool, which relays both, and the worker, which unpickles one and
+    pickles the other, are back near where they started once the task is done — a link
+    that once carried a large frame does not keep its size for the run's life."""
+    data = os.urandom(1 << 20) * 64
+    with chervil.load(htex_config(tmp_path, max_workers_per_node=1)):
+        _, worker, pool = reversed_bytes(b'').result(timeout=60)
+        before = {pid: rss_mib(pid) for pid in (worker, pool)}
+        back, *_ = reversed_bytes(data).result(timeout=120)
+        assert back == data[::-1]
+        del back
+        for pid, name in ((pool, 'pool'), (worker, 'worker')):
+            wait_until(lambda: rss_mib(pid) < before[pid] + 16, 30,
+                       f"the {name}'s memory to fall back from {rss_mib(pid):.0f} MiB (it started at {before[pid]:.0f})")
+
+
 def test_a_result_the_client_cannot_read_fails_its_try_and_is_retried(tmp_path):
     """A try's success reaches the kernel from the engine only once its value is read:
     a result that does not unpickle in the client is a failed try (retried, then the

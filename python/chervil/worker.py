@@ -25,7 +25,22 @@ FUNCTION_DEF = 2 ** 64 - 1
 TASK_ENV = 2 ** 64 - 2  # environment variables for the next task only (an MPI task's prefix)
 
 
-def _read_exact(stream, n: int) -> bytes:
+# From this size on, a frame is read into one buffer of its size and its call unpickled
+# from a view of it, and a reply is written as its parts: a call or a result of hundreds of
+# megabytes is not copied again on its way through the worker.
+_LARGE = 64 * 1024
+
+
+def _read_exact(stream, n: int):
+    if n >= _LARGE:
+        data = bytearray(n)
+        view, got = memoryview(data), 0
+        while got < n:
+            k = stream.readinto(view[got:])
+            if not k:
+                return bytes(view[:got])
+            got += k
+        return data
     data = bytearray()
     while len(data) < n:
         chunk = stream.read(n - len(data))
@@ -33,6 +48,22 @@ def _read_exact(stream, n: int) -> bytes:
             return bytes(data)
         data += chunk
     return bytes(data)
+
+
+def _write_reply(out, head: bytes, data: bytes) -> None:
+    """One frame: the reply's task id and outcome (``head``), then the pickled value."""
+    if len(data) < _LARGE:
+        out.write(b''.join((_HEAD.pack(len(head) + len(data)), head, data)))
+        return
+    parts = [memoryview(_HEAD.pack(len(head) + len(data)) + head), memoryview(data)]
+    fd = out.fileno()
+    while parts:
+        sent = os.writev(fd, parts)
+        while parts and sent >= len(parts[0]):
+            sent -= len(parts[0])
+            parts.pop(0)
+        if parts and sent:
+            parts[0] = parts[0][sent:]
 
 
 def _runner():
@@ -44,13 +75,15 @@ def _runner():
     from chervil.serialize import MAX_PAYLOAD, SPLICED, SerializationError, check_size, dumps, load_spliced, loads
     ok, err = bytes([OK]), bytes([ERR])
 
-    def run(body: bytes, key: int, functions: dict, blobs: dict) -> bytes:
-        task = body[:8]
+    def run(body, key: int, functions: dict, blobs: dict) -> tuple:
+        task = bytes(body[:8])
         try:
             fn = functions.get(key)
             if fn is None:
                 fn = functions[key] = loads(blobs.pop(key))
-            args, kwargs = load_spliced(body[16:]) if body[16] == SPLICED else loads(body[16:])
+            call = body[16:] if len(body) < _LARGE else memoryview(body)[16:]
+            args, kwargs = load_spliced(call) if body[16] == SPLICED else loads(call)
+            del call
             result = fn(*args, **kwargs)
             try:
                 data = dumps(result)
@@ -61,7 +94,7 @@ def _runner():
             # An app that returns a RemoteExceptionWrapper failed (the DataFlowKernel
             # re-raises one, as Parsl's does): said so here, the client counts a returned
             # value as a success the moment it arrives, before it unpickles it.
-            return task + (err if type(result) is RemoteExceptionWrapper else ok) + data
+            return task + (err if type(result) is RemoteExceptionWrapper else ok), data
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end
@@ -71,7 +104,7 @@ def _runner():
                 text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
                 payload = dumps(RemoteExceptionWrapper(RuntimeError, RuntimeError(
                     f"the app raised {type(e).__name__}, which cannot be pickled; its traceback:\n{text}")))
-            return task + err + payload
+            return task + err, payload
     return run
 
 
@@ -136,7 +169,9 @@ def main() -> int:
                 env_next = {}
         else:
             reply = run(body, key, functions, blobs)
-        frames_out.write(_HEAD.pack(len(reply)) + reply)
+        del body  # (a large call or result is not kept while the worker waits for the next)
+        _write_reply(frames_out, *reply)
+        del reply
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::frames::read_frame;
 use crate::outbox::Outbox;
 use crate::link::Transport;
-use chervil_proto::{batches, encode_frame, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{batches, FrameDecoder, FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
@@ -278,9 +278,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn framed(msg: &ToPool) -> Vec<u8> {
-    let body = msg.encode();
-    let mut out = Vec::with_capacity(body.len() + 4);
-    encode_frame(&body, &mut out);
+    let mut out = Vec::new();
+    msg.encode_frame(&mut out);
     out
 }
 
@@ -940,7 +939,7 @@ fn on_frames(shared: &Shared, pool: PoolId, seen: &Arc<PoolSeen>, first: Vec<u8>
     let mut next = Some(first);
     let outcome = loop {
         let Some(body) = next.take() else { break Ok(()) };
-        match ToInterchange::decode(&body) {
+        match ToInterchange::decode_owned(body) {
             Ok(ToInterchange::Results(batch)) => results.extend(batch),
             Ok(msg) => {
                 if !results.is_empty() {

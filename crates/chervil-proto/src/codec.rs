@@ -15,13 +15,14 @@ pub enum DecodeError {
     Empty { field: &'static str },
 }
 
-pub(crate) struct Writer {
-    pub(crate) buf: Vec<u8>,
+/// Appends a message's fields to a buffer the caller owns (a frame being built, so a
+/// payload is copied once, straight into the bytes that go on the wire).
+pub(crate) struct Writer<'a> {
+    buf: &'a mut Vec<u8>,
 }
 
-impl Writer {
-    pub(crate) fn new(tag: u8) -> Self {
-        let mut buf = Vec::with_capacity(64);
+impl<'a> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>, tag: u8) -> Self {
         buf.push(tag);
         Writer { buf }
     }
@@ -46,13 +47,63 @@ impl Writer {
     }
 }
 
+/// In a body that is decoded whole and owned (`decode_owned`), the first payload at least
+/// this large takes the body's buffer instead of being copied out of it.
+pub(crate) const KEEP_BUFFER_FROM: usize = 64 * 1024;
+
+/// Decodes `body` with `decode_with`, copying payloads out except the first large one,
+/// which then becomes the body's own buffer, cut to it in place (`payload_mut` finds its
+/// slot in the message: payloads are counted in the order they were read).
+pub(crate) fn decode_owned<M>(
+    mut body: Vec<u8>,
+    decode_with: fn(&[u8], &mut TakePayload<'_>) -> Result<M, DecodeError>,
+    payload_mut: fn(&mut M, usize) -> Option<&mut Vec<u8>>,
+) -> Result<M, DecodeError> {
+    let mut read = 0usize;
+    let mut kept: Option<(usize, std::ops::Range<usize>)> = None;
+    let mut msg = {
+        let bytes = body.as_slice();
+        decode_with(bytes, &mut |at: std::ops::Range<usize>| {
+            let index = read;
+            read += 1;
+            if kept.is_none() && at.len() >= KEEP_BUFFER_FROM {
+                kept = Some((index, at));
+                Vec::new()
+            } else {
+                bytes[at].to_vec()
+            }
+        })?
+    };
+    if let Some((index, at)) = kept {
+        body.truncate(at.end);
+        body.drain(..at.start);
+        if let Some(slot) = payload_mut(&mut msg, index) {
+            *slot = body;
+        }
+    }
+    Ok(msg)
+}
+
 pub(crate) struct Reader<'a> {
     rest: &'a [u8],
+    len: usize,
 }
+
+/// Makes a payload's bytes from where it lies in the body: a copy, or (see
+/// `decode_owned`) nothing yet, for a large one that will take the body's own buffer.
+pub(crate) type TakePayload<'t> = dyn FnMut(std::ops::Range<usize>) -> Vec<u8> + 't;
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(body: &'a [u8]) -> Self {
-        Reader { rest: body }
+        Reader { rest: body, len: body.len() }
+    }
+
+    /// A length-prefixed payload (a task's call, a result, a function), made by `take`.
+    pub(crate) fn payload(&mut self, field: &'static str, take: &mut TakePayload<'_>) -> Result<Vec<u8>, DecodeError> {
+        let n = self.u32(field)? as usize;
+        let start = self.len - self.rest.len();
+        self.take(n, field)?;
+        Ok(take(start..start + n))
     }
 
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {

@@ -49,12 +49,38 @@ pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(body);
 }
 
+/// A frame at least this large that has not fully arrived is collected in a buffer of
+/// its own, of its exact size, and handed over as it is: no doubling of the read buffer
+/// on the way and no copy at the end. Smaller frames are cut out of the read buffer.
+const OWN_BUFFER_FROM: usize = 64 * 1024;
+
+/// The read buffer gives its memory back once it is empty and has grown beyond this, so a
+/// link that once carried a burst does not keep the burst's memory for the run's life.
+const KEEP_AT_MOST: usize = 1024 * 1024;
+
+/// Appends one frame whose body `body` writes to `out` (after the length, which is filled
+/// in once the body is there), so the body is never built apart and copied in.
+pub fn encode_frame_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    body(out);
+    let len = out.len() - at - 4;
+    debug_assert!(len <= MAX_FRAME_DEFAULT, "a frame of {len} bytes cannot be sent");
+    out[at..at + 4].copy_from_slice(&(len as u32).to_be_bytes());
+}
+
 /// Collects stream bytes and yields whole frame bodies.
+///
+/// Memory follows the frames in flight, not the largest one ever seen: a large body is
+/// gathered in its own buffer and given to the caller whole, and the read buffer shrinks
+/// back when it empties.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
     start: usize,
     max: usize,
+    /// A large frame being gathered, and how many body bytes it will have.
+    large: Option<(Vec<u8>, usize)>,
 }
 
 impl Default for FrameDecoder {
@@ -65,7 +91,7 @@ impl Default for FrameDecoder {
 
 impl FrameDecoder {
     pub fn new(max: usize) -> Self {
-        FrameDecoder { buf: Vec::new(), start: 0, max }
+        FrameDecoder { buf: Vec::new(), start: 0, max, large: None }
     }
 
     /// Changes the largest frame accepted from here on: a connection that has not yet
@@ -75,7 +101,15 @@ impl FrameDecoder {
     }
 
     /// Adds bytes read from the stream.
-    pub fn extend(&mut self, bytes: &[u8]) {
+    pub fn extend(&mut self, mut bytes: &[u8]) {
+        if let Some((body, len)) = &mut self.large {
+            let take = (*len - body.len()).min(bytes.len());
+            body.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if bytes.is_empty() {
+                return;
+            }
+        }
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -86,6 +120,12 @@ impl FrameDecoder {
     /// The next whole frame's body, if one has arrived. After an error the stream
     /// cannot be resynchronised: close the connection.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        if let Some((body, len)) = &self.large {
+            if body.len() < *len {
+                return Ok(None);
+            }
+            return Ok(self.large.take().map(|(body, _)| body));
+        }
         let avail = &self.buf[self.start..];
         if avail.len() < 4 {
             return Ok(None);
@@ -95,6 +135,16 @@ impl FrameDecoder {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
         if avail.len() < 4 + len {
+            if len >= OWN_BUFFER_FROM {
+                // Reserved, not touched: pages are used only as bytes arrive. Where even
+                // the reservation fails, the body grows as it comes instead.
+                let mut body = Vec::new();
+                let _ = body.try_reserve_exact(len);
+                body.extend_from_slice(&avail[4..]);
+                self.large = Some((body, len));
+                self.start = self.buf.len();
+                self.release_if_idle();
+            }
             return Ok(None);
         }
         let body = avail[4..4 + len].to_vec();
@@ -103,12 +153,20 @@ impl FrameDecoder {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        self.release_if_idle();
         Ok(Some(body))
     }
 
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start + self.large.as_ref().map_or(0, |(body, _)| 4 + body.len())
+    }
+
+    fn release_if_idle(&mut self) {
+        if self.start == self.buf.len() && self.buf.capacity() > KEEP_AT_MOST {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
     }
 }
 
@@ -122,5 +180,54 @@ mod tests {
         let runs = batches(sizes, |n| *n);
         assert_eq!(runs, vec![vec![1], vec![FRAME_BATCH_BYTES], vec![5, 6, FRAME_BATCH_BYTES / 2], vec![FRAME_BATCH_BYTES / 2 + 1, 7]]);
         assert!(batches(Vec::<usize>::new(), |n| *n).is_empty());
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(body, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_large_frame_is_gathered_in_a_buffer_of_its_exact_size() {
+        let big: Vec<u8> = (0..3 * OWN_BUFFER_FROM + 17).map(|i| (i % 251) as u8).collect();
+        let mut stream = frame(b"before");
+        stream.extend(frame(&big));
+        stream.extend(frame(b"after"));
+        for cut in [1, 7, 4096, OWN_BUFFER_FROM + 3] {
+            let mut dec = FrameDecoder::default();
+            let mut got = Vec::new();
+            for chunk in stream.chunks(cut) {
+                dec.extend(chunk);
+                while let Some(body) = dec.next_frame().expect("valid frames") {
+                    got.push(body);
+                }
+            }
+            assert_eq!(got.len(), 3, "cut {cut}");
+            assert_eq!((got[0].as_slice(), got[2].as_slice()), (&b"before"[..], &b"after"[..]), "cut {cut}");
+            assert!(got[1] == big, "cut {cut}");
+            if cut < big.len() {
+                assert_eq!(got[1].capacity(), big.len(), "cut {cut}: no doubling, no spare");
+            }
+            assert_eq!(dec.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn the_read_buffer_gives_back_a_burst_once_it_is_empty() {
+        let mut dec = FrameDecoder::default();
+        // many small frames arriving at once: the buffer grows to hold them all
+        let burst: Vec<u8> = (0..200_000).flat_map(|i: u32| frame(&i.to_be_bytes())).collect();
+        dec.extend(&burst);
+        let mut n = 0;
+        while dec.next_frame().expect("valid").is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 200_000);
+        assert_eq!(dec.buf.capacity(), 0, "released");
+        // a large frame announced, then cut short: its bytes count as buffered
+        dec.extend(&frame(&vec![1u8; OWN_BUFFER_FROM])[..100]);
+        assert_eq!(dec.next_frame(), Ok(None));
+        assert_eq!(dec.buffered(), 100);
     }
 }

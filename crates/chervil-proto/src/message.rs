@@ -1,6 +1,6 @@
 //! The messages, in both directions.
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{decode_owned, DecodeError, Reader, TakePayload, Writer};
 
 /// Bumped whenever a message's layout changes. A pool of another version is refused
 /// with a message naming both versions (Parsl's `VersionMismatch`).
@@ -148,11 +148,46 @@ const OUTCOME_ERR: u8 = 1;
 const OUTCOME_LOST: u8 = 2;
 const OUTCOME_REFUSED: u8 = 3;
 
+/// The public face both directions' messages share, over each one's own `encode_into`,
+/// `decode_with` and `payload_mut`.
+macro_rules! wire_message {
+    ($message:ty) => {
+        impl $message {
+            /// The message's bytes, the body of one frame.
+            pub fn encode(&self) -> Vec<u8> {
+                let mut out = Vec::with_capacity(64);
+                self.encode_into(&mut out);
+                out
+            }
+
+            /// The message as one whole frame (length first), appended to `out`: what
+            /// `encode_frame(&msg.encode(), out)` gives, with each payload copied once.
+            pub fn encode_frame(&self, out: &mut Vec<u8>) {
+                crate::frame::encode_frame_with(out, |out| self.encode_into(out));
+            }
+
+            pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+                Self::decode_with(body, &mut |at| body[at].to_vec())
+            }
+
+            /// `decode`, keeping the body's buffer as the first payload of 64 KiB or more
+            /// in it (cut to it in place): a result or an argument of hundreds of
+            /// megabytes is then not copied again on its way through.
+            pub fn decode_owned(body: Vec<u8>) -> Result<Self, DecodeError> {
+                decode_owned(body, Self::decode_with, Self::payload_mut)
+            }
+        }
+    };
+}
+
+wire_message!(ToInterchange);
+wire_message!(ToPool);
+
 impl ToInterchange {
-    pub fn encode(&self) -> Vec<u8> {
+    fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             ToInterchange::Hello(h) => {
-                let mut w = Writer::new(HELLO);
+                let mut w = Writer::new(out, HELLO);
                 w.u16(h.version);
                 w.bytes(&h.token);
                 w.str(&h.hostname);
@@ -162,10 +197,9 @@ impl ToInterchange {
                 w.u64(h.memory_mb);
                 w.str(&h.python_version);
                 w.str(&h.package_version);
-                w.buf
             }
             ToInterchange::Results(results) => {
-                let mut w = Writer::new(RESULTS);
+                let mut w = Writer::new(out, RESULTS);
                 w.u32(results.len() as u32);
                 for r in results {
                     w.u64(r.task);
@@ -190,10 +224,9 @@ impl ToInterchange {
                         }
                     }
                 }
-                w.buf
             }
             ToInterchange::Resources(samples) => {
-                let mut w = Writer::new(RESOURCES);
+                let mut w = Writer::new(out, RESOURCES);
                 w.u32(samples.len() as u32);
                 for r in samples {
                     w.u64(r.task);
@@ -212,14 +245,31 @@ impl ToInterchange {
                     w.u64(r.ctx_involuntary);
                     w.u32(r.children);
                 }
-                w.buf
             }
-            ToInterchange::Heartbeat => Writer::new(HEARTBEAT_UP).buf,
-            ToInterchange::Draining => Writer::new(DRAINING).buf,
+            ToInterchange::Heartbeat => {
+                Writer::new(out, HEARTBEAT_UP);
+            }
+            ToInterchange::Draining => {
+                Writer::new(out, DRAINING);
+            }
         }
     }
 
-    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+    /// The `index`th payload that `decode_with` read: the results' values, in order.
+    fn payload_mut(&mut self, index: usize) -> Option<&mut Vec<u8>> {
+        match self {
+            ToInterchange::Results(results) => results
+                .iter_mut()
+                .filter_map(|r| match &mut r.outcome {
+                    Outcome::Ok(b) | Outcome::Err(b) => Some(b),
+                    _ => None,
+                })
+                .nth(index),
+            _ => None,
+        }
+    }
+
+    fn decode_with(body: &[u8], take: &mut TakePayload<'_>) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let msg = match r.u8("message tag")? {
             HELLO => {
@@ -247,8 +297,8 @@ impl ToInterchange {
                     let started_us = r.u64("start time")?;
                     let ended_us = r.u64("end time")?;
                     let outcome = match r.u8("outcome")? {
-                        OUTCOME_OK => Outcome::Ok(r.bytes("result")?),
-                        OUTCOME_ERR => Outcome::Err(r.bytes("exception")?),
+                        OUTCOME_OK => Outcome::Ok(r.payload("result", take)?),
+                        OUTCOME_ERR => Outcome::Err(r.payload("exception", take)?),
                         OUTCOME_LOST => Outcome::WorkerLost(r.str("worker loss")?),
                         OUTCOME_REFUSED => Outcome::Refused(r.str("refusal")?),
                         tag => return Err(DecodeError::UnknownTag { kind: "outcome", tag }),
@@ -291,21 +341,19 @@ impl ToInterchange {
 }
 
 impl ToPool {
-    pub fn encode(&self) -> Vec<u8> {
+    fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             ToPool::Welcome { pool, heartbeat_period_ms } => {
-                let mut w = Writer::new(WELCOME);
+                let mut w = Writer::new(out, WELCOME);
                 w.u32(*pool);
                 w.u32(*heartbeat_period_ms);
-                w.buf
             }
             ToPool::Reject { reason } => {
-                let mut w = Writer::new(REJECT);
+                let mut w = Writer::new(out, REJECT);
                 w.str(reason);
-                w.buf
             }
             ToPool::Tasks(tasks) => {
-                let mut w = Writer::new(TASKS);
+                let mut w = Writer::new(out, TASKS);
                 w.u32(tasks.len() as u32);
                 for t in tasks {
                     w.u64(t.task);
@@ -317,23 +365,34 @@ impl ToPool {
                         w.str(v);
                     }
                 }
-                w.buf
             }
             ToPool::Functions(functions) => {
-                let mut w = Writer::new(FUNCTIONS);
+                let mut w = Writer::new(out, FUNCTIONS);
                 w.u32(functions.len() as u32);
                 for f in functions {
                     w.u64(f.function);
                     w.bytes(&f.blob);
                 }
-                w.buf
             }
-            ToPool::Heartbeat => Writer::new(HEARTBEAT_DOWN).buf,
-            ToPool::Shutdown => Writer::new(SHUTDOWN).buf,
+            ToPool::Heartbeat => {
+                Writer::new(out, HEARTBEAT_DOWN);
+            }
+            ToPool::Shutdown => {
+                Writer::new(out, SHUTDOWN);
+            }
         }
     }
 
-    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+    /// The `index`th payload that `decode_with` read: the tasks' calls or the functions.
+    fn payload_mut(&mut self, index: usize) -> Option<&mut Vec<u8>> {
+        match self {
+            ToPool::Tasks(tasks) => tasks.iter_mut().map(|t| &mut t.payload).nth(index),
+            ToPool::Functions(functions) => functions.iter_mut().map(|f| &mut f.blob).nth(index),
+            _ => None,
+        }
+    }
+
+    fn decode_with(body: &[u8], take: &mut TakePayload<'_>) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let msg = match r.u8("message tag")? {
             WELCOME => ToPool::Welcome { pool: r.u32("pool id")?, heartbeat_period_ms: r.u32("heartbeat period")? },
@@ -342,7 +401,7 @@ impl ToPool {
                 let n = r.count("tasks", 24)?;
                 let mut tasks = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let (task, function, payload) = (r.u64("task id")?, r.u64("function id")?, r.bytes("payload")?);
+                    let (task, function, payload) = (r.u64("task id")?, r.u64("function id")?, r.payload("payload", take)?);
                     let pairs = r.count("resource specification", 8)?;
                     let mut spec = Vec::with_capacity(pairs);
                     for _ in 0..pairs {
@@ -356,7 +415,7 @@ impl ToPool {
                 let n = r.count("functions", 12)?;
                 let mut functions = Vec::with_capacity(n);
                 for _ in 0..n {
-                    functions.push(FunctionMsg { function: r.u64("function id")?, blob: r.bytes("function")? });
+                    functions.push(FunctionMsg { function: r.u64("function id")?, blob: r.payload("function", take)? });
                 }
                 ToPool::Functions(functions)
             }

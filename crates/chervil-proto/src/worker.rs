@@ -63,7 +63,9 @@ pub fn encode_function(function: u64, blob: &[u8]) -> Vec<u8> {
     encode_request(FUNCTION_DEF, function, blob)
 }
 
-pub fn decode_reply(body: &[u8]) -> Result<WorkerReply, DecodeError> {
+/// A worker's reply, from a frame's body, whose bytes become the value's: a result of
+/// hundreds of megabytes is not copied again here.
+pub fn decode_reply(mut body: Vec<u8>) -> Result<WorkerReply, DecodeError> {
     if body.len() < 9 {
         return Err(DecodeError::Truncated { field: "worker reply header", needed: 9 - body.len() });
     }
@@ -74,5 +76,6 @@ pub fn decode_reply(body: &[u8]) -> Result<WorkerReply, DecodeError> {
         1 => false,
         tag => return Err(DecodeError::UnknownTag { kind: "worker outcome", tag }),
     };
-    Ok(WorkerReply { task: u64::from_be_bytes(id), ok, value: body[9..].to_vec() })
+    body.drain(..9);
+    Ok(WorkerReply { task: u64::from_be_bytes(id), ok, value: body })
 }

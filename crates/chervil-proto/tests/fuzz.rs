@@ -217,7 +217,7 @@ fn messages_to_a_pool() {
 #[test]
 fn worker_replies() {
     let _turn = turn();
-    fuzz("worker::decode_reply", 0xA076_1D64_78BD_642F, &seeds_worker(), |b| decode_reply(b).is_ok());
+    fuzz("worker::decode_reply", 0xA076_1D64_78BD_642F, &seeds_worker(), |b| decode_reply(b.to_vec()).is_ok());
 }
 
 /// Streams of frames cut at random points: whole frames come out in order, a length over

@@ -74,6 +74,59 @@ fn round_trip() {
 }
 
 #[test]
+fn an_owned_body_becomes_its_first_large_payload() {
+    let big = |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect() };
+    let up = ToInterchange::Results(vec![
+        TaskResult { task: 1, outcome: Outcome::Ok(vec![1, 2]), started_us: 5, ended_us: 6 },
+        TaskResult { task: 2, outcome: Outcome::WorkerLost("gone".into()), started_us: 0, ended_us: 0 },
+        TaskResult { task: 3, outcome: Outcome::Err(big(300_000, 1)), started_us: 7, ended_us: 8 },
+        TaskResult { task: 4, outcome: Outcome::Ok(big(200_000, 2)), started_us: 9, ended_us: 10 },
+    ]);
+    let body = up.encode();
+    let at = body.as_ptr();
+    let got = ToInterchange::decode_owned(body).expect("decodes");
+    assert_eq!(got, up);
+    let ToInterchange::Results(results) = &got else { panic!("{got:?}") };
+    let Outcome::Err(kept) = &results[2].outcome else { panic!("{results:?}") };
+    assert_eq!(kept.as_ptr(), at, "the body's buffer, not a copy");
+
+    let down = ToPool::Tasks(vec![
+        TaskMsg { task: 3, function: 11, payload: big(100_000, 3), spec: vec![("priority".into(), "1".into())] },
+        TaskMsg { task: 4, function: 11, payload: vec![5; 10], spec: vec![] },
+    ]);
+    let body = down.encode();
+    let at = body.as_ptr();
+    let got = ToPool::decode_owned(body).expect("decodes");
+    assert_eq!(got, down);
+    let ToPool::Tasks(tasks) = &got else { panic!("{got:?}") };
+    assert_eq!(tasks[0].payload.as_ptr(), at);
+    let functions = ToPool::Functions(vec![FunctionMsg { function: 1, blob: vec![1; 10] }, FunctionMsg { function: 2, blob: big(70_000, 4) }]);
+    assert_eq!(ToPool::decode_owned(functions.encode()).expect("decodes"), functions);
+    // small messages, and every sample, decode the same either way
+    for m in samples_up() {
+        assert_eq!(ToInterchange::decode_owned(m.encode()).expect("decodes"), m);
+    }
+    for m in samples_down() {
+        assert_eq!(ToPool::decode_owned(m.encode()).expect("decodes"), m);
+    }
+}
+
+#[test]
+fn a_message_framed_in_place_is_the_framed_message() {
+    let mut direct = vec![7u8];
+    let mut framed = vec![7u8];
+    for m in samples_up() {
+        m.encode_frame(&mut direct);
+        encode_frame(&m.encode(), &mut framed);
+    }
+    for m in samples_down() {
+        m.encode_frame(&mut direct);
+        encode_frame(&m.encode(), &mut framed);
+    }
+    assert!(direct == framed, "appended after what was there, frame for frame");
+}
+
+#[test]
 fn frames_survive_any_split() {
     let mut stream = Vec::new();
     let msgs = samples_down();
@@ -178,6 +231,8 @@ fn random_bytes_never_panic() {
         }
         let _ = ToInterchange::decode(&body);
         let _ = ToPool::decode(&body);
+        let _ = ToInterchange::decode_owned(body.clone());
+        let _ = ToPool::decode_owned(body.clone());
         let mut dec = FrameDecoder::new(4096);
         dec.extend(&body);
         while let Ok(Some(_)) = dec.next_frame() {}
@@ -207,8 +262,8 @@ fn worker_frames() {
     let mut reply = 42u64.to_be_bytes().to_vec();
     reply.push(1);
     reply.extend_from_slice(b"exc");
-    assert_eq!(decode_reply(&reply).unwrap(), WorkerReply { task: 42, ok: false, value: b"exc".to_vec() });
+    assert_eq!(decode_reply(reply.clone()).unwrap(), WorkerReply { task: 42, ok: false, value: b"exc".to_vec() });
     reply[8] = 7;
-    assert!(decode_reply(&reply).is_err());
-    assert!(decode_reply(&reply[..5]).is_err());
+    assert!(decode_reply(reply.clone()).is_err());
+    assert!(decode_reply(reply[..5].to_vec()).is_err());
 }

@@ -29,7 +29,7 @@ use chervil_proto::worker::decode_reply;
 use crate::frames::read_frame;
 use crate::link::Transport;
 use crate::local::{self, PoolLink};
-use chervil_proto::{batches, encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{batches, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -291,7 +291,11 @@ async fn register<C: Transport>(
 ) -> Result<(u32, tokio::io::ReadHalf<PoolLink<C::Stream>>, tokio::io::WriteHalf<PoolLink<C::Stream>>, FrameDecoder, Vec<u8>), PoolError> {
     let deadline = Instant::now() + opts.connect_timeout;
     let mut pause = Duration::from_millis(50);
-    let hello = frame_of(&ToInterchange::Hello(hello).encode());
+    let hello = {
+        let mut frame = Vec::new();
+        ToInterchange::Hello(hello).encode_frame(&mut frame);
+        frame
+    };
     loop {
         let stream = connect(opts, connector, deadline).await?;
         let (mut rd, mut wr) = tokio::io::split(stream);
@@ -331,12 +335,6 @@ fn bracket(addr: &str) -> String {
     } else {
         addr.to_string()
     }
-}
-
-fn frame_of(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 4);
-    encode_frame(body, &mut out);
-    out
 }
 
 enum Event {
@@ -401,7 +399,7 @@ async fn run_async<C: Transport>(opts: PoolOptions, connector: C) -> Result<Pool
         tokio::spawn(async move {
             loop {
                 match read_frame(&mut rd, &mut dec, &mut buf).await {
-                    Ok(Some(body)) => match ToPool::decode(&body) {
+                    Ok(Some(body)) => match ToPool::decode_owned(body) {
                         Ok(msg) => {
                             if events.send(Event::FromInterchange(msg)).is_err() {
                                 return;
@@ -548,13 +546,13 @@ async fn write_to_interchange<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Un
             push(more, &mut results);
         }
         if !samples.is_empty() {
-            encode_frame(&ToInterchange::Resources(samples).encode(), &mut buf);
+            ToInterchange::Resources(samples).encode_frame(&mut buf);
         }
         for results in batches(results, result_size) {
-            encode_frame(&ToInterchange::Results(results).encode(), &mut buf);
+            ToInterchange::Results(results).encode_frame(&mut buf);
         }
         for m in others {
-            encode_frame(&m.encode(), &mut buf);
+            m.encode_frame(&mut buf);
         }
         if let Err(e) = wr.write_all(&buf).await {
             tracing::warn!(error = %e, "writing to the interchange failed");
@@ -769,7 +767,7 @@ async fn watch_worker<R: AsyncRead + Unpin>(
             },
         };
         match frame {
-            Ok(Some(body)) => match decode_reply(&body) {
+            Ok(Some(body)) => match decode_reply(body) {
                 Ok(r) => reply(r.task, r.ok, r.value),
                 Err(e) => {
                     let _ = child.start_kill();

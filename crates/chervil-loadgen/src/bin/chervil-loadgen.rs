@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chervil_htex::{ClientEvent, InterchangeConfig, InterchangeHandle, Plain, ServerConfig};
 use chervil_loadgen::{raise_fd_limit, rss_bytes, Args};
-use chervil_proto::{encode_frame, FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
+use chervil_proto::{FrameDecoder, Hello, Outcome, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -229,7 +229,7 @@ fn fake_pools(a: &Args) -> Result<(), String> {
 }
 
 fn frame(msg: &ToInterchange, out: &mut Vec<u8>) {
-    encode_frame(&msg.encode(), out);
+    msg.encode_frame(out);
 }
 
 async fn fake_pool(i: u32, port: u16, token: Vec<u8>, workers: u32, delay: Duration, stats: Arc<PoolStats>, mut quiet: tokio::sync::watch::Receiver<u32>) -> Result<(), String> {
