@@ -17,7 +17,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, 'workload.py')
 BENCHES = ('noop', 'fanin', 'chain', 'bash', 'latency', 'memory', 'checkpoint', 'monitored',
-           'submit', 'pending', 'flat', 'cpu')
+           'submit', 'pending', 'flat', 'cpu', 'large')
 # Parsl runs ~1,000 tasks/s and holds ~5.5 KiB a pending task here: the scale workloads
 # give it this many tasks at most (its rate and memory per task do not improve with more).
 PARSL_SCALE_CAP = 20000
@@ -50,6 +50,7 @@ def main():
     p.add_argument('--latency-tasks', type=int, default=500)
     p.add_argument('--memory-tasks', type=int, default=2000, help="tasks per round of the memory workload (5 rounds)")
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--large-tasks', type=int, default=5, help="round trips of 100 MiB each way (large)")
     p.add_argument('--scale-tasks', type=int, default=1000000,
                    help="tasks of the flat workload (batches of 10,000); pending and submit take a tenth")
     p.add_argument('--rust-tasks', type=int, default=200000, help="no-op tasks of the Rust front's noop workload")
@@ -71,7 +72,7 @@ def main():
             # monitored: Parsl's resource monitoring runs ~40 tasks/s here, so fewer tasks
             n = {'latency': a.latency_tasks, 'memory': a.memory_tasks, 'checkpoint': min(a.tasks, 5000),
                  'monitored': min(a.tasks, 2000), 'flat': a.scale_tasks, 'pending': a.scale_tasks // 10,
-                 'submit': a.scale_tasks // 10}.get(bench, a.tasks)
+                 'submit': a.scale_tasks // 10, 'large': a.large_tasks}.get(bench, a.tasks)
             for engine, cmd in engines:
                 tasks = min(n, PARSL_SCALE_CAP) if engine == 'parsl' and bench in ('flat', 'pending', 'submit') else n
                 r = run_one([*cmd, bench, str(tasks), '--workers', str(a.workers)], cwd)
@@ -135,6 +136,9 @@ def metric(r):
     if r['bench'] == 'flat':
         return (f"{r['tasks_per_s']:,.0f}/s; batches {r['first_batch_per_s']:,.0f} → {r['last_batch_per_s']:,.0f}/s; "
                 f"end RSS {r['rss_mib_at_end']} MiB")
+    if r['bench'] == 'large':
+        return (f"{r['mib_per_s']:,.0f} MiB/s, {r['cpu_us_per_task'] / 1e6:.2f} s CPU a round trip, "
+                f"{r['rss_mib_kept']:,.0f} MiB kept")
     if r['bench'] == 'cpu':
         parts = ', '.join(f"{role} {us:g}" for role, us in r['cpu_us_by_role'].items())
         return f"{r['cpu_us_per_task']:,} µs CPU/task ({parts})"

@@ -15,7 +15,10 @@ flat (TASKS in batches of 10,000: the last batch's rate beside the first's, and 
 memory), and cpu (noop, reporting the
 CPU time every process of the run spent on it: the client and everything it started —
 interchange, pools, workers — read from /proc before and after, per task; a figure that
-holds on a busy machine, where a rate does not).
+holds on a busy machine, where a rate does not), and large (TASKS round trips of a
+100 MiB argument whose 100 MiB value comes back: MiB/s both ways, CPU per round trip
+over every process, and the memory the run's processes hold afterwards beyond what
+they held before).
 The executor is the same for both: a HighThroughputExecutor with one LocalProvider
 block of ``--workers`` worker processes.
 """
@@ -62,6 +65,21 @@ def true_cmd():
 def rss_mib() -> float:
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def process_tree_rss_mib() -> float:
+    """Resident memory of this process and every process of the run (see
+    ``process_tree_cpu``), summed: what the run holds."""
+    import os
+    pids = {pid for pid, _ in process_tree_cpu()}
+    total = 0
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/statm') as f:
+                total += int(f.read().split()[1])
+        except OSError:
+            pass
+    return total * resource.getpagesize() / 2 ** 20
 
 
 def process_tree_cpu() -> dict:
@@ -134,6 +152,17 @@ def run(bench: str, n: int) -> dict:
         for f in futures:
             f.result()
         out.update(cpu_between(before, process_tree_cpu(), n))
+    elif bench == 'large':
+        # a 100 MiB argument out and the same 100 MiB back, one task at a time
+        data = bytes(range(256)) * (100 * 2 ** 20 // 256)
+        rss_before, before = process_tree_rss_mib(), process_tree_cpu()
+        for _ in range(n):
+            assert echo(data).result() == data
+        out.update(cpu_between(before, process_tree_cpu(), n))
+        out['mib_per_s'] = round(2 * 100 * n / (time.perf_counter() - start), 1)
+        import gc
+        gc.collect()
+        out['rss_mib_kept'] = round(process_tree_rss_mib() - rss_before, 1)
     elif bench == 'noop':
         futures = [noop() for _ in range(n)]
         for f in futures:

@@ -317,17 +317,18 @@ def rss_mib(pid: int) -> float:
 
 def test_a_large_call_and_result_arrive_whole_and_no_process_keeps_them(tmp_path):
     """64 MiB each way (above glibc's largest mmap threshold, so a freed buffer leaves the
-    process at once): the pool, which relays both, and the worker, which unpickles one and
-    pickles the other, are back near where they started once the task is done — a link
-    that once carried a large frame does not keep its size for the run's life."""
+    process at once): the client (whose interchange thread reads the result), the pool,
+    which relays both, and the worker, which unpickles one and pickles the other, are back
+    near where they started once the task is done: a link that once carried a large frame
+    does not keep its size for the run's life."""
     data = os.urandom(1 << 20) * 64
     with chervil.load(htex_config(tmp_path, max_workers_per_node=1)):
         _, worker, pool = reversed_bytes(b'').result(timeout=60)
-        before = {pid: rss_mib(pid) for pid in (worker, pool)}
+        before = {pid: rss_mib(pid) for pid in (worker, pool, os.getpid())}
         back, *_ = reversed_bytes(data).result(timeout=120)
         assert back == data[::-1]
         del back
-        for pid, name in ((pool, 'pool'), (worker, 'worker')):
+        for pid, name in ((pool, 'pool'), (worker, 'worker'), (os.getpid(), 'client')):
             wait_until(lambda: rss_mib(pid) < before[pid] + 16, 30,
                        f"the {name}'s memory to fall back from {rss_mib(pid):.0f} MiB (it started at {before[pid]:.0f})")
 

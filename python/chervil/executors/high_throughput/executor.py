@@ -478,35 +478,40 @@ class HighThroughputExecutor(BlockProviderExecutor):
             got = ix.wait(0.5)
             if got is None:
                 return
-            # tries' hosts, resource samples and the pools' node rows reach the monitor from the
-            # engine (attach_monitor)
-            succeeded, commands, outcomes, pools = got
-            if pools:
-                self._ix_log.pools(pools)
-            for active, *_ in pools:
-                if not active:
-                    self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
-            if succeeded or commands:
-                try:
-                    self._kernel_succeeded(succeeded, commands)
-                except Exception:
-                    logger.exception("completing tasks failed")
-            for target, tid, kind, value, host in outcomes:
-                try:
-                    if kind in (_OK, _ERR):
-                        ok, outcome = True, loads(value)  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
-                    elif kind == _REFUSED:
-                        ok, outcome = False, InvalidResourceSpecification(set(), f"{value} (pool on {host})")
-                    elif kind == _WORKER_LOST:
-                        ok, outcome = False, WorkerLost(None, host, value)
-                    else:
-                        ok, outcome = False, ManagerLost(None, host, value)
-                except Exception as e:
-                    ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
-                # (where the try ran is recorded by the interchange handle: attach_monitor)
-                _deliver(target, ok, outcome)
-            # Tasks this batch released (dependants launched just now) leave at once.
-            lean_future.flush_before_waiting()
+            self._handle_results(*got)
+            # (the batch is let go here, before the wait: a large value lives no longer than
+            # the users of its future keep it)
+            del got
+
+    def _handle_results(self, succeeded, commands, outcomes, pools) -> None:
+        # tries' hosts, resource samples and the pools' node rows reach the monitor from the
+        # engine (attach_monitor)
+        if pools:
+            self._ix_log.pools(pools)
+        for active, *_ in pools:
+            if not active:
+                self.poll_soon()  # a pool left: its block may have ended, and a replacement may be due
+        if succeeded or commands:
+            try:
+                self._kernel_succeeded(succeeded, commands)
+            except Exception:
+                logger.exception("completing tasks failed")
+        for target, tid, kind, value, host in outcomes:
+            try:
+                if kind in (_OK, _ERR):
+                    ok, outcome = True, loads(value)  # for _ERR a RemoteExceptionWrapper, which the DFK re-raises
+                elif kind == _REFUSED:
+                    ok, outcome = False, InvalidResourceSpecification(set(), f"{value} (pool on {host})")
+                elif kind == _WORKER_LOST:
+                    ok, outcome = False, WorkerLost(None, host, value)
+                else:
+                    ok, outcome = False, ManagerLost(None, host, value)
+            except Exception as e:
+                ok, outcome = False, DeserializationError(f"the result of task {tid} (from {host})", e)
+            # (where the try ran is recorded by the interchange handle: attach_monitor)
+            _deliver(target, ok, outcome)
+        # Tasks this batch released (dependants launched just now) leave at once.
+        lean_future.flush_before_waiting()
 
     def _fail_all(self, error: BaseException) -> None:
         if self._ix is not None:
