@@ -50,11 +50,9 @@ def _read_exact(stream, n: int):
     return bytes(data)
 
 
-def _write_reply(out, head: bytes, data: bytes) -> None:
-    """One frame: the reply's task id and outcome (``head``), then the pickled value."""
-    if len(data) < _LARGE:
-        out.write(b''.join((_HEAD.pack(len(head) + len(data)), head, data)))
-        return
+def _write_large_reply(out, head: bytes, data: bytes) -> None:
+    """One frame: the reply's task id and outcome (``head``), then the pickled value,
+    written from where they are."""
     parts = [memoryview(_HEAD.pack(len(head) + len(data)) + head), memoryview(data)]
     fd = out.fileno()
     while parts:
@@ -159,7 +157,7 @@ def main() -> int:
             saved = {k: os.environ.get(k) for k in env_next}
             os.environ.update(env_next)
             try:
-                reply = run(body, key, functions, blobs)
+                reply_head, value = run(body, key, functions, blobs)
             finally:
                 for k, v in saved.items():
                     if v is None:
@@ -168,10 +166,13 @@ def main() -> int:
                         os.environ[k] = v
                 env_next = {}
         else:
-            reply = run(body, key, functions, blobs)
+            reply_head, value = run(body, key, functions, blobs)
         del body  # (a large call or result is not kept while the worker waits for the next)
-        _write_reply(frames_out, *reply)
-        del reply
+        if len(value) < _LARGE:
+            frames_out.write(b''.join((_HEAD.pack(len(reply_head) + len(value)), reply_head, value)))
+        else:
+            _write_large_reply(frames_out, reply_head, value)
+        del value
 
 
 if __name__ == "__main__":
