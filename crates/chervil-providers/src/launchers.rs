@@ -42,14 +42,17 @@ done
 ///
 /// The files a job makes (this one, GNU parallel's job log, the host file) go on
 /// exit of any kind the shell sees: a cancelled block gets SIGTERM first, and
-/// bash runs its EXIT trap then too, so cancelled blocks leave no files behind.
+/// bash runs its EXIT trap then too, so cancelled blocks leave no files behind. The
+/// trap is set in a subshell of its own, so an EXIT trap of the user's `worker_init`
+/// still runs as well.
 fn via_cmd_file(command: &str, dir: &str, preamble: &str, run: &str, debug: bool) -> String {
     let say = |what: &str| if debug { format!("echo \"{what}\"\n") } else { String::new() };
     let dir = double_quoted(dir);
     // Parsl's lines for the directory (its tests look for them), then an absolute
     // path, so runners that start elsewhere find the file.
     format!(
-        r#"trap 'rm -f ${{CHERVIL_CMD_FILE:+"$CHERVIL_CMD_FILE" "$CHERVIL_CMD_FILE.joblog"}} ${{CHERVIL_HOSTFILE:+"$CHERVIL_HOSTFILE"}}' EXIT
+        r#"(
+trap 'rm -f ${{CHERVIL_CMD_FILE:+"$CHERVIL_CMD_FILE" "$CHERVIL_CMD_FILE.joblog"}} ${{CHERVIL_HOSTFILE:+"$CHERVIL_HOSTFILE"}}' EXIT
 {preamble}SCRIPT_DIR={dir}
 [[ -d $SCRIPT_DIR ]] || SCRIPT_DIR=""
 CHERVIL_CMD_FILE=$(umask 077 && mktemp "${{SCRIPT_DIR:+$SCRIPT_DIR/}}cmd_${{JOBNAME:-block}}.XXXXXX")
@@ -60,6 +63,7 @@ CHERVIL_CMD_EOF
 {run}
 STATUS=$?
 {done_}exit $STATUS
+)
 "#,
         done_ = say("All workers done"),
     )
@@ -262,7 +266,9 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         // the runner says it started, then waits as a pool does until the block is cancelled
         let pre = hostfile("localhost");
-        let script = via_cmd_file("true", &dir.display().to_string(), &pre, "echo started; sleep 60", false);
+        // worker_init's own EXIT trap, which the launcher's must not replace
+        let user_trap = format!("trap 'touch {}/user-trap-ran' EXIT\n", dir.display());
+        let script = user_trap + &via_cmd_file("true", &dir.display().to_string(), &pre, "echo started; sleep 60", false);
         let mut job = std::process::Command::new("bash")
             .arg("-c")
             .arg(&script)
@@ -281,7 +287,7 @@ mod tests {
         let _ = job.wait();
         let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").filter_map(Result::ok).map(|e| e.file_name()).collect();
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(left.is_empty(), "left behind: {left:?}");
+        assert_eq!(left, ["user-trap-ran"], "only the user's trap's file");
     }
 
     #[test]
