@@ -105,12 +105,12 @@ def takes(x):
 
 
 @python_app
-def returns_unreadable():
+def returns_unreadable(ballast=0):
     class Unreadable:
         """Pickles in the worker; unpickling calls int('not a number')."""
         def __reduce__(self):
             return (int, ('not a number',))
-    return Unreadable()
+    return [b'x' * ballast, Unreadable()]
 
 
 @python_app
@@ -340,10 +340,12 @@ def test_a_result_the_client_cannot_read_fails_its_try_and_is_retried(tmp_path):
     is raised, as Parsl does."""
     from chervil.serialize import DeserializationError
     with chervil.load(htex_config(tmp_path, retries=1)):
-        f = returns_unreadable()
-        with pytest.raises(DeserializationError, match="not a number"):
-            f.result(timeout=30)
-        assert f.task_record['fail_count'] == 2
+        # (a large value is unpickled where it arrived, a small one from a copy: both ways)
+        for ballast in (0, 1 << 20):
+            f = returns_unreadable(ballast)
+            with pytest.raises(DeserializationError, match="not a number"):
+                f.result(timeout=30)
+            assert f.task_record['fail_count'] == 2
         with pytest.raises(ValueError, match="wrapped by the app itself"):
             returns_wrapped_exception().result(timeout=30)
         assert double(double(4)).result(timeout=30) == 16

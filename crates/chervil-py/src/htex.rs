@@ -468,7 +468,7 @@ impl Interchange {
         let link = self.front.get();
         for e in events {
             // `Err(why)`: the task's pool was lost
-            let (task, outcome, hostname) = match e {
+            let (task, mut outcome, hostname) = match e {
                 ClientEvent::Done { task, outcome, on, .. } => (task, Ok(outcome), on.hostname.clone()),
                 ClientEvent::PoolLost { task, hostname, why } => (task, Err(why), hostname),
                 // recorded above when monitored; nobody asked for them otherwise
@@ -486,11 +486,10 @@ impl Interchange {
                 tracing::warn!(task, host = %hostname, "a result for a task nobody waits for (failed at shutdown?) is dropped");
                 continue;
             };
-            if let (Waiter::Try { task: kt, try_id }, Ok(Outcome::Ok(bytes)), Some(link)) = (&waiter, &outcome, link) {
-                let blob = PyBytes::new(py, bytes);
+            if let (Waiter::Try { task: kt, try_id }, Ok(Outcome::Ok(bytes)), Some(link)) = (&waiter, &mut outcome, link) {
                 // Ok: the value; Err: why this side cannot read it (what unpickling raised,
                 // or the `wrapper` it unpickled to)
-                let read = match link.loads.bind(py).call1((&blob,)) {
+                let read = match unpickle(py, link.loads.bind(py), bytes) {
                     Ok(value) if !value.is_instance(link.wrapper.bind(py)).unwrap_or(true) => Ok(value),
                     Ok(wrapper) => Err(wrapper),
                     Err(e) => Err(e.into_value(py).into_bound(py).into_any()),
@@ -728,4 +727,33 @@ pub fn check_cpu_affinity(value: &str) -> PyResult<()> {
 #[pyfunction]
 pub fn hostname() -> String {
     pool::hostname()
+}
+
+/// From this size on, a result is unpickled where it lies instead of from a copy.
+const UNPICKLE_IN_PLACE_FROM: usize = 64 * 1024;
+
+/// CPython's `PyBUF_READ` (memoryobject.h): a read-only view.
+const PYBUF_READ: std::os::raw::c_int = 0x100;
+
+/// `loads(bytes)`. A large value is read through a memoryview over `bytes` rather than a
+/// bytes object made of them (a copy of hundreds of megabytes saved), and the view is
+/// released before `bytes` can be freed. Unpickling copies what it keeps, so the release
+/// succeeds; were something still holding a buffer of the view, `bytes` would be left
+/// allocated for good rather than freed under it.
+fn unpickle<'py>(py: Python<'py>, loads: &Bound<'py, PyAny>, bytes: &mut Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
+    if bytes.len() < UNPICKLE_IN_PLACE_FROM {
+        return loads.call1((PyBytes::new(py, bytes),));
+    }
+    let len = pyo3::ffi::Py_ssize_t::try_from(bytes.len()).map_err(|_| PyValueError::new_err("a result too large to read"))?;
+    // SAFETY: `bytes` is alive and unchanged for as long as the view can be read: the view
+    // is read-only, and it is released (or `bytes` leaked) before this function returns.
+    let view = unsafe {
+        Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyMemoryView_FromMemory(bytes.as_mut_ptr().cast(), len, PYBUF_READ))
+    }?;
+    let value = loads.call1((&view,));
+    if view.call_method0("release").is_err() {
+        tracing::warn!(bytes = bytes.len(), "a result's buffer is still in use after unpickling; it is kept");
+        std::mem::forget(std::mem::take(bytes));
+    }
+    value
 }
