@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,25 +99,53 @@ def read_report(path: pathlib.Path):
     return {row['id']: row['outcome'] for row in map(json.loads, path.read_text().splitlines())}
 
 
+def stop_session(sid: int, what: str) -> None:
+    """SIGKILLs, by pid, every process still in session ``sid``, saying what they were."""
+    left = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            if int(fields[3]) != sid or fields[0] == 'Z':  # (a zombie is gone already)
+                continue
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                left.append((int(entry), f.read().replace(b'\0', b' ').decode(errors='replace')[:160]))
+            os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
+    for pid, cmd in left:
+        print(f'{what}: left running by the tests, stopped: {pid} {cmd}', flush=True)
+
+
 def run_pytest(cmd, cwd, env, what, verbose):
     report = cwd / 'report.jsonl'
     env = dict(env, CHERVIL_SUITE_REPORT=str(report),
                PYTHONPATH=os.pathsep.join(filter(None, [env.get('PYTHONPATH'), str(HERE / 'site')])))
     print(f'== {what}', flush=True)
     log = cwd / 'pytest.log'
-    try:
-        with open(log, 'w') as out:
-            proc = subprocess.run([*cmd, '-p', 'parsl_suite_report', '-q', '-p', 'no:cacheprovider', '-rfE',
-                                   '--tb=short', '-o', 'faulthandler_timeout=300',
-                                   '--continue-on-collection-errors'],
-                                  cwd=cwd, env=env, timeout=TIMEOUT_S, stdout=out, stderr=subprocess.STDOUT)
-        if verbose:
-            print(log.read_text(), flush=True)
-        else:
-            print(log.read_text().rstrip().splitlines()[-1:][0] if log.stat().st_size else '(no output)')
-    except subprocess.TimeoutExpired:
-        print(f'{what}: pytest did not finish within {TIMEOUT_S} s', flush=True)
-        return None
+    # pytest runs in a session of its own, so whatever its tests leave running (Parsl's own
+    # runs leave multiprocessing children behind) is found by session id and stopped by pid
+    # afterwards, rather than outliving the suite on a shared machine.
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([*cmd, '-p', 'parsl_suite_report', '-q', '-p', 'no:cacheprovider', '-rfE',
+                                 '--tb=short', '-o', 'faulthandler_timeout=300',
+                                 '--continue-on-collection-errors'],
+                                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            stop_session(proc.pid, what)
+            print(f'{what}: pytest did not finish within {TIMEOUT_S} s', flush=True)
+            return None
+    stop_session(proc.pid, what)
+    if verbose:
+        print(log.read_text(), flush=True)
+    else:
+        print(log.read_text().rstrip().splitlines()[-1:][0] if log.stat().st_size else '(no output)')
     if proc.returncode not in (0, 1) or not report.exists():
         print(f'{what}: pytest stopped with exit code {proc.returncode}', flush=True)
         return None
