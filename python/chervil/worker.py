@@ -73,15 +73,15 @@ def _runner():
     from chervil.serialize import MAX_PAYLOAD, SPLICED, SerializationError, check_size, dumps, load_spliced, loads
     ok, err = bytes([OK]), bytes([ERR])
 
-    def run(body, key: int, functions: dict, blobs: dict) -> tuple:
-        task = bytes(body[:8])
+    def run(body, key: int, functions: dict, blobs: dict, large=_LARGE):
+        """The reply's bytes; for a large value, ``(task id and outcome, value)``."""
+        task = body[:8]
         try:
             fn = functions.get(key)
             if fn is None:
                 fn = functions[key] = loads(blobs.pop(key))
-            call = body[16:] if len(body) < _LARGE else memoryview(body)[16:]
+            call = body[16:] if body.__class__ is bytes else memoryview(body)[16:]  # (large: a bytearray)
             args, kwargs = load_spliced(call) if body[16] == SPLICED else loads(call)
-            del call
             result = fn(*args, **kwargs)
             try:
                 data = dumps(result)
@@ -92,7 +92,8 @@ def _runner():
             # An app that returns a RemoteExceptionWrapper failed (the DataFlowKernel
             # re-raises one, as Parsl's does): said so here, the client counts a returned
             # value as a success the moment it arrives, before it unpickles it.
-            return task + (err if type(result) is RemoteExceptionWrapper else ok), data
+            head = task + (err if type(result) is RemoteExceptionWrapper else ok)
+            return head + data if len(data) < large else (head, data)
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # SystemExit from an app is the app's failure, not the worker's end
@@ -102,7 +103,7 @@ def _runner():
                 text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
                 payload = dumps(RemoteExceptionWrapper(RuntimeError, RuntimeError(
                     f"the app raised {type(e).__name__}, which cannot be pickled; its traceback:\n{text}")))
-            return task + err, payload
+            return task + err + payload if len(payload) < large else (task + err, payload)
     return run
 
 
@@ -157,7 +158,7 @@ def main() -> int:
             saved = {k: os.environ.get(k) for k in env_next}
             os.environ.update(env_next)
             try:
-                reply_head, value = run(body, key, functions, blobs)
+                reply = run(body, key, functions, blobs)
             finally:
                 for k, v in saved.items():
                     if v is None:
@@ -166,13 +167,13 @@ def main() -> int:
                         os.environ[k] = v
                 env_next = {}
         else:
-            reply_head, value = run(body, key, functions, blobs)
+            reply = run(body, key, functions, blobs)
         del body  # (a large call or result is not kept while the worker waits for the next)
-        if len(value) < _LARGE:
-            frames_out.write(b''.join((_HEAD.pack(len(reply_head) + len(value)), reply_head, value)))
+        if reply.__class__ is tuple:
+            _write_large_reply(frames_out, *reply)
         else:
-            _write_large_reply(frames_out, reply_head, value)
-        del value
+            frames_out.write(_HEAD.pack(len(reply)) + reply)
+        del reply
 
 
 if __name__ == "__main__":
