@@ -135,6 +135,9 @@ def run_pytest(cmd, cwd, env, what, verbose):
                                 cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout=TIMEOUT_S)
+        except KeyboardInterrupt:  # (a new session does not get the terminal's Ctrl-C)
+            stop_session(proc.pid, what)
+            raise
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -278,7 +278,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn framed(msg: &ToPool) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(256);
     msg.encode_frame(&mut out);
     out
 }
