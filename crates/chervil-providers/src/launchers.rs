@@ -268,7 +268,7 @@ mod tests {
         let pre = hostfile("localhost");
         // worker_init's own EXIT trap, which the launcher's must not replace
         let user_trap = format!("trap 'touch {}/user-trap-ran' EXIT\n", dir.display());
-        let script = user_trap + &via_cmd_file("true", &dir.display().to_string(), &pre, "echo started; sleep 60", false);
+        let script = user_trap + &via_cmd_file("true", &dir.display().to_string(), &pre, "sleep 60 & echo started; wait", false);
         let mut job = std::process::Command::new("bash")
             .arg("-c")
             .arg(&script)
@@ -277,13 +277,29 @@ mod tests {
             .process_group(0)
             .spawn()
             .expect("bash runs");
+        let mut out = job.stdout.take().expect("stdout");
         let mut first = [0u8; 8];
-        job.stdout.take().expect("stdout").read_exact(&mut first).expect("the job starts");
+        out.read_exact(&mut first).expect("the job starts");
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2, "the command file and the host file exist while it runs");
-        // as LocalProvider cancels: SIGTERM to the job's process group
+        // Every process of the job holds its output: its end is the last one gone, the
+        // launcher's subshell (whose trap may run after the job's own shell has exited)
+        // included.
+        let (gone, all_gone) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = out.read_to_end(&mut Vec::new());
+            let _ = gone.send(());
+        });
+        // As LocalProvider cancels: SIGTERM to the job's process group, then SIGKILL to what
+        // is left after a grace. (A child a shell was forking when SIGTERM came can miss it:
+        // bash catches the signal for its EXIT trap, and the child's exec drops it.)
         let pgid = i32::try_from(job.id()).expect("pid");
         // SAFETY: signals the process group this test created.
         unsafe { libc::killpg(pgid, libc::SIGTERM) };
+        if all_gone.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
+            // SAFETY: as above.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+            let _ = all_gone.recv();
+        }
         let _ = job.wait();
         let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").filter_map(Result::ok).map(|e| e.file_name()).collect();
         let _ = std::fs::remove_dir_all(&dir);
