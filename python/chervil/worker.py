@@ -27,7 +27,8 @@ TASK_ENV = 2 ** 64 - 2  # environment variables for the next task only (an MPI t
 
 # From this size on, a frame is read into one buffer of its size and its call unpickled
 # from a view of it, and a reply is written as its parts: a call or a result of hundreds of
-# megabytes is not copied again on its way through the worker.
+# megabytes is not copied again on its way through the worker. (The engine's
+# chervil_proto::LARGE_PAYLOAD, the same size.)
 _LARGE = 64 * 1024
 
 

@@ -47,13 +47,10 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// In a body that is decoded whole and owned (`decode_owned`), the first payload at least
-/// this large takes the body's buffer instead of being copied out of it.
-pub(crate) const KEEP_BUFFER_FROM: usize = 64 * 1024;
-
-/// Decodes `body` with `decode_with`, copying payloads out except the first large one,
-/// which then becomes the body's own buffer, cut to it in place (`payload_mut` finds its
-/// slot in the message: payloads are counted in the order they were read).
+/// Decodes `body` with `decode_with`, copying payloads out except the first one of
+/// [`crate::LARGE_PAYLOAD`] or more, which then becomes the body's own buffer, cut to it
+/// in place (`payload_mut` finds its slot in the message: payloads are counted in the
+/// order they were read).
 pub(crate) fn decode_owned<M>(
     mut body: Vec<u8>,
     decode_with: fn(&[u8], &mut TakePayload<'_>) -> Result<M, DecodeError>,
@@ -66,7 +63,7 @@ pub(crate) fn decode_owned<M>(
         decode_with(bytes, &mut |at: std::ops::Range<usize>| {
             let index = read;
             read += 1;
-            if kept.is_none() && at.len() >= KEEP_BUFFER_FROM {
+            if kept.is_none() && at.len() >= crate::LARGE_PAYLOAD {
                 kept = Some((index, at));
                 Vec::new()
             } else {

@@ -49,10 +49,12 @@ pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(body);
 }
 
-/// A frame at least this large that has not fully arrived is collected in a buffer of
-/// its own, of its exact size, and handed over as it is: no doubling of the read buffer
-/// on the way and no copy at the end. Smaller frames are cut out of the read buffer.
-const OWN_BUFFER_FROM: usize = 64 * 1024;
+/// From this size on, bytes on their way through are moved rather than copied: a frame
+/// that has not fully arrived is collected in a buffer of its own, of its exact size, and
+/// handed over as it is (no doubling of the read buffer, no copy at the end); an owned body
+/// becomes its first payload this large (`decode_owned`); the client unpickles a result
+/// this large from a view. (The Python worker's `_LARGE` is the same size.)
+pub const LARGE_PAYLOAD: usize = 64 * 1024;
 
 /// The read buffer gives its memory back once it is empty and has grown beyond this, so a
 /// link that once carried a burst does not keep the burst's memory for the run's life.
@@ -135,7 +137,7 @@ impl FrameDecoder {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
         if avail.len() < 4 + len {
-            if len >= OWN_BUFFER_FROM {
+            if len >= LARGE_PAYLOAD {
                 // Reserved, not touched: pages are used only as bytes arrive. Where even
                 // the reservation fails, the body grows as it comes instead.
                 let mut body = Vec::new();
@@ -190,11 +192,11 @@ mod tests {
 
     #[test]
     fn a_large_frame_is_gathered_in_a_buffer_of_its_exact_size() {
-        let big: Vec<u8> = (0..3 * OWN_BUFFER_FROM + 17).map(|i| (i % 251) as u8).collect();
+        let big: Vec<u8> = (0..3 * LARGE_PAYLOAD + 17).map(|i| (i % 251) as u8).collect();
         let mut stream = frame(b"before");
         stream.extend(frame(&big));
         stream.extend(frame(b"after"));
-        for cut in [1, 7, 4096, OWN_BUFFER_FROM + 3] {
+        for cut in [1, 7, 4096, LARGE_PAYLOAD + 3] {
             let mut dec = FrameDecoder::default();
             let mut got = Vec::new();
             for chunk in stream.chunks(cut) {
@@ -226,7 +228,7 @@ mod tests {
         assert_eq!(n, 200_000);
         assert_eq!(dec.buf.capacity(), 0, "released");
         // a large frame announced, then cut short: its bytes count as buffered
-        dec.extend(&frame(&vec![1u8; OWN_BUFFER_FROM])[..100]);
+        dec.extend(&frame(&vec![1u8; LARGE_PAYLOAD])[..100]);
         assert_eq!(dec.next_frame(), Ok(None));
         assert_eq!(dec.buffered(), 100);
     }

@@ -20,7 +20,7 @@ mod message;
 pub mod worker;
 
 pub use codec::DecodeError;
-pub use frame::{batches, encode_frame, FrameDecoder, FrameError, FRAME_BATCH_BYTES, MAX_FRAME_DEFAULT, MAX_PAYLOAD};
+pub use frame::{batches, encode_frame, FrameDecoder, FrameError, FRAME_BATCH_BYTES, LARGE_PAYLOAD, MAX_FRAME_DEFAULT, MAX_PAYLOAD};
 pub use message::{FunctionMsg, Hello, Outcome, ResourceSample, TaskMsg, TaskResult, ToInterchange, ToPool, PROTOCOL_VERSION};
 
 /// Compares two secrets in time that does not depend on where they differ.

@@ -729,9 +729,6 @@ pub fn hostname() -> String {
     pool::hostname()
 }
 
-/// From this size on, a result is unpickled where it lies instead of from a copy.
-const UNPICKLE_IN_PLACE_FROM: usize = 64 * 1024;
-
 /// CPython's `PyBUF_READ` (memoryobject.h): a read-only view.
 const PYBUF_READ: std::os::raw::c_int = 0x100;
 
@@ -741,7 +738,7 @@ const PYBUF_READ: std::os::raw::c_int = 0x100;
 /// succeeds; were something still holding a buffer of the view, `bytes` would be left
 /// allocated for good rather than freed under it.
 fn unpickle<'py>(py: Python<'py>, loads: &Bound<'py, PyAny>, bytes: &mut Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
-    if bytes.len() < UNPICKLE_IN_PLACE_FROM {
+    if bytes.len() < chervil_proto::LARGE_PAYLOAD {
         return loads.call1((PyBytes::new(py, bytes),));
     }
     let len = pyo3::ffi::Py_ssize_t::try_from(bytes.len()).map_err(|_| PyValueError::new_err("a result too large to read"))?;
