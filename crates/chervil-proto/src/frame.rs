@@ -44,9 +44,8 @@ pub enum FrameError {
 /// Appends one frame holding `body` to `out`. Callers keep bodies within
 /// [`MAX_FRAME_DEFAULT`] (payloads are checked against [`MAX_PAYLOAD`] at submission).
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
-    debug_assert!(body.len() <= MAX_FRAME_DEFAULT, "a frame of {} bytes cannot be sent", body.len());
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    out.extend_from_slice(body);
+    out.reserve(4 + body.len());
+    encode_frame_with(out, |out| out.extend_from_slice(body));
 }
 
 /// From this size on, bytes on their way through are moved rather than copied: a frame

@@ -27,10 +27,11 @@ pub const FUNCTION_DEF: u64 = u64::MAX;
 /// can be hundreds of megabytes.
 pub fn encode_request_frame(task: u64, function: u64, payload: &[u8], out: &mut Vec<u8>) {
     out.reserve(20 + payload.len());
-    out.extend_from_slice(&((16 + payload.len()) as u32).to_be_bytes());
-    out.extend_from_slice(&task.to_be_bytes());
-    out.extend_from_slice(&function.to_be_bytes());
-    out.extend_from_slice(payload);
+    crate::frame::encode_frame_with(out, |out| {
+        out.extend_from_slice(&task.to_be_bytes());
+        out.extend_from_slice(&function.to_be_bytes());
+        out.extend_from_slice(payload);
+    });
 }
 
 pub fn encode_request(task: u64, function: u64, payload: &[u8]) -> Vec<u8> {
